@@ -1,0 +1,207 @@
+// Package captionpq reads captions from img2dataset's Parquet files: its
+// input lists (URL + caption) and the per-shard metadata it writes.
+package captionpq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// CaptionColumns are tried in order when no caption column is given.
+var CaptionColumns = []string{"caption", "TEXT", "text"}
+
+// ErrNoCaptionColumn means none of the caption columns exists in the file.
+var ErrNoCaptionColumn = errors.New("captionpq: no caption column")
+
+// Row is one caption row. Null is true for a null caption; Caption may hold
+// invalid UTF-8, which callers must check.
+type Row struct {
+	Key     string
+	Caption string
+	Null    bool
+}
+
+// Options configure a Reader.
+type Options struct {
+	// CaptionColumn overrides the auto-detection among CaptionColumns.
+	CaptionColumn string
+	// BatchSize is the number of rows decoded at a time (default 8192).
+	BatchSize int64
+	// Mem allocates Arrow buffers (default memory.DefaultAllocator).
+	Mem memory.Allocator
+}
+
+// Reader iterates over the rows of one Parquet file.
+type Reader struct {
+	name       string
+	pf         *file.Reader
+	rr         pqarrow.RecordReader
+	rec        arrow.RecordBatch
+	i          int
+	row        int64
+	captionCol string
+	keyIdx     int // in the record, -1 when the file has no key column
+	err        error
+}
+
+// NewReader opens a Parquet file. name is used in error messages.
+func NewReader(ctx context.Context, r parquet.ReaderAtSeeker, name string, opts Options) (*Reader, error) {
+	mem := opts.Mem
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	props := parquet.NewReaderProperties(mem)
+	props.BufferedStreamEnabled = true
+	pf, err := file.NewParquetReader(r, file.WithReadProps(props))
+	if err != nil {
+		return nil, fmt.Errorf("captionpq: %s: not a readable Parquet file: %w", name, err)
+	}
+	sch := pf.MetaData().Schema
+	col := opts.CaptionColumn
+	capIdx := -1
+	if col != "" {
+		capIdx = sch.ColumnIndexByName(col)
+	} else {
+		for _, c := range CaptionColumns {
+			if capIdx = sch.ColumnIndexByName(c); capIdx >= 0 {
+				col = c
+				break
+			}
+		}
+	}
+	if capIdx < 0 {
+		pf.Close()
+		want := opts.CaptionColumn
+		if want == "" {
+			want = fmt.Sprint(CaptionColumns)
+		}
+		return nil, fmt.Errorf("%w: %s: want %s, file has %v (use --caption_column)", ErrNoCaptionColumn, name, want, columnNames(pf))
+	}
+	cols := []int{capIdx}
+	keyIdx := -1
+	if k := sch.ColumnIndexByName("key"); k >= 0 {
+		cols = append(cols, k)
+		keyIdx = 1
+	}
+	batch := opts.BatchSize
+	if batch <= 0 {
+		batch = 8192
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: batch}, mem)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("captionpq: %s: %w", name, err)
+	}
+	rr, err := fr.GetRecordReader(ctx, cols, nil)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("captionpq: %s: %w", name, err)
+	}
+	return &Reader{name: name, pf: pf, rr: rr, captionCol: col, keyIdx: keyIdx}, nil
+}
+
+func columnNames(pf *file.Reader) []string {
+	sch := pf.MetaData().Schema
+	out := make([]string, sch.NumColumns())
+	for i := range out {
+		out[i] = sch.Column(i).Name()
+	}
+	return out
+}
+
+// CaptionColumn is the column captions are read from.
+func (r *Reader) CaptionColumn() string { return r.captionCol }
+
+// NumRows is the row count from the file's footer.
+func (r *Reader) NumRows() int64 { return r.pf.NumRows() }
+
+// Next returns the next row, or io.EOF after the last.
+func (r *Reader) Next() (Row, error) {
+	for r.err == nil && (r.rec == nil || r.i >= int(r.rec.NumRows())) {
+		if r.rec != nil {
+			r.rec.Release()
+			r.rec = nil
+		}
+		if !r.rr.Next() {
+			if err := r.rr.Err(); err != nil && err != io.EOF {
+				r.err = fmt.Errorf("captionpq: %s: after row %d: %w", r.name, r.row, err)
+			} else {
+				r.err = io.EOF
+			}
+			break
+		}
+		r.rec = r.rr.RecordBatch()
+		r.rec.Retain()
+		r.i = 0
+	}
+	if r.err != nil {
+		return Row{}, r.err
+	}
+	var out Row
+	capArr := r.rec.Column(0)
+	if capArr.IsNull(r.i) {
+		out.Null = true
+	} else {
+		s, err := stringAt(capArr, r.i)
+		if err != nil {
+			r.err = fmt.Errorf("captionpq: %s: column %s: %w", r.name, r.captionCol, err)
+			return Row{}, r.err
+		}
+		out.Caption = s
+	}
+	if r.keyIdx >= 0 && !r.rec.Column(r.keyIdx).IsNull(r.i) {
+		k, err := stringAt(r.rec.Column(r.keyIdx), r.i)
+		if err != nil {
+			r.err = fmt.Errorf("captionpq: %s: column key: %w", r.name, err)
+			return Row{}, r.err
+		}
+		out.Key = k
+	} else {
+		out.Key = strconv.FormatInt(r.row, 10)
+	}
+	r.i++
+	r.row++
+	return out, nil
+}
+
+func stringAt(a arrow.Array, i int) (string, error) {
+	switch c := a.(type) {
+	case *array.String:
+		return c.Value(i), nil
+	case *array.LargeString:
+		return c.Value(i), nil
+	case *array.StringView:
+		return c.Value(i), nil
+	case *array.Binary:
+		return string(c.Value(i)), nil
+	case *array.LargeBinary:
+		return string(c.Value(i)), nil
+	case *array.Int64:
+		return strconv.FormatInt(c.Value(i), 10), nil
+	case *array.Int32:
+		return strconv.FormatInt(int64(c.Value(i)), 10), nil
+	case *array.Dictionary:
+		return stringAt(c.Dictionary(), c.GetValueIndex(i))
+	}
+	return "", fmt.Errorf("unsupported type %s", a.DataType())
+}
+
+// Close releases the file.
+func (r *Reader) Close() error {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	r.rr.Release()
+	return r.pf.Close()
+}

@@ -1,0 +1,186 @@
+// Package tables writes conceptfreq's Parquet outputs with arrow-go's pqarrow:
+// concept_counts.parquet and rejects.parquet. Column names are a contract with
+// downstream notebooks; see the README.
+package tables
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// File names written into a run's output directory.
+const (
+	ConceptCountsFile = "concept_counts.parquet"
+	RejectsFile       = "rejects.parquet"
+	RunStatsFile      = "run_stats.json"
+)
+
+// RowGroupRows is the row-group length used by the writers.
+const RowGroupRows = 64 * 1024
+
+// ConceptCount is one row of concept_counts.parquet. Image-side counts are
+// nil when no image tagging ran (or the tagger does not know the concept).
+type ConceptCount struct {
+	Concept        string
+	TextCount      int64
+	ImageCount     *int64
+	MatchedCount   *int64
+	TextOnlyCount  *int64
+	ImageOnlyCount *int64
+}
+
+// ConceptCountsSchema is the Arrow schema of concept_counts.parquet.
+var ConceptCountsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "concept", Type: arrow.BinaryTypes.String},
+	{Name: "text_count", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "image_count", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "matched_count", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "text_only_count", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "image_only_count", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+}, nil)
+
+// Reject is one row of rejects.parquet: a sample (or, with an empty key, a
+// whole shard) that could not be counted, and why.
+type Reject struct {
+	Shard  string
+	Key    string
+	Reason string
+	Detail string
+}
+
+// RejectsSchema is the Arrow schema of rejects.parquet.
+var RejectsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "shard", Type: arrow.BinaryTypes.String},
+	{Name: "key", Type: arrow.BinaryTypes.String},
+	{Name: "reason", Type: arrow.BinaryTypes.String},
+	{Name: "detail", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// writeOnly hides Close from pqarrow, which would otherwise close the
+// caller's writer and leave the caller's commit (Close) to fail.
+type writeOnly struct{ io.Writer }
+
+// writerProps are the Parquet settings of every output: zstd, explicit
+// row-group length, statistics on.
+func writerProps(mem memory.Allocator) *parquet.WriterProperties {
+	return parquet.NewWriterProperties(
+		parquet.WithAllocator(mem),
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(RowGroupRows),
+		parquet.WithStats(true),
+		parquet.WithCreatedBy("conceptfreq"),
+	)
+}
+
+// WriteConceptCounts writes rows as concept_counts.parquet to w. It does not
+// close w.
+func WriteConceptCounts(w io.Writer, rows []ConceptCount, mem memory.Allocator) error {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	b := array.NewRecordBuilder(mem, ConceptCountsSchema)
+	defer b.Release()
+	concept := b.Field(0).(*array.StringBuilder)
+	text := b.Field(1).(*array.Int64Builder)
+	opt := func(i int, v *int64) {
+		ib := b.Field(i).(*array.Int64Builder)
+		if v == nil {
+			ib.AppendNull()
+		} else {
+			ib.Append(*v)
+		}
+	}
+	for _, r := range rows {
+		concept.Append(r.Concept)
+		text.Append(r.TextCount)
+		opt(2, r.ImageCount)
+		opt(3, r.MatchedCount)
+		opt(4, r.TextOnlyCount)
+		opt(5, r.ImageOnlyCount)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	fw, err := pqarrow.NewFileWriter(ConceptCountsSchema, writeOnly{w}, writerProps(mem), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
+	if err != nil {
+		return fmt.Errorf("tables: %s: %w", ConceptCountsFile, err)
+	}
+	if err := fw.Write(rec); err != nil {
+		fw.Close()
+		return fmt.Errorf("tables: %s: %w", ConceptCountsFile, err)
+	}
+	if err := fw.Close(); err != nil {
+		return fmt.Errorf("tables: %s: close: %w", ConceptCountsFile, err)
+	}
+	return nil
+}
+
+// RejectWriter streams Reject rows into a Parquet file, one row group per
+// RowGroupRows rows, so memory stays bounded however many rejects a run has.
+type RejectWriter struct {
+	fw  *pqarrow.FileWriter
+	b   *array.RecordBuilder
+	n   int
+	err error
+}
+
+// NewRejectWriter starts rejects.parquet on w. Close must be called, and
+// its error checked, to finish the file; it does not close w.
+func NewRejectWriter(w io.Writer, mem memory.Allocator) (*RejectWriter, error) {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	fw, err := pqarrow.NewFileWriter(RejectsSchema, writeOnly{w}, writerProps(mem), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
+	if err != nil {
+		return nil, fmt.Errorf("tables: %s: %w", RejectsFile, err)
+	}
+	return &RejectWriter{fw: fw, b: array.NewRecordBuilder(mem, RejectsSchema)}, nil
+}
+
+// Write adds one row.
+func (rw *RejectWriter) Write(r Reject) error {
+	if rw.err != nil {
+		return rw.err
+	}
+	rw.b.Field(0).(*array.StringBuilder).Append(r.Shard)
+	rw.b.Field(1).(*array.StringBuilder).Append(r.Key)
+	rw.b.Field(2).(*array.StringBuilder).Append(r.Reason)
+	rw.b.Field(3).(*array.StringBuilder).Append(r.Detail)
+	rw.n++
+	if rw.n >= RowGroupRows {
+		rw.err = rw.flush()
+	}
+	return rw.err
+}
+
+func (rw *RejectWriter) flush() error {
+	if rw.n == 0 {
+		return nil
+	}
+	rec := rw.b.NewRecordBatch()
+	defer rec.Release()
+	rw.n = 0
+	if err := rw.fw.Write(rec); err != nil {
+		return fmt.Errorf("tables: %s: %w", RejectsFile, err)
+	}
+	return nil
+}
+
+// Close flushes the last rows and writes the Parquet footer.
+func (rw *RejectWriter) Close() error {
+	defer rw.b.Release()
+	err := rw.err
+	if err == nil {
+		err = rw.flush()
+	}
+	if cerr := rw.fw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("tables: %s: close: %w", RejectsFile, cerr)
+	}
+	return err
+}

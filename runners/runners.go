@@ -1,0 +1,59 @@
+// Package runners is the one place that picks the Beam runner and registers
+// the filesystems conceptfreq reads and writes (local paths, gs://, mem://).
+//
+// The runner comes from Beam's own --runner flag: "prism" (the default, local
+// and offline over loopback), "direct", or "dataflow" for scale. Dataflow
+// takes Beam's usual flags (--project, --region, --staging_location,
+// --worker_machine_type, --sdk_container_image, --worker_binary ...).
+package runners
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamrunners "github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	// Filesystems for inputs and outputs.
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
+)
+
+// Default is the runner used when --runner is not given.
+const Default = "prism"
+
+// Supported lists the runners conceptfreq documents and tests.
+var Supported = []string{"prism", "direct", "dataflow", "universal"}
+
+// Name is the runner selected by --runner, or Default.
+func Name() string {
+	if r := strings.TrimSpace(*beamrunners.Runner); r != "" {
+		return r
+	}
+	return Default
+}
+
+// Validate checks the --runner value before any work starts.
+func Validate() error {
+	name := Name()
+	for _, s := range Supported {
+		if name == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("runners: unknown --runner=%q (want one of %s)", name, strings.Join(Supported, ", "))
+}
+
+// Run executes p on the selected runner and waits for it to finish.
+func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
+	if err := Validate(); err != nil {
+		return nil, err
+	}
+	if *beamrunners.Runner == "" {
+		*beamrunners.Runner = Default
+	}
+	return beamx.RunWithMetrics(ctx, p)
+}

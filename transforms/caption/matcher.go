@@ -1,0 +1,248 @@
+package caption
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jdkato/prose/v2"
+)
+
+// Rule says when a concept's words match a caption.
+type Rule string
+
+// Match rules.
+const (
+	// AllWords matches when every lemma of the concept occurs somewhere in
+	// the caption, in any order (the study's rule).
+	AllWords Rule = "all-words"
+	// Phrase matches when the lemmas occur contiguously and in order.
+	Phrase Rule = "phrase"
+)
+
+// POS selects which caption tokens can match.
+type POS string
+
+// POS modes.
+const (
+	// POSNone lets every token match.
+	POSNone POS = "none"
+	// POSNouns lets only tokens tagged as nouns or proper nouns match, as the
+	// study kept spaCy's NOUN and PROPN.
+	POSNouns POS = "nouns"
+)
+
+// ParseRule validates a --match value.
+func ParseRule(s string) (Rule, error) {
+	switch Rule(s) {
+	case AllWords, Phrase:
+		return Rule(s), nil
+	}
+	return "", fmt.Errorf("caption: unknown match rule %q (want %q or %q)", s, AllWords, Phrase)
+}
+
+// ParsePOS validates a --pos value.
+func ParsePOS(s string) (POS, error) {
+	switch POS(s) {
+	case POSNone, POSNouns:
+		return POS(s), nil
+	}
+	return "", fmt.Errorf("caption: unknown POS mode %q (want %q or %q)", s, POSNone, POSNouns)
+}
+
+// variant is one spelling of a concept (its name or an alias) as lemma IDs.
+type variant struct {
+	concept int32
+	words   []int32
+}
+
+// Matcher finds the vocabulary concepts a caption mentions. It is safe for
+// concurrent use; each goroutine needs its own Scratch.
+type Matcher struct {
+	lem      *Lemmatizer
+	rule     Rule
+	pos      POS
+	lemmaID  map[string]int32
+	variants []variant
+	byFirst  [][]int32 // lemma ID → indices into variants whose first word it is
+	nConcept int
+}
+
+// NewMatcher compiles a vocabulary for matching.
+func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, error) {
+	if _, err := ParseRule(string(rule)); err != nil {
+		return nil, err
+	}
+	if _, err := ParsePOS(string(pos)); err != nil {
+		return nil, err
+	}
+	m := &Matcher{lem: lem, rule: rule, pos: pos, lemmaID: map[string]int32{}, nConcept: len(v.Concepts)}
+	for ci, c := range v.Concepts {
+		for _, spelling := range append([]string{c.Name}, c.Aliases...) {
+			lemmas := lem.Lemmas(spelling)
+			if len(lemmas) == 0 {
+				return nil, fmt.Errorf("caption: concept %q: %q has no words", c.Name, spelling)
+			}
+			vr := variant{concept: int32(ci)}
+			for _, l := range lemmas {
+				id, ok := m.lemmaID[l]
+				if !ok {
+					id = int32(len(m.lemmaID))
+					m.lemmaID[l] = id
+				}
+				vr.words = append(vr.words, id)
+			}
+			m.variants = append(m.variants, vr)
+		}
+	}
+	m.byFirst = make([][]int32, len(m.lemmaID))
+	for vi, vr := range m.variants {
+		m.byFirst[vr.words[0]] = append(m.byFirst[vr.words[0]], int32(vi))
+	}
+	if pos == POSNouns {
+		if _, err := posModel(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Concepts is the number of concepts in the compiled vocabulary.
+func (m *Matcher) Concepts() int { return m.nConcept }
+
+// Scratch holds per-goroutine buffers for Match.
+type Scratch struct {
+	gen      uint32
+	present  []uint32 // lemma ID → gen when present in the current caption
+	matched  []uint32 // concept → gen when already matched
+	seq      []int32
+	tokens   []string
+	uniqueID []int32
+}
+
+// NewScratch returns buffers sized for m.
+func (m *Matcher) NewScratch() *Scratch {
+	return &Scratch{present: make([]uint32, len(m.lemmaID)), matched: make([]uint32, m.nConcept)}
+}
+
+// Match appends to dst the indices (in vocabulary order of first match) of
+// the concepts that caption mentions, each at most once, and returns dst.
+func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
+	sc.gen++
+	if sc.gen == 0 { // wrapped: clear stamps
+		clear(sc.present)
+		clear(sc.matched)
+		sc.gen = 1
+	}
+	sc.seq = m.lemmaSeq(caption, sc)
+	switch m.rule {
+	case Phrase:
+		for p, id := range sc.seq {
+			if id < 0 {
+				continue
+			}
+			for _, vi := range m.byFirst[id] {
+				vr := &m.variants[vi]
+				if sc.matched[vr.concept] == sc.gen || p+len(vr.words) > len(sc.seq) {
+					continue
+				}
+				ok := true
+				for k, w := range vr.words[1:] {
+					if sc.seq[p+1+k] != w {
+						ok = false
+						break
+					}
+				}
+				if ok {
+					sc.matched[vr.concept] = sc.gen
+					dst = append(dst, int(vr.concept))
+				}
+			}
+		}
+	default: // AllWords
+		sc.uniqueID = sc.uniqueID[:0]
+		for _, id := range sc.seq {
+			if id >= 0 && sc.present[id] != sc.gen {
+				sc.present[id] = sc.gen
+				sc.uniqueID = append(sc.uniqueID, id)
+			}
+		}
+		for _, id := range sc.uniqueID {
+			for _, vi := range m.byFirst[id] {
+				vr := &m.variants[vi]
+				if sc.matched[vr.concept] == sc.gen {
+					continue
+				}
+				ok := true
+				for _, w := range vr.words[1:] {
+					if sc.present[w] != sc.gen {
+						ok = false
+						break
+					}
+				}
+				if ok {
+					sc.matched[vr.concept] = sc.gen
+					dst = append(dst, int(vr.concept))
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// lemmaSeq maps the caption to lemma IDs, -1 for tokens that are not in any
+// concept (or, in noun mode, are not nouns).
+func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
+	seq := sc.seq[:0]
+	if m.pos == POSNouns {
+		model, _ := posModel() // error already surfaced by NewMatcher
+		doc, err := prose.NewDocument(Clean(caption), prose.UsingModel(model),
+			prose.WithSegmentation(false), prose.WithExtraction(false))
+		if err != nil {
+			return seq
+		}
+		for _, t := range doc.Tokens() {
+			if !isNounTag(t.Tag) {
+				seq = append(seq, -1)
+				continue
+			}
+			sc.tokens = AppendTokens(sc.tokens[:0], t.Text)
+			for _, w := range sc.tokens {
+				seq = append(seq, m.id(w))
+			}
+		}
+		return seq
+	}
+	sc.tokens = AppendTokens(sc.tokens[:0], caption)
+	for _, w := range sc.tokens {
+		seq = append(seq, m.id(w))
+	}
+	return seq
+}
+
+func (m *Matcher) id(word string) int32 {
+	if id, ok := m.lemmaID[m.lem.Lemma(word)]; ok {
+		return id
+	}
+	return -1
+}
+
+func isNounTag(tag string) bool { return strings.HasPrefix(tag, "NN") }
+
+var (
+	posOnce  sync.Once
+	posM     *prose.Model
+	posPanic any
+)
+
+// posModel loads prose's English tagger once per process.
+func posModel() (*prose.Model, error) {
+	posOnce.Do(func() {
+		defer func() { posPanic = recover() }()
+		posM = prose.ModelFromData("conceptfreq-pos")
+	})
+	if posPanic != nil || posM == nil {
+		return nil, fmt.Errorf("caption: loading prose POS model: %v", posPanic)
+	}
+	return posM, nil
+}
