@@ -1,0 +1,268 @@
+package caption_test
+
+import (
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+)
+
+func TestTokenize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"A T-shirt", []string{"a", "t", "shirt"}},
+		{"the dog's bone", []string{"the", "dog", "s", "bone"}},
+		{"cats/dogs, MICE!", []string{"cats", "dogs", "mice"}},
+		{"ak47 rifle 2012", []string{"ak", "47", "rifle", "2012"}},
+		{"<b>Red</b> apple <a href=\"x\">link</a>", []string{"red", "apple", "link"}},
+		{"see https://example.com/dog.jpg or www.cat.com now", []string{"see", "or", "now"}},
+		{"fish &amp; chips", []string{"fish", "chips"}},
+		{"Café crème", []string{"café", "crème"}},
+		{"x < 3 and y > 2", []string{"x", "3", "and", "y", "2"}},
+		{"", nil},
+		{"bad\xffbyte", []string{"bad", "byte"}},
+		{"snake_case_name", []string{"snake", "case", "name"}},
+	}
+	for _, tt := range tests {
+		got := caption.Tokenize(tt.in)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Tokenize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func lem(t testing.TB) *caption.Lemmatizer {
+	t.Helper()
+	l, err := caption.English()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestLemma(t *testing.T) {
+	l := lem(t)
+	for in, want := range map[string]string{
+		"women": "woman", "children": "child", "mice": "mouse", "leaves": "leaf",
+		"geese": "goose", "dogs": "dog", "boxes": "box", "teeth": "tooth", "dog": "dog",
+		"xyzzyq": "xyzzyq",
+	} {
+		if got := l.Lemma(in); got != want {
+			t.Errorf("Lemma(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func vocab(t testing.TB, text string) *caption.Vocabulary {
+	t.Helper()
+	v, err := caption.ParseVocabulary(strings.NewReader(text), "test.txt", lem(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func matchNames(t testing.TB, m *caption.Matcher, v *caption.Vocabulary, text string) []string {
+	t.Helper()
+	var out []string
+	for _, i := range m.Match(text, m.NewScratch(), nil) {
+		out = append(out, v.Concepts[i].Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestMatcher(t *testing.T) {
+	v := vocab(t, `# test vocabulary
+woman
+child
+mouse
+leaf
+T-shirt
+dining table
+Granny Smith
+goose
+xylophonezzz
+car	automobile|motor car
+hot dog
+`)
+	tests := []struct {
+		caption  string
+		allWords []string
+		phrase   []string
+	}{
+		{"Two women and three children", []string{"child", "woman"}, []string{"child", "woman"}},
+		{"MICE in the leaves", []string{"leaf", "mouse"}, []string{"leaf", "mouse"}},
+		{"a red t-shirt", []string{"T-shirt"}, []string{"T-shirt"}},
+		{"a red T shirt", []string{"T-shirt"}, []string{"T-shirt"}},
+		{"a shirt with a big T on it", []string{"T-shirt"}, nil},
+		{"table for dining", []string{"dining table"}, nil},
+		{"our dining tables", []string{"dining table"}, []string{"dining table"}},
+		{"granny smith apples", []string{"Granny Smith"}, []string{"Granny Smith"}},
+		{"the goose's egg", []string{"goose"}, []string{"goose"}},
+		{"geese", []string{"goose"}, []string{"goose"}},
+		{"an automobile", []string{"car"}, []string{"car"}},
+		{"a car and an automobile and a motor car", []string{"car"}, []string{"car"}},
+		{"car with a motor", []string{"car"}, []string{"car"}},
+		{"a dog that is hot", []string{"hot dog"}, nil},
+		{"hot dogs", []string{"hot dog"}, []string{"hot dog"}},
+		{"nothing here", nil, nil},
+		{"a woman woman woman", []string{"woman"}, []string{"woman"}},
+	}
+	for _, rule := range []caption.Rule{caption.AllWords, caption.Phrase} {
+		m, err := caption.NewMatcher(v, lem(t), rule, caption.POSNone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range tests {
+			want := tt.allWords
+			if rule == caption.Phrase {
+				want = tt.phrase
+			}
+			if got := matchNames(t, m, v, tt.caption); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: Match(%q) = %q, want %q", rule, tt.caption, got, want)
+			}
+		}
+	}
+}
+
+func TestUnknownWordsNeverMatch(t *testing.T) {
+	// Unlike the study's script, a concept with a word no caption contains
+	// has zero matches instead of matching on its known words.
+	v := vocab(t, "blorpfish shark\nshark\n")
+	m, err := caption.NewMatcher(v, lem(t), caption.AllWords, caption.POSNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := matchNames(t, m, v, "a shark in the sea"); !reflect.DeepEqual(got, []string{"shark"}) {
+		t.Errorf("got %q, want only shark", got)
+	}
+}
+
+func TestScratchReuse(t *testing.T) {
+	v := vocab(t, "dog\ncat\n")
+	m, _ := caption.NewMatcher(v, lem(t), caption.AllWords, caption.POSNone)
+	sc := m.NewScratch()
+	for i := 0; i < 1000; i++ {
+		text := "a dog"
+		want := []int{0}
+		if i%2 == 1 {
+			text, want = "a cat", []int{1}
+		}
+		if got := m.Match(text, sc, nil); !reflect.DeepEqual(got, want) {
+			t.Fatalf("iteration %d: got %v, want %v", i, got, want)
+		}
+	}
+}
+
+func TestPOSNouns(t *testing.T) {
+	v := vocab(t, "saw\nwatch\nbird\n")
+	nouns, err := caption.NewMatcher(v, lem(t), caption.AllWords, caption.POSNouns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := caption.NewMatcher(v, lem(t), caption.AllWords, caption.POSNone)
+	text := "I watch the bird every day"
+	if got := matchNames(t, all, v, text); !reflect.DeepEqual(got, []string{"bird", "watch"}) {
+		t.Errorf("pos=none: got %q, want bird and watch", got)
+	}
+	if got := matchNames(t, nouns, v, text); !reflect.DeepEqual(got, []string{"bird"}) {
+		t.Errorf("pos=nouns: got %q, want only bird (watch is a verb here)", got)
+	}
+	if got := matchNames(t, nouns, v, "a gold watch on the table"); !reflect.DeepEqual(got, []string{"watch"}) {
+		t.Errorf("pos=nouns: got %q, want watch (a noun here)", got)
+	}
+}
+
+func TestParseVocabulary(t *testing.T) {
+	v := vocab(t, "\ufeff# header\n\n  Granny Smith  \ncar\tautomobile| motor car |\n# end\n")
+	if got := v.Names(); !reflect.DeepEqual(got, []string{"Granny Smith", "car"}) {
+		t.Errorf("names: got %q", got)
+	}
+	if got := v.Concepts[1].Aliases; !reflect.DeepEqual(got, []string{"automobile", "motor car"}) {
+		t.Errorf("aliases: got %q", got)
+	}
+	if v.Concepts[0].Line != 3 || v.Concepts[1].Line != 4 {
+		t.Errorf("lines: got %d, %d; want 3, 4", v.Concepts[0].Line, v.Concepts[1].Line)
+	}
+	if v.Hash() == vocab(t, "Granny Smith\ncar\n").Hash() {
+		t.Error("hash ignores aliases")
+	}
+	bad := []struct {
+		text, want string
+	}{
+		{"dog\ncat\nDogs\n", `test.txt:3: concept "Dogs" duplicates "dog" on line 1`},
+		{"women\nwoman\n", `test.txt:2: concept "woman" duplicates "women" on line 1`},
+		{"dog\n!!!\n", `test.txt:2: concept "!!!" has no words`},
+		{"# only comments\n\n", "no concepts"},
+		{"dog\n\tpuppy\n", "test.txt:2: empty concept name"},
+		{"dog\nbad\xff\n", "test.txt:2: invalid UTF-8"},
+	}
+	for _, b := range bad {
+		_, err := caption.ParseVocabulary(strings.NewReader(b.text), "test.txt", lem(t))
+		if err == nil || !errors.Is(err, caption.ErrVocabulary) || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("ParseVocabulary(%q): got %v, want error containing %q", b.text, err, b.want)
+		}
+	}
+}
+
+func TestDefaultVocabulary(t *testing.T) {
+	v, err := caption.DefaultVocabulary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(v.Concepts); n < 3000 || n > 4000 {
+		t.Errorf("got %d concepts, want the study's ~3,700 class names", n)
+	}
+	names := map[string]bool{}
+	for _, n := range v.Names() {
+		names[n] = true
+	}
+	for _, want := range []string{"tench", "goldfish", "Acadian_Flycatcher", "airplane", "pink primrose"} {
+		if !names[want] {
+			t.Errorf("default vocabulary lacks %q", want)
+		}
+	}
+}
+
+func TestErrorsForBadModes(t *testing.T) {
+	if _, err := caption.ParseRule("fuzzy"); err == nil {
+		t.Error("ParseRule(fuzzy): no error")
+	}
+	if _, err := caption.ParsePOS("verbs"); err == nil {
+		t.Error("ParsePOS(verbs): no error")
+	}
+}
+
+func BenchmarkMatchLAIONLike(b *testing.B) {
+	v, err := caption.DefaultVocabulary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := caption.NewMatcher(v, lem(b), caption.AllWords, caption.POSNone)
+	if err != nil {
+		b.Fatal(err)
+	}
+	caps := []string{
+		"Vintage Dining Table and 4 Chairs in Solid Oak, Great Condition",
+		"A woman walking her dog on the beach at sunset",
+		"Red T-Shirt with White Logo - Men's Size L",
+		"<b>Granny Smith</b> apples on a wooden table, close-up photo",
+	}
+	sc := m.NewScratch()
+	var dst []int
+	words := 0
+	for _, c := range caps {
+		words += len(caption.Tokenize(c))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dst = m.Match(caps[i%len(caps)], sc, dst[:0])
+	}
+	b.ReportMetric(float64(b.N)*float64(words)/float64(len(caps))/b.Elapsed().Seconds(), "words/s")
+}
