@@ -186,7 +186,7 @@ func TestGrouping(t *testing.T) {
 				{name: "__MACOSX/shard/000001.txt", data: []byte("junk")},
 				{name: "shard/link.txt", typ: tar.TypeSymlink},
 				{name: "shard/000001.txt", data: []byte("a cat")},
-				{name: "shard/000001.txt", data: []byte("again")},          // duplicate
+				{name: "shard/000001.txt", data: []byte("again")},              // duplicate
 				{name: "shard/000002.txt.gz", data: []byte("not gzip at all")}, // corrupt
 			}
 			if format != tar.FormatUSTAR {

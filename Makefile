@@ -1,0 +1,49 @@
+# conceptfreq — run `make run` for the main job on the bundled data, `make test` for all tests.
+GO       ?= go
+NODE_DIR := .cache/node
+DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
+DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
+
+.PHONY: run test deps lint build nocgo bench fuzz vocab testdata clean
+
+## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary
+run:
+	$(GO) run ./pipelines/count --overwrite
+
+## test: install test dependencies, check formatting/vet/CGO_ENABLED=0 build, run all tests
+test: deps lint
+	CONCEPTFREQ_REQUIRE_DUCKDB=1 $(GO) test -count=1 ./...
+
+## deps: DuckDB for Node (interop test reader), cached under .cache/node
+deps: $(DUCKDB_STAMP)
+
+$(DUCKDB_STAMP):
+	mkdir -p $(NODE_DIR)
+	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error $(DUCKDB_NODE_API)
+
+lint:
+	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(MAKE) nocgo
+
+## nocgo: the text-only build must work without cgo (Dataflow's launcher cross-compiles that way)
+nocgo:
+	CGO_ENABLED=0 $(GO) build ./...
+
+build:
+	$(GO) build -o bin/ ./pipelines/...
+
+## bench: throughput table of the count job and its parts (see bench/README.md)
+bench:
+	bash bench/count.sh
+
+fuzz:
+	$(GO) test ./io/wds -run XXX -fuzz FuzzReader -fuzztime 60s
+
+## vocab: regenerate the embedded default vocabulary from the study's released counts
+vocab:
+	$(GO) run ./transforms/caption/internal/mkvocab -paper ../shared/data/paper > transforms/caption/default_concepts.txt.new
+	mv transforms/caption/default_concepts.txt.new transforms/caption/default_concepts.txt
+
+clean:
+	rm -rf out bin bench/results

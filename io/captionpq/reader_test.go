@@ -1,0 +1,124 @@
+package captionpq_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/conceptfreq/conceptfreq/io/captionpq"
+)
+
+func readAll(t *testing.T, data []byte, opts captionpq.Options) ([]captionpq.Row, *captionpq.Reader, error) {
+	t.Helper()
+	r, err := captionpq.NewReader(context.Background(), bytes.NewReader(data), "test.parquet", opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	var rows []captionpq.Row
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return rows, r, nil
+		}
+		if err != nil {
+			return rows, r, err
+		}
+		rows = append(rows, row)
+	}
+}
+
+// laion_test_1000.parquet: 1,000 real LAION-400M rows (URL, TEXT) from
+// img2dataset's tests; first captions checked with DuckDB.
+func TestLAIONSample(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/captions/laion_test_1000.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rows, r, err := readAll(t, data, captionpq.Options{BatchSize: 300, Mem: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.CaptionColumn(); got != "TEXT" {
+		t.Errorf("caption column: got %q, want TEXT", got)
+	}
+	if len(rows) != 1000 {
+		t.Fatalf("got %d rows, want 1000", len(rows))
+	}
+	if rows[0].Caption != "Classical Masterpieces: Xerses & More, Vol. 8 by Various Artists" || rows[1].Caption != "Tavern Brawl by velinov" {
+		t.Errorf("first captions: got %q, %q", rows[0].Caption, rows[1].Caption)
+	}
+	if rows[0].Key != "0" || rows[999].Key != "999" {
+		t.Errorf("row-number keys: got %q .. %q, want 0 .. 999", rows[0].Key, rows[999].Key)
+	}
+}
+
+func writeParquet(t *testing.T, schema *arrow.Schema, fill func(b *array.RecordBuilder)) []byte {
+	t.Helper()
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	fill(b)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var buf bytes.Buffer
+	fw, err := pqarrow.NewFileWriter(schema, &buf, nil, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestKeysNullsAndOverride(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "key", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "caption", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "alt", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+	}, nil)
+	data := writeParquet(t, schema, func(b *array.RecordBuilder) {
+		b.Field(0).(*array.StringBuilder).AppendValues([]string{"000000007", "000000008"}, nil)
+		b.Field(1).(*array.StringBuilder).AppendValues([]string{"a dog", ""}, []bool{true, false})
+		b.Field(2).(*array.LargeStringBuilder).AppendValues([]string{"alt one", "alt two"}, nil)
+	})
+	rows, _, err := readAll(t, data, captionpq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []captionpq.Row{{Key: "000000007", Caption: "a dog"}, {Key: "000000008", Null: true}}
+	if len(rows) != 2 || rows[0] != want[0] || rows[1] != want[1] {
+		t.Errorf("got %+v, want %+v", rows, want)
+	}
+	rows, r, err := readAll(t, data, captionpq.Options{CaptionColumn: "alt"})
+	if err != nil || r.CaptionColumn() != "alt" || rows[1].Caption != "alt two" {
+		t.Errorf("override: got %+v, %v", rows, err)
+	}
+}
+
+func TestNoCaptionColumn(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "url", Type: arrow.BinaryTypes.String}}, nil)
+	data := writeParquet(t, schema, func(b *array.RecordBuilder) { b.Field(0).(*array.StringBuilder).Append("u") })
+	for _, opts := range []captionpq.Options{{}, {CaptionColumn: "nope"}} {
+		_, _, err := readAll(t, data, opts)
+		if !errors.Is(err, captionpq.ErrNoCaptionColumn) {
+			t.Errorf("%+v: got %v, want ErrNoCaptionColumn", opts, err)
+		}
+	}
+	if _, _, err := readAll(t, []byte("not parquet at all"), captionpq.Options{}); err == nil {
+		t.Error("garbage: got no error")
+	}
+}

@@ -1,0 +1,97 @@
+package tables
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// readTable reads a whole (small) Parquet file and checks that it has the
+// named columns.
+func readTable(r parquet.ReaderAtSeeker, mem memory.Allocator, name string, want *arrow.Schema) (arrow.Table, error) {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	pf, err := file.NewParquetReader(r, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		return nil, fmt.Errorf("tables: %s: %w", name, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
+	if err != nil {
+		return nil, fmt.Errorf("tables: %s: %w", name, err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("tables: %s: %w", name, err)
+	}
+	for i, f := range want.Fields() {
+		if i >= int(tbl.NumCols()) || tbl.Schema().Field(i).Name != f.Name || !arrow.TypeEqual(tbl.Schema().Field(i).Type, f.Type) {
+			tbl.Release()
+			return nil, fmt.Errorf("tables: %s: column %d: got %v, want %s %s", name, i, tbl.Schema(), f.Name, f.Type)
+		}
+	}
+	return tbl, nil
+}
+
+// ReadConceptCounts reads a concept_counts.parquet file.
+func ReadConceptCounts(r parquet.ReaderAtSeeker, mem memory.Allocator) ([]ConceptCount, error) {
+	tbl, err := readTable(r, mem, ConceptCountsFile, ConceptCountsSchema)
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.Release()
+	tr := array.NewTableReader(tbl, 0)
+	defer tr.Release()
+	var out []ConceptCount
+	opt := func(a arrow.Array, i int) *int64 {
+		c := a.(*array.Int64)
+		if c.IsNull(i) {
+			return nil
+		}
+		v := c.Value(i)
+		return &v
+	}
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		names := rec.Column(0).(*array.String)
+		text := rec.Column(1).(*array.Int64)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			out = append(out, ConceptCount{
+				Concept:        names.Value(i),
+				TextCount:      text.Value(i),
+				ImageCount:     opt(rec.Column(2), i),
+				MatchedCount:   opt(rec.Column(3), i),
+				TextOnlyCount:  opt(rec.Column(4), i),
+				ImageOnlyCount: opt(rec.Column(5), i),
+			})
+		}
+	}
+	return out, tr.Err()
+}
+
+// ReadRejects reads a rejects.parquet file.
+func ReadRejects(r parquet.ReaderAtSeeker, mem memory.Allocator) ([]Reject, error) {
+	tbl, err := readTable(r, mem, RejectsFile, RejectsSchema)
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.Release()
+	tr := array.NewTableReader(tbl, 0)
+	defer tr.Release()
+	var out []Reject
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		col := func(j int) *array.String { return rec.Column(j).(*array.String) }
+		for i := 0; i < int(rec.NumRows()); i++ {
+			out = append(out, Reject{Shard: col(0).Value(i), Key: col(1).Value(i), Reason: col(2).Value(i), Detail: col(3).Value(i)})
+		}
+	}
+	return out, tr.Err()
+}

@@ -1,0 +1,88 @@
+package tables_test
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/conceptfreq/conceptfreq/io/tables"
+)
+
+func i64(v int64) *int64 { return &v }
+
+func TestConceptCountsRoundTrip(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rows := []tables.ConceptCount{
+		{Concept: "Granny Smith", TextCount: 12},
+		{Concept: "dog", TextCount: 0},
+		{Concept: "café", TextCount: 1 << 40, ImageCount: i64(3), MatchedCount: i64(2), TextOnlyCount: i64(1), ImageOnlyCount: i64(0)},
+	}
+	var b bytes.Buffer
+	if err := tables.WriteConceptCounts(&b, rows, mem); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b.Bytes(), []byte("PAR1")) || !bytes.HasSuffix(b.Bytes(), []byte("PAR1")) {
+		t.Fatal("output is not framed as Parquet")
+	}
+	got, err := tables.ReadConceptCounts(bytes.NewReader(b.Bytes()), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rows) {
+		t.Fatalf("got %+v, want %+v", got, rows)
+	}
+}
+
+func TestRejectWriterManyRowGroups(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var b bytes.Buffer
+	rw, err := tables.NewRejectWriter(&b, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := tables.RowGroupRows*2 + 17
+	for i := 0; i < n; i++ {
+		if err := rw.Write(tables.Reject{Shard: "s.tar", Key: fmt.Sprint(i), Reason: "no_caption", Detail: "d"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tables.ReadRejects(bytes.NewReader(b.Bytes()), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || got[n-1].Key != fmt.Sprint(n-1) || got[0].Shard != "s.tar" {
+		t.Fatalf("got %d rows (last %+v), want %d", len(got), got[len(got)-1], n)
+	}
+}
+
+func TestEmptyRejects(t *testing.T) {
+	var b bytes.Buffer
+	rw, err := tables.NewRejectWriter(&b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tables.ReadRejects(bytes.NewReader(b.Bytes()), nil)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("got %d rows, %v; want 0 rows", len(got), err)
+	}
+}
+
+func TestReadWrongFile(t *testing.T) {
+	var b bytes.Buffer
+	rw, _ := tables.NewRejectWriter(&b, nil)
+	rw.Close()
+	if _, err := tables.ReadConceptCounts(bytes.NewReader(b.Bytes()), nil); err == nil {
+		t.Fatal("reading rejects as concept counts: got no error")
+	}
+}

@@ -1,0 +1,537 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/conceptfreq/conceptfreq/io/captionpq"
+	"github.com/conceptfreq/conceptfreq/io/synth"
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/count"
+)
+
+func TestMain(m *testing.M) {
+	ptest.Main(m)
+}
+
+const sharedData = "../../../shared/data"
+
+// sharedFile returns a path under ../shared/data, skipping the test when the
+// shared data is not beside the checkout (it always is in CI, where a
+// missing file fails the test instead).
+func sharedFile(t *testing.T, rel string) string {
+	t.Helper()
+	p := filepath.Join(sharedData, rel)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("shared data missing in CI: %v", err)
+		}
+		t.Skipf("shared data not available (%v); it lives in ../shared beside the checkout", err)
+	}
+	return p
+}
+
+type result struct {
+	counts  map[string]int64
+	order   []string
+	rows    []tables.ConceptCount
+	rejects []tables.Reject
+	stats   *count.RunStats
+	dir     string
+}
+
+// runJob builds and runs the count job on the test's runner (prism unless
+// --runner says otherwise) or on runner when it is not empty.
+func runJob(t *testing.T, runner string, cfg Config) *result {
+	t.Helper()
+	ctx := context.Background()
+	if cfg.Output == "" {
+		cfg.Output = t.TempDir()
+	}
+	if cfg.Rule == "" {
+		cfg.Rule = caption.AllWords
+	}
+	if cfg.POS == "" {
+		cfg.POS = caption.POSNone
+	}
+	if cfg.Start.IsZero() {
+		cfg.Start = time.Now()
+	}
+	if cfg.Vocabulary == nil {
+		v, err := caption.DefaultVocabulary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Vocabulary = v
+	}
+	if cfg.Files == nil {
+		files, err := ExpandInputs(ctx, cfg.Inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Files = files
+	}
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, cfg)
+	var err error
+	if runner == "" {
+		err = ptest.Run(p)
+	} else {
+		_, err = beam.Run(ctx, runner, p)
+	}
+	if err != nil {
+		t.Fatalf("pipeline failed: %v", err)
+	}
+	return readOutputs(t, cfg.Output)
+}
+
+func readOutputs(t *testing.T, dir string) *result {
+	t.Helper()
+	res := &result{counts: map[string]int64{}, dir: dir}
+	f, err := os.Open(filepath.Join(dir, tables.ConceptCountsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := tables.ReadConceptCounts(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.rows = rows
+	for _, r := range rows {
+		res.counts[r.Concept] = r.TextCount
+		res.order = append(res.order, r.Concept)
+		if r.ImageCount != nil || r.MatchedCount != nil {
+			t.Errorf("concept %q: image/matched counts set without image tagging", r.Concept)
+		}
+	}
+	rf, err := os.Open(filepath.Join(dir, tables.RejectsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	if res.rejects, err = tables.ReadRejects(rf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res.stats, err = ReadRunStats(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	checkAccounting(t, res)
+	return res
+}
+
+// checkAccounting: every sample read is counted or listed as a reject, and
+// the reject table agrees with run_stats.json.
+func checkAccounting(t *testing.T, res *result) {
+	t.Helper()
+	st := res.stats
+	byReason := map[string]int64{}
+	var sampleRejects int64
+	for _, r := range res.rejects {
+		byReason[r.Reason]++
+		if !count.IsShardReason(r.Reason) {
+			sampleRejects++
+			if r.Key == "" {
+				t.Errorf("sample reject without key: %+v", r)
+			}
+		} else if r.Key != "" {
+			t.Errorf("shard reject with a key: %+v", r)
+		}
+		if r.Shard == "" || r.Detail == "" {
+			t.Errorf("reject without shard or detail: %+v", r)
+		}
+	}
+	if st.SamplesRead != st.SamplesWithCaption+sampleRejects {
+		t.Errorf("samples_read %d != samples_with_caption %d + sample rejects %d", st.SamplesRead, st.SamplesWithCaption, sampleRejects)
+	}
+	if st.SampleRejects != sampleRejects {
+		t.Errorf("run_stats sample_rejects %d, rejects.parquet has %d", st.SampleRejects, sampleRejects)
+	}
+	for reason, n := range byReason {
+		if st.Rejects[reason] != n {
+			t.Errorf("reason %s: run_stats says %d, rejects.parquet has %d", reason, st.Rejects[reason], n)
+		}
+	}
+	for reason, n := range st.Rejects {
+		if byReason[reason] != n {
+			t.Errorf("reason %s: run_stats says %d, rejects.parquet has %d", reason, n, byReason[reason])
+		}
+	}
+}
+
+func plantedDataset(t *testing.T, shards, perShard int, gzip bool) (string, *synth.Truth, *caption.Vocabulary) {
+	t.Helper()
+	lem, err := caption.English()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := caption.DefaultVocabulary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	truth, err := synth.Generate(synth.Config{Dir: dir, Shards: shards, SamplesPerShard: perShard, Seed: 42,
+		Gzip: gzip, Concepts: synth.PlantableConcepts(def, lem, 300), BadEvery: 37})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := LoadVocabulary(context.Background(), filepath.Join(dir, "vocabulary.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, truth, v
+}
+
+func TestPlantedSynthetic(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
+			dir, truth, v := plantedDataset(t, 6, 500, gz)
+			res := runJob(t, "", Config{Inputs: []string{dir}, Vocabulary: v})
+			if res.stats.SamplesRead != truth.Samples {
+				t.Errorf("samples_read: got %d, want %d", res.stats.SamplesRead, truth.Samples)
+			}
+			if res.stats.ShardsRead != 6 {
+				t.Errorf("shards_read: got %d, want 6", res.stats.ShardsRead)
+			}
+			if res.stats.SamplesMatched != truth.SamplesWithConcept {
+				t.Errorf("samples_with_concept: got %d, want %d", res.stats.SamplesMatched, truth.SamplesWithConcept)
+			}
+			if !reflect.DeepEqual(res.counts, truth.TextCounts) {
+				for c, want := range truth.TextCounts {
+					if res.counts[c] != want {
+						t.Errorf("concept %q: got %d, want %d", c, res.counts[c], want)
+					}
+				}
+				t.Fatalf("counts differ from the planted truth")
+			}
+			if !reflect.DeepEqual(res.order, v.Names()) {
+				t.Errorf("rows are not in vocabulary order")
+			}
+			if !reflect.DeepEqual(res.stats.Rejects, truth.Rejects) {
+				t.Errorf("rejects: got %v, want %v", res.stats.Rejects, truth.Rejects)
+			}
+			var nonzero, zero int
+			for _, n := range truth.TextCounts {
+				if n == 0 {
+					zero++
+				} else {
+					nonzero++
+				}
+			}
+			if zero == 0 || nonzero < 100 {
+				t.Errorf("planted distribution not long-tailed enough to test zeros: %d zero, %d non-zero", zero, nonzero)
+			}
+		})
+	}
+}
+
+// The counts must not depend on how samples are split into shards (and so
+// bundles) nor on the runner.
+func TestExactAcrossShardingAndRunners(t *testing.T) {
+	one, truth1, v := plantedDataset(t, 1, 3000, false)
+	many, truth2, _ := plantedDataset(t, 15, 200, true)
+	if !reflect.DeepEqual(truth1.TextCounts, truth2.TextCounts) {
+		t.Fatal("the two layouts do not hold the same captions")
+	}
+	a := runJob(t, "", Config{Inputs: []string{one}, Vocabulary: v})
+	b := runJob(t, "", Config{Inputs: []string{many}, Vocabulary: v})
+	c := runJob(t, "direct", Config{Inputs: []string{many}, Vocabulary: v})
+	for name, r := range map[string]*result{"1 shard/prism": a, "15 shards/prism": b, "15 shards/direct": c} {
+		if !reflect.DeepEqual(r.counts, truth1.TextCounts) {
+			t.Errorf("%s: counts differ from the planted truth", name)
+		}
+	}
+}
+
+// An independent brute-force count over the 10,000 real LAION captions: a
+// caption mentions a regular noun when one of its letter-only words is the
+// noun or its plural (+s/+es), after HTML entities are decoded and URLs
+// dropped. The nouns have no verb senses whose -ed/-ing forms the
+// context-free lemmatiser would fold onto them ("boxing" → "box"; see the
+// README's note on the lemmatiser).
+func TestLAIONAgainstBruteForce(t *testing.T) {
+	path := sharedFile(t, "laion-captions/test_10000.parquet")
+	nouns := []string{"dog", "cat", "car", "house", "tree", "flower", "chair", "table", "shirt", "hat",
+		"book", "bird", "horse", "phone", "bag", "shoe", "window", "beach", "cake", "kitchen", "girl", "pizza", "bottle", "lamp", "lake"}
+	vocabText := strings.Join(nouns, "\n") + "\n"
+	lem, _ := caption.English()
+	v, err := caption.ParseVocabulary(strings.NewReader(vocabText), "nouns", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runJob(t, "", Config{Inputs: []string{path}, Vocabulary: v})
+	if res.stats.SamplesRead != 10000 {
+		t.Fatalf("samples_read: got %d, want 10000", res.stats.SamplesRead)
+	}
+
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := captionpq.NewReader(context.Background(), f, path, captionpq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	nonLetters := regexp.MustCompile(`[^\p{L}]+`)
+	want := map[string]int64{}
+	for {
+		row, err := r.Next()
+		if err != nil {
+			break
+		}
+		var kept []string
+		for _, f := range strings.Fields(html.UnescapeString(row.Caption)) {
+			lf := strings.ToLower(f)
+			if strings.Contains(lf, "://") || strings.HasPrefix(lf, "www.") {
+				continue
+			}
+			kept = append(kept, lf)
+		}
+		words := map[string]bool{}
+		for _, w := range nonLetters.Split(strings.Join(kept, " "), -1) {
+			words[w] = true
+		}
+		for _, n := range nouns {
+			if words[n] || words[n+"s"] || words[n+"es"] {
+				want[n]++
+			}
+		}
+	}
+	total := int64(0)
+	for _, n := range nouns {
+		total += want[n]
+		if res.counts[n] != want[n] {
+			t.Errorf("%s: pipeline %d, brute force %d", n, res.counts[n], want[n])
+		}
+	}
+	if total < 200 {
+		t.Errorf("brute force found only %d mentions: the noun list tests too little", total)
+	}
+}
+
+// The bundled real shards: webdataset's own test shards plus LAION captions.
+func TestBundledShards(t *testing.T) {
+	inputs := strings.Split(strings.ReplaceAll(DefaultInput, "testdata/", "../../testdata/"), ",")
+	res := runJob(t, "", Config{Inputs: inputs})
+	st := res.stats
+	// testgz 1000 + compressed 3 + sample.tgz 90 + laion 200 + 300.
+	if st.SamplesRead != 1593 || st.ShardsRead != 5 || st.ShardsFailed != 0 {
+		t.Errorf("got %d samples in %d shards (%d failed), want 1593 in 5 (0)", st.SamplesRead, st.ShardsRead, st.ShardsFailed)
+	}
+	if st.Rejects[count.RejectNoCaption] != 90 || len(st.Rejects) != 1 {
+		t.Errorf("rejects: got %v, want 90 no_caption (sample.tgz has .png+.cls only)", st.Rejects)
+	}
+	for _, r := range res.rejects {
+		if !strings.HasSuffix(r.Shard, "sample.tgz") {
+			t.Errorf("unexpected reject %+v", r)
+		}
+	}
+	if res.counts["hello"] != 0 && res.counts["hello"] != 3 {
+		t.Errorf("hello: got %d", res.counts["hello"])
+	}
+	if len(res.rows) != len(res.order) || len(res.rows) < 3000 {
+		t.Errorf("got %d rows, want one per default concept", len(res.rows))
+	}
+}
+
+func TestBadShardsAreRejectedNotFatal(t *testing.T) {
+	dir, truth, v := plantedDataset(t, 2, 100, false)
+	good, err := os.ReadFile(filepath.Join(dir, "00000.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "00000.tar"), good[:len(good)/2+100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "garbage.tar"), []byte(strings.Repeat("not a tar\n", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.parquet"), []byte("PAR1 but not really"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runJob(t, "", Config{Inputs: []string{dir}, Vocabulary: v})
+	st := res.stats
+	if st.ShardsRead != 1 || st.ShardsFailed != 3 {
+		t.Errorf("got %d read, %d failed; want 1 and 3", st.ShardsRead, st.ShardsFailed)
+	}
+	if st.Rejects[count.ShardTruncated] != 1 || st.Rejects[count.ShardBadFormat] != 2 {
+		t.Errorf("shard rejects: got %v", st.Rejects)
+	}
+	if st.SamplesRead <= 100 || st.SamplesRead >= truth.Samples {
+		t.Errorf("samples_read %d: want the intact shard plus the truncated shard's first half", st.SamplesRead)
+	}
+	for _, r := range res.rejects {
+		if count.IsShardReason(r.Reason) && !strings.Contains(r.Detail, filepath.Base(r.Shard)) {
+			t.Errorf("shard reject detail does not name the file: %+v", r)
+		}
+	}
+}
+
+func TestPhraseRuleAndAliases(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "v.txt"), []byte("dining table\ncar\tautomobile\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Join(dir, "s.tar")
+	writeShard(t, shard, []string{"a dining table", "table for dining", "an automobile and a car", "nothing"})
+	v, err := LoadVocabulary(context.Background(), filepath.Join(dir, "v.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := runJob(t, "", Config{Inputs: []string{shard}, Vocabulary: v})
+	phrase := runJob(t, "", Config{Inputs: []string{shard}, Vocabulary: v, Rule: caption.Phrase})
+	if all.counts["dining table"] != 2 || phrase.counts["dining table"] != 1 {
+		t.Errorf("dining table: all-words %d (want 2), phrase %d (want 1)", all.counts["dining table"], phrase.counts["dining table"])
+	}
+	if all.counts["car"] != 1 {
+		t.Errorf("car with alias: got %d, want 1 (counted once)", all.counts["car"])
+	}
+	if phrase.stats.Config.Match != "phrase" || all.stats.Config.VocabularySize != 2 || all.stats.Config.VocabularyHash == "" {
+		t.Errorf("run_stats config: %+v", phrase.stats.Config)
+	}
+}
+
+func writeShard(t *testing.T, path string, captions []string) {
+	t.Helper()
+	dir := t.TempDir()
+	_, err := synth.Generate(synth.Config{Dir: dir, Shards: 1, SamplesPerShard: len(captions), Captions: captions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "00000.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckOutputAndInputs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := CheckOutput(ctx, dir, false); err != nil {
+		t.Errorf("empty dir: %v", err)
+	}
+	if err := CheckOutput(ctx, filepath.Join(dir, "new"), false); err != nil {
+		t.Errorf("missing dir: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "x"), []byte("x"), 0o644)
+	if err := CheckOutput(ctx, dir, false); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+		t.Errorf("non-empty dir: got %v, want a refusal mentioning --overwrite", err)
+	}
+	if err := CheckOutput(ctx, dir, true); err != nil {
+		t.Errorf("non-empty dir with overwrite: %v", err)
+	}
+	if _, err := ExpandInputs(ctx, []string{filepath.Join(dir, "*.tar")}); err == nil || !strings.Contains(err.Error(), "matched no files") {
+		t.Errorf("empty glob: got %v", err)
+	}
+	if _, err := LoadVocabulary(ctx, filepath.Join(dir, "missing.txt")); err == nil || !strings.Contains(err.Error(), "missing.txt") {
+		t.Errorf("missing vocabulary: got %v", err)
+	}
+}
+
+// TestDuckDBInterop reads concept_counts.parquet with DuckDB (the npm
+// package @duckdb/node-api, installed by `make test` under .cache/node) and
+// compares every row with what Go wrote.
+func TestDuckDBInterop(t *testing.T) {
+	nodeDir, _ := filepath.Abs("../../.cache/node")
+	script := filepath.Join(nodeDir, "duckdb_query.mjs")
+	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "@duckdb", "node-api")); err != nil {
+		if os.Getenv("CONCEPTFREQ_REQUIRE_DUCKDB") != "" {
+			t.Fatalf("DuckDB for Node is not installed under %s: run `make deps`", nodeDir)
+		}
+		t.Skipf("DuckDB for Node not installed under %s (make test installs it)", nodeDir)
+	}
+	if err := os.WriteFile(script, []byte(duckdbScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, _, v := plantedDataset(t, 2, 300, false)
+	res := runJob(t, "", Config{Inputs: []string{dir}, Vocabulary: v})
+	path := filepath.Join(res.dir, tables.ConceptCountsFile)
+	out, err := exec.Command("node", script,
+		fmt.Sprintf("select concept, text_count, image_count is null as image_null, matched_count is null as matched_null, typeof(text_count) as t from '%s'", path)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, out)
+	}
+	var rows []struct {
+		Concept     string `json:"concept"`
+		TextCount   string `json:"text_count"`
+		ImageNull   bool   `json:"image_null"`
+		MatchedNull bool   `json:"matched_null"`
+		Type        string `json:"t"`
+	}
+	if err := json.Unmarshal(out, &rows); err != nil {
+		t.Fatalf("duckdb output: %v\n%s", err, out)
+	}
+	if len(rows) != len(res.rows) {
+		t.Fatalf("duckdb read %d rows, Go wrote %d", len(rows), len(res.rows))
+	}
+	for i, r := range rows {
+		g := res.rows[i]
+		if r.Concept != g.Concept || r.TextCount != fmt.Sprint(g.TextCount) || !r.ImageNull || !r.MatchedNull || r.Type != "BIGINT" {
+			t.Fatalf("row %d: duckdb %+v, Go %+v", i, r, g)
+		}
+	}
+	// Rejects and their reasons, too.
+	out, err = exec.Command("node", script, fmt.Sprintf("select reason, count(*) as n from '%s' group by reason order by reason",
+		filepath.Join(res.dir, tables.RejectsFile))).CombinedOutput()
+	if err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, out)
+	}
+	var reasons []struct {
+		Reason string `json:"reason"`
+		N      string `json:"n"`
+	}
+	if err := json.Unmarshal(out, &reasons); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range reasons {
+		fmt.Sscan(r.N, new(int64))
+		var n int64
+		fmt.Sscan(r.N, &n)
+		got[r.Reason] = n
+	}
+	if !reflect.DeepEqual(got, res.stats.Rejects) {
+		t.Errorf("duckdb reject reasons %v, run_stats %v", got, res.stats.Rejects)
+	}
+}
+
+const duckdbScript = `import { DuckDBInstance } from '@duckdb/node-api';
+const inst = await DuckDBInstance.create(':memory:');
+const con = await inst.connect();
+const r = await con.runAndReadAll(process.argv[2]);
+console.log(JSON.stringify(r.getRowObjectsJson()));
+`
+
+func TestSummaryMentionsEverything(t *testing.T) {
+	rs := &count.RunStats{Stats: count.Stats{ShardsRead: 2, SamplesRead: 10, SamplesWithCaption: 8,
+		Rejects: map[string]int64{"no_caption": 2, count.ShardTruncated: 1}}, SampleRejects: 2,
+		TopConcepts: []count.ConceptTotal{{Concept: "dog", TextCount: 5}}, SamplesPerSecond: 123, OutputFiles: []string{"a"}}
+	var b strings.Builder
+	PrintSummary(&b, "out", rs)
+	for _, want := range []string{"10 samples read", "no_caption", "2 samples", "shard_truncated", "1 shards", "dog", "123 samples/s"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	_ = sort.Strings
+}
