@@ -1,5 +1,5 @@
 // Package runners is the one place that picks the Beam runner and registers
-// the filesystems conceptfreq reads and writes (local paths, gs://, mem://).
+// the filesystems conceptfreq reads and writes (local paths, gs://, memfs://).
 //
 // The runner comes from Beam's own --runner flag: "prism" (the default, local
 // and offline over loopback), "direct", or "dataflow" for scale. Dataflow

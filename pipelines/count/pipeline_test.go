@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -103,12 +104,8 @@ func runJob(t *testing.T, runner string, cfg Config) *result {
 func readOutputs(t *testing.T, dir string) *result {
 	t.Helper()
 	res := &result{counts: map[string]int64{}, dir: dir}
-	f, err := os.Open(filepath.Join(dir, tables.ConceptCountsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := tables.ReadConceptCounts(f, nil)
+	ctx := context.Background()
+	rows, err := tables.ReadConceptCounts(bytes.NewReader(readFrom(t, ctx, count.JoinPath(dir, tables.ConceptCountsFile))), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +117,7 @@ func readOutputs(t *testing.T, dir string) *result {
 			t.Errorf("concept %q: image/matched counts set without image tagging", r.Concept)
 		}
 	}
-	rf, err := os.Open(filepath.Join(dir, tables.RejectsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rf.Close()
-	if res.rejects, err = tables.ReadRejects(rf, nil); err != nil {
+	if res.rejects, err = tables.ReadRejects(bytes.NewReader(readFrom(t, ctx, count.JoinPath(dir, tables.RejectsFile))), nil); err != nil {
 		t.Fatal(err)
 	}
 	if res.stats, err = ReadRunStats(context.Background(), dir); err != nil {

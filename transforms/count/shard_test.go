@@ -1,0 +1,116 @@
+package count_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/io/wds"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/count"
+)
+
+func TestCaptionOf(t *testing.T) {
+	tests := []struct {
+		name    string
+		members map[string][]byte
+		faults  []wds.Fault
+		text    string
+		reason  string
+	}{
+		{"txt", map[string][]byte{"txt": []byte("  a dog \n"), "json": []byte(`{"caption":"other"}`)}, nil, "a dog", ""},
+		{"json fallback", map[string][]byte{"json": []byte(`{"caption":" a cat "}`)}, nil, "a cat", ""},
+		{"json null caption", map[string][]byte{"json": []byte(`{"caption":null}`)}, nil, "", count.RejectNoCaption},
+		{"json without caption", map[string][]byte{"json": []byte(`{"url":"x"}`), "jpg": {1}}, nil, "", count.RejectNoCaption},
+		{"json caption not a string", map[string][]byte{"json": []byte(`{"caption":3}`)}, nil, "", count.RejectInvalidJSON},
+		{"bad json", map[string][]byte{"json": []byte(`{"caption":`)}, nil, "", count.RejectInvalidJSON},
+		{"no caption members", map[string][]byte{"png": {1}, "cls": {1}}, nil, "", count.RejectNoCaption},
+		{"empty", map[string][]byte{"txt": []byte(" \t\n")}, nil, "", count.RejectEmptyCaption},
+		{"invalid utf8", map[string][]byte{"txt": []byte("caf\xe9")}, nil, "", count.RejectInvalidUTF8},
+		{"bom", map[string][]byte{"txt": []byte("\ufeffhello")}, nil, "hello", ""},
+		{"fault", map[string][]byte{"txt": []byte("fine")}, []wds.Fault{{Member: "k.jpg.gz", Reason: wds.FaultCorruptMember, Detail: "gzip: bad"}}, "", count.RejectCorruptMember},
+	}
+	for _, tt := range tests {
+		text, reason, detail := count.CaptionOf(&wds.Sample{Key: "k", Members: tt.members, Faults: tt.faults}, "txt")
+		if text != tt.text || reason != tt.reason {
+			t.Errorf("%s: got %q, %q; want %q, %q", tt.name, text, reason, tt.text, tt.reason)
+		}
+		if reason != "" && detail == "" {
+			t.Errorf("%s: reject without detail", tt.name)
+		}
+	}
+}
+
+func TestProcessShardCaptionExt(t *testing.T) {
+	var b bytes.Buffer
+	w := wds.NewWriter(&b, false)
+	w.WriteSample("000000000", map[string][]byte{"txt": []byte("a dog"), "caption": []byte("a cat")})
+	w.WriteSample("000000001", map[string][]byte{"txt": []byte("a dog")})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lem, _ := caption.English()
+	v, err := caption.ParseVocabulary(strings.NewReader("dog\ncat\n"), "v", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := caption.NewMatcher(v, lem, caption.AllWords, caption.POSNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(ctx context.Context, path string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(b.Bytes())), nil
+	}
+	p := &count.Processor{Matcher: m, CaptionExt: "caption"}
+	counts := make([]int64, 2)
+	var rejects []tables.Reject
+	st := p.ProcessShard(context.Background(), open, "mem.tar", counts, func(r tables.Reject) { rejects = append(rejects, r) })
+	if counts[0] != 0 || counts[1] != 1 {
+		t.Errorf("counts: got dog=%d cat=%d, want 0 and 1 (captions from .caption)", counts[0], counts[1])
+	}
+	if st.SamplesRead != 2 || st.SamplesWithCaption != 1 || len(rejects) != 1 || rejects[0].Key != "000000001" || rejects[0].Reason != count.RejectNoCaption {
+		t.Errorf("got stats %+v rejects %+v", st, rejects)
+	}
+}
+
+func TestProcessShardUnreadable(t *testing.T) {
+	lem, _ := caption.English()
+	v, _ := caption.ParseVocabulary(strings.NewReader("dog\n"), "v", lem)
+	m, _ := caption.NewMatcher(v, lem, caption.AllWords, caption.POSNone)
+	p := &count.Processor{Matcher: m}
+	var rejects []tables.Reject
+	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrNotExist }
+	st := p.ProcessShard(context.Background(), open, "gone.tar", make([]int64, 1), func(r tables.Reject) { rejects = append(rejects, r) })
+	if st.ShardsFailed != 1 || st.Rejects[count.ShardUnreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
+		t.Errorf("got stats %+v rejects %+v", st, rejects)
+	}
+}
+
+func BenchmarkProcessShardLAION(b *testing.B) {
+	data, err := os.ReadFile("../../testdata/shards/laion-00000.tar")
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := caption.DefaultVocabulary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	lem, _ := caption.English()
+	m, _ := caption.NewMatcher(v, lem, caption.AllWords, caption.POSNone)
+	p := &count.Processor{Matcher: m}
+	counts := make([]int64, len(v.Concepts))
+	open := func(ctx context.Context, path string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+	b.SetBytes(int64(len(data)))
+	var samples int64
+	for i := 0; i < b.N; i++ {
+		st := p.ProcessShard(context.Background(), open, "laion-00000.tar", counts, func(tables.Reject) {})
+		samples += st.SamplesRead
+	}
+	b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/s")
+}
