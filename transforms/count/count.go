@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -64,6 +65,7 @@ type countShardFn struct {
 
 	proc   *Processor
 	counts []int64
+	fs     map[string]filesystem.Interface // by scheme, opened lazily, closed in Teardown
 
 	samplesRead, samplesCounted, samplesRejected, shardsFailed beam.Counter
 }
@@ -89,7 +91,7 @@ func (f *countShardFn) Setup() error {
 
 func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, int64), emitReject func(tables.Reject), emitStats func(Stats)) error {
 	clear(f.counts)
-	st := f.proc.ProcessShard(ctx, openFile, path, f.counts, emitReject)
+	st := f.proc.ProcessShard(ctx, f.open, path, f.counts, emitReject)
 	for i, n := range f.counts {
 		if n != 0 {
 			emitCount(f.Config.Concepts[i].Name, n)
@@ -103,32 +105,34 @@ func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCoun
 	return nil
 }
 
-// openFile opens path through the Beam filesystem registered for its scheme.
-func openFile(ctx context.Context, path string) (io.ReadCloser, error) {
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		return nil, err
+// open opens path through the Beam filesystem registered for its scheme,
+// reusing one filesystem client per scheme for the DoFn's lifetime.
+func (f *countShardFn) open(ctx context.Context, path string) (io.ReadCloser, error) {
+	scheme := "local"
+	if i := strings.Index(path, "://"); i > 0 {
+		scheme = path[:i]
 	}
-	rc, err := fs.OpenRead(ctx, path)
-	if err != nil {
-		fs.Close()
-		return nil, err
+	fs, ok := f.fs[scheme]
+	if !ok {
+		var err error
+		if fs, err = filesystem.New(ctx, path); err != nil {
+			return nil, err
+		}
+		if f.fs == nil {
+			f.fs = map[string]filesystem.Interface{}
+		}
+		f.fs[scheme] = fs
 	}
-	return &closeBoth{ReadCloser: rc, fs: fs}, nil
+	return fs.OpenRead(ctx, path)
 }
 
-type closeBoth struct {
-	io.ReadCloser
-	fs filesystem.Interface
-}
-
-func (c *closeBoth) Close() error {
-	err := c.ReadCloser.Close()
-	if ferr := c.fs.Close(); err == nil {
-		err = ferr
+func (f *countShardFn) Teardown() error {
+	var first error
+	for _, fs := range f.fs {
+		if err := fs.Close(); err != nil && first == nil {
+			first = fmt.Errorf("count: closing filesystem: %w", err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("count: close: %w", err)
-	}
-	return nil
+	f.fs = nil
+	return first
 }
