@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/conceptfreq/conceptfreq/io/paper"
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+)
+
+// Fit modes.
+const (
+	ModePaperBins  = "paper-bins"
+	ModePerConcept = "per-concept"
+)
+
+// Config is everything a fit run needs; main fills it from flags.
+type Config struct {
+	PaperDir        string            // the study's released data (search_counts/, zero_shot_evaluations/)
+	CountsPath      string            // our concept_counts.parquet (optional)
+	CountKind       paper.CountKind   // its column used with CountsPath
+	CountsName      string            // pretraining label of CountsPath
+	PerformancePath string            // generic performance table (optional)
+	Output          string            // output directory
+	Pairs           []paper.Pair      // model/pretraining pairs read from PaperDir
+	Prompts         []string          // prompt styles read from PaperDir
+	Datasets        []string          // downstream datasets
+	Kinds           []paper.CountKind // count kinds read from PaperDir
+	Threshold       string            // tagger threshold in the study's file names
+	NBins           int
+	DefaultSlice    scaling.Slice
+	Slices          map[string]scaling.Slice // by pretraining dataset
+	Zeros           scaling.ZeroMode
+	Bootstrap       int
+	Seed            uint64
+	Aliases         map[string]map[string]string // dataset → performance name → count name
+	TailK           int
+	ShareBelow      []float64
+}
+
+// Point is one concept of one downstream dataset: its frequency and metric.
+type Point struct {
+	Dataset, Concept string
+	Count, Metric    float64
+}
+
+// Fit is one row of fits.parquet plus what the plots and report need.
+type Fit struct {
+	Pretraining, Model, Prompt, Kind, Mode string
+	N                                      int
+	Rho, P, SlopePerDecade, Intercept      float64
+	Spearman, SpearmanP, CILow, CIHigh, R2 float64
+	BinSlice                               string
+	Concepts, Unmatched                    int
+	Bins                                   []scaling.Bin
+	Err                                    string // why a fit could not be computed
+}
+
+// ID names a fit in the report.
+func (f *Fit) ID() string {
+	return strings.Join([]string{"fit", f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode}, "-")
+}
+
+// perfSet is the per-concept metric of one model under one prompt style.
+type perfSet struct {
+	Pretraining, Model, Prompt string
+	ByDataset                  map[string]map[string]float64 // dataset → concept → metric
+}
+
+// Unmatched is a performance concept that has no count to join with.
+type Unmatched struct {
+	Pretraining, Model, Prompt, Kind, Dataset, Concept string
+}
+
+// Results of a run.
+type Results struct {
+	Fits      []*Fit
+	Unmatched []Unmatched
+	LongTail  []LongTail
+	Tail      []TailRow
+	Cross     []CrossRow
+	Missing   []string // inputs that were looked for and not found
+	// counts per (pretraining, kind) → dataset → concept → count, for plots
+	freq map[string]map[string]*paper.Counts
+}
+
+// LongTail describes the frequency distribution of one pretraining dataset.
+type LongTail struct {
+	Pretraining, Kind string
+	Concepts, Zero    int
+	Fit               scaling.PowerLawFit
+	FitErr            string
+	Shares            []float64
+	Sorted            []float64 // counts, descending, for the rank plot
+}
+
+// TailRow is one "Let it Wag!" concept.
+type TailRow struct {
+	Pretraining, Kind, Dataset, Concept string
+	Rank                                int
+	Count                               float64
+}
+
+// CrossRow is the rank agreement of two pretraining datasets' frequencies.
+type CrossRow struct {
+	Kind, A, B string
+	N          int
+	Spearman   float64
+	P          float64
+}
+
+func key(pre string, kind paper.CountKind) string { return pre + "|" + string(kind) }
+
+// Run loads the inputs, computes every fit and returns the results.
+func Run(cfg Config) (*Results, error) {
+	res := &Results{freq: map[string]map[string]*paper.Counts{}}
+	var sets []perfSet
+	kindsFor := map[string][]paper.CountKind{}
+	if cfg.PaperDir != "" {
+		if _, err := os.Stat(filepath.Join(cfg.PaperDir, "zero_shot_evaluations")); err != nil {
+			return nil, fmt.Errorf("--paper %s: no zero_shot_evaluations/ (%v)", cfg.PaperDir, err)
+		}
+		pres := map[string]bool{}
+		for _, pr := range cfg.Pairs {
+			pres[pr.Pretraining] = true
+		}
+		for pre := range pres {
+			for _, kind := range cfg.Kinds {
+				byDS := map[string]*paper.Counts{}
+				for _, ds := range cfg.Datasets {
+					path := filepath.Join(cfg.PaperDir, "search_counts", paper.SearchCountsFile(ds, pre, kind, cfg.Threshold))
+					c, err := paper.ReadCounts(path)
+					if errors.Is(err, paper.ErrNotFound) {
+						res.Missing = append(res.Missing, path)
+						continue
+					}
+					if err != nil {
+						return nil, err
+					}
+					byDS[ds] = c
+				}
+				if len(byDS) > 0 {
+					res.freq[key(pre, kind)] = byDS
+					kindsFor[pre] = append(kindsFor[pre], kind)
+				}
+			}
+		}
+		ps, missing, err := loadPaperPerformance(cfg)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, ps...)
+		res.Missing = append(res.Missing, missing...)
+	}
+	if cfg.CountsPath != "" {
+		c, err := readOurCounts(cfg.CountsPath, cfg.CountKind)
+		if err != nil {
+			return nil, err
+		}
+		byDS := map[string]*paper.Counts{"*": c}
+		res.freq[key(cfg.CountsName, cfg.CountKind)] = byDS
+		kindsFor[cfg.CountsName] = []paper.CountKind{cfg.CountKind}
+	}
+	if cfg.PerformancePath != "" {
+		rows, err := paper.ReadPerformance(cfg.PerformancePath)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, groupPerformance(rows)...)
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("no performance data: give --paper or --performance")
+	}
+	for _, set := range sets {
+		for _, kind := range kindsFor[set.Pretraining] {
+			pts, um := join(cfg, set, kind, res.freq[key(set.Pretraining, kind)])
+			res.Unmatched = append(res.Unmatched, um...)
+			res.Fits = append(res.Fits, fitBoth(cfg, set, kind, pts, len(um))...)
+		}
+	}
+	if len(res.Fits) == 0 {
+		return nil, fmt.Errorf("no fits: no performance set has frequencies for its pretraining dataset")
+	}
+	res.longTail(cfg)
+	res.crossDataset(cfg)
+	return res, nil
+}
+
+func readOurCounts(path string, kind paper.CountKind) (*paper.Counts, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--counts: %w", err)
+	}
+	rows, err := tables.ReadConceptCounts(bytes.NewReader(b), nil)
+	if err != nil {
+		return nil, fmt.Errorf("--counts %s: %w", path, err)
+	}
+	c := &paper.Counts{Values: map[string]float64{}}
+	for _, r := range rows {
+		v := &r.TextCount
+		switch kind {
+		case paper.Image:
+			v = r.ImageCount
+		case paper.Matched:
+			v = r.MatchedCount
+		}
+		if v == nil {
+			return nil, fmt.Errorf("--counts %s: %s_count is null (no image tagging ran); use --count_kind=text", path, kind)
+		}
+		c.Names = append(c.Names, r.Concept)
+		c.Values[r.Concept] = float64(*v)
+	}
+	return c, nil
+}
+
+func loadPaperPerformance(cfg Config) ([]perfSet, []string, error) {
+	var sets []perfSet
+	var missing []string
+	for _, prompt := range cfg.Prompts {
+		byDS := map[string][]paper.ModelResult{}
+		for _, ds := range cfg.Datasets {
+			path := filepath.Join(cfg.PaperDir, "zero_shot_evaluations", paper.ZeroShotFile(ds, prompt))
+			r, err := paper.ReadZeroShot(path)
+			if errors.Is(err, paper.ErrNotFound) {
+				missing = append(missing, path)
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			byDS[ds] = r
+		}
+		for _, pr := range cfg.Pairs {
+			set := perfSet{Pretraining: pr.Pretraining, Model: pr.Model, Prompt: prompt, ByDataset: map[string]map[string]float64{}}
+			for ds, results := range byDS {
+				if m, ok := paper.FindModel(results, pr.Model, pr.Pretraining); ok {
+					set.ByDataset[ds] = m.Classwise
+				} else {
+					missing = append(missing, fmt.Sprintf("%s: no model %s pretrained on %s", paper.ZeroShotFile(ds, prompt), pr.Model, pr.Pretraining))
+				}
+			}
+			sets = append(sets, set)
+		}
+	}
+	return sets, missing, nil
+}
+
+func groupPerformance(rows []paper.PerfRow) []perfSet {
+	idx := map[string]int{}
+	var sets []perfSet
+	for _, r := range rows {
+		k := r.Pretraining + "|" + r.Model + "|" + r.Prompt
+		i, ok := idx[k]
+		if !ok {
+			i = len(sets)
+			idx[k] = i
+			sets = append(sets, perfSet{Pretraining: r.Pretraining, Model: r.Model, Prompt: r.Prompt, ByDataset: map[string]map[string]float64{}})
+		}
+		if sets[i].ByDataset[r.Dataset] == nil {
+			sets[i].ByDataset[r.Dataset] = map[string]float64{}
+		}
+		sets[i].ByDataset[r.Dataset][r.Concept] = r.Metric
+	}
+	return sets
+}
+
+// join pairs every concept of set with its count, dataset by dataset, in a
+// fixed order; concepts without a count are returned as unmatched.
+func join(cfg Config, set perfSet, kind paper.CountKind, freq map[string]*paper.Counts) ([]Point, []Unmatched) {
+	var pts []Point
+	var um []Unmatched
+	datasets := make([]string, 0, len(set.ByDataset))
+	for ds := range set.ByDataset {
+		datasets = append(datasets, ds)
+	}
+	sort.Strings(datasets)
+	for _, ds := range datasets {
+		counts := freq[ds]
+		if counts == nil {
+			counts = freq["*"]
+		}
+		concepts := make([]string, 0, len(set.ByDataset[ds]))
+		for c := range set.ByDataset[ds] {
+			concepts = append(concepts, c)
+		}
+		sort.Strings(concepts)
+		for _, c := range concepts {
+			name := c
+			if a, ok := cfg.Aliases[ds][c]; ok {
+				name = a
+			}
+			var v float64
+			ok := false
+			if counts != nil {
+				v, ok = counts.Values[name]
+			}
+			if !ok {
+				um = append(um, Unmatched{set.Pretraining, set.Model, set.Prompt, string(kind), ds, c})
+				continue
+			}
+			pts = append(pts, Point{Dataset: ds, Concept: c, Count: v, Metric: set.ByDataset[ds][c]})
+		}
+	}
+	return pts, um
+}
+
+func fitBoth(cfg Config, set perfSet, kind paper.CountKind, pts []Point, unmatched int) []*Fit {
+	counts := make([]float64, len(pts))
+	metric := make([]float64, len(pts))
+	for i, p := range pts {
+		counts[i], metric[i] = p.Count, p.Metric
+	}
+	base := Fit{Pretraining: set.Pretraining, Model: set.Model, Prompt: set.Prompt, Kind: string(kind),
+		Concepts: len(pts), Unmatched: unmatched, Spearman: math.NaN(), SpearmanP: math.NaN(),
+		CILow: math.NaN(), CIHigh: math.NaN(), R2: math.NaN()}
+
+	pb := base
+	pb.Mode = ModePaperBins
+	slice := cfg.DefaultSlice
+	if s, ok := cfg.Slices[set.Pretraining]; ok {
+		slice = s
+	}
+	pb.BinSlice = slice.String()
+	bf, err := scaling.PaperBins(counts, metric, cfg.NBins, slice)
+	pb.Bins = bf.Bins
+	pb.N, pb.Rho, pb.P, pb.SlopePerDecade, pb.Intercept = bf.N, bf.Rho, bf.P, bf.SlopePerDecade, bf.Intercept
+	if err != nil {
+		pb.Err = err.Error()
+	}
+
+	pc := base
+	pc.Mode = ModePerConcept
+	pc.BinSlice = "zeros=" + string(cfg.Zeros)
+	cf, err := scaling.PerConcept(counts, metric, cfg.Zeros, cfg.Bootstrap, cfg.Seed)
+	pc.N, pc.Rho, pc.P, pc.SlopePerDecade, pc.Intercept = cf.N, cf.Pearson, cf.PearsonP, cf.SlopePerDecade, cf.Intercept
+	pc.Spearman, pc.SpearmanP, pc.CILow, pc.CIHigh, pc.R2, pc.Bins = cf.Spearman, cf.SpearP, cf.CILow, cf.CIHigh, cf.R2, cf.Decades
+	if err != nil {
+		pc.Err = err.Error()
+		pc.Rho, pc.P = math.NaN(), math.NaN()
+	}
+	return []*Fit{&pb, &pc}
+}
+
+// longTail describes each (pretraining, kind) frequency distribution over
+// the unique (dataset, concept) pairs, and exports its rarest concepts.
+func (res *Results) longTail(cfg Config) {
+	keys := make([]string, 0, len(res.freq))
+	for k := range res.freq {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		pre, kind, _ := strings.Cut(k, "|")
+		type item struct {
+			ds, concept string
+			count       float64
+		}
+		var items []item
+		for ds, c := range res.freq[k] {
+			for _, name := range c.Names {
+				items = append(items, item{ds, name, c.Values[name]})
+			}
+		}
+		sort.Slice(items, func(i, j int) bool {
+			if items[i].count != items[j].count {
+				return items[i].count < items[j].count
+			}
+			if items[i].ds != items[j].ds {
+				return items[i].ds < items[j].ds
+			}
+			return items[i].concept < items[j].concept
+		})
+		lt := LongTail{Pretraining: pre, Kind: kind, Concepts: len(items)}
+		values := make([]float64, len(items))
+		rank := 0
+		for i, it := range items {
+			values[i] = it.count
+			if it.count == 0 {
+				lt.Zero++
+				res.Tail = append(res.Tail, TailRow{pre, kind, it.ds, it.concept, 0, 0})
+			} else if rank < cfg.TailK {
+				rank++
+				res.Tail = append(res.Tail, TailRow{pre, kind, it.ds, it.concept, rank, it.count})
+			}
+		}
+		fit, err := scaling.FitPowerLaw(values, 200, 20)
+		lt.Fit = fit
+		if err != nil {
+			lt.FitErr = err.Error()
+		}
+		lt.Shares = scaling.ShareBelow(values, cfg.ShareBelow)
+		lt.Sorted = make([]float64, len(values))
+		for i := range values {
+			lt.Sorted[i] = values[len(values)-1-i]
+		}
+		res.LongTail = append(res.LongTail, lt)
+	}
+}
+
+// crossDataset correlates the frequencies of every two pretraining datasets
+// of the same kind, joined by (dataset, concept) name.
+func (res *Results) crossDataset(cfg Config) {
+	byKind := map[string][]string{}
+	for k := range res.freq {
+		pre, kind, _ := strings.Cut(k, "|")
+		byKind[kind] = append(byKind[kind], pre)
+	}
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, kind := range kinds {
+		pres := byKind[kind]
+		sort.Strings(pres)
+		for i := 0; i < len(pres); i++ {
+			for j := i + 1; j < len(pres); j++ {
+				a, b := res.freq[pres[i]+"|"+kind], res.freq[pres[j]+"|"+kind]
+				var xa, xb []float64
+				for ds, ca := range a {
+					cb := b[ds]
+					if cb == nil {
+						cb = b["*"]
+					}
+					if cb == nil {
+						continue
+					}
+					for _, name := range ca.Names {
+						if v, ok := cb.Values[name]; ok {
+							xa = append(xa, ca.Values[name])
+							xb = append(xb, v)
+						}
+					}
+				}
+				row := CrossRow{Kind: kind, A: pres[i], B: pres[j], N: len(xa)}
+				row.Spearman, row.P, _ = scaling.Spearman(xa, xb)
+				res.Cross = append(res.Cross, row)
+			}
+		}
+	}
+}

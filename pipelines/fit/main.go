@@ -1,0 +1,182 @@
+// Command fit relates concept frequency to zero-shot performance: it
+// reproduces the study's binned log-linear fits (arXiv 2404.04125) from its
+// released data, adds per-concept regressions, long-tail statistics and
+// plots, and writes Parquet tables and a self-contained HTML report.
+//
+//	go run ./pipelines/fit --paper=../shared/data/paper --output=out/fit
+//	go run ./pipelines/fit --counts=out/concept_counts.parquet --count_kind=text \
+//	    --counts_pretraining=mycrawl --performance=perf.csv --output=out/fit-mine
+//
+// The fit is small (thousands of points), so it runs as plain Go, not Beam.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/conceptfreq/conceptfreq/io/paper"
+	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+)
+
+var (
+	paperDir    = flag.String("paper", "", "the study's released data directory (search_counts/, zero_shot_evaluations/)")
+	counts      = flag.String("counts", "", "a concept_counts.parquet written by pipelines/count")
+	countKind   = flag.String("count_kind", "matched", "column of --counts to use: text, image or matched")
+	countsName  = flag.String("counts_pretraining", "conceptfreq", "pretraining-dataset name of --counts (joins with performance rows of that name)")
+	performance = flag.String("performance", "", "generic performance table (CSV or Parquet): model, pretraining, dataset, concept, metric[, prompt]")
+	output      = flag.String("output", "out/fit", "output directory")
+	overwrite   = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
+	pairs       = flag.String("pairs", pairsString(paper.Pairs), "pretraining:model pairs read from --paper")
+	prompts     = flag.String("prompts", strings.Join(paper.Prompts, ","), "prompt styles read from --paper")
+	datasets    = flag.String("datasets", strings.Join(paper.Datasets, ","), "downstream datasets")
+	kinds       = flag.String("count_kinds", "matched,text,image", "count kinds read from --paper")
+	threshold   = flag.String("threshold", "0.7", "tagger threshold in the study's file names (rampp<t>, integrated_tlemmatized_i<t>)")
+	nbins       = flag.Int("bins", 12, "paper mode: number of bin edges (numpy linspace)")
+	binSlice    = flag.String("bin_slice", "1:-1,laion400m=2:-1,synthci30m=0:-4", "paper mode: bins used in the correlation, default then pretraining=slice overrides (the study's choices)")
+	zeros       = flag.String("zeros", "exclude", "per-concept mode: exclude zero counts, or plus1 (log10(count+1))")
+	bootstrap   = flag.Int("bootstrap", 1000, "per-concept mode: bootstrap resamples for the slope's 95% CI (0: none)")
+	seed        = flag.Uint64("seed", 1, "bootstrap seed")
+	aliases     = flag.String("alias", "cifar10:plane=airplane", "comma-separated dataset:performance_name=count_name renames")
+	tailK       = flag.Int("tail_k", 50, "long tail: how many least-frequent non-zero concepts to export")
+	shareBelow  = flag.String("share_below", "10,100,1000", "long tail: report the share of concepts with counts below these")
+)
+
+func pairsString(ps []paper.Pair) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.Pretraining+":"+p.Model)
+	}
+	return strings.Join(s, ",")
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "fit:", err)
+		os.Exit(1)
+	}
+}
+
+// ParseFlags turns the flag values into a Config.
+func ParseFlags() (Config, error) {
+	cfg := Config{PaperDir: *paperDir, CountsPath: *counts, CountKind: paper.CountKind(*countKind), CountsName: *countsName,
+		PerformancePath: *performance, Output: *output, Prompts: list(*prompts), Datasets: list(*datasets),
+		Threshold: *threshold, NBins: *nbins, Zeros: scaling.ZeroMode(*zeros), Bootstrap: *bootstrap, Seed: *seed,
+		TailK: *tailK, Slices: map[string]scaling.Slice{}, Aliases: map[string]map[string]string{}}
+	if cfg.PaperDir == "" && cfg.PerformancePath == "" {
+		return cfg, fmt.Errorf("give --paper=DIR (the study's data) and/or --performance=FILE")
+	}
+	for _, p := range list(*pairs) {
+		pre, model, ok := strings.Cut(p, ":")
+		if !ok {
+			return cfg, fmt.Errorf("--pairs: %q is not pretraining:model", p)
+		}
+		cfg.Pairs = append(cfg.Pairs, paper.Pair{Pretraining: pre, Model: model})
+	}
+	for _, k := range list(*kinds) {
+		switch paper.CountKind(k) {
+		case paper.Matched, paper.Text, paper.Image:
+			cfg.Kinds = append(cfg.Kinds, paper.CountKind(k))
+		default:
+			return cfg, fmt.Errorf("--count_kinds: unknown kind %q (want matched, text, image)", k)
+		}
+	}
+	switch cfg.CountKind {
+	case paper.Matched, paper.Text, paper.Image:
+	default:
+		return cfg, fmt.Errorf("--count_kind: unknown kind %q (want matched, text, image)", cfg.CountKind)
+	}
+	if cfg.Zeros != scaling.ZerosExclude && cfg.Zeros != scaling.ZerosPlusOne {
+		return cfg, fmt.Errorf("--zeros: %q (want exclude or plus1)", cfg.Zeros)
+	}
+	for i, s := range list(*binSlice) {
+		name, spec, named := strings.Cut(s, "=")
+		if !named {
+			spec = name
+		}
+		sl, err := scaling.ParseSlice(spec)
+		if err != nil {
+			return cfg, fmt.Errorf("--bin_slice: %w", err)
+		}
+		switch {
+		case named:
+			cfg.Slices[name] = sl
+		case i == 0:
+			cfg.DefaultSlice = sl
+		default:
+			return cfg, fmt.Errorf("--bin_slice: %q: only the first entry may omit pretraining=", s)
+		}
+	}
+	for _, a := range list(*aliases) {
+		ds, rest, ok1 := strings.Cut(a, ":")
+		from, to, ok2 := strings.Cut(rest, "=")
+		if !ok1 || !ok2 {
+			return cfg, fmt.Errorf("--alias: %q is not dataset:performance_name=count_name", a)
+		}
+		if cfg.Aliases[ds] == nil {
+			cfg.Aliases[ds] = map[string]string{}
+		}
+		cfg.Aliases[ds][from] = to
+	}
+	for _, s := range list(*shareBelow) {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return cfg, fmt.Errorf("--share_below: %v", err)
+		}
+		cfg.ShareBelow = append(cfg.ShareBelow, v)
+	}
+	sort.Float64s(cfg.ShareBelow)
+	return cfg, nil
+}
+
+func run() error {
+	start := time.Now()
+	cfg, err := ParseFlags()
+	if err != nil {
+		return err
+	}
+	if entries, err := os.ReadDir(cfg.Output); err == nil && len(entries) > 0 && !*overwrite {
+		return fmt.Errorf("--output %s exists and is not empty; pass --overwrite to replace its outputs", cfg.Output)
+	}
+	res, err := RunAll(cfg)
+	if err != nil {
+		return err
+	}
+	PrintSummary(os.Stdout, res, cfg)
+	fmt.Printf("wrote %s in %.1f s\n", cfg.Output, time.Since(start).Seconds())
+	return nil
+}
+
+// RunAll computes the fits and writes every output.
+func RunAll(cfg Config) (*Results, error) {
+	res, err := Run(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteTables(cfg.Output, res, cfg); err != nil {
+		return nil, err
+	}
+	figs, err := WritePlots(cfg.Output, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteReport(cfg.Output, res, figs, cfg); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
