@@ -4,11 +4,15 @@ NODE_DIR := .cache/node
 DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
 DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
 
-.PHONY: run test deps lint build nocgo bench fuzz vocab testdata clean
+.PHONY: run run-fit test deps lint build nocgo bench fuzz vocab clean
 
 ## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary
 run:
 	$(GO) run ./pipelines/count --overwrite
+
+## run-fit: reproduce the study's fits from ../shared/data/paper → out/fit (report.html, plots, Parquet)
+run-fit:
+	$(GO) run ./pipelines/fit --paper=../shared/data/paper --output=out/fit --overwrite
 
 ## test: install test dependencies, check formatting/vet/CGO_ENABLED=0 build, run all tests
 test: deps lint

@@ -74,7 +74,7 @@ type Bin struct {
 
 // BinnedFit is the study's procedure on one set of points.
 type BinnedFit struct {
-	Bins  []Bin   // one per edge: bin i holds Edges[i-1] < ln x <= Edges[i]
+	Bins  []Bin // one per edge: bin i holds Edges[i-1] < ln x <= Edges[i]
 	Edges []float64
 	Slice Slice
 	N     int     // bins used in the correlation (non-empty, inside the slice)

@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/conceptfreq/conceptfreq/io/paper"
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/fit/golden.json")
+
+const sharedPaper = "../../../shared/data/paper"
+
+func needPaper(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(sharedPaper); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("shared data missing in CI: %v", err)
+		}
+		t.Skipf("the study's data is not beside the checkout (%v)", err)
+	}
+}
+
+func defaultConfig(t *testing.T) Config {
+	t.Helper()
+	def := func(s string) scaling.Slice {
+		sl, err := scaling.ParseSlice(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sl
+	}
+	return Config{PaperDir: sharedPaper, Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts,
+		Datasets: paper.Datasets, Kinds: []paper.CountKind{paper.Matched, paper.Text, paper.Image}, Threshold: "0.7",
+		NBins: 12, DefaultSlice: def("1:-1"), Slices: map[string]scaling.Slice{"laion400m": def("2:-1"), "synthci30m": def("0:-4")},
+		Zeros: scaling.ZerosExclude, Bootstrap: 200, Seed: 1, TailK: 20, ShareBelow: []float64{10, 100},
+		Aliases: map[string]map[string]string{"cifar10": {"plane": "airplane"}}}
+}
+
+// reference is a deliberately plain re-implementation of the study's
+// procedure, written from its description (README of ../shared/data), used
+// to check the production code.
+type reference struct {
+	means []float64 // NaN for empty bins
+	rho   float64
+	n     int
+}
+
+func referenceFit(t *testing.T, pre, model, prompt string, lo, hi int) reference {
+	t.Helper()
+	var xs, ys []float64
+	for _, ds := range paper.Datasets {
+		var counts map[string]float64
+		b, err := os.ReadFile(filepath.Join(sharedPaper, "search_counts", ds+"_"+pre+"_integrated_tlemmatized_i0.7_search_counts.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &counts); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(sharedPaper, "zero_shot_evaluations", ds+"_"+prompt+"_results.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var results map[string]struct {
+			Classwise map[string]float64 `json:"classwise"`
+		}
+		if err := json.Unmarshal(raw, &results); err != nil {
+			t.Fatal(err)
+		}
+		// "the first model key that contains both names", in file order.
+		keyRE := regexp.MustCompile(`"(backbone[^"]*)"\s*:`)
+		var chosen string
+		for _, m := range keyRE.FindAllSubmatch(raw, -1) {
+			k := string(m[1])
+			if strings.Contains(k, model) && strings.Contains(k, pre) {
+				chosen = k
+				break
+			}
+		}
+		if chosen == "" {
+			t.Fatalf("%s %s: no model key for %s/%s", ds, prompt, model, pre)
+		}
+		for class, acc := range results[chosen].Classwise {
+			name := class
+			if ds == "cifar10" && class == "plane" {
+				name = "airplane"
+			}
+			c, ok := counts[name]
+			if !ok {
+				t.Fatalf("%s: class %q has no count", ds, class)
+			}
+			if c == 0 {
+				c = 1
+			}
+			xs = append(xs, math.Log(c))
+			ys = append(ys, acc)
+		}
+	}
+	mn, mx := xs[0], xs[0]
+	for _, x := range xs {
+		mn, mx = math.Min(mn, x), math.Max(mx, x)
+	}
+	edges := make([]float64, 12)
+	for i := range edges {
+		edges[i] = mn + float64(i)*(mx-mn)/11
+	}
+	edges[11] = mx
+	sums := make([]float64, 12)
+	ns := make([]int, 12)
+	for i, x := range xs {
+		bin := 0 // digitize(right=True): number of edges strictly below x
+		for _, e := range edges {
+			if e < x {
+				bin++
+			}
+		}
+		sums[bin] += ys[i]
+		ns[bin]++
+	}
+	ref := reference{means: make([]float64, 12)}
+	var ex, ey []float64
+	for i := range edges {
+		ref.means[i] = math.NaN()
+		if ns[i] > 0 {
+			ref.means[i] = sums[i] / float64(ns[i])
+		}
+		if i >= lo && i < hi && ns[i] > 0 {
+			ex, ey = append(ex, edges[i]), append(ey, ref.means[i])
+		}
+	}
+	var sx, sy, sxx, syy, sxy float64
+	n := float64(len(ex))
+	for i := range ex {
+		sx, sy = sx+ex[i], sy+ey[i]
+		sxx, syy, sxy = sxx+ex[i]*ex[i], syy+ey[i]*ey[i], sxy+ex[i]*ey[i]
+	}
+	ref.rho = (n*sxy - sx*sy) / math.Sqrt((n*sxx-sx*sx)*(n*syy-sy*sy))
+	ref.n = len(ex)
+	return ref
+}
+
+func TestReproducesStudy(t *testing.T) {
+	needPaper(t)
+	cfg := defaultConfig(t)
+	cfg.Kinds = []paper.CountKind{paper.Matched}
+	res, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices := map[string][2]int{"laion400m": {2, 11}, "synthci30m": {0, 8}}
+	checked := 0
+	golden := map[string]float64{}
+	for _, f := range res.Fits {
+		if f.Mode != ModePaperBins {
+			continue
+		}
+		if f.Unmatched != 0 {
+			t.Errorf("%s: %d unmatched concepts; the study's data joins completely", f.ID(), f.Unmatched)
+		}
+		sl, ok := slices[f.Pretraining]
+		if !ok {
+			sl = [2]int{1, 11}
+		}
+		ref := referenceFit(t, f.Pretraining, f.Model, f.Prompt, sl[0], sl[1])
+		if f.N != ref.n || math.Abs(f.Rho-ref.rho) > 1e-9 {
+			t.Errorf("%s: rho %v over %d bins, reference %v over %d", f.ID(), f.Rho, f.N, ref.rho, ref.n)
+		}
+		for i, b := range f.Bins {
+			if (math.IsNaN(ref.means[i]) != math.IsNaN(b.Mean)) || (!math.IsNaN(b.Mean) && math.Abs(b.Mean-ref.means[i]) > 1e-9) {
+				t.Errorf("%s bin %d: mean %v, reference %v", f.ID(), i, b.Mean, ref.means[i])
+			}
+		}
+		golden[f.ID()+"/rho"] = round(f.Rho)
+		golden[f.ID()+"/slope_per_decade"] = round(f.SlopePerDecade)
+		checked++
+	}
+	if checked != 33 {
+		t.Fatalf("checked %d paper-mode fits, want 11 pairs × 3 prompts = 33", checked)
+	}
+	checkGolden(t, golden)
+}
+
+func round(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+// checkGolden pins the values in testdata/fit/golden.json; -update rewrites it.
+func checkGolden(t *testing.T, got map[string]float64) {
+	t.Helper()
+	path := "../../testdata/fit/golden.json"
+	if *update {
+		b, _ := json.MarshalIndent(got, "", "  ")
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pipelines/fit -run TestReproducesStudy -update)", err)
+	}
+	var want map[string]float64
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(got) {
+		t.Errorf("golden has %d values, run produced %d", len(want), len(got))
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || math.Abs(g-w) > 1e-6 {
+			t.Errorf("%s: got %v, golden %v", k, g, w)
+		}
+	}
+}
+
+func TestOutputsPlotsAndReport(t *testing.T) {
+	needPaper(t)
+	cfg := defaultConfig(t)
+	cfg.Pairs = []paper.Pair{{"cc3m", "RN50"}, {"cc3m", "ViT-B-16"}, {"laion400m", "ViT-B-32"}}
+	cfg.Prompts = []string{"class"}
+	res, err := RunAll(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 pairs × 1 prompt × 3 kinds × 2 modes.
+	if len(res.Fits) != 18 {
+		t.Errorf("got %d fits, want 18", len(res.Fits))
+	}
+	report, err := os.ReadFile(filepath.Join(cfg.Output, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Fits {
+		if !bytes.Contains(report, []byte(`id="`+f.ID()+`"`)) {
+			t.Errorf("report does not reference fit %s", f.ID())
+		}
+	}
+	if bytes.Contains(report, []byte(`src="plots/`)) || !bytes.Contains(report, []byte("data:image/png;base64,")) {
+		t.Error("report is not self-contained")
+	}
+	pngs, _ := filepath.Glob(filepath.Join(cfg.Output, PlotsDir, "*.png"))
+	svgs, _ := filepath.Glob(filepath.Join(cfg.Output, PlotsDir, "*.svg"))
+	// accuracy: 2 pretraining × 1 prompt × 3 kinds; long tail: 3 kinds.
+	if len(pngs) != 9 || len(svgs) != 9 {
+		t.Errorf("got %d PNG and %d SVG plots, want 9 each", len(pngs), len(svgs))
+	}
+	for _, p := range pngs {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgImg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfgImg.Width != 672 || cfgImg.Height != 432 {
+			t.Errorf("%s: %v, %dx%d; want a 672x432 PNG (7x4.5 in at 96 dpi)", p, err, cfgImg.Width, cfgImg.Height)
+		}
+	}
+	for _, s := range svgs {
+		b, _ := os.ReadFile(s)
+		if !bytes.Contains(b, []byte("<svg")) || !bytes.HasSuffix(bytes.TrimSpace(b), []byte("</svg>")) {
+			t.Errorf("%s is not a complete SVG", s)
+		}
+	}
+	for _, name := range []string{FitsFile, BinsFile, LongTailFile, TailFile, CrossFile, UnmatchedFile} {
+		b, err := os.ReadFile(filepath.Join(cfg.Output, name))
+		if err != nil || !bytes.HasPrefix(b, []byte("PAR1")) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	tails, _ := filepath.Glob(filepath.Join(cfg.Output, "tail_*.txt"))
+	if len(tails) != 6 {
+		t.Errorf("got %d tail lists, want 6 (2 pretraining × 3 kinds)", len(tails))
+	}
+}
+
+// A generic performance table joined with our own concept_counts.parquet:
+// the metric is planted as 10 + 4·log10(count), so the per-concept slope
+// must be 4 exactly and the unknown concept reported, not dropped.
+func TestOwnCountsAndGenericPerformance(t *testing.T) {
+	dir := t.TempDir()
+	rows := []tables.ConceptCount{}
+	var csv strings.Builder
+	csv.WriteString("model,pretraining,dataset,concept,metric,prompt\n")
+	for i := 0; i < 60; i++ {
+		c := int64(math.Pow(10, float64(i)/10))
+		name := fmt.Sprintf("concept%02d", i)
+		rows = append(rows, tables.ConceptCount{Concept: name, TextCount: c})
+		fmt.Fprintf(&csv, "m1,mycrawl,ds,%s,%g,class\n", name, 10+4*math.Log10(float64(c)))
+	}
+	csv.WriteString("m1,mycrawl,ds,not_counted,50,class\n")
+	var b bytes.Buffer
+	if err := tables.WriteConceptCounts(&b, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "counts.parquet"), b.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "perf.csv"), []byte(csv.String()), 0o644)
+	cfg := defaultConfig(t)
+	cfg.PaperDir = ""
+	cfg.CountsPath, cfg.CountKind, cfg.CountsName = filepath.Join(dir, "counts.parquet"), paper.Text, "mycrawl"
+	cfg.PerformancePath = filepath.Join(dir, "perf.csv")
+	res, err := RunAll(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc *Fit
+	for _, f := range res.Fits {
+		if f.Mode == ModePerConcept {
+			pc = f
+		}
+	}
+	if pc == nil || math.Abs(pc.SlopePerDecade-4) > 1e-9 || math.Abs(pc.Rho-1) > 1e-9 || pc.N != 60 || pc.Unmatched != 1 {
+		t.Fatalf("got %+v, want slope 4, rho 1, n 60, 1 unmatched", pc)
+	}
+	if len(res.Unmatched) != 1 || res.Unmatched[0].Concept != "not_counted" {
+		t.Errorf("unmatched: got %+v", res.Unmatched)
+	}
+	// image counts are null in a text-only run: asking for them is an error.
+	cfg.CountKind = paper.Image
+	if _, err := Run(cfg); err == nil || !strings.Contains(err.Error(), "null") {
+		t.Errorf("image kind on text-only counts: got %v", err)
+	}
+}
+
+func TestLongTailAndCross(t *testing.T) {
+	needPaper(t)
+	cfg := defaultConfig(t)
+	cfg.Prompts = []string{"class"}
+	cfg.Kinds = []paper.CountKind{paper.Matched}
+	res, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.LongTail) != 5 {
+		t.Fatalf("got %d long-tail rows, want one per pretraining dataset (5)", len(res.LongTail))
+	}
+	for _, lt := range res.LongTail {
+		if lt.FitErr != "" || lt.Fit.Alpha <= 1 || lt.Concepts < 4000 {
+			t.Errorf("%s: %+v", lt.Pretraining, lt.Fit)
+		}
+		if !sort.IsSorted(sort.Reverse(sort.Float64Slice(lt.Sorted))) {
+			t.Errorf("%s: rank-frequency not descending", lt.Pretraining)
+		}
+	}
+	// 10 pairs of 5 pretraining datasets; frequencies agree strongly.
+	if len(res.Cross) != 10 {
+		t.Fatalf("got %d cross-dataset rows, want 10", len(res.Cross))
+	}
+	for _, c := range res.Cross {
+		if c.N < 4000 || c.Spearman < 0.5 {
+			t.Errorf("%s vs %s: n=%d spearman=%v", c.A, c.B, c.N, c.Spearman)
+		}
+	}
+	tails := map[string]int{}
+	for _, r := range res.Tail {
+		if r.Count > 0 {
+			tails[r.Pretraining]++
+		}
+	}
+	for pre, n := range tails {
+		if n != cfg.TailK {
+			t.Errorf("%s: %d tail concepts, want %d", pre, n, cfg.TailK)
+		}
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--count_kinds=colour", "--paper=x"},
+		{"--bin_slice=1-1", "--paper=x"},
+		{"--alias=nonsense", "--paper=x"},
+		{"--pairs=RN50", "--paper=x"},
+		{},
+	} {
+		flag.CommandLine.Parse(append([]string{"--paper=", "--count_kinds=matched", "--bin_slice=1:-1", "--alias=a:b=c", "--pairs=cc3m:RN50"}, args...))
+		if _, err := ParseFlags(); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	flag.CommandLine.Parse(nil)
+}
