@@ -227,7 +227,7 @@ func checkGolden(t *testing.T, got map[string]float64) {
 func TestOutputsPlotsAndReport(t *testing.T) {
 	needPaper(t)
 	cfg := defaultConfig(t)
-	cfg.Pairs = []paper.Pair{{"cc3m", "RN50"}, {"cc3m", "ViT-B-16"}, {"laion400m", "ViT-B-32"}}
+	cfg.Pairs = []paper.Pair{{Pretraining: "cc3m", Model: "RN50"}, {Pretraining: "cc3m", Model: "ViT-B-16"}, {Pretraining: "laion400m", Model: "ViT-B-32"}}
 	cfg.Prompts = []string{"class"}
 	res, err := RunAll(cfg)
 	if err != nil {
