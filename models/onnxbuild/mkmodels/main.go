@@ -1,0 +1,80 @@
+// Command mkmodels writes conceptfreq's test models into a directory:
+//
+//	go run ./models/onnxbuild/mkmodels -out testdata/models
+//
+//   - colour_tagger.onnx: image[N,3,H,W] → GlobalAveragePool → Flatten →
+//     MatMul W[3,4] → Sigmoid → scores[N,4] over red, green, blue, magenta
+//     (labels also in colour_tagger.labels.txt and the model metadata);
+//   - colour_embedder.onnx: the same without the Sigmoid, W = I₃, giving
+//     3-d "embeddings" (the mean normalised colour);
+//   - colour_concepts.parquet: concept embeddings for red, green and blue,
+//     the embedder's output for a pure-colour image.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
+	"github.com/conceptfreq/conceptfreq/models/tagging"
+)
+
+// ColourLabels are the tagger's output columns.
+var ColourLabels = []string{"red", "green", "blue", "magenta"}
+
+func main() {
+	out := flag.String("out", "testdata/models", "output directory")
+	flag.Parse()
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	// With ImageNet normalisation a pure red image pools to about
+	// (2.25, -2.04, -1.80); the weights (4,-2,-2) give it logit ≈ 16.7 for red
+	// and below -9 for green and blue. White, grey and black images stay
+	// below sigmoid⁻¹(0.7) for every colour. Magenta has zero weights:
+	// score 0.5, never above the 0.7 threshold.
+	w := [3][]float32{
+		{4, -2, -2, 0},
+		{-2, 4, -2, 0},
+		{-2, -2, 4, 0},
+	}
+	meta := map[string]string{
+		tagging.MetaLabels:    strings.Join(ColourLabels, "\n"),
+		tagging.MetaOutput:    "probabilities",
+		tagging.MetaInputSize: "32",
+	}
+	write(*out, "colour_tagger.onnx", onnxbuild.PoolLinear("colour_tagger", "scores", w, true, meta).Marshal())
+	write(*out, "colour_tagger.labels.txt", []byte("# output columns of colour_tagger.onnx\n"+strings.Join(ColourLabels, "\n")+"\n"))
+	eye := [3][]float32{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}
+	write(*out, "colour_embedder.onnx", onnxbuild.PoolLinear("colour_embedder", "embedding", eye, false,
+		map[string]string{tagging.MetaInputSize: "32"}).Marshal())
+	var concepts []string
+	var embs [][]float32
+	for i, name := range []string{"red", "green", "blue"} {
+		var e []float32
+		for c := 0; c < 3; c++ {
+			v := float32(0)
+			if c == i {
+				v = 1
+			}
+			e = append(e, (v-preprocess.ImageNetMean[c])/preprocess.ImageNetStd[c])
+		}
+		concepts, embs = append(concepts, name), append(embs, e)
+	}
+	var b bytes.Buffer
+	if err := tagging.WriteConceptEmbeddings(&b, concepts, embs); err != nil {
+		log.Fatal(err)
+	}
+	write(*out, "colour_concepts.parquet", b.Bytes())
+}
+
+func write(dir, name string, data []byte) {
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		log.Fatal(err)
+	}
+}

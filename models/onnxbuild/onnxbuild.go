@@ -1,0 +1,209 @@
+// Package onnxbuild writes small ONNX models with protowire, so that tests
+// can run a real ONNX Runtime without Python or downloaded weights. It
+// supports exactly what conceptfreq's test models need: float tensors,
+// initializers, a linear chain of nodes, symbolic dimensions and metadata.
+package onnxbuild
+
+import (
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// ONNX TensorProto.DataType FLOAT.
+const dataTypeFloat = 1
+
+// Dim is a tensor dimension: a fixed size, or a symbolic name when Param is set.
+type Dim struct {
+	Value int64
+	Param string
+}
+
+// Value is a graph input or output.
+type Value struct {
+	Name string
+	Dims []Dim
+}
+
+// Node is one operator.
+type Node struct {
+	Op      string
+	Inputs  []string
+	Outputs []string
+	IntAttr map[string]int64
+}
+
+// Initializer is a constant float tensor.
+type Initializer struct {
+	Name string
+	Dims []int64
+	Data []float32
+}
+
+// Model is a single-graph ONNX model.
+type Model struct {
+	Name         string
+	Inputs       []Value
+	Outputs      []Value
+	Nodes        []Node
+	Initializers []Initializer
+	Metadata     map[string]string
+	Opset        int64 // default 13
+	IRVersion    int64 // default 8
+}
+
+// Marshal encodes the model as an ONNX ModelProto.
+func (m *Model) Marshal() []byte {
+	opset, ir := m.Opset, m.IRVersion
+	if opset == 0 {
+		opset = 13
+	}
+	if ir == 0 {
+		ir = 8
+	}
+	var b []byte
+	b = protowire.AppendTag(b, 1, protowire.VarintType) // ir_version
+	b = protowire.AppendVarint(b, uint64(ir))
+	b = appendString(b, 2, "conceptfreq/onnxbuild") // producer_name
+	b = appendMessage(b, 7, m.graph())              // graph
+	var os []byte
+	os = appendString(os, 1, "") // domain: default ONNX
+	os = protowire.AppendTag(os, 2, protowire.VarintType)
+	os = protowire.AppendVarint(os, uint64(opset))
+	b = appendMessage(b, 8, os) // opset_import
+	for _, k := range sortedKeys(m.Metadata) {
+		var e []byte
+		e = appendString(e, 1, k)
+		e = appendString(e, 2, m.Metadata[k])
+		b = appendMessage(b, 14, e) // metadata_props
+	}
+	return b
+}
+
+func (m *Model) graph() []byte {
+	var g []byte
+	for i, n := range m.Nodes {
+		var nb []byte
+		for _, in := range n.Inputs {
+			nb = appendString(nb, 1, in)
+		}
+		for _, out := range n.Outputs {
+			nb = appendString(nb, 2, out)
+		}
+		nb = appendString(nb, 3, n.Op+"_"+string(rune('a'+i)))
+		nb = appendString(nb, 4, n.Op)
+		for _, k := range sortedKeys(n.IntAttr) {
+			var a []byte
+			a = appendString(a, 1, k)
+			a = protowire.AppendTag(a, 3, protowire.VarintType) // i
+			a = protowire.AppendVarint(a, uint64(n.IntAttr[k]))
+			a = protowire.AppendTag(a, 20, protowire.VarintType) // type INT = 2
+			a = protowire.AppendVarint(a, 2)
+			nb = appendMessage(nb, 5, a)
+		}
+		g = appendMessage(g, 1, nb)
+	}
+	g = appendString(g, 2, m.Name)
+	for _, init := range m.Initializers {
+		var t []byte
+		for _, d := range init.Dims {
+			t = protowire.AppendTag(t, 1, protowire.VarintType)
+			t = protowire.AppendVarint(t, uint64(d))
+		}
+		t = protowire.AppendTag(t, 2, protowire.VarintType)
+		t = protowire.AppendVarint(t, dataTypeFloat)
+		t = appendString(t, 8, init.Name)
+		raw := make([]byte, 0, 4*len(init.Data))
+		for _, f := range init.Data {
+			raw = protowire.AppendFixed32(raw, math.Float32bits(f))
+		}
+		t = protowire.AppendTag(t, 9, protowire.BytesType) // raw_data, little-endian
+		t = protowire.AppendBytes(t, raw)
+		g = appendMessage(g, 5, t)
+	}
+	for _, v := range m.Inputs {
+		g = appendMessage(g, 11, valueInfo(v))
+	}
+	for _, v := range m.Outputs {
+		g = appendMessage(g, 12, valueInfo(v))
+	}
+	return g
+}
+
+func valueInfo(v Value) []byte {
+	var shape []byte
+	for _, d := range v.Dims {
+		var db []byte
+		if d.Param != "" {
+			db = appendString(db, 2, d.Param)
+		} else {
+			db = protowire.AppendTag(db, 1, protowire.VarintType)
+			db = protowire.AppendVarint(db, uint64(d.Value))
+		}
+		shape = appendMessage(shape, 1, db)
+	}
+	var tensor []byte
+	tensor = protowire.AppendTag(tensor, 1, protowire.VarintType) // elem_type
+	tensor = protowire.AppendVarint(tensor, dataTypeFloat)
+	tensor = appendMessage(tensor, 2, shape)
+	var typ []byte
+	typ = appendMessage(typ, 1, tensor) // tensor_type
+	var vi []byte
+	vi = appendString(vi, 1, v.Name)
+	vi = appendMessage(vi, 2, typ)
+	return vi
+}
+
+func appendString(b []byte, num protowire.Number, s string) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendString(b, s)
+}
+
+func appendMessage(b []byte, num protowire.Number, msg []byte) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, msg)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// PoolLinear returns the test models' graph: image[N,3,H,W] →
+// GlobalAveragePool → Flatten → MatMul W[3,C] → (Sigmoid when sigmoid) →
+// output[N,C]. W is row-major [3][C].
+func PoolLinear(name, output string, w [3][]float32, sigmoid bool, metadata map[string]string) *Model {
+	c := int64(len(w[0]))
+	data := make([]float32, 0, 3*c)
+	for _, row := range w {
+		data = append(data, row...)
+	}
+	m := &Model{
+		Name:         name,
+		Inputs:       []Value{{Name: "image", Dims: []Dim{{Param: "batch"}, {Value: 3}, {Param: "height"}, {Param: "width"}}}},
+		Outputs:      []Value{{Name: output, Dims: []Dim{{Param: "batch"}, {Value: c}}}},
+		Initializers: []Initializer{{Name: "W", Dims: []int64{3, c}, Data: data}},
+		Metadata:     metadata,
+		Nodes: []Node{
+			{Op: "GlobalAveragePool", Inputs: []string{"image"}, Outputs: []string{"pooled"}},
+			{Op: "Flatten", Inputs: []string{"pooled"}, Outputs: []string{"flat"}, IntAttr: map[string]int64{"axis": 1}},
+		},
+	}
+	last := output
+	if sigmoid {
+		last = "logits"
+	}
+	m.Nodes = append(m.Nodes, Node{Op: "MatMul", Inputs: []string{"flat", "W"}, Outputs: []string{last}})
+	if sigmoid {
+		m.Nodes = append(m.Nodes, Node{Op: "Sigmoid", Inputs: []string{"logits"}, Outputs: []string{output}})
+	}
+	return m
+}

@@ -1,0 +1,183 @@
+//go:build cgo
+
+package ort
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	onnx "github.com/yalue/onnxruntime_go"
+)
+
+// Available reports whether this binary was built with ONNX Runtime support.
+const Available = true
+
+var (
+	envMu  sync.Mutex
+	envLib string
+)
+
+// Init creates the process's ONNX Runtime environment from the library at
+// lib. Later calls with the same path do nothing; another path is an error.
+func Init(lib string) error {
+	envMu.Lock()
+	defer envMu.Unlock()
+	if onnx.IsInitialized() {
+		if lib != envLib {
+			return fmt.Errorf("ort: environment already initialised from %s, cannot switch to %s", envLib, lib)
+		}
+		return nil
+	}
+	if _, err := os.Stat(lib); err != nil {
+		return fmt.Errorf("%w at %s: %s", ErrLibraryMissing, lib, InstallHint)
+	}
+	onnx.SetSharedLibraryPath(lib)
+	if err := onnx.InitializeEnvironment(onnx.WithLogLevelError()); err != nil {
+		return fmt.Errorf("ort: initialising ONNX Runtime from %s: %w", lib, err)
+	}
+	envLib = lib
+	return nil
+}
+
+// Session is one loaded model with a single float input and output.
+type Session struct {
+	s        *onnx.DynamicAdvancedSession
+	Input    string
+	Output   string
+	Metadata map[string]string
+	Device   string // the provider actually used
+}
+
+// Open loads an ONNX model for inference on the chosen device.
+func Open(modelPath string, o Options) (*Session, error) {
+	if err := Init(o.LibPath); err != nil {
+		return nil, err
+	}
+	device := o.Device
+	if device == "" {
+		device = "cpu"
+	}
+	ins, outs, err := onnx.GetInputOutputInfo(modelPath)
+	if err != nil {
+		return nil, fmt.Errorf("ort: model %s: %w", modelPath, err)
+	}
+	if len(ins) != 1 || len(outs) < 1 {
+		return nil, fmt.Errorf("ort: model %s: want one input and at least one output, got %d and %d", modelPath, len(ins), len(outs))
+	}
+	opts, err := onnx.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("ort: %w", err)
+	}
+	defer opts.Destroy()
+	if o.IntraOpThreads > 0 {
+		if err := opts.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
+			return nil, fmt.Errorf("ort: %w", err)
+		}
+	}
+	if o.InterOpThreads > 0 {
+		if err := opts.SetInterOpNumThreads(o.InterOpThreads); err != nil {
+			return nil, fmt.Errorf("ort: %w", err)
+		}
+	}
+	used := "cpu"
+	switch device {
+	case "cpu":
+	case "cuda", "auto":
+		err := appendCUDA(opts)
+		switch {
+		case err == nil:
+			used = "cuda"
+		case device == "auto":
+			slog.Warn("ort: CUDA unavailable, using the CPU", "model", modelPath, "reason", err)
+		default:
+			return nil, err
+		}
+	case "tensorrt":
+		if err := appendTensorRT(opts); err != nil {
+			return nil, err
+		}
+		used = "tensorrt"
+	default:
+		return nil, fmt.Errorf("ort: unknown device %q (want %s)", device, strings.Join(Devices, ", "))
+	}
+	s, err := onnx.NewDynamicAdvancedSession(modelPath, []string{ins[0].Name}, []string{outs[0].Name}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("ort: model %s on %s: %w", modelPath, used, err)
+	}
+	out := &Session{s: s, Input: ins[0].Name, Output: outs[0].Name, Metadata: map[string]string{}, Device: used}
+	if md, err := s.GetModelMetadata(); err == nil {
+		keys, _ := md.GetCustomMetadataMapKeys()
+		for _, k := range keys {
+			if v, ok, err := md.LookupCustomMetadataMap(k); err == nil && ok {
+				out.Metadata[k] = v
+			}
+		}
+		md.Destroy()
+	}
+	return out, nil
+}
+
+func appendCUDA(opts *onnx.SessionOptions) error {
+	cuda, err := onnx.NewCUDAProviderOptions()
+	if err != nil {
+		return fmt.Errorf("%w: cuda: %v (the ONNX Runtime library is a CPU build; use ONNX Runtime's GPU build, see runners/Dockerfile, or --device=cpu|auto)", ErrProviderUnavailable, err)
+	}
+	defer cuda.Destroy()
+	if err := opts.AppendExecutionProviderCUDA(cuda); err != nil {
+		return fmt.Errorf("%w: cuda: %v", ErrProviderUnavailable, err)
+	}
+	return nil
+}
+
+func appendTensorRT(opts *onnx.SessionOptions) error {
+	trt, err := onnx.NewTensorRTProviderOptions()
+	if err != nil {
+		return fmt.Errorf("%w: tensorrt: %v (needs ONNX Runtime's GPU build with TensorRT)", ErrProviderUnavailable, err)
+	}
+	defer trt.Destroy()
+	if err := opts.AppendExecutionProviderTensorRT(trt); err != nil {
+		return fmt.Errorf("%w: tensorrt: %v", ErrProviderUnavailable, err)
+	}
+	return nil
+}
+
+// Run feeds n images of shape [3,h,w] (NCHW, flattened in input) and returns
+// the output flattened and its second dimension.
+func (s *Session) Run(input []float32, n, h, w int) ([]float32, int, error) {
+	if len(input) != n*3*h*w {
+		return nil, 0, fmt.Errorf("ort: input has %d values, want %d×3×%d×%d", len(input), n, h, w)
+	}
+	in, err := onnx.NewTensor(onnx.NewShape(int64(n), 3, int64(h), int64(w)), input)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ort: %w", err)
+	}
+	defer in.Destroy()
+	outs := []onnx.Value{nil}
+	if err := s.s.Run([]onnx.Value{in}, outs); err != nil {
+		return nil, 0, fmt.Errorf("ort: run: %w", err)
+	}
+	defer outs[0].Destroy()
+	t, ok := outs[0].(*onnx.Tensor[float32])
+	if !ok {
+		return nil, 0, fmt.Errorf("ort: output %s is not a float32 tensor", s.Output)
+	}
+	shape := t.GetShape()
+	if len(shape) != 2 || shape[0] != int64(n) {
+		return nil, 0, fmt.Errorf("ort: output %s has shape %v, want [%d, C]", s.Output, shape, n)
+	}
+	data := append([]float32(nil), t.GetData()...)
+	return data, int(shape[1]), nil
+}
+
+// Close releases the session.
+func (s *Session) Close() error {
+	if s == nil || s.s == nil {
+		return nil
+	}
+	err := s.s.Destroy()
+	s.s = nil
+	return err
+}

@@ -1,0 +1,323 @@
+// Package tagging turns an image model's raw output into per-concept scores
+// in vocabulary order: a multi-label tagger (RAM++-style probabilities or
+// logits per concept) or an embedding model (CLIP-style image embeddings
+// scored by cosine similarity against precomputed concept embeddings).
+// It is plain Go; the model runs in models/ort.
+package tagging
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// Kinds of tagger.
+const (
+	Multilabel = "multilabel"
+	Embedding  = "embedding"
+	None       = "none"
+)
+
+// Head maps one model output row to scores for the vocabulary's concepts.
+// Concepts the model does not know have Known[i] == false and never score.
+type Head struct {
+	Kind  string
+	Known []bool
+	// multilabel: vocabulary index → output column (-1 unknown)
+	col    []int
+	logits bool
+	// embedding: vocabulary index → unit concept embedding (nil unknown)
+	emb         [][]float32
+	Scale       float64 // embedding: score = Scale·cos before Activation (default 1)
+	Activation  string  // embedding: "none", "sigmoid" or "softmax"
+	Temperature float64 // softmax temperature (default 1)
+	// OutputDim is the model output's width this head expects.
+	OutputDim int
+}
+
+// Normalizer maps a concept or label name to its matching form (the same
+// lemma normalisation as captions).
+type Normalizer func(string) string
+
+// NewMultilabel maps the model's output labels (one per output column) to
+// the vocabulary. logits applies a sigmoid to the outputs.
+func NewMultilabel(vocab []string, labels []string, logits bool, norm Normalizer) (*Head, error) {
+	if len(labels) == 0 {
+		return nil, fmt.Errorf("tagging: the multilabel model has no labels (give --labels or the model metadata key %q)", MetaLabels)
+	}
+	byNorm := map[string]int{}
+	for i, l := range labels {
+		k := norm(l)
+		if _, dup := byNorm[k]; !dup {
+			byNorm[k] = i
+		}
+	}
+	h := &Head{Kind: Multilabel, Known: make([]bool, len(vocab)), col: make([]int, len(vocab)), logits: logits, OutputDim: len(labels)}
+	for i, c := range vocab {
+		h.col[i] = -1
+		if j, ok := byNorm[norm(c)]; ok {
+			h.col[i], h.Known[i] = j, true
+		}
+	}
+	return h, nil
+}
+
+// NewEmbedding scores image embeddings against concept embeddings by cosine
+// similarity; concepts are matched to the vocabulary by normalised name.
+func NewEmbedding(vocab []string, concepts []string, embeddings [][]float32, norm Normalizer) (*Head, error) {
+	if len(concepts) == 0 || len(concepts) != len(embeddings) {
+		return nil, fmt.Errorf("tagging: %d concept names for %d embeddings", len(concepts), len(embeddings))
+	}
+	d := len(embeddings[0])
+	byNorm := map[string][]float32{}
+	for i, c := range concepts {
+		if len(embeddings[i]) != d {
+			return nil, fmt.Errorf("tagging: embedding of %q has %d dimensions, the first has %d", c, len(embeddings[i]), d)
+		}
+		u, ok := unit(embeddings[i])
+		if !ok {
+			return nil, fmt.Errorf("tagging: embedding of %q is all zeros", c)
+		}
+		byNorm[norm(c)] = u
+	}
+	h := &Head{Kind: Embedding, Known: make([]bool, len(vocab)), emb: make([][]float32, len(vocab)), Scale: 1, Activation: "none", Temperature: 1, OutputDim: d}
+	for i, c := range vocab {
+		if e, ok := byNorm[norm(c)]; ok {
+			h.emb[i], h.Known[i] = e, true
+		}
+	}
+	return h, nil
+}
+
+func unit(v []float32) ([]float32, bool) {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 {
+		return nil, false
+	}
+	n := math.Sqrt(ss)
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(float64(x) / n)
+	}
+	return out, true
+}
+
+// Unknown lists the vocabulary concepts the model does not know.
+func (h *Head) Unknown(vocab []string) []string {
+	var out []string
+	for i, k := range h.Known {
+		if !k {
+			out = append(out, vocab[i])
+		}
+	}
+	return out
+}
+
+// Scores writes the score of every vocabulary concept for one output row
+// into dst (NaN for unknown concepts).
+func (h *Head) Scores(row []float32, dst []float64) error {
+	if len(row) != h.OutputDim {
+		return fmt.Errorf("tagging: model output has %d columns, the %s head expects %d", len(row), h.Kind, h.OutputDim)
+	}
+	switch h.Kind {
+	case Multilabel:
+		for i, c := range h.col {
+			if c < 0 {
+				dst[i] = math.NaN()
+				continue
+			}
+			v := float64(row[c])
+			if h.logits {
+				v = 1 / (1 + math.Exp(-v))
+			}
+			dst[i] = v
+		}
+	case Embedding:
+		u, ok := unit(row)
+		for i, e := range h.emb {
+			if e == nil {
+				dst[i] = math.NaN()
+				continue
+			}
+			if !ok {
+				dst[i] = 0
+				continue
+			}
+			var dot float64
+			for k := range e {
+				dot += float64(e[k]) * float64(u[k])
+			}
+			dst[i] = h.Scale * dot
+		}
+		switch h.Activation {
+		case "sigmoid":
+			for i, v := range dst {
+				if !math.IsNaN(v) {
+					dst[i] = 1 / (1 + math.Exp(-v/h.temp()))
+				}
+			}
+		case "softmax":
+			mx := math.Inf(-1)
+			for _, v := range dst {
+				if !math.IsNaN(v) {
+					mx = math.Max(mx, v/h.temp())
+				}
+			}
+			sum := 0.0
+			for i, v := range dst {
+				if !math.IsNaN(v) {
+					dst[i] = math.Exp(v/h.temp() - mx)
+					sum += dst[i]
+				}
+			}
+			for i, v := range dst {
+				if !math.IsNaN(v) {
+					dst[i] = v / sum
+				}
+			}
+		}
+	default:
+		return fmt.Errorf("tagging: unknown head kind %q", h.Kind)
+	}
+	return nil
+}
+
+func (h *Head) temp() float64 {
+	if h.Temperature <= 0 {
+		return 1
+	}
+	return h.Temperature
+}
+
+// Model metadata keys conceptfreq reads (all optional).
+const (
+	MetaLabels    = "conceptfreq.labels"     // newline-separated output labels
+	MetaInputSize = "conceptfreq.input_size" // e.g. "384"
+	MetaMean      = "conceptfreq.mean"       // "0.485,0.456,0.406"
+	MetaStd       = "conceptfreq.std"
+	MetaResize    = "conceptfreq.resize" // squash or crop
+	MetaOutput    = "conceptfreq.output" // probabilities or logits
+)
+
+// ReadLabels reads a labels file: one label per line in output-column order
+// (blank lines and "#" comments skipped).
+func ReadLabels(r io.Reader) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, sc.Err()
+}
+
+// SplitLabels splits the newline-separated MetaLabels value.
+func SplitLabels(s string) []string {
+	labels, _ := ReadLabels(strings.NewReader(s))
+	return labels
+}
+
+// ConceptEmbeddingsSchema is the schema of a concept-embedding file.
+var ConceptEmbeddingsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "concept", Type: arrow.BinaryTypes.String},
+	{Name: "embedding", Type: arrow.ListOf(arrow.PrimitiveTypes.Float32)},
+}, nil)
+
+// WriteConceptEmbeddings writes (concept, embedding list<float>) rows.
+func WriteConceptEmbeddings(w io.Writer, concepts []string, embeddings [][]float32) error {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, ConceptEmbeddingsSchema)
+	defer b.Release()
+	names := b.Field(0).(*array.StringBuilder)
+	lb := b.Field(1).(*array.ListBuilder)
+	vb := lb.ValueBuilder().(*array.Float32Builder)
+	for i, c := range concepts {
+		names.Append(c)
+		lb.Append(true)
+		vb.AppendValues(embeddings[i], nil)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	fw, err := pqarrow.NewFileWriter(ConceptEmbeddingsSchema, w, nil, pqarrow.DefaultWriterProps())
+	if err != nil {
+		return err
+	}
+	if err := fw.Write(rec); err != nil {
+		fw.Close()
+		return err
+	}
+	return fw.Close()
+}
+
+// ReadConceptEmbeddings reads a concept-embedding Parquet file: columns
+// concept (string) and embedding (list of float or double).
+func ReadConceptEmbeddings(data []byte, name string) ([]string, [][]float32, error) {
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, fmt.Errorf("tagging: %s: %w", name, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tagging: %s: %w", name, err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		return nil, nil, fmt.Errorf("tagging: %s: %w", name, err)
+	}
+	defer tbl.Release()
+	ci := tbl.Schema().FieldIndices("concept")
+	ei := tbl.Schema().FieldIndices("embedding")
+	if len(ci) == 0 || len(ei) == 0 {
+		return nil, nil, fmt.Errorf("tagging: %s: want columns concept and embedding, have %v", name, tbl.Schema())
+	}
+	tr := array.NewTableReader(tbl, 0)
+	defer tr.Release()
+	var concepts []string
+	var embs [][]float32
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		names, ok := rec.Column(ci[0]).(*array.String)
+		if !ok {
+			return nil, nil, fmt.Errorf("tagging: %s: concept column is %s, want string", name, rec.Column(ci[0]).DataType())
+		}
+		lists, ok := rec.Column(ei[0]).(*array.List)
+		if !ok {
+			return nil, nil, fmt.Errorf("tagging: %s: embedding column is %s, want list<float>", name, rec.Column(ei[0]).DataType())
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			start, end := lists.ValueOffsets(i)
+			var v []float32
+			switch vals := lists.ListValues().(type) {
+			case *array.Float32:
+				for k := start; k < end; k++ {
+					v = append(v, vals.Value(int(k)))
+				}
+			case *array.Float64:
+				for k := start; k < end; k++ {
+					v = append(v, float32(vals.Value(int(k))))
+				}
+			default:
+				return nil, nil, fmt.Errorf("tagging: %s: embedding values are %s, want float or double", name, vals.DataType())
+			}
+			concepts = append(concepts, names.Value(i))
+			embs = append(embs, v)
+		}
+	}
+	return concepts, embs, tr.Err()
+}
