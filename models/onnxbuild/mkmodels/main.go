@@ -1,14 +1,14 @@
 // Command mkmodels writes conceptfreq's test models into a directory:
 //
-//	go run ./models/onnxbuild/mkmodels -out testdata/models
+//		go run ./models/onnxbuild/mkmodels -out testdata/models
 //
-//   - colour_tagger.onnx: image[N,3,H,W] → GlobalAveragePool → Flatten →
-//     MatMul W[3,4] → Sigmoid → scores[N,4] over red, green, blue, magenta
-//     (labels also in colour_tagger.labels.txt and the model metadata);
-//   - colour_embedder.onnx: the same without the Sigmoid, W = I₃, giving
-//     3-d "embeddings" (the mean normalised colour);
-//   - colour_concepts.parquet: concept embeddings for red, green and blue,
-//     the embedder's output for a pure-colour image.
+//	  - colour_tagger.onnx: image[N,3,H,W] → GlobalAveragePool → Flatten →
+//	    MatMul W[3,4] → Sigmoid → scores[N,4] over red, green, blue, magenta
+//	    (labels also in colour_tagger.labels.txt and the model metadata);
+//	  - colour_embedder.onnx: the same without the Sigmoid, W = I₃, giving
+//	    3-d "embeddings" (the mean normalised colour);
+//	  - colour_concepts.parquet: concept embeddings for red, green and blue,
+//	    the embedder's output for a pure-colour image.
 package main
 
 import (
