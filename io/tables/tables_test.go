@@ -86,3 +86,38 @@ func TestReadWrongFile(t *testing.T) {
 		t.Fatal("reading rejects as concept counts: got no error")
 	}
 }
+
+func TestScoresRoundTrip(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var b bytes.Buffer
+	w, err := tables.NewScoreWriter(&b, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []tables.ScoreRow{
+		{Shard: "a.tar", Key: "000000001", Concepts: []string{"red", "blue"}, Scores: []float32{0.9, 0.31}},
+		{Shard: "a.tar", Key: "000000002"},
+	}
+	for _, r := range rows {
+		if err := w.WriteScore(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []tables.ScoreRow
+	if err := tables.ReadScores(b.Bytes(), func(r tables.ScoreRow) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !reflect.DeepEqual(got[0], rows[0]) || got[1].Key != "000000002" || len(got[1].Concepts) != 0 {
+		t.Fatalf("got %+v", got)
+	}
+	var sb bytes.Buffer
+	sw, _ := tables.NewSampleWriter(&sb, mem)
+	sw.WriteSample(tables.SampleRow{Shard: "a", Key: "k", Caption: "a red car", TextConcepts: []string{"car", "red"}, ImageConcepts: []string{"red"}})
+	if err := sw.Close(); err != nil || !bytes.HasPrefix(sb.Bytes(), []byte("PAR1")) {
+		t.Fatalf("sample writer: %v", err)
+	}
+}

@@ -51,8 +51,21 @@ type Session struct {
 	Device   string // the provider actually used
 }
 
-// Open loads an ONNX model for inference on the chosen device.
+// Open loads an ONNX model file for inference on the chosen device.
 func Open(modelPath string, o Options) (*Session, error) {
+	if err := Init(o.LibPath); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(modelPath)
+	if err != nil {
+		return nil, fmt.Errorf("ort: %w", err)
+	}
+	return OpenData(modelPath, data, o)
+}
+
+// OpenData loads an ONNX model from memory (read from any filesystem);
+// name is used in messages.
+func OpenData(modelPath string, data []byte, o Options) (*Session, error) {
 	if err := Init(o.LibPath); err != nil {
 		return nil, err
 	}
@@ -60,7 +73,7 @@ func Open(modelPath string, o Options) (*Session, error) {
 	if device == "" {
 		device = "cpu"
 	}
-	ins, outs, err := onnx.GetInputOutputInfo(modelPath)
+	ins, outs, err := onnx.GetInputOutputInfoWithONNXData(data)
 	if err != nil {
 		return nil, fmt.Errorf("ort: model %s: %w", modelPath, err)
 	}
@@ -103,7 +116,7 @@ func Open(modelPath string, o Options) (*Session, error) {
 	default:
 		return nil, fmt.Errorf("ort: unknown device %q (want %s)", device, strings.Join(Devices, ", "))
 	}
-	s, err := onnx.NewDynamicAdvancedSession(modelPath, []string{ins[0].Name}, []string{outs[0].Name}, opts)
+	s, err := onnx.NewDynamicAdvancedSessionWithONNXData(data, []string{ins[0].Name}, []string{outs[0].Name}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("ort: model %s on %s: %w", modelPath, used, err)
 	}
@@ -127,7 +140,7 @@ func appendCUDA(opts *onnx.SessionOptions) error {
 	}
 	defer cuda.Destroy()
 	if err := opts.AppendExecutionProviderCUDA(cuda); err != nil {
-		return fmt.Errorf("%w: cuda: %v", ErrProviderUnavailable, err)
+		return fmt.Errorf("%w: cuda: %v (the CPU build from onnxruntime-node has no CUDA provider; use ONNX Runtime's GPU build, see runners/Dockerfile, or --device=cpu|auto)", ErrProviderUnavailable, err)
 	}
 	return nil
 }
@@ -139,7 +152,7 @@ func appendTensorRT(opts *onnx.SessionOptions) error {
 	}
 	defer trt.Destroy()
 	if err := opts.AppendExecutionProviderTensorRT(trt); err != nil {
-		return fmt.Errorf("%w: tensorrt: %v", ErrProviderUnavailable, err)
+		return fmt.Errorf("%w: tensorrt: %v (needs ONNX Runtime's GPU build with TensorRT)", ErrProviderUnavailable, err)
 	}
 	return nil
 }

@@ -17,6 +17,9 @@ type Session struct {
 // Open always fails without cgo.
 func Open(modelPath string, o Options) (*Session, error) { return nil, ErrNoONNX }
 
+// OpenData always fails without cgo.
+func OpenData(modelPath string, data []byte, o Options) (*Session, error) { return nil, ErrNoONNX }
+
 // Run always fails without cgo.
 func (s *Session) Run(input []float32, n, h, w int) ([]float32, int, error) {
 	return nil, 0, ErrNoONNX

@@ -17,8 +17,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
+	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
 
 var (
@@ -29,8 +31,33 @@ var (
 	captionColumn = flag.String("caption_column", "", "caption column of Parquet inputs (default: first of caption, TEXT, text)")
 	captionExt    = flag.String("caption_ext", "txt", "WebDataset member holding the caption (falls back to the .json 'caption' field)")
 	match         = flag.String("match", string(caption.AllWords), "match rule: all-words (every concept lemma anywhere in the caption) or phrase (contiguous, in order)")
-	verbose       = flag.Bool("verbose", false, "show the runner's INFO logs")
-	pos           = flag.String("pos", string(caption.POSNone), "POS filter: none, or nouns (only noun/proper-noun tokens match; slower)")
+	emitSamples   = flag.Bool("emit_samples", false, "also write sample_concepts.parquet (shard, key, caption, text_concepts, image_concepts)")
+
+	// Image side.
+	tagger       = flag.String("tagger", "", "image tagger: none, multilabel (RAM++-style) or embedding (CLIP-style); default multilabel when --model is given, else none")
+	model        = flag.String("model", "", "ONNX image model (local or gs://); user-supplied weights")
+	jobLabels    = flag.String("job_labels", "", "Dataflow job labels, JSON map (Beam's own --labels flag is --labels here, see below)")
+	conceptEmb   = flag.String("concept_embeddings", "", "embedding: Parquet of concept (string), embedding (list<float>)")
+	taggerOutput = flag.String("tagger_output", "", "multilabel: probabilities or logits (logits get a sigmoid); default from metadata, else probabilities")
+	embScale     = flag.Float64("embedding_scale", 1, "embedding: score = scale × cosine before the activation")
+	embAct       = flag.String("embedding_activation", "none", "embedding: none, sigmoid or softmax (over the vocabulary)")
+	embTemp      = flag.Float64("embedding_temperature", 1, "embedding: temperature of sigmoid/softmax")
+	threshold    = flag.Float64("threshold", 0.7, "a concept is in the image when its score is strictly above this (the study: 0.7)")
+	device       = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto (cuda if available, else cpu)")
+	batchSize    = flag.Int("batch_size", 32, "images per model call")
+	inputSize    = flag.Int("input_size", 0, "model input size in pixels (default: model metadata, else 384)")
+	resize       = flag.String("resize", "", "squash (the study's Resize((s,s))) or crop (shorter side + centre crop); default metadata, else squash")
+	mean         = flag.String("mean", "", "normalisation mean, comma-separated (default: metadata, else ImageNet 0.485,0.456,0.406)")
+	std          = flag.String("std", "", "normalisation std, comma-separated (default: metadata, else ImageNet 0.229,0.224,0.225)")
+	ortLib       = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
+	ortThreads   = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
+	maxPixels    = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
+	emitScores   = flag.Bool("emit_scores", false, "also write image_scores.parquet: per-sample scores at or above --score_floor, to recount later with --scores")
+	scoreFloor   = flag.Float64("score_floor", 0.3, "lowest score kept by --emit_scores")
+	scoresDir    = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores.parquet) instead of running a model")
+
+	verbose = flag.Bool("verbose", false, "show the runner's INFO logs")
+	pos     = flag.String("pos", string(caption.POSNone), "POS filter: none, or nouns (only noun/proper-noun tokens match; slower)")
 )
 
 func main() {
@@ -42,6 +69,26 @@ func main() {
 	if err := run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "count:", err)
 		os.Exit(1)
+	}
+}
+
+// labelsPath returns --labels, the multilabel tagger's labels file. Beam's
+// Dataflow runner already defines a --labels flag (JSON job labels), so the
+// value is taken from that flag and replaced by --job_labels before the
+// runner reads it.
+func labelsPath() string {
+	f := flag.Lookup("labels")
+	if f == nil {
+		return ""
+	}
+	path := f.Value.String()
+	f.Value.Set(*jobLabels)
+	return path
+}
+
+func init() {
+	if f := flag.Lookup("labels"); f != nil {
+		f.Usage = "multilabel: labels file, one concept per line in output-column order (default: the model's conceptfreq.labels metadata)"
 	}
 }
 
@@ -74,7 +121,26 @@ func run(ctx context.Context) error {
 		return err
 	}
 	cfg := Config{Inputs: patterns, Files: files, Vocabulary: vocab, Output: *output, Rule: rule, POS: posMode,
-		CaptionExt: *captionExt, CaptionColumn: *captionColumn, Start: start}
+		CaptionExt: *captionExt, CaptionColumn: *captionColumn, EmitSamples: *emitSamples, Start: start}
+	tg := *tagger
+	if tg == "" {
+		tg = "none"
+		if *model != "" {
+			tg = "multilabel"
+		}
+	}
+	cfg.Image = count.ImageConfig{Tagger: tg, Model: *model, Labels: labelsPath(), ConceptEmbeddings: *conceptEmb,
+		Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
+		Threshold: *threshold, Device: *device, BatchSize: *batchSize, InputSize: *inputSize, Resize: *resize,
+		Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels,
+		EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir}
+	if tg != "none" && *scoresDir == "" && !ort.Available && runners.Name() != "dataflow" {
+		// (A Dataflow launcher may be cgo-free when --worker_binary is a cgo build.)
+		return ort.ErrNoONNX
+	}
+	if err := PrepareImage(ctx, &cfg); err != nil {
+		return err
+	}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg)
 	if _, err := runners.Run(ctx, p); err != nil {

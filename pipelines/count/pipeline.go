@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/ort"
+	"github.com/conceptfreq/conceptfreq/models/tagging"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
@@ -33,6 +36,9 @@ type Config struct {
 	POS           caption.POS
 	CaptionExt    string
 	CaptionColumn string
+	EmitSamples   bool
+	Image         count.ImageConfig
+	ImageRun      *count.ImageRunConfig // what run_stats records; set by PrepareImage
 	Start         time.Time
 }
 
@@ -40,12 +46,14 @@ type Config struct {
 // counts, rejects and run statistics written into cfg.Output.
 func Build(s beam.Scope, cfg Config) {
 	files := beam.CreateList(s, cfg.Files)
-	counts, rejects, st := count.Captions(s, files, count.Config{
+	out := count.Captions(s, files, count.Config{
 		Concepts:      cfg.Vocabulary.Concepts,
 		Rule:          cfg.Rule,
 		POS:           cfg.POS,
 		CaptionExt:    cfg.CaptionExt,
 		CaptionColumn: cfg.CaptionColumn,
+		EmitSamples:   cfg.EmitSamples,
+		Image:         cfg.Image,
 	})
 	rc := count.RunConfig{
 		Inputs:           cfg.Inputs,
@@ -59,8 +67,118 @@ func Build(s beam.Scope, cfg Config) {
 		CaptionExt:       cfg.CaptionExt,
 		CaptionColumn:    cfg.CaptionColumn,
 		Runner:           runners.Name(),
+		EmitSamples:      cfg.EmitSamples,
+		Image:            cfg.ImageRun,
 	}
-	count.WriteOutputs(s, cfg.Output, cfg.Vocabulary.Names(), rc, cfg.Start, counts, rejects, st)
+	count.WriteOutputs(s, cfg.Output, cfg.Vocabulary.Names(), rc, cfg.Start, out)
+}
+
+// PrepareImage validates the image-side configuration at launch, without
+// ONNX Runtime: it reads the model's metadata and labels or concept
+// embeddings, resolves the preprocessing and lists the vocabulary concepts
+// the tagger does not know (or, for --scores, reads the earlier run's). It
+// fills cfg.ImageRun; a text-only configuration leaves it nil.
+func PrepareImage(ctx context.Context, cfg *Config) error {
+	ic := &cfg.Image
+	if !ic.Enabled() {
+		return nil
+	}
+	if ic.Threshold < 0 || ic.Threshold >= 1 && ic.Tagger != tagging.Embedding {
+		return fmt.Errorf("--threshold %v: want a score in [0, 1)", ic.Threshold)
+	}
+	validDevice := false
+	for _, d := range ort.Devices {
+		validDevice = validDevice || d == ic.Device
+	}
+	if !validDevice {
+		return fmt.Errorf("--device %q: want one of %v", ic.Device, ort.Devices)
+	}
+	if ic.BatchSize <= 0 {
+		return fmt.Errorf("--batch_size %d: want at least 1", ic.BatchSize)
+	}
+	run := &count.ImageRunConfig{Tagger: ic.Tagger, Model: ic.Model, Threshold: ic.Threshold, Device: ic.Device,
+		BatchSize: ic.BatchSize, EmitScores: ic.EmitScores, ScoreFloor: ic.ScoreFloor}
+	if ic.EmitScores && ic.ScoreFloor > ic.Threshold {
+		return fmt.Errorf("--score_floor %v is above --threshold %v: saved scores could not recount this run", ic.ScoreFloor, ic.Threshold)
+	}
+	if ic.ScoresDir != "" {
+		prev, err := ReadRunStats(ctx, ic.ScoresDir)
+		if err != nil {
+			return fmt.Errorf("--scores: %w", err)
+		}
+		if prev.Config.Image == nil || !prev.Config.Image.EmitScores {
+			return fmt.Errorf("--scores %s: that run did not save image scores (--emit_scores)", ic.ScoresDir)
+		}
+		if ic.Threshold < prev.Config.Image.ScoreFloor {
+			return fmt.Errorf("--threshold %v is below the saved scores' floor %v: scores under the floor were not kept", ic.Threshold, prev.Config.Image.ScoreFloor)
+		}
+		ic.EmitScores = false
+		run.Tagger, run.Model, run.ScoresDir = prev.Config.Image.Tagger, prev.Config.Image.Model, ic.ScoresDir
+		run.InputSize, run.Resize, run.Mean, run.Std = prev.Config.Image.InputSize, prev.Config.Image.Resize, prev.Config.Image.Mean, prev.Config.Image.Std
+		run.EmitScores = false
+		// Known concepts: those the earlier run gave an image count. Concepts
+		// of this vocabulary it did not have, or did not know, are unknown.
+		b, err := readAll(ctx, count.JoinPath(ic.ScoresDir, tables.ConceptCountsFile))
+		if err != nil {
+			return fmt.Errorf("--scores: %w", err)
+		}
+		prevRows, err := tables.ReadConceptCounts(bytes.NewReader(b), nil)
+		if err != nil {
+			return fmt.Errorf("--scores: %w", err)
+		}
+		known := map[string]bool{}
+		for _, r := range prevRows {
+			if r.ImageCount != nil {
+				known[r.Concept] = true
+			}
+		}
+		run.UnknownConcepts = []string{}
+		for _, name := range cfg.Vocabulary.Names() {
+			if !known[name] {
+				run.UnknownConcepts = append(run.UnknownConcepts, name)
+			}
+		}
+		ic.UnknownConcepts = run.UnknownConcepts
+		cfg.ImageRun = run
+		return nil
+	}
+	if ic.Model == "" {
+		return fmt.Errorf("--tagger=%s needs --model", ic.Tagger)
+	}
+	head, md, err := ic.Head(ctx, cfg.Vocabulary, readAll)
+	if err != nil {
+		return err
+	}
+	opts, err := ic.Preprocessing(md)
+	if err != nil {
+		return err
+	}
+	run.InputSize, run.Resize, run.Mean, run.Std = opts.Size, opts.Resize, opts.Mean[:], opts.Std[:]
+	run.UnknownConcepts = head.Unknown(cfg.Vocabulary.Names())
+	if len(run.UnknownConcepts) == len(cfg.Vocabulary.Concepts) {
+		return fmt.Errorf("--model %s: the tagger knows none of the %d vocabulary concepts (check --labels / --concept_embeddings)", ic.Model, len(cfg.Vocabulary.Concepts))
+	}
+	if run.UnknownConcepts == nil {
+		run.UnknownConcepts = []string{}
+	}
+	ic.UnknownConcepts = run.UnknownConcepts
+	cfg.ImageRun = run
+	return nil
+}
+
+// readAll reads a whole file through Beam's filesystems.
+func readAll(ctx context.Context, path string) ([]byte, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	rc, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 // ExpandInputs resolves comma-separated patterns (local globs, gs:// globs,
@@ -221,6 +339,12 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 		for _, c := range rs.TopConcepts {
 			fmt.Fprintf(w, "  %-30s %8d\n", c.Concept, c.TextCount)
 		}
+	}
+	if im := rs.Config.Image; im != nil {
+		fmt.Fprintf(w, "images: %d tagged (%s, threshold %g), %d image rejects, %d concepts unknown to the tagger\n",
+			rs.ImagesTagged, im.Tagger, im.Threshold, rs.ImageRejects, len(im.UnknownConcepts))
+		fmt.Fprintf(w, "misalignment: %d of %d considered samples (%.1f%%; %.1f%% of all samples)\n",
+			rs.Misaligned, rs.MisalignmentConsidered, 100*rs.MisalignmentDegreeConsidered, 100*rs.MisalignmentDegree)
 	}
 	fmt.Fprintf(w, "throughput: %.0f samples/s over %.1f s wall (%s runner)\n", rs.SamplesPerSecond, rs.WallSeconds, rs.Config.Runner)
 	fmt.Fprintf(w, "outputs in %s: %s\n", dir, strings.Join(rs.OutputFiles, ", "))

@@ -48,12 +48,13 @@ func sharedFile(t *testing.T, rel string) string {
 }
 
 type result struct {
-	counts  map[string]int64
-	order   []string
-	rows    []tables.ConceptCount
-	rejects []tables.Reject
-	stats   *count.RunStats
-	dir     string
+	counts    map[string]int64
+	byConcept map[string]tables.ConceptCount
+	order     []string
+	rows      []tables.ConceptCount
+	rejects   []tables.Reject
+	stats     *count.RunStats
+	dir       string
 }
 
 // runJob builds and runs the count job on the test's runner (prism unless
@@ -103,7 +104,7 @@ func runJob(t *testing.T, runner string, cfg Config) *result {
 
 func readOutputs(t *testing.T, dir string) *result {
 	t.Helper()
-	res := &result{counts: map[string]int64{}, dir: dir}
+	res := &result{counts: map[string]int64{}, byConcept: map[string]tables.ConceptCount{}, dir: dir}
 	ctx := context.Background()
 	rows, err := tables.ReadConceptCounts(bytes.NewReader(readFrom(t, ctx, count.JoinPath(dir, tables.ConceptCountsFile))), nil)
 	if err != nil {
@@ -113,9 +114,7 @@ func readOutputs(t *testing.T, dir string) *result {
 	for _, r := range rows {
 		res.counts[r.Concept] = r.TextCount
 		res.order = append(res.order, r.Concept)
-		if r.ImageCount != nil || r.MatchedCount != nil {
-			t.Errorf("concept %q: image/matched counts set without image tagging", r.Concept)
-		}
+		res.byConcept[r.Concept] = r
 	}
 	if res.rejects, err = tables.ReadRejects(bytes.NewReader(readFrom(t, ctx, count.JoinPath(dir, tables.RejectsFile))), nil); err != nil {
 		t.Fatal(err)
@@ -124,6 +123,13 @@ func readOutputs(t *testing.T, dir string) *result {
 		t.Fatal(err)
 	}
 	checkAccounting(t, res)
+	if res.stats.Config.Image == nil {
+		for _, r := range rows {
+			if r.ImageCount != nil || r.MatchedCount != nil || r.TextOnlyCount != nil || r.ImageOnlyCount != nil {
+				t.Errorf("concept %q: image-side counts set without image tagging", r.Concept)
+			}
+		}
+	}
 	return res
 }
 
@@ -133,10 +139,12 @@ func checkAccounting(t *testing.T, res *result) {
 	t.Helper()
 	st := res.stats
 	byReason := map[string]int64{}
-	var sampleRejects int64
+	var sampleRejects, imageRejects int64
 	for _, r := range res.rejects {
 		byReason[r.Reason]++
-		if !count.IsShardReason(r.Reason) {
+		if count.IsImageReason(r.Reason) {
+			imageRejects++
+		} else if !count.IsShardReason(r.Reason) {
 			sampleRejects++
 			if r.Key == "" {
 				t.Errorf("sample reject without key: %+v", r)
@@ -150,6 +158,12 @@ func checkAccounting(t *testing.T, res *result) {
 	}
 	if st.SamplesRead != st.SamplesWithCaption+sampleRejects {
 		t.Errorf("samples_read %d != samples_with_caption %d + sample rejects %d", st.SamplesRead, st.SamplesWithCaption, sampleRejects)
+	}
+	if st.Config.Image != nil && st.SamplesRead != st.ImagesTagged+imageRejects {
+		t.Errorf("samples_read %d != images_tagged %d + image rejects %d", st.SamplesRead, st.ImagesTagged, imageRejects)
+	}
+	if st.ImageRejects != imageRejects {
+		t.Errorf("run_stats image_rejects %d, rejects.parquet has %d", st.ImageRejects, imageRejects)
 	}
 	if st.SampleRejects != sampleRejects {
 		t.Errorf("run_stats sample_rejects %d, rejects.parquet has %d", st.SampleRejects, sampleRejects)

@@ -1,7 +1,8 @@
-// Package count is the Beam layer of the text side: it reads shards, matches
-// their captions against a vocabulary and tallies per-concept counts, rejects
-// and run statistics. The per-shard work is plain Go (Processor); the DoFns
-// here only open files through Beam's filesystems and emit.
+// Package count is the Beam layer of the count job: it reads shards, matches
+// their captions against a vocabulary, optionally tags their images with an
+// ONNX model, and tallies per-concept counts, rejects and run statistics.
+// The per-shard work is plain Go (Processor); the DoFns here open files
+// through Beam's filesystems, hold per-worker state and emit.
 package count
 
 import (
@@ -14,7 +15,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -22,36 +22,55 @@ import (
 
 func init() {
 	beam.RegisterType(reflect.TypeOf((*tables.Reject)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*tables.ScoreRow)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*tables.SampleRow)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*Stats)(nil)).Elem())
-	register.DoFn5x1[context.Context, string, func(string, int64), func(tables.Reject), func(Stats), error](&countShardFn{})
-	register.Emitter2[string, int64]()
+	beam.RegisterType(reflect.TypeOf((*Tally)(nil)).Elem())
+	register.DoFn7x1[context.Context, string, func(string, Tally), func(tables.Reject), func(Stats), func(tables.ScoreRow), func(tables.SampleRow), error](&countShardFn{})
+	register.Emitter2[string, Tally]()
 	register.Emitter1[tables.Reject]()
 	register.Emitter1[Stats]()
+	register.Emitter1[tables.ScoreRow]()
+	register.Emitter1[tables.SampleRow]()
 	register.Function2x1[Stats, Stats, Stats](mergeStats)
+	register.Function2x1[Tally, Tally, Tally](mergeTally)
 }
 
-// Config is the serialisable configuration of the text side.
+// Config is the serialisable configuration of the count job's workers.
 type Config struct {
 	Concepts      []caption.Concept
 	Rule          caption.Rule
 	POS           caption.POS
 	CaptionExt    string
 	CaptionColumn string
+	EmitSamples   bool
+	Image         ImageConfig
 }
 
-// Captions reads every shard named in files (a PCollection<string> of paths),
-// matches each sample's caption and returns:
-//   - counts: PCollection<KV<string,int64>>, concept name → number of samples
-//     whose caption mentions it (concepts with no match are absent);
-//   - rejects: PCollection<tables.Reject>;
-//   - stats: PCollection<Stats>, one merged element (absent when files is empty).
-func Captions(s beam.Scope, files beam.PCollection, cfg Config) (counts, rejects, statsOut beam.PCollection) {
+// Outputs are the PCollections Captions returns.
+type Outputs struct {
+	Counts  beam.PCollection // KV<string, Tally>: concept → counts (all-zero concepts absent)
+	Rejects beam.PCollection // tables.Reject
+	Stats   beam.PCollection // Stats, one merged element (absent when there are no files)
+	Scores  beam.PCollection // tables.ScoreRow, with Image.EmitScores
+	Samples beam.PCollection // tables.SampleRow, with EmitSamples
+}
+
+// Captions reads every shard named in files (a PCollection<string> of
+// paths), reshuffled so shards spread over workers, matches each sample's
+// caption, tags its image when cfg.Image asks for it, and combines the
+// per-concept counts with a lifted CombinePerKey.
+func Captions(s beam.Scope, files beam.PCollection, cfg Config) Outputs {
 	s = s.Scope("count.Captions")
 	shards := beam.Reshuffle(s, files)
-	perShard, rej, st := beam.ParDo3(s, &countShardFn{Config: cfg}, shards)
-	counts = stats.SumPerKey(s, perShard)
-	statsOut = beam.Combine(s, mergeStats, st)
-	return counts, rej, statsOut
+	perShard, rej, st, scores, samples := beam.ParDo5(s, &countShardFn{Config: cfg}, shards)
+	return Outputs{
+		Counts:  beam.CombinePerKey(s, mergeTally, perShard),
+		Rejects: rej,
+		Stats:   beam.Combine(s, mergeStats, st),
+		Scores:  scores,
+		Samples: samples,
+	}
 }
 
 func mergeStats(a, b Stats) Stats {
@@ -59,18 +78,24 @@ func mergeStats(a, b Stats) Stats {
 	return a
 }
 
+func mergeTally(a, b Tally) Tally {
+	a.Add(b)
+	return a
+}
+
 // countShardFn processes one shard per element.
 type countShardFn struct {
 	Config Config
 
-	proc   *Processor
-	counts []int64
-	fs     map[string]filesystem.Interface // by scheme, opened lazily, closed in Teardown
+	proc    *Processor
+	counts  []Tally
+	fs      map[string]filesystem.Interface // by scheme, opened lazily, closed in Teardown
+	closeFn func() error
 
-	samplesRead, samplesCounted, samplesRejected, shardsFailed beam.Counter
+	samplesRead, samplesCounted, samplesRejected, shardsFailed, imagesTagged beam.Counter
 }
 
-func (f *countShardFn) Setup() error {
+func (f *countShardFn) Setup(ctx context.Context) error {
 	lem, err := caption.English()
 	if err != nil {
 		return err
@@ -80,27 +105,41 @@ func (f *countShardFn) Setup() error {
 	if err != nil {
 		return err
 	}
-	f.proc = &Processor{Matcher: m, CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn}
-	f.counts = make([]int64, len(f.Config.Concepts))
+	f.proc = &Processor{Matcher: m, Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
+		EmitSamples: f.Config.EmitSamples}
+	if f.Config.Image.Enabled() {
+		side, closeFn, err := f.Config.Image.open(ctx, v, f.readAll)
+		if err != nil {
+			return err
+		}
+		f.proc.Image, f.closeFn = side, closeFn
+	}
+	f.counts = make([]Tally, len(f.Config.Concepts))
 	f.samplesRead = beam.NewCounter("count", "samplesRead")
 	f.samplesCounted = beam.NewCounter("count", "samplesWithCaption")
 	f.samplesRejected = beam.NewCounter("count", "samplesRejected")
 	f.shardsFailed = beam.NewCounter("count", "shardsFailed")
+	f.imagesTagged = beam.NewCounter("count", "imagesTagged")
 	return nil
 }
 
-func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, int64), emitReject func(tables.Reject), emitStats func(Stats)) error {
+func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, Tally), emitReject func(tables.Reject),
+	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
 	clear(f.counts)
-	st := f.proc.ProcessShard(ctx, f.open, path, f.counts, emitReject)
-	for i, n := range f.counts {
-		if n != 0 {
-			emitCount(f.Config.Concepts[i].Name, n)
+	st, err := f.proc.ProcessShard(ctx, f.open, path, f.counts, Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
+	if err != nil {
+		return err
+	}
+	for i, t := range f.counts {
+		if !t.IsZero() {
+			emitCount(f.Config.Concepts[i].Name, t)
 		}
 	}
 	f.samplesRead.Inc(ctx, st.SamplesRead)
 	f.samplesCounted.Inc(ctx, st.SamplesWithCaption)
 	f.samplesRejected.Inc(ctx, st.SamplesRead-st.SamplesWithCaption)
 	f.shardsFailed.Inc(ctx, st.ShardsFailed)
+	f.imagesTagged.Inc(ctx, st.ImagesTagged)
 	emitStats(st)
 	return nil
 }
@@ -126,8 +165,21 @@ func (f *countShardFn) open(ctx context.Context, path string) (io.ReadCloser, er
 	return fs.OpenRead(ctx, path)
 }
 
+func (f *countShardFn) readAll(ctx context.Context, path string) ([]byte, error) {
+	rc, err := f.open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
 func (f *countShardFn) Teardown() error {
 	var first error
+	if f.closeFn != nil {
+		first = f.closeFn()
+		f.closeFn = nil
+	}
 	for _, fs := range f.fs {
 		if err := fs.Close(); err != nil && first == nil {
 			first = fmt.Errorf("count: closing filesystem: %w", err)

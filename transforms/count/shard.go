@@ -37,16 +37,35 @@ const (
 // IsShardReason reports whether a reject reason counts shards, not samples.
 func IsShardReason(reason string) bool { return strings.HasPrefix(reason, "shard_") }
 
+// Image-side reject reasons: the sample's caption is still counted for
+// text_count; only the image-side columns miss it.
+const (
+	RejectImageMissing     = "image_missing"
+	RejectImageDecode      = "image_decode_failed"
+	RejectImageUnsupported = "image_unsupported_format"
+	RejectImageTooLarge    = "image_too_large"
+	RejectImageNoScores    = "image_no_saved_scores"
+)
+
+// IsImageReason reports whether a reject reason is image-side (the sample's
+// text was counted).
+func IsImageReason(reason string) bool { return strings.HasPrefix(reason, "image_") }
+
 // Stats are the per-shard (and, merged, per-run) tallies. Every sample read
-// is either counted (SamplesWithCaption) or rejected:
-// SamplesRead == SamplesWithCaption + sum of sample-level Rejects.
+// is either counted (SamplesWithCaption) or rejected for its caption:
+// SamplesRead == SamplesWithCaption + caption rejects. With image tagging,
+// SamplesRead == ImagesTagged + image rejects as well.
 type Stats struct {
-	ShardsRead         int64            `json:"shards_read"`
-	ShardsFailed       int64            `json:"shards_failed"`
-	SamplesRead        int64            `json:"samples_read"`
-	SamplesWithCaption int64            `json:"samples_with_caption"`
-	SamplesMatched     int64            `json:"samples_with_concept"`
-	Rejects            map[string]int64 `json:"rejects"`
+	ShardsRead             int64            `json:"shards_read"`
+	ShardsFailed           int64            `json:"shards_failed"`
+	SamplesRead            int64            `json:"samples_read"`
+	SamplesWithCaption     int64            `json:"samples_with_caption"`
+	SamplesMatched         int64            `json:"samples_with_concept"`
+	ImagesTagged           int64            `json:"images_tagged"`
+	ImagesWithConcept      int64            `json:"images_with_concept"`
+	MisalignmentConsidered int64            `json:"misalignment_considered"`
+	Misaligned             int64            `json:"misaligned_samples"`
+	Rejects                map[string]int64 `json:"rejects"`
 }
 
 // Merge adds o into s.
@@ -56,6 +75,10 @@ func (s *Stats) Merge(o Stats) {
 	s.SamplesRead += o.SamplesRead
 	s.SamplesWithCaption += o.SamplesWithCaption
 	s.SamplesMatched += o.SamplesMatched
+	s.ImagesTagged += o.ImagesTagged
+	s.ImagesWithConcept += o.ImagesWithConcept
+	s.MisalignmentConsidered += o.MisalignmentConsidered
+	s.Misaligned += o.Misaligned
 	for k, v := range o.Rejects {
 		if s.Rejects == nil {
 			s.Rejects = map[string]int64{}
@@ -64,18 +87,52 @@ func (s *Stats) Merge(o Stats) {
 	}
 }
 
+// Tally is one concept's counts. The image-side fields count only samples
+// whose image was tagged.
+type Tally struct {
+	Text      int64 // caption mentions the concept
+	Image     int64 // tagger scores the concept above the threshold
+	Matched   int64 // both
+	TextOnly  int64 // caption, not image (tagged samples only)
+	ImageOnly int64 // image, not caption
+}
+
+// Add adds o into t.
+func (t *Tally) Add(o Tally) {
+	t.Text += o.Text
+	t.Image += o.Image
+	t.Matched += o.Matched
+	t.TextOnly += o.TextOnly
+	t.ImageOnly += o.ImageOnly
+}
+
+// IsZero reports whether every count is zero.
+func (t Tally) IsZero() bool { return t == Tally{} }
+
 // Opener opens a file by path; the Beam layer passes its filesystem.
 type Opener func(ctx context.Context, path string) (io.ReadCloser, error)
 
-// Processor counts the concepts in the captions of one shard at a time. It
-// holds per-goroutine scratch space: use one Processor per goroutine.
+// Emitters receive what ProcessShard produces besides counts. Score and
+// Sample may be nil.
+type Emitters struct {
+	Reject func(tables.Reject)
+	Score  func(tables.ScoreRow)
+	Sample func(tables.SampleRow)
+}
+
+// Processor counts the concepts in one shard at a time. It holds
+// per-goroutine scratch space: use one Processor per goroutine.
 type Processor struct {
 	Matcher       *caption.Matcher
-	CaptionExt    string // WebDataset member holding the caption, default "txt"
-	CaptionColumn string // Parquet caption column, default auto-detected
+	Names         []string // vocabulary names, for emitted rows
+	CaptionExt    string   // WebDataset member holding the caption, default "txt"
+	CaptionColumn string   // Parquet caption column, default auto-detected
+	EmitSamples   bool     // emit a SampleRow per sample (text-only runs; tagged samples with Image)
+	Image         *ImageSide
 
 	sc      *caption.Scratch
 	matched []int
+	img     imageState
 }
 
 // ShardFormat is how a shard is read.
@@ -100,27 +157,97 @@ func FormatOf(path string) ShardFormat {
 	return FormatUnknown
 }
 
-// ProcessShard reads one shard, adds one to counts[i] for every sample whose
-// caption mentions concept i, and reports every sample it cannot count to
-// reject. counts must have one slot per vocabulary concept.
-func (p *Processor) ProcessShard(ctx context.Context, open Opener, path string, counts []int64, reject func(tables.Reject)) Stats {
+// shardRun is the state of one ProcessShard call.
+type shardRun struct {
+	p      *Processor
+	path   string
+	counts []Tally
+	out    Emitters
+	st     Stats
+}
+
+func (r *shardRun) reject(key, reason, detail string) {
+	r.st.Rejects[reason]++
+	r.out.Reject(tables.Reject{Shard: r.path, Key: key, Reason: reason, Detail: detail})
+}
+
+// sample handles one sample: its caption (ok false when rejected) and, for
+// WebDataset samples, its members.
+func (r *shardRun) sample(key, text string, ok bool, members map[string][]byte) error {
+	p := r.p
+	var textConcepts []int
+	if ok {
+		r.st.SamplesWithCaption++
+		p.matched = p.Matcher.Match(text, p.sc, p.matched[:0])
+		if len(p.matched) > 0 {
+			r.st.SamplesMatched++
+		}
+		for _, ci := range p.matched {
+			r.counts[ci].Text++
+		}
+		textConcepts = p.matched
+	}
+	if p.Image == nil {
+		if ok && p.EmitSamples && r.out.Sample != nil {
+			names := make([]string, len(textConcepts))
+			for i, c := range textConcepts {
+				names[i] = p.Names[c]
+			}
+			r.out.Sample(tables.SampleRow{Shard: r.path, Key: key, Caption: text, TextConcepts: names})
+		}
+		return nil
+	}
+	return r.image(key, text, textConcepts, members)
+}
+
+// ProcessShard reads one shard, tallies every sample's concepts into counts
+// (one slot per vocabulary concept) and reports every sample it cannot
+// count, and optional score and sample rows, to out.
+//
+// Problems with the shard itself become a shard-level reject; the returned
+// error is for failures that are not the data's fault (the image tagger
+// failing), which should stop the job.
+func (p *Processor) ProcessShard(ctx context.Context, open Opener, path string, counts []Tally, out Emitters) (Stats, error) {
 	if p.sc == nil {
 		p.sc = p.Matcher.NewScratch()
 	}
-	st := Stats{Rejects: map[string]int64{}}
-	rejectSample := func(key, reason, detail string) {
-		st.Rejects[reason]++
-		reject(tables.Reject{Shard: path, Key: key, Reason: reason, Detail: detail})
+	r := &shardRun{p: p, path: path, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}}
+	err := r.run(ctx, open)
+	var se *shardError
+	switch {
+	case err == nil:
+		r.st.ShardsRead++
+	case errors.As(err, &se):
+		r.st.ShardsFailed++
+		r.st.Rejects[se.reason]++
+		out.Reject(tables.Reject{Shard: path, Reason: se.reason, Detail: err.Error()})
+	default:
+		return r.st, fmt.Errorf("count: shard %s: %w", path, err)
 	}
-	failShard := func(reason string, err error) Stats {
-		st.ShardsFailed++
-		st.Rejects[reason]++
-		reject(tables.Reject{Shard: path, Reason: reason, Detail: err.Error()})
-		return st
-	}
+	return r.st, nil
+}
+
+type shardError struct {
+	reason string
+	err    error
+}
+
+func (e *shardError) Error() string { return e.err.Error() }
+func (e *shardError) Unwrap() error { return e.err }
+
+func fail(reason string, err error) error { return &shardError{reason: reason, err: err} }
+
+func (r *shardRun) run(ctx context.Context, open Opener) (err error) {
+	p, path := r.p, r.path
+	// Samples read before a shard error are still tagged and counted.
+	defer func() {
+		if ferr := r.flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
 	rc, err := open(ctx, path)
 	if err != nil {
-		return failShard(ShardUnreadable, fmt.Errorf("open %s: %w", path, err))
+		return fail(ShardUnreadable, fmt.Errorf("open %s: %w", path, err))
 	}
 	defer rc.Close()
 
@@ -133,89 +260,80 @@ func (p *Processor) ProcessShard(ctx context.Context, open Opener, path string, 
 			format = FormatWebDataset
 		}
 	}
-	countCaption := func(text string) {
-		st.SamplesWithCaption++
-		p.matched = p.Matcher.Match(text, p.sc, p.matched[:0])
-		if len(p.matched) > 0 {
-			st.SamplesMatched++
-		}
-		for _, ci := range p.matched {
-			counts[ci]++
-		}
-	}
 
 	if format == FormatParquet {
 		data, err := io.ReadAll(br)
 		if err != nil {
-			return failShard(ShardUnreadable, fmt.Errorf("read %s: %w", path, err))
+			return fail(ShardUnreadable, fmt.Errorf("read %s: %w", path, err))
 		}
-		r, err := captionpq.NewReader(ctx, bytes.NewReader(data), path, captionpq.Options{CaptionColumn: p.CaptionColumn})
+		pr, err := captionpq.NewReader(ctx, bytes.NewReader(data), path, captionpq.Options{CaptionColumn: p.CaptionColumn})
 		if err != nil {
 			if errors.Is(err, captionpq.ErrNoCaptionColumn) {
-				return failShard(ShardNoColumn, err)
+				return fail(ShardNoColumn, err)
 			}
-			return failShard(ShardBadFormat, err)
+			return fail(ShardBadFormat, err)
 		}
-		defer r.Close()
+		defer pr.Close()
 		for {
-			row, err := r.Next()
+			row, err := pr.Next()
 			if err == io.EOF {
-				break
+				return nil
 			}
 			if err != nil {
-				return failShard(ShardUnreadable, err)
+				return fail(ShardUnreadable, err)
 			}
-			st.SamplesRead++
+			r.st.SamplesRead++
+			ok := false
 			switch {
 			case row.Null:
-				rejectSample(row.Key, RejectNullCaption, "caption is null")
+				r.reject(row.Key, RejectNullCaption, "caption is null")
 			case !utf8.ValidString(row.Caption):
-				rejectSample(row.Key, RejectInvalidUTF8, "caption is not valid UTF-8")
+				r.reject(row.Key, RejectInvalidUTF8, "caption is not valid UTF-8")
 			case strings.TrimSpace(row.Caption) == "":
-				rejectSample(row.Key, RejectEmptyCaption, "caption is empty")
+				r.reject(row.Key, RejectEmptyCaption, "caption is empty")
 			default:
-				countCaption(row.Caption)
+				ok = true
+			}
+			if err := r.sample(row.Key, row.Caption, ok, nil); err != nil {
+				return err
 			}
 		}
-		st.ShardsRead++
-		return st
 	}
 
-	r, err := wds.NewReader(br, path, wds.Options{})
+	wr, err := wds.NewReader(br, path, wds.Options{})
 	if err != nil {
 		if errors.Is(err, wds.ErrTruncated) {
-			return failShard(ShardTruncated, err)
+			return fail(ShardTruncated, err)
 		}
-		return failShard(ShardBadFormat, err)
+		return fail(ShardBadFormat, err)
 	}
 	ext := p.CaptionExt
 	if ext == "" {
 		ext = "txt"
 	}
 	for {
-		s, err := r.Next()
+		s, err := wr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			switch {
 			case errors.Is(err, wds.ErrTruncated):
-				return failShard(ShardTruncated, err)
+				return fail(ShardTruncated, err)
 			case errors.Is(err, wds.ErrFormat):
-				return failShard(ShardBadFormat, err)
+				return fail(ShardBadFormat, err)
 			}
-			return failShard(ShardUnreadable, err)
+			return fail(ShardUnreadable, err)
 		}
-		st.SamplesRead++
+		r.st.SamplesRead++
 		text, reason, detail := CaptionOf(s, ext)
 		if reason != "" {
-			rejectSample(s.Key, reason, detail)
-			continue
+			r.reject(s.Key, reason, detail)
 		}
-		countCaption(text)
+		if err := r.sample(s.Key, text, reason == "", s.Members); err != nil {
+			return err
+		}
 	}
-	st.ShardsRead++
-	return st
 }
 
 // CaptionOf returns the caption of a WebDataset sample: the trimmed UTF-8

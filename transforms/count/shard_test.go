@@ -65,12 +65,15 @@ func TestProcessShardCaptionExt(t *testing.T) {
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(b.Bytes())), nil
 	}
-	p := &count.Processor{Matcher: m, CaptionExt: "caption"}
-	counts := make([]int64, 2)
+	p := &count.Processor{Matcher: m, CaptionExt: "caption", Names: v.Names()}
+	counts := make([]count.Tally, 2)
 	var rejects []tables.Reject
-	st := p.ProcessShard(context.Background(), open, "mem.tar", counts, func(r tables.Reject) { rejects = append(rejects, r) })
-	if counts[0] != 0 || counts[1] != 1 {
-		t.Errorf("counts: got dog=%d cat=%d, want 0 and 1 (captions from .caption)", counts[0], counts[1])
+	st, err := p.ProcessShard(context.Background(), open, "mem.tar", counts, count.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[0].Text != 0 || counts[1].Text != 1 {
+		t.Errorf("counts: got dog=%d cat=%d, want 0 and 1 (captions from .caption)", counts[0].Text, counts[1].Text)
 	}
 	if st.SamplesRead != 2 || st.SamplesWithCaption != 1 || len(rejects) != 1 || rejects[0].Key != "000000001" || rejects[0].Reason != count.RejectNoCaption {
 		t.Errorf("got stats %+v rejects %+v", st, rejects)
@@ -84,8 +87,8 @@ func TestProcessShardUnreadable(t *testing.T) {
 	p := &count.Processor{Matcher: m}
 	var rejects []tables.Reject
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrNotExist }
-	st := p.ProcessShard(context.Background(), open, "gone.tar", make([]int64, 1), func(r tables.Reject) { rejects = append(rejects, r) })
-	if st.ShardsFailed != 1 || st.Rejects[count.ShardUnreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
+	st, err := p.ProcessShard(context.Background(), open, "gone.tar", make([]count.Tally, 1), count.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
+	if err != nil || st.ShardsFailed != 1 || st.Rejects[count.ShardUnreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
 		t.Errorf("got stats %+v rejects %+v", st, rejects)
 	}
 }
@@ -102,14 +105,17 @@ func BenchmarkProcessShardLAION(b *testing.B) {
 	lem, _ := caption.English()
 	m, _ := caption.NewMatcher(v, lem, caption.AllWords, caption.POSNone)
 	p := &count.Processor{Matcher: m}
-	counts := make([]int64, len(v.Concepts))
+	counts := make([]count.Tally, len(v.Concepts))
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
 	b.SetBytes(int64(len(data)))
 	var samples int64
 	for i := 0; i < b.N; i++ {
-		st := p.ProcessShard(context.Background(), open, "laion-00000.tar", counts, func(tables.Reject) {})
+		st, err := p.ProcessShard(context.Background(), open, "laion-00000.tar", counts, count.Emitters{Reject: func(tables.Reject) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
 		samples += st.SamplesRead
 	}
 	b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/s")

@@ -17,25 +17,47 @@ import (
 )
 
 func init() {
-	register.DoFn5x1[context.Context, []byte, func(*string, *int64) bool, func(*Stats) bool, func(*tables.Reject) bool, error](&writeOutputsFn{})
-	register.Iter2[string, int64]()
+	register.DoFn7x1[context.Context, []byte, func(*string, *Tally) bool, func(*Stats) bool, func(*tables.Reject) bool,
+		func(*tables.ScoreRow) bool, func(*tables.SampleRow) bool, error](&writeOutputsFn{})
+	register.Iter2[string, Tally]()
 	register.Iter1[Stats]()
 	register.Iter1[tables.Reject]()
+	register.Iter1[tables.ScoreRow]()
+	register.Iter1[tables.SampleRow]()
 }
 
 // RunConfig is what run_stats.json records about the configuration.
 type RunConfig struct {
-	Inputs           []string `json:"inputs"`
-	Files            int      `json:"files"`
-	VocabularySource string   `json:"vocabulary"`
-	VocabularySize   int      `json:"vocabulary_size"`
-	VocabularyHash   string   `json:"vocabulary_sha256"`
-	Match            string   `json:"match"`
-	POS              string   `json:"pos"`
-	Lemmatizer       string   `json:"lemmatizer"`
-	CaptionExt       string   `json:"caption_ext"`
-	CaptionColumn    string   `json:"caption_column"`
-	Runner           string   `json:"runner"`
+	Inputs           []string        `json:"inputs"`
+	Files            int             `json:"files"`
+	VocabularySource string          `json:"vocabulary"`
+	VocabularySize   int             `json:"vocabulary_size"`
+	VocabularyHash   string          `json:"vocabulary_sha256"`
+	Match            string          `json:"match"`
+	POS              string          `json:"pos"`
+	Lemmatizer       string          `json:"lemmatizer"`
+	CaptionExt       string          `json:"caption_ext"`
+	CaptionColumn    string          `json:"caption_column"`
+	Runner           string          `json:"runner"`
+	EmitSamples      bool            `json:"emit_samples"`
+	Image            *ImageRunConfig `json:"image,omitempty"`
+}
+
+// ImageRunConfig is what run_stats.json records about image tagging.
+type ImageRunConfig struct {
+	Tagger          string    `json:"tagger"`
+	Model           string    `json:"model,omitempty"`
+	ScoresDir       string    `json:"recounted_from,omitempty"`
+	Threshold       float64   `json:"threshold"`
+	Device          string    `json:"device"`
+	BatchSize       int       `json:"batch_size"`
+	InputSize       int       `json:"input_size"`
+	Resize          string    `json:"resize"`
+	Mean            []float32 `json:"mean"`
+	Std             []float32 `json:"std"`
+	EmitScores      bool      `json:"emit_scores"`
+	ScoreFloor      float64   `json:"score_floor"`
+	UnknownConcepts []string  `json:"unknown_concepts"`
 }
 
 // ConceptTotal is one entry of run_stats.json's top_concepts.
@@ -47,27 +69,31 @@ type ConceptTotal struct {
 // RunStats is the content of run_stats.json.
 type RunStats struct {
 	Stats
-	SampleRejects    int64          `json:"sample_rejects"`
-	ConceptsNonZero  int            `json:"concepts_with_matches"`
-	TopConcepts      []ConceptTotal `json:"top_concepts"`
-	Config           RunConfig      `json:"config"`
-	StartedAt        time.Time      `json:"started_at"`
-	FinishedAt       time.Time      `json:"finished_at"`
-	WallSeconds      float64        `json:"wall_seconds"`
-	SamplesPerSecond float64        `json:"samples_per_second"`
-	ImageTaggingRan  bool           `json:"image_tagging"`
-	OutputFiles      []string       `json:"output_files"`
+	SampleRejects                int64          `json:"sample_rejects"`
+	ImageRejects                 int64          `json:"image_rejects"`
+	MisalignmentDegree           float64        `json:"misalignment_degree"`
+	MisalignmentDegreeConsidered float64        `json:"misalignment_degree_considered"`
+	ConceptsNonZero              int            `json:"concepts_with_matches"`
+	TopConcepts                  []ConceptTotal `json:"top_concepts"`
+	Config                       RunConfig      `json:"config"`
+	StartedAt                    time.Time      `json:"started_at"`
+	FinishedAt                   time.Time      `json:"finished_at"`
+	WallSeconds                  float64        `json:"wall_seconds"`
+	SamplesPerSecond             float64        `json:"samples_per_second"`
+	ImageTaggingRan              bool           `json:"image_tagging"`
+	OutputFiles                  []string       `json:"output_files"`
 }
 
 // WriteOutputs writes concept_counts.parquet (one row per concept in
-// names, zeros included), rejects.parquet and run_stats.json into dir.
-// counts is PCollection<KV<string,int64>>, rejects PCollection<tables.Reject>
-// and st PCollection<Stats>.
-func WriteOutputs(s beam.Scope, dir string, names []string, cfg RunConfig, start time.Time, counts, rejects, st beam.PCollection) {
+// names, zeros included), rejects.parquet and run_stats.json into dir, and
+// image_scores.parquet / sample_concepts.parquet when asked for. It runs as
+// one DoFn reading the outputs of Captions as (streamed) side inputs.
+func WriteOutputs(s beam.Scope, dir string, names []string, cfg RunConfig, start time.Time, out Outputs) {
 	s = s.Scope("count.WriteOutputs")
 	imp := beam.Impulse(s)
 	beam.ParDo0(s, &writeOutputsFn{Dir: dir, Concepts: names, Config: cfg, StartUnixNano: start.UnixNano()}, imp,
-		beam.SideInput{Input: counts}, beam.SideInput{Input: st}, beam.SideInput{Input: rejects})
+		beam.SideInput{Input: out.Counts}, beam.SideInput{Input: out.Stats}, beam.SideInput{Input: out.Rejects},
+		beam.SideInput{Input: out.Scores}, beam.SideInput{Input: out.Samples})
 }
 
 type writeOutputsFn struct {
@@ -77,16 +103,31 @@ type writeOutputsFn struct {
 	StartUnixNano int64
 }
 
-func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts func(*string, *int64) bool, sts func(*Stats) bool, rejects func(*tables.Reject) bool) error {
-	byName := make(map[string]int64, len(f.Concepts))
+func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts func(*string, *Tally) bool, sts func(*Stats) bool,
+	rejects func(*tables.Reject) bool, scores func(*tables.ScoreRow) bool, samples func(*tables.SampleRow) bool) error {
+	byName := make(map[string]Tally, len(f.Concepts))
 	var name string
-	var n int64
+	var n Tally
 	for counts(&name, &n) {
-		byName[name] += n
+		t := byName[name]
+		t.Add(n)
+		byName[name] = t
 	}
+	unknown := map[string]bool{}
+	if f.Config.Image != nil {
+		for _, u := range f.Config.Image.UnknownConcepts {
+			unknown[u] = true
+		}
+	}
+	ptr := func(v int64) *int64 { return &v }
 	rows := make([]tables.ConceptCount, len(f.Concepts))
 	for i, c := range f.Concepts {
-		rows[i] = tables.ConceptCount{Concept: c, TextCount: byName[c]}
+		t := byName[c]
+		rows[i] = tables.ConceptCount{Concept: c, TextCount: t.Text}
+		if f.Config.Image != nil && !unknown[c] {
+			rows[i].ImageCount, rows[i].MatchedCount = ptr(t.Image), ptr(t.Matched)
+			rows[i].TextOnlyCount, rows[i].ImageOnlyCount = ptr(t.TextOnly), ptr(t.ImageOnly)
+		}
 		delete(byName, c)
 	}
 	if len(byName) != 0 {
@@ -121,12 +162,63 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 		return err
 	}
 
+	outputs := []string{tables.ConceptCountsFile, tables.RejectsFile}
+	if f.Config.Image != nil && f.Config.Image.EmitScores {
+		var row tables.ScoreRow
+		if err := writeFile(ctx, JoinPath(f.Dir, tables.ImageScoresFile), func(w io.Writer) error {
+			sw, err := tables.NewScoreWriter(w, nil)
+			if err != nil {
+				return err
+			}
+			for scores(&row) {
+				if err := sw.WriteScore(row); err != nil {
+					sw.Close()
+					return err
+				}
+			}
+			return sw.Close()
+		}); err != nil {
+			return err
+		}
+		outputs = append(outputs, tables.ImageScoresFile)
+	}
+	if f.Config.EmitSamples {
+		var row tables.SampleRow
+		if err := writeFile(ctx, JoinPath(f.Dir, tables.SampleConceptsFile), func(w io.Writer) error {
+			sw, err := tables.NewSampleWriter(w, nil)
+			if err != nil {
+				return err
+			}
+			for samples(&row) {
+				if err := sw.WriteSample(row); err != nil {
+					sw.Close()
+					return err
+				}
+			}
+			return sw.Close()
+		}); err != nil {
+			return err
+		}
+		outputs = append(outputs, tables.SampleConceptsFile)
+	}
+
 	rs := RunStats{Stats: total, Config: f.Config, StartedAt: time.Unix(0, f.StartUnixNano).UTC()}
 	for reason, k := range total.Rejects {
-		if !IsShardReason(reason) {
+		switch {
+		case IsShardReason(reason):
+		case IsImageReason(reason):
+			rs.ImageRejects += k
+		default:
 			rs.SampleRejects += k
 		}
 	}
+	if total.SamplesRead > 0 {
+		rs.MisalignmentDegree = float64(total.Misaligned) / float64(total.SamplesRead)
+	}
+	if total.MisalignmentConsidered > 0 {
+		rs.MisalignmentDegreeConsidered = float64(total.Misaligned) / float64(total.MisalignmentConsidered)
+	}
+	rs.ImageTaggingRan = f.Config.Image != nil
 	sorted := append([]tables.ConceptCount(nil), rows...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].TextCount > sorted[j].TextCount })
 	for _, r := range sorted {
@@ -144,7 +236,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	if rs.WallSeconds > 0 {
 		rs.SamplesPerSecond = float64(total.SamplesRead) / rs.WallSeconds
 	}
-	rs.OutputFiles = []string{tables.ConceptCountsFile, tables.RejectsFile, tables.RunStatsFile}
+	rs.OutputFiles = append(outputs, tables.RunStatsFile)
 	return writeFile(ctx, JoinPath(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -152,7 +244,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	})
 }
 
-func firstKey(m map[string]int64) string {
+func firstKey[V any](m map[string]V) string {
 	for k := range m {
 		return k
 	}

@@ -1,0 +1,33 @@
+package onnxbuild_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
+)
+
+func TestMetadataRoundTrip(t *testing.T) {
+	m := onnxbuild.PoolLinear("m", "out", [3][]float32{{1}, {2}, {3}}, true, map[string]string{"a": "1", "conceptfreq.labels": "x\ny"})
+	md, err := onnxbuild.ReadMetadata(m.Marshal())
+	if err != nil || md["a"] != "1" || md["conceptfreq.labels"] != "x\ny" || len(md) != 2 {
+		t.Fatalf("got %v, %v", md, err)
+	}
+	if _, err := onnxbuild.ReadMetadata([]byte{0xff, 0xff, 0xff}); err == nil {
+		t.Error("garbage parsed")
+	}
+}
+
+// The committed test models carry the metadata the pipeline reads.
+func TestCommittedModelsMetadata(t *testing.T) {
+	for _, name := range []string{"colour_tagger.onnx", "colour_embedder.onnx"} {
+		committed, err := os.ReadFile("../../testdata/models/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, err := onnxbuild.ReadMetadata(committed)
+		if err != nil || md["conceptfreq.input_size"] != "32" {
+			t.Errorf("%s: metadata %v, %v", name, md, err)
+		}
+	}
+}

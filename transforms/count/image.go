@@ -1,0 +1,212 @@
+package count
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
+)
+
+// ImageTagger scores preprocessed images. Implementations run a model
+// (onnxTagger) or replay saved scores.
+type ImageTagger interface {
+	// Options is the preprocessing the model expects.
+	Options() preprocess.Options
+	// Tag scores n images packed NCHW in batch, writing one row of
+	// vocabulary-ordered scores (NaN for concepts the model does not know)
+	// into scores[i] for each.
+	Tag(batch []float32, n int, scores [][]float64) error
+}
+
+// conceptScore is one saved score, by vocabulary index.
+type conceptScore struct {
+	concept int32
+	score   float32
+}
+
+// ImageSide configures image tagging for a Processor.
+type ImageSide struct {
+	Tagger     ImageTagger               // nil when replaying Saved
+	Saved      map[string][]conceptScore // shard+"\x00"+key → saved scores (recount mode)
+	Known      []bool                    // per concept: the tagger knows it
+	Threshold  float64                   // strict: score > Threshold
+	MaxPixels  int64
+	BatchSize  int
+	ScoreFloor float64 // scores at or above it are emitted with EmitScores
+	EmitScores bool
+}
+
+// imageExts are tried in order for a sample's image member.
+var imageExts = []string{"jpg", "jpeg", "png", "webp", "gif"}
+
+type pendingSample struct {
+	key, caption string
+	text         []int // vocabulary indices in the caption
+}
+
+type imageState struct {
+	batch   []float32
+	pending []pendingSample
+	scores  [][]float64
+	inText  []bool
+}
+
+// image queues a sample's image for tagging (or replays its saved scores).
+func (r *shardRun) image(key, caption string, text []int, members map[string][]byte) error {
+	side := r.p.Image
+	ps := pendingSample{key: key, caption: caption, text: append([]int(nil), text...)}
+	if side.Saved != nil {
+		saved, ok := side.Saved[r.path+"\x00"+key]
+		if !ok {
+			r.reject(key, RejectImageNoScores, "no saved scores for this sample (text counted)")
+			return nil
+		}
+		scores := r.scoreRow(0)
+		for i := range scores {
+			scores[i] = math.NaN()
+			if side.Known[i] {
+				scores[i] = 0
+			}
+		}
+		for _, cs := range saved {
+			scores[cs.concept] = float64(cs.score)
+		}
+		r.tally(ps, scores)
+		return nil
+	}
+	var data []byte
+	for _, e := range imageExts {
+		if b, ok := members[e]; ok {
+			data = b
+			break
+		}
+	}
+	if data == nil {
+		r.reject(key, RejectImageMissing, "no image member (text counted)")
+		return nil
+	}
+	img, format, err := preprocess.Decode(data, side.MaxPixels)
+	if err != nil {
+		reason := RejectImageDecode
+		switch {
+		case errors.Is(err, preprocess.ErrUnsupported):
+			reason = RejectImageUnsupported
+		case errors.Is(err, preprocess.ErrTooLarge):
+			reason = RejectImageTooLarge
+		}
+		r.reject(key, reason, fmt.Sprintf("%s image: %v (text counted)", format, err))
+		return nil
+	}
+	st := &r.p.img
+	st.batch = preprocess.Tensor(img, side.Tagger.Options(), st.batch)
+	st.pending = append(st.pending, ps)
+	if len(st.pending) >= max(side.BatchSize, 1) {
+		return r.flush()
+	}
+	return nil
+}
+
+func (r *shardRun) scoreRow(i int) []float64 {
+	st := &r.p.img
+	for len(st.scores) <= i {
+		st.scores = append(st.scores, make([]float64, len(r.counts)))
+	}
+	return st.scores[i]
+}
+
+// flush tags the queued images as one batch.
+func (r *shardRun) flush() error {
+	st := &r.p.img
+	n := len(st.pending)
+	if n == 0 || r.p.Image == nil || r.p.Image.Tagger == nil {
+		return nil
+	}
+	rows := make([][]float64, n)
+	for i := range rows {
+		rows[i] = r.scoreRow(i)
+	}
+	if err := r.p.Image.Tagger.Tag(st.batch, n, rows); err != nil {
+		return err
+	}
+	for i, ps := range st.pending {
+		r.tally(ps, rows[i])
+	}
+	st.batch = st.batch[:0]
+	st.pending = st.pending[:0]
+	return nil
+}
+
+// tally counts one tagged sample: image, matched, text-only and image-only
+// counts, misalignment, and the optional rows.
+func (r *shardRun) tally(ps pendingSample, scores []float64) {
+	side := r.p.Image
+	st := &r.p.img
+	if len(st.inText) != len(r.counts) {
+		st.inText = make([]bool, len(r.counts))
+	}
+	for _, c := range ps.text {
+		st.inText[c] = true
+	}
+	r.st.ImagesTagged++
+	var imageConcepts []string
+	var row tables.ScoreRow
+	imageAny, textKnown, overlap := false, false, false
+	for c, s := range scores {
+		if math.IsNaN(s) {
+			continue // unknown to the tagger
+		}
+		inImage := s > side.Threshold
+		if side.EmitScores && s >= side.ScoreFloor {
+			row.Concepts = append(row.Concepts, r.p.Names[c])
+			row.Scores = append(row.Scores, float32(s))
+		}
+		t := &r.counts[c]
+		switch {
+		case inImage && st.inText[c]:
+			t.Image++
+			t.Matched++
+			overlap = true
+		case inImage:
+			t.Image++
+			t.ImageOnly++
+		case st.inText[c]:
+			t.TextOnly++
+		}
+		if st.inText[c] {
+			textKnown = true
+		}
+		if inImage {
+			imageAny = true
+			if r.p.EmitSamples {
+				imageConcepts = append(imageConcepts, r.p.Names[c])
+			}
+		}
+	}
+	if imageAny {
+		r.st.ImagesWithConcept++
+	}
+	// The study's misalignment: both sets non-empty (over concepts the tagger
+	// knows) and disjoint.
+	if imageAny && textKnown {
+		r.st.MisalignmentConsidered++
+		if !overlap {
+			r.st.Misaligned++
+		}
+	}
+	if side.EmitScores && r.out.Score != nil {
+		row.Shard, row.Key = r.path, ps.key
+		r.out.Score(row)
+	}
+	if r.p.EmitSamples && r.out.Sample != nil {
+		text := make([]string, 0, len(ps.text))
+		for _, c := range ps.text {
+			text = append(text, r.p.Names[c])
+		}
+		r.out.Sample(tables.SampleRow{Shard: r.path, Key: ps.key, Caption: ps.caption, TextConcepts: text, ImageConcepts: imageConcepts})
+	}
+	for _, c := range ps.text {
+		st.inText[c] = false
+	}
+}
