@@ -3,8 +3,9 @@ GO       ?= go
 NODE_DIR := .cache/node
 DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
 DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
+ORT_LIB  := .cache/onnxruntime/libonnxruntime.so.1
 
-.PHONY: run run-fit test deps lint build nocgo bench fuzz vocab clean
+.PHONY: run run-fit test deps ort lint build nocgo worker models bench fuzz vocab clean
 
 ## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary
 run:
@@ -16,10 +17,15 @@ run-fit:
 
 ## test: install test dependencies, check formatting/vet/CGO_ENABLED=0 build, run all tests
 test: deps lint
-	CONCEPTFREQ_REQUIRE_DUCKDB=1 $(GO) test -count=1 ./...
+	CONCEPTFREQ_REQUIRE_DUCKDB=1 CONCEPTFREQ_REQUIRE_ORT=1 CONCEPTFREQ_ORT_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 ./...
+	CGO_ENABLED=0 $(GO) test -count=1 ./models/ort/
 
-## deps: DuckDB for Node (interop test reader), cached under .cache/node
-deps: $(DUCKDB_STAMP)
+## deps: DuckDB for Node (interop test reader) and the ONNX Runtime library, cached under .cache/
+deps: $(DUCKDB_STAMP) ort
+
+## ort: ONNX Runtime 1.30 (CPU) from npm onnxruntime-node@1.30.0, sha256-checked, into .cache/onnxruntime
+ort:
+	bash models/install_ort.sh
 
 $(DUCKDB_STAMP):
 	mkdir -p $(NODE_DIR)
@@ -36,6 +42,14 @@ nocgo:
 
 build:
 	$(GO) build -o bin/ ./pipelines/...
+
+## worker: the cgo worker binary for Dataflow GPU workers (linux/amd64), see runners/Dockerfile
+worker:
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -o bin/count-worker ./pipelines/count
+
+## models: regenerate the ONNX test models in testdata/models
+models:
+	$(GO) run ./models/onnxbuild/mkmodels -out testdata/models
 
 ## bench: throughput table of the count job and its parts (see bench/README.md)
 bench:

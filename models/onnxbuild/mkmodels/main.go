@@ -20,7 +20,6 @@ import (
 	"strings"
 
 	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
-	"github.com/conceptfreq/conceptfreq/models/preprocess"
 	"github.com/conceptfreq/conceptfreq/models/tagging"
 )
 
@@ -33,11 +32,11 @@ func main() {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	// With ImageNet normalisation a pure red image pools to about
-	// (2.25, -2.04, -1.80); the weights (4,-2,-2) give it logit ≈ 16.7 for red
-	// and below -9 for green and blue. White, grey and black images stay
-	// below sigmoid⁻¹(0.7) for every colour. Magenta has zero weights:
-	// score 0.5, never above the 0.7 threshold.
+	// The models ask (in their metadata) for mean 0.5 and std 0.5, so a pure
+	// red image pools to (1, -1, -1): the weights (4,-2,-2) give it logit 8
+	// for red and -4 for green and blue, while white (1,1,1), black and grey
+	// images give logit 0 (score 0.5) for every colour, below the 0.7
+	// threshold. Magenta has zero weights: score 0.5, never tagged.
 	w := [3][]float32{
 		{4, -2, -2, 0},
 		{-2, 4, -2, 0},
@@ -47,12 +46,14 @@ func main() {
 		tagging.MetaLabels:    strings.Join(ColourLabels, "\n"),
 		tagging.MetaOutput:    "probabilities",
 		tagging.MetaInputSize: "32",
+		tagging.MetaMean:      "0.5,0.5,0.5",
+		tagging.MetaStd:       "0.5,0.5,0.5",
 	}
 	write(*out, "colour_tagger.onnx", onnxbuild.PoolLinear("colour_tagger", "scores", w, true, meta).Marshal())
 	write(*out, "colour_tagger.labels.txt", []byte("# output columns of colour_tagger.onnx\n"+strings.Join(ColourLabels, "\n")+"\n"))
 	eye := [3][]float32{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}
 	write(*out, "colour_embedder.onnx", onnxbuild.PoolLinear("colour_embedder", "embedding", eye, false,
-		map[string]string{tagging.MetaInputSize: "32"}).Marshal())
+		map[string]string{tagging.MetaInputSize: "32", tagging.MetaMean: "0.5,0.5,0.5", tagging.MetaStd: "0.5,0.5,0.5"}).Marshal())
 	var concepts []string
 	var embs [][]float32
 	for i, name := range []string{"red", "green", "blue"} {
@@ -62,7 +63,7 @@ func main() {
 			if c == i {
 				v = 1
 			}
-			e = append(e, (v-preprocess.ImageNetMean[c])/preprocess.ImageNetStd[c])
+			e = append(e, (v-0.5)/0.5)
 		}
 		concepts, embs = append(concepts, name), append(embs, e)
 	}

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/io/wds"
+	"github.com/conceptfreq/conceptfreq/models/ort"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/count"
+)
+
+const modelsDir = "../../testdata/models"
+
+func requireORT(t *testing.T) string {
+	t.Helper()
+	if !ort.Available {
+		t.Skip("built without cgo: no ONNX Runtime")
+	}
+	p, _ := filepath.Abs(ort.ResolveLib(""))
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CONCEPTFREQ_REQUIRE_ORT") != "" {
+			t.Fatalf("ONNX Runtime library missing at %s: run bash models/install_ort.sh", p)
+		}
+		t.Skipf("ONNX Runtime library not installed at %s (make test installs it)", p)
+	}
+	return p
+}
+
+var colours = map[string]color.RGBA{
+	"red": {255, 0, 0, 255}, "green": {0, 255, 0, 255}, "blue": {0, 0, 255, 255},
+	"white": {255, 255, 255, 255}, "black": {0, 0, 0, 255}, "grey": {100, 100, 100, 255},
+}
+
+// colourJPEG is a 24×24 image of one colour, or, when dominant, that colour
+// with a 3-pixel white border (81% of the area).
+func colourJPEG(name string, dominant bool) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 24, 24))
+	for y := 0; y < 24; y++ {
+		for x := 0; x < 24; x++ {
+			c := colours[name]
+			if dominant && (x < 3 || y < 3 || x >= 21 || y >= 21) {
+				c = colours["white"]
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	jpeg.Encode(&b, img, &jpeg.Options{Quality: 95})
+	return b.Bytes()
+}
+
+func hugePNGHeader() []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr, 20000)
+	binary.BigEndian.PutUint32(ihdr[4:], 10000)
+	ihdr[8], ihdr[9] = 8, 2
+	binary.Write(&b, binary.BigEndian, uint32(13))
+	chunk := append([]byte("IHDR"), ihdr...)
+	b.Write(chunk)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	return b.Bytes()
+}
+
+// plantedTruth is what the colour dataset must give, known by construction.
+type plantedTruth struct {
+	text, image, matched, textOnly, imageOnly map[string]int64
+	samples, tagged, considered, misaligned   int64
+	imageRejects                              map[string]int64
+}
+
+// colourDataset writes shards whose images are solid or dominant colours and
+// whose captions mention colours, agreeing with the image or not. The colour
+// tagger tags exactly red, green and blue images (white, black and grey get
+// no tag); "orange" and "car" are vocabulary concepts it does not know.
+func colourDataset(t *testing.T, dir string) *plantedTruth {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 11))
+	tr := &plantedTruth{text: map[string]int64{}, image: map[string]int64{}, matched: map[string]int64{},
+		textOnly: map[string]int64{}, imageOnly: map[string]int64{}, imageRejects: map[string]int64{}}
+	imgColours := []string{"red", "green", "blue", "white", "black", "grey"}
+	words := []string{"red", "green", "blue", "orange", "car"}
+	key := 0
+	for sh := 0; sh < 3; sh++ {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%05d.tar", sh)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := wds.NewWriter(f, false)
+		for i := 0; i < 40; i++ {
+			k := fmt.Sprintf("%09d", key)
+			key++
+			tr.samples++
+			ic := imgColours[rng.IntN(len(imgColours))]
+			mentioned := map[string]bool{}
+			capWords := []string{"a", "photo", "of"}
+			for n := rng.IntN(3); n > 0; n-- {
+				wd := words[rng.IntN(len(words))]
+				if !mentioned[wd] {
+					mentioned[wd] = true
+					capWords = append(capWords, wd)
+				}
+			}
+			text := strings.Join(capWords, " ")
+			members := map[string][]byte{"txt": []byte(text), "json": []byte(`{"caption":"` + text + `"}`)}
+			for wd := range mentioned {
+				tr.text[wd]++
+			}
+			bad := ""
+			switch key % 29 { // a few unusable images; their text still counts
+			case 5:
+				members["jpg"] = colourJPEG("red", false)[:200]
+				bad = count.RejectImageDecode
+			case 11:
+				members["jpg"] = []byte("BM not an image format we read")
+				bad = count.RejectImageUnsupported
+			case 17:
+				members["png"] = hugePNGHeader()
+				bad = count.RejectImageTooLarge
+			case 23:
+				bad = count.RejectImageMissing
+			default:
+				members["jpg"] = colourJPEG(ic, rng.IntN(2) == 0)
+			}
+			if err := w.WriteSample(k, members); err != nil {
+				t.Fatal(err)
+			}
+			if bad != "" {
+				tr.imageRejects[bad]++
+				continue
+			}
+			tr.tagged++
+			tagged := ic == "red" || ic == "green" || ic == "blue"
+			if tagged {
+				tr.image[ic]++
+			}
+			for _, c := range []string{"red", "green", "blue"} {
+				switch {
+				case mentioned[c] && tagged && c == ic:
+					tr.matched[c]++
+				case mentioned[c]:
+					tr.textOnly[c]++
+				case tagged && c == ic:
+					tr.imageOnly[c]++
+				}
+			}
+			known := mentioned["red"] || mentioned["green"] || mentioned["blue"]
+			if tagged && known {
+				tr.considered++
+				if !mentioned[ic] {
+					tr.misaligned++
+				}
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	return tr
+}
+
+func colourVocab(t *testing.T) *caption.Vocabulary {
+	t.Helper()
+	lem, _ := caption.English()
+	v, err := caption.ParseVocabulary(strings.NewReader("red\ngreen\nblue\norange\ncar\n"), "colours", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func imageJob(t *testing.T, dir string, ic count.ImageConfig, emitSamples bool) *result {
+	t.Helper()
+	cfg := Config{Inputs: []string{dir + "/*.tar"}, Vocabulary: colourVocab(t), Image: ic, EmitSamples: emitSamples, Output: t.TempDir()}
+	if err := PrepareImage(context.Background(), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return runJob(t, "", cfg)
+}
+
+func baseImageConfig(lib string) count.ImageConfig {
+	return count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, Device: "cpu",
+		BatchSize: 7, OrtLib: lib, MaxPixels: 50_000_000, ScoreFloor: 0.3, EmbedScale: 1, EmbedActivation: "none", EmbedTemperature: 1}
+}
+
+func checkColourTruth(t *testing.T, name string, res *result, tr *plantedTruth) {
+	t.Helper()
+	st := res.stats
+	if st.SamplesRead != tr.samples || st.ImagesTagged != tr.tagged {
+		t.Errorf("%s: read %d, tagged %d; want %d, %d", name, st.SamplesRead, st.ImagesTagged, tr.samples, tr.tagged)
+	}
+	if st.Config.Image.ScoresDir != "" {
+		// A recount rejects the samples that had no saved scores.
+		var want int64
+		for _, n := range tr.imageRejects {
+			want += n
+		}
+		if st.Rejects[count.RejectImageNoScores] != want {
+			t.Errorf("%s: %d samples without saved scores, want %d", name, st.Rejects[count.RejectImageNoScores], want)
+		}
+	} else {
+		for reason, n := range tr.imageRejects {
+			if st.Rejects[reason] != n {
+				t.Errorf("%s: %s rejects %d, want %d", name, reason, st.Rejects[reason], n)
+			}
+		}
+	}
+	if st.MisalignmentConsidered != tr.considered || st.Misaligned != tr.misaligned {
+		t.Errorf("%s: misalignment %d of %d, want %d of %d", name, st.Misaligned, st.MisalignmentConsidered, tr.misaligned, tr.considered)
+	}
+	if want := float64(tr.misaligned) / float64(tr.samples); st.MisalignmentDegree != want {
+		t.Errorf("%s: misalignment_degree %v, want %v", name, st.MisalignmentDegree, want)
+	}
+	for _, c := range []string{"red", "green", "blue"} {
+		r := res.byConcept[c]
+		if r.TextCount != tr.text[c] || r.ImageCount == nil || *r.ImageCount != tr.image[c] || *r.MatchedCount != tr.matched[c] ||
+			*r.TextOnlyCount != tr.textOnly[c] || *r.ImageOnlyCount != tr.imageOnly[c] {
+			t.Errorf("%s: %s: got text %d image %v matched %v text-only %v image-only %v; want %d %d %d %d %d", name, c,
+				r.TextCount, deref(r.ImageCount), deref(r.MatchedCount), deref(r.TextOnlyCount), deref(r.ImageOnlyCount),
+				tr.text[c], tr.image[c], tr.matched[c], tr.textOnly[c], tr.imageOnly[c])
+		}
+	}
+	for _, c := range []string{"orange", "car"} {
+		r := res.byConcept[c]
+		if r.TextCount != tr.text[c] || r.ImageCount != nil || r.MatchedCount != nil {
+			t.Errorf("%s: %s (unknown to the tagger): got text %d image %v matched %v; want %d, null, null", name, c, r.TextCount, deref(r.ImageCount), deref(r.MatchedCount), tr.text[c])
+		}
+	}
+	if got := st.Config.Image.UnknownConcepts; len(got) != 2 || got[0] != "orange" || got[1] != "car" {
+		t.Errorf("%s: unknown concepts %v, want [orange car]", name, got)
+	}
+}
+
+func deref(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// The planted colour dataset through the real ONNX Runtime on prism: text,
+// image, matched, text-only and image-only counts, misalignment and image
+// rejects must be exact, for both taggers and with partial batches.
+func TestPlantedColoursThroughONNXRuntime(t *testing.T) {
+	lib := requireORT(t)
+	dir := t.TempDir()
+	tr := colourDataset(t, dir)
+	if tr.considered == 0 || tr.misaligned == 0 || tr.matched["red"] == 0 || tr.imageOnly["blue"] == 0 {
+		t.Fatalf("planted dataset lacks cases: %+v", tr)
+	}
+
+	ml := baseImageConfig(lib)
+	ml.EmitScores = true
+	mlRes := imageJob(t, dir, ml, true)
+	checkColourTruth(t, "multilabel (labels from metadata)", mlRes, tr)
+
+	withFile := baseImageConfig(lib)
+	withFile.Labels = modelsDir + "/colour_tagger.labels.txt"
+	withFile.BatchSize = 1
+	checkColourTruth(t, "multilabel (labels file, batch 1)", imageJob(t, dir, withFile, false), tr)
+
+	emb := baseImageConfig(lib)
+	emb.Tagger, emb.Model, emb.ConceptEmbeddings, emb.BatchSize = "embedding", modelsDir+"/colour_embedder.onnx", modelsDir+"/colour_concepts.parquet", 64
+	checkColourTruth(t, "embedding (batch 64)", imageJob(t, dir, emb, false), tr)
+
+	// Recount from the saved scores, without the model.
+	re := count.ImageConfig{ScoresDir: mlRes.dir, Threshold: 0.9, BatchSize: 1, Device: "cpu"}
+	reRes := imageJob(t, dir, re, false)
+	checkColourTruth(t, "recount from image_scores.parquet", reRes, tr)
+
+	// sample_concepts.parquet: one row per tagged sample.
+	b, err := os.ReadFile(filepath.Join(mlRes.dir, tables.SampleConceptsFile))
+	if err != nil || !bytes.HasPrefix(b, []byte("PAR1")) {
+		t.Fatalf("sample_concepts.parquet: %v", err)
+	}
+	var scored int
+	sb, err := os.ReadFile(filepath.Join(mlRes.dir, tables.ImageScoresFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tables.ReadScores(sb, func(r tables.ScoreRow) error {
+		scored++
+		for i, s := range r.Scores {
+			if s < 0.3 {
+				t.Errorf("%s: score %v of %s below the floor", r.Key, s, r.Concepts[i])
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if int64(scored) != tr.tagged {
+		t.Errorf("image_scores.parquet has %d rows, want one per tagged sample (%d)", scored, tr.tagged)
+	}
+}
+
+func TestImageConfigErrors(t *testing.T) {
+	ctx := context.Background()
+	v := colourVocab(t)
+	for name, ic := range map[string]count.ImageConfig{
+		"no model":          {Tagger: "multilabel", Threshold: 0.7, BatchSize: 1, Device: "cpu"},
+		"bad device":        {Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "npu"},
+		"embedding no file": {Tagger: "embedding", Model: modelsDir + "/colour_embedder.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"},
+		"floor above":       {Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.5, ScoreFloor: 0.6, EmitScores: true, BatchSize: 1, Device: "cpu"},
+		"missing model":     {Tagger: "multilabel", Model: modelsDir + "/nope.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"},
+		"bad tagger":        {Tagger: "ram", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"},
+	} {
+		cfg := Config{Vocabulary: v, Image: ic}
+		if err := PrepareImage(ctx, &cfg); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// A binary built without cgo (as Beam's Dataflow launcher cross-compiles)
+// counts text but refuses to tag images, saying why.
+func TestCgoOffBinaryRefusesImages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "count")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--input=../../testdata/shards/compressed.tar", "--output="+t.TempDir(),
+		"--model="+modelsDir+"/colour_tagger.onnx").CombinedOutput()
+	if err == nil {
+		t.Fatalf("image tagging ran without cgo:\n%s", out)
+	}
+	if !strings.Contains(string(out), "built without ONNX support (CGO_ENABLED=0)") {
+		t.Errorf("unclear error:\n%s", out)
+	}
+	out, err = exec.Command(bin, "--input=../../testdata/shards/compressed.tar", "--output="+t.TempDir()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "3 samples read") {
+		t.Errorf("text-only run without cgo: %v\n%s", err, out)
+	}
+}
