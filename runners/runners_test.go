@@ -35,3 +35,20 @@ func TestRunnerChoice(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckGPU(t *testing.T) {
+	old := *beamrunners.Runner
+	defer func() { *beamrunners.Runner = old }()
+	*beamrunners.Runner = "prism"
+	if err := runners.CheckGPU("cuda"); err != nil {
+		t.Errorf("prism: %v", err)
+	}
+	*beamrunners.Runner = "dataflow"
+	if err := runners.CheckGPU("cpu"); err != nil {
+		t.Errorf("dataflow cpu: %v", err)
+	}
+	err := runners.CheckGPU("cuda")
+	if err == nil || !strings.Contains(err.Error(), "worker_accelerator") || !strings.Contains(err.Error(), "sdk_container_image") {
+		t.Errorf("dataflow cuda without options: got %v", err)
+	}
+}

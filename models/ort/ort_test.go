@@ -4,6 +4,7 @@ package ort_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -119,5 +120,34 @@ func TestLibraryMissing(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("error message lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// BenchmarkTaggingBatch: images/s through ONNX Runtime on the CPU with the
+// colour test model at RAM++'s 384×384 input, per batch size.
+func BenchmarkTaggingBatch(b *testing.B) {
+	p, _ := filepath.Abs(ort.ResolveLib(""))
+	if _, err := os.Stat(p); err != nil {
+		b.Skipf("ONNX Runtime library not installed at %s", p)
+	}
+	s, err := ort.Open(filepath.Join(models, "colour_tagger.onnx"), ort.Options{LibPath: p, Device: "cpu", IntraOpThreads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for _, n := range []int{1, 8, 32, 128} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			in := make([]float32, n*3*384*384)
+			for i := range in {
+				in[i] = float32(i%255) / 255
+			}
+			b.SetBytes(int64(4 * len(in)))
+			for i := 0; i < b.N; i++ {
+				if _, _, err := s.Run(in, n, 384, 384); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
 	}
 }

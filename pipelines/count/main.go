@@ -141,6 +141,11 @@ func run(ctx context.Context) error {
 	if err := PrepareImage(ctx, &cfg); err != nil {
 		return err
 	}
+	if cfg.ImageRun != nil && cfg.Image.ScoresDir == "" {
+		if err := runners.CheckGPU(cfg.Image.Device); err != nil {
+			return err
+		}
+	}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg)
 	if _, err := runners.Run(ctx, p); err != nil {

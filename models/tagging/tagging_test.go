@@ -1,0 +1,95 @@
+package tagging_test
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/conceptfreq/conceptfreq/models/tagging"
+)
+
+var lower = strings.ToLower
+
+func TestMultilabel(t *testing.T) {
+	vocab := []string{"Red", "blue", "orange"}
+	h, err := tagging.NewMultilabel(vocab, []string{"red", "green", "blue"}, false, lower)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, 3)
+	if err := h.Scores([]float32{0.9, 0.1, 0.4}, dst); err != nil {
+		t.Fatal(err)
+	}
+	if !near(dst[0], 0.9) || !near(dst[1], 0.4) || !math.IsNaN(dst[2]) {
+		t.Errorf("got %v, want [0.9 0.4 NaN]", dst)
+	}
+	if u := h.Unknown(vocab); len(u) != 1 || u[0] != "orange" {
+		t.Errorf("unknown: %v", u)
+	}
+	logits, _ := tagging.NewMultilabel(vocab, []string{"red", "green", "blue"}, true, lower)
+	logits.Scores([]float32{0, 5, -5}, dst)
+	if !near(dst[0], 0.5) || !near(dst[1], 1/(1+math.Exp(5))) {
+		t.Errorf("logits: got %v", dst)
+	}
+	if err := h.Scores([]float32{1, 2}, dst); err == nil {
+		t.Error("wrong output width accepted")
+	}
+	if _, err := tagging.NewMultilabel(vocab, nil, false, lower); err == nil {
+		t.Error("no labels accepted")
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+
+func TestEmbedding(t *testing.T) {
+	vocab := []string{"red", "green", "cat"}
+	h, err := tagging.NewEmbedding(vocab, []string{"green", "red"}, [][]float32{{0, 2, 0}, {3, 0, 0}}, lower)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, 3)
+	h.Scores([]float32{1, 1, 0}, dst) // 45° between red and green
+	if !near(dst[0], math.Sqrt(0.5)) || !near(dst[1], math.Sqrt(0.5)) || !math.IsNaN(dst[2]) {
+		t.Errorf("cosine: got %v", dst)
+	}
+	h.Activation, h.Temperature = "softmax", 0.5
+	h.Scores([]float32{1, 0, 0}, dst)
+	// softmax over (1, 0)/0.5 for known concepts.
+	want := math.Exp(2) / (math.Exp(2) + 1)
+	if !near(dst[0], want) || !near(dst[0]+dst[1], 1) {
+		t.Errorf("softmax: got %v, want red %v", dst, want)
+	}
+	h.Activation, h.Scale, h.Temperature = "sigmoid", 10, 1
+	h.Scores([]float32{0, 1, 0}, dst)
+	if !near(dst[1], 1/(1+math.Exp(-10))) {
+		t.Errorf("scaled sigmoid: got %v", dst)
+	}
+	if _, err := tagging.NewEmbedding(vocab, []string{"red"}, [][]float32{{0, 0}}, lower); err == nil {
+		t.Error("zero embedding accepted")
+	}
+	if _, err := tagging.NewEmbedding(vocab, []string{"red", "blue"}, [][]float32{{1, 0}, {1}}, lower); err == nil {
+		t.Error("ragged embeddings accepted")
+	}
+}
+
+func TestConceptEmbeddingsRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	if err := tagging.WriteConceptEmbeddings(&b, []string{"a", "b"}, [][]float32{{1, 2}, {3, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	names, embs, err := tagging.ReadConceptEmbeddings(b.Bytes(), "x")
+	if err != nil || len(names) != 2 || names[1] != "b" || embs[1][1] != 4 {
+		t.Fatalf("got %v %v %v", names, embs, err)
+	}
+	if _, _, err := tagging.ReadConceptEmbeddings([]byte("nope"), "x"); err == nil {
+		t.Error("garbage parsed")
+	}
+}
+
+func TestLabels(t *testing.T) {
+	got, err := tagging.ReadLabels(strings.NewReader("# header\nred\n\n green \n"))
+	if err != nil || len(got) != 2 || got[1] != "green" {
+		t.Errorf("got %v %v", got, err)
+	}
+}
