@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -43,6 +44,14 @@ func TestRealPhotosToTensor(t *testing.T) {
 		img, format, err := preprocess.Decode(data, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
+		}
+		// img2dataset's test photos are named WIDTH_HEIGHT: decoded upright
+		// (EXIF honoured) they must have that size.
+		var w, h int
+		if n, _ := fmt.Sscanf(filepath.Base(f), "%d_%d.", &w, &h); n == 2 {
+			if got := img.Bounds().Size(); got.X != w || got.Y != h {
+				t.Errorf("%s: decoded %v, want %dx%d", f, got, w, h)
+			}
 		}
 		for _, mode := range []string{preprocess.Squash, preprocess.Crop} {
 			o := preprocess.DefaultOptions()

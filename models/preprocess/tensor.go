@@ -138,13 +138,16 @@ func bilinearTaps(in int, lo, span float64, out int) taps {
 	return t
 }
 
-// resample resizes one plane (w×h) to ow×oh over the source window given by
-// x0,y0 and spans (for centre crops), separably: horizontal then vertical.
-func resample(p []float32, w, h int, x0, xs, y0, ys float64, ow, oh int) []float32 {
-	tx := bilinearTaps(w, x0, xs, ow)
-	ty := bilinearTaps(h, y0, ys, oh)
-	tmp := make([]float32, ow*h)
-	for y := 0; y < h; y++ {
+// resample resizes one plane (w×h) to ow×oh with the given taps,
+// separably: horizontal then vertical. Only the source rows the vertical taps
+// reach are resampled horizontally.
+func resample(p []float32, w, h int, tx, ty taps, ow, oh int, tmp []float32) []float32 {
+	rowLo, rowHi := h, 0
+	for o := 0; o < oh; o++ {
+		rowLo = min(rowLo, ty.start[o])
+		rowHi = max(rowHi, ty.start[o]+len(ty.w[o]))
+	}
+	for y := rowLo; y < rowHi; y++ {
 		row := p[y*w : (y+1)*w]
 		for o := 0; o < ow; o++ {
 			var s float32
@@ -179,8 +182,11 @@ func Tensor(img image.Image, o Options, dst []float32) []float32 {
 		x0, xs = (float64(w)-side)/2, side
 		y0, ys = (float64(h)-side)/2, side
 	}
+	tx := bilinearTaps(w, x0, xs, o.Size)
+	ty := bilinearTaps(h, y0, ys, o.Size)
+	tmp := make([]float32, o.Size*h)
 	for c, p := range [][]float32{r, g, b} {
-		out := resample(p, w, h, x0, xs, y0, ys, o.Size, o.Size)
+		out := resample(p, w, h, tx, ty, o.Size, o.Size, tmp)
 		m, s := o.Mean[c], o.Std[c]
 		for i, v := range out {
 			out[i] = (v - m) / s
