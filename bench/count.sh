@@ -31,4 +31,22 @@ for mode in "all-words none" "phrase none" "all-words nouns"; do
   awk -v m="$1/pos=$2" -v n="$samples" -v s="$start" -v e="$end" -v k="$matched" \
     'BEGIN { w = e - s; printf "%-22s %10d %8.2f %12.0f %20d\n", m, n, w, n / w, k }'
 done
+# Image side: real photos (img2dataset's test images, cycled) through the
+# colour test model at 384×384 on the CPU build of ONNX Runtime.
+IMGDATA=$RES/images-2-2000
+if [ ! -f "$IMGDATA/truth.json" ]; then
+  rm -rf "$IMGDATA"
+  imgs=$(ls ../shared/data/images/*.jpg | paste -sd, -)
+  bin/synth --output="$IMGDATA" --captions="$CAPTIONS" --images="$imgs" --shards=2 --samples_per_shard=2000 >/dev/null
+fi
+bash models/install_ort.sh
+out=$RES/out-images
+start=$(date +%s.%N)
+bin/count --input="$IMGDATA" --output="$out" --overwrite --model=testdata/models/colour_tagger.onnx --input_size=384 \
+  --ort_lib="$PWD/.cache/onnxruntime/libonnxruntime.so.1" >/dev/null 2>"$RES/stderr.txt" || { cat "$RES/stderr.txt"; exit 1; }
+end=$(date +%s.%N)
+samples=$(grep -m1 '"samples_read"' "$out/run_stats.json" | tr -dc 0-9)
+tagged=$(grep -m1 '"images_tagged"' "$out/run_stats.json" | tr -dc 0-9)
+awk -v n="$samples" -v k="$tagged" -v s="$start" -v e="$end" \
+  'BEGIN { w = e - s; printf "%-22s %10d %8.2f %12.0f %20s\n", "images (384px, cpu)", n, w, n / w, k " tagged" }'
 echo "data: $SHARDS shards, $(( bytes / 1024 / 1024 )) MiB, default vocabulary; wall includes process start and prism; machine: $(nproc) cores"
