@@ -59,8 +59,8 @@ var SampleConceptsSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "image_concepts", Type: arrow.ListOf(arrow.BinaryTypes.String)},
 }, nil)
 
-// RowWriter streams rows of one schema into Parquet, a row group per
-// RowGroupRows rows.
+// RowWriter streams rows of one of the output schemas into Parquet, a row
+// group per RowGroupRows rows, so memory stays bounded.
 type RowWriter struct {
 	name string
 	fw   *pqarrow.FileWriter

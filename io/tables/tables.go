@@ -121,66 +121,20 @@ func WriteConceptCounts(w io.Writer, rows []ConceptCount, mem memory.Allocator) 
 	return nil
 }
 
-// RejectWriter streams Reject rows into a Parquet file, one row group per
-// RowGroupRows rows, so memory stays bounded however many rejects a run has.
-type RejectWriter struct {
-	fw  *pqarrow.FileWriter
-	b   *array.RecordBuilder
-	n   int
-	err error
+// NewRejectWriter starts rejects.parquet on w; add rows with WriteReject.
+// Close must be called, and its error checked, to finish the file; it does
+// not close w. Memory stays bounded however many rejects a run has.
+func NewRejectWriter(w io.Writer, mem memory.Allocator) (*RowWriter, error) {
+	return newRowWriter(w, RejectsFile, RejectsSchema, mem)
 }
 
-// NewRejectWriter starts rejects.parquet on w. Close must be called, and
-// its error checked, to finish the file; it does not close w.
-func NewRejectWriter(w io.Writer, mem memory.Allocator) (*RejectWriter, error) {
-	if mem == nil {
-		mem = memory.DefaultAllocator
-	}
-	fw, err := pqarrow.NewFileWriter(RejectsSchema, writeOnly{w}, writerProps(mem), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		return nil, fmt.Errorf("tables: %s: %w", RejectsFile, err)
-	}
-	return &RejectWriter{fw: fw, b: array.NewRecordBuilder(mem, RejectsSchema)}, nil
-}
-
-// Write adds one row.
-func (rw *RejectWriter) Write(r Reject) error {
+// WriteReject adds one rejects.parquet row.
+func (rw *RowWriter) WriteReject(r Reject) error {
 	if rw.err != nil {
 		return rw.err
 	}
-	rw.b.Field(0).(*array.StringBuilder).Append(r.Shard)
-	rw.b.Field(1).(*array.StringBuilder).Append(r.Key)
-	rw.b.Field(2).(*array.StringBuilder).Append(r.Reason)
-	rw.b.Field(3).(*array.StringBuilder).Append(r.Detail)
-	rw.n++
-	if rw.n >= RowGroupRows {
-		rw.err = rw.flush()
+	for i, v := range []string{r.Shard, r.Key, r.Reason, r.Detail} {
+		rw.b.Field(i).(*array.StringBuilder).Append(v)
 	}
-	return rw.err
-}
-
-func (rw *RejectWriter) flush() error {
-	if rw.n == 0 {
-		return nil
-	}
-	rec := rw.b.NewRecordBatch()
-	defer rec.Release()
-	rw.n = 0
-	if err := rw.fw.Write(rec); err != nil {
-		return fmt.Errorf("tables: %s: %w", RejectsFile, err)
-	}
-	return nil
-}
-
-// Close flushes the last rows and writes the Parquet footer.
-func (rw *RejectWriter) Close() error {
-	defer rw.b.Release()
-	err := rw.err
-	if err == nil {
-		err = rw.flush()
-	}
-	if cerr := rw.fw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("tables: %s: close: %w", RejectsFile, cerr)
-	}
-	return err
+	return rw.row()
 }

@@ -47,7 +47,7 @@ func TestRejectWriterManyRowGroups(t *testing.T) {
 	}
 	n := tables.RowGroupRows*2 + 17
 	for i := 0; i < n; i++ {
-		if err := rw.Write(tables.Reject{Shard: "s.tar", Key: fmt.Sprint(i), Reason: "no_caption", Detail: "d"}); err != nil {
+		if err := rw.WriteReject(tables.Reject{Shard: "s.tar", Key: fmt.Sprint(i), Reason: "no_caption", Detail: "d"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,23 +13,12 @@ import (
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/models/ort"
+	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
 )
 
 const models = "../../testdata/models"
 
-// lib returns the ONNX Runtime library installed by models/install_ort.sh,
-// skipping (or, under make test, failing) when it is absent.
-func lib(t *testing.T) string {
-	t.Helper()
-	p, _ := filepath.Abs(ort.ResolveLib(""))
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CONCEPTFREQ_REQUIRE_ORT") != "" {
-			t.Fatalf("ONNX Runtime library missing at %s: run bash models/install_ort.sh", p)
-		}
-		t.Skipf("ONNX Runtime library not installed at %s (make test installs it)", p)
-	}
-	return p
-}
+func lib(t testing.TB) string { return orttest.Lib(t) }
 
 func TestColourTaggerThroughONNXRuntime(t *testing.T) {
 	s, err := ort.Open(filepath.Join(models, "colour_tagger.onnx"), ort.Options{LibPath: lib(t), Device: "cpu", IntraOpThreads: 1})
@@ -126,11 +115,7 @@ func TestLibraryMissing(t *testing.T) {
 // BenchmarkTaggingBatch: images/s through ONNX Runtime on the CPU with the
 // colour test model at RAM++'s 384×384 input, per batch size.
 func BenchmarkTaggingBatch(b *testing.B) {
-	p, _ := filepath.Abs(ort.ResolveLib(""))
-	if _, err := os.Stat(p); err != nil {
-		b.Skipf("ONNX Runtime library not installed at %s", p)
-	}
-	s, err := ort.Open(filepath.Join(models, "colour_tagger.onnx"), ort.Options{LibPath: p, Device: "cpu", IntraOpThreads: 1})
+	s, err := ort.Open(filepath.Join(models, "colour_tagger.onnx"), ort.Options{LibPath: lib(b), Device: "cpu", IntraOpThreads: 1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,27 +18,12 @@ import (
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
-	"github.com/conceptfreq/conceptfreq/models/ort"
+	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
 
 const modelsDir = "../../testdata/models"
-
-func requireORT(t *testing.T) string {
-	t.Helper()
-	if !ort.Available {
-		t.Skip("built without cgo: no ONNX Runtime")
-	}
-	p, _ := filepath.Abs(ort.ResolveLib(""))
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CONCEPTFREQ_REQUIRE_ORT") != "" {
-			t.Fatalf("ONNX Runtime library missing at %s: run bash models/install_ort.sh", p)
-		}
-		t.Skipf("ONNX Runtime library not installed at %s (make test installs it)", p)
-	}
-	return p
-}
 
 var colours = map[string]color.RGBA{
 	"red": {255, 0, 0, 255}, "green": {0, 255, 0, 255}, "blue": {0, 0, 255, 255},
@@ -258,7 +243,7 @@ func deref(p *int64) any {
 // image, matched, text-only and image-only counts, misalignment and image
 // rejects must be exact, for both taggers and with partial batches.
 func TestPlantedColoursThroughONNXRuntime(t *testing.T) {
-	lib := requireORT(t)
+	lib := orttest.Lib(t)
 	dir := t.TempDir()
 	tr := colourDataset(t, dir)
 	if tr.considered == 0 || tr.misaligned == 0 || tr.matched["red"] == 0 || tr.imageOnly["blue"] == 0 {

@@ -280,34 +280,22 @@ func LoadVocabulary(ctx context.Context, path string) (*caption.Vocabulary, erro
 	if err != nil {
 		return nil, err
 	}
-	fs, err := filesystem.New(ctx, path)
+	b, err := readAll(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("--concepts %s: %w", path, err)
 	}
-	defer fs.Close()
-	rc, err := fs.OpenRead(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("--concepts %s: %w", path, err)
-	}
-	defer rc.Close()
-	return caption.ParseVocabulary(rc, path, lem)
+	return caption.ParseVocabulary(bytes.NewReader(b), path, lem)
 }
 
 // ReadRunStats reads run_stats.json back from a finished run.
 func ReadRunStats(ctx context.Context, dir string) (*count.RunStats, error) {
 	path := count.JoinPath(dir, tables.RunStatsFile)
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer fs.Close()
-	rc, err := fs.OpenRead(ctx, path)
+	b, err := readAll(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	defer rc.Close()
 	var rs count.RunStats
-	if err := json.NewDecoder(rc).Decode(&rs); err != nil {
+	if err := json.Unmarshal(b, &rs); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return &rs, nil

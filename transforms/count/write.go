@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -145,58 +146,19 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	for sts(&st) {
 		total.Merge(st)
 	}
-	var rej tables.Reject
-	if err := writeFile(ctx, JoinPath(f.Dir, tables.RejectsFile), func(w io.Writer) error {
-		rw, err := tables.NewRejectWriter(w, nil)
-		if err != nil {
-			return err
-		}
-		for rejects(&rej) {
-			if err := rw.Write(rej); err != nil {
-				rw.Close()
-				return err
-			}
-		}
-		return rw.Close()
-	}); err != nil {
+	if err := writeRows(ctx, JoinPath(f.Dir, tables.RejectsFile), tables.NewRejectWriter, rejects, (*tables.RowWriter).WriteReject); err != nil {
 		return err
 	}
 
 	outputs := []string{tables.ConceptCountsFile, tables.RejectsFile}
 	if f.Config.Image != nil && f.Config.Image.EmitScores {
-		var row tables.ScoreRow
-		if err := writeFile(ctx, JoinPath(f.Dir, tables.ImageScoresFile), func(w io.Writer) error {
-			sw, err := tables.NewScoreWriter(w, nil)
-			if err != nil {
-				return err
-			}
-			for scores(&row) {
-				if err := sw.WriteScore(row); err != nil {
-					sw.Close()
-					return err
-				}
-			}
-			return sw.Close()
-		}); err != nil {
+		if err := writeRows(ctx, JoinPath(f.Dir, tables.ImageScoresFile), tables.NewScoreWriter, scores, (*tables.RowWriter).WriteScore); err != nil {
 			return err
 		}
 		outputs = append(outputs, tables.ImageScoresFile)
 	}
 	if f.Config.EmitSamples {
-		var row tables.SampleRow
-		if err := writeFile(ctx, JoinPath(f.Dir, tables.SampleConceptsFile), func(w io.Writer) error {
-			sw, err := tables.NewSampleWriter(w, nil)
-			if err != nil {
-				return err
-			}
-			for samples(&row) {
-				if err := sw.WriteSample(row); err != nil {
-					sw.Close()
-					return err
-				}
-			}
-			return sw.Close()
-		}); err != nil {
+		if err := writeRows(ctx, JoinPath(f.Dir, tables.SampleConceptsFile), tables.NewSampleWriter, samples, (*tables.RowWriter).WriteSample); err != nil {
 			return err
 		}
 		outputs = append(outputs, tables.SampleConceptsFile)
@@ -249,6 +211,25 @@ func firstKey[V any](m map[string]V) string {
 		return k
 	}
 	return ""
+}
+
+// writeRows streams the rows of a side-input iterable into a Parquet file.
+func writeRows[T any](ctx context.Context, path string, open func(io.Writer, memory.Allocator) (*tables.RowWriter, error),
+	next func(*T) bool, write func(*tables.RowWriter, T) error) error {
+	return writeFile(ctx, path, func(w io.Writer) error {
+		rw, err := open(w, nil)
+		if err != nil {
+			return err
+		}
+		var row T
+		for next(&row) {
+			if err := write(rw, row); err != nil {
+				rw.Close()
+				return err
+			}
+		}
+		return rw.Close()
+	})
 }
 
 // JoinPath joins a directory (local or URL-like, e.g. gs://b/dir) and a name.
