@@ -338,3 +338,51 @@ func TestCgoOffBinaryRefusesImages(t *testing.T) {
 		t.Errorf("text-only run without cgo: %v\n%s", err, out)
 	}
 }
+
+// Notebooks read the image-side outputs too: DuckDB on the nested columns
+// of image_scores.parquet and sample_concepts.parquet and the nullable
+// counts of concept_counts.parquet.
+func TestDuckDBReadsImageOutputs(t *testing.T) {
+	lib := orttest.Lib(t)
+	dir := t.TempDir()
+	tr := colourDataset(t, dir)
+	ic := baseImageConfig(lib)
+	ic.EmitScores = true
+	res := imageJob(t, dir, ic, true)
+	var counts []struct {
+		Concept string  `json:"concept"`
+		Image   *string `json:"image_count"`
+		Matched *string `json:"matched_count"`
+	}
+	duckdb(t, fmt.Sprintf("select concept, image_count, matched_count from '%s/%s' order by concept", res.dir, tables.ConceptCountsFile), &counts)
+	for _, c := range counts {
+		known := c.Concept == "red" || c.Concept == "green" || c.Concept == "blue"
+		if known != (c.Image != nil) || known != (c.Matched != nil) {
+			t.Errorf("%s: image %v matched %v (null exactly for unknown concepts)", c.Concept, c.Image, c.Matched)
+		}
+		if c.Concept == "red" && *c.Image != fmt.Sprint(tr.image["red"]) {
+			t.Errorf("red: duckdb image_count %s, want %d", *c.Image, tr.image["red"])
+		}
+	}
+	var scored []struct {
+		N     string  `json:"n"`
+		Top   string  `json:"top"`
+		Score float64 `json:"s"`
+	}
+	duckdb(t, fmt.Sprintf("select count(*) as n, max(s.concept) as top, max(s.score) as s from (select unnest(scores) as s from '%s/%s') where s.score > 0.7",
+		res.dir, tables.ImageScoresFile), &scored)
+	var tagged int64
+	for _, c := range []string{"red", "green", "blue"} {
+		tagged += tr.image[c]
+	}
+	if len(scored) != 1 || scored[0].N != fmt.Sprint(tagged) {
+		t.Errorf("duckdb: scores above 0.7: %+v, want %d", scored, tagged)
+	}
+	var samples []struct {
+		N string `json:"n"`
+	}
+	duckdb(t, fmt.Sprintf("select count(*) as n from '%s/%s' where len(image_concepts) > 0", res.dir, tables.SampleConceptsFile), &samples)
+	if len(samples) != 1 || samples[0].N != fmt.Sprint(tagged) {
+		t.Errorf("duckdb: samples with image concepts: %+v, want %d", samples, tagged)
+	}
+}

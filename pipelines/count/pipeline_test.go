@@ -458,25 +458,8 @@ func TestCheckOutputAndInputs(t *testing.T) {
 // package @duckdb/node-api, installed by `make test` under .cache/node) and
 // compares every row with what Go wrote.
 func TestDuckDBInterop(t *testing.T) {
-	nodeDir, _ := filepath.Abs("../../.cache/node")
-	script := filepath.Join(nodeDir, "duckdb_query.mjs")
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "@duckdb", "node-api")); err != nil {
-		if os.Getenv("CONCEPTFREQ_REQUIRE_DUCKDB") != "" {
-			t.Fatalf("DuckDB for Node is not installed under %s: run `make deps`", nodeDir)
-		}
-		t.Skipf("DuckDB for Node not installed under %s (make test installs it)", nodeDir)
-	}
-	if err := os.WriteFile(script, []byte(duckdbScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	dir, _, v := plantedDataset(t, 2, 300, false)
 	res := runJob(t, "", Config{Inputs: []string{dir}, Vocabulary: v})
-	path := filepath.Join(res.dir, tables.ConceptCountsFile)
-	out, err := exec.Command("node", script,
-		fmt.Sprintf("select concept, text_count, image_count is null as image_null, matched_count is null as matched_null, typeof(text_count) as t from '%s'", path)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("duckdb: %v\n%s", err, out)
-	}
 	var rows []struct {
 		Concept     string `json:"concept"`
 		TextCount   string `json:"text_count"`
@@ -484,9 +467,8 @@ func TestDuckDBInterop(t *testing.T) {
 		MatchedNull bool   `json:"matched_null"`
 		Type        string `json:"t"`
 	}
-	if err := json.Unmarshal(out, &rows); err != nil {
-		t.Fatalf("duckdb output: %v\n%s", err, out)
-	}
+	duckdb(t, fmt.Sprintf("select concept, text_count, image_count is null as image_null, matched_count is null as matched_null, typeof(text_count) as t from '%s'",
+		filepath.Join(res.dir, tables.ConceptCountsFile)), &rows)
 	if len(rows) != len(res.rows) {
 		t.Fatalf("duckdb read %d rows, Go wrote %d", len(rows), len(res.rows))
 	}
@@ -497,27 +479,42 @@ func TestDuckDBInterop(t *testing.T) {
 		}
 	}
 	// Rejects and their reasons, too.
-	out, err = exec.Command("node", script, fmt.Sprintf("select reason, count(*) as n from '%s' group by reason order by reason",
-		filepath.Join(res.dir, tables.RejectsFile))).CombinedOutput()
-	if err != nil {
-		t.Fatalf("duckdb: %v\n%s", err, out)
-	}
 	var reasons []struct {
 		Reason string `json:"reason"`
 		N      string `json:"n"`
 	}
-	if err := json.Unmarshal(out, &reasons); err != nil {
-		t.Fatal(err)
-	}
+	duckdb(t, fmt.Sprintf("select reason, count(*) as n from '%s' group by reason order by reason", filepath.Join(res.dir, tables.RejectsFile)), &reasons)
 	got := map[string]int64{}
 	for _, r := range reasons {
-		fmt.Sscan(r.N, new(int64))
 		var n int64
 		fmt.Sscan(r.N, &n)
 		got[r.Reason] = n
 	}
 	if !reflect.DeepEqual(got, res.stats.Rejects) {
 		t.Errorf("duckdb reject reasons %v, run_stats %v", got, res.stats.Rejects)
+	}
+}
+
+// duckdb runs a query with DuckDB for Node and decodes its JSON rows.
+func duckdb(t *testing.T, query string, rows any) {
+	t.Helper()
+	nodeDir, _ := filepath.Abs("../../.cache/node")
+	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "@duckdb", "node-api")); err != nil {
+		if os.Getenv("CONCEPTFREQ_REQUIRE_DUCKDB") != "" {
+			t.Fatalf("DuckDB for Node is not installed under %s: run `make deps`", nodeDir)
+		}
+		t.Skipf("DuckDB for Node not installed under %s (make test installs it)", nodeDir)
+	}
+	script := filepath.Join(nodeDir, "duckdb_query.mjs")
+	if err := os.WriteFile(script, []byte(duckdbScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("node", script, query).CombinedOutput()
+	if err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(out, rows); err != nil {
+		t.Fatalf("duckdb output: %v\n%s", err, out)
 	}
 }
 
