@@ -7,8 +7,10 @@ ORT_LIB  := .cache/onnxruntime/libonnxruntime.so.1
 
 .PHONY: run run-fit test deps ort lint build nocgo worker models bench fuzz vocab clean
 
-## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary
+## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary.
+## It also installs ONNX Runtime for image tagging (--model); the text-only default runs without it.
 run:
+	-@bash models/install_ort.sh
 	$(GO) run ./pipelines/count --overwrite
 
 ## run-fit: reproduce the study's fits from ../shared/data/paper → out/fit (report.html, plots, Parquet)

@@ -314,3 +314,18 @@ func BenchmarkPreprocessRealPhotos(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+// A 1×1 lossless WebP (VP8L), the smallest valid file.
+var tinyWebP = []byte{0x52, 0x49, 0x46, 0x46, 0x1A, 0, 0, 0, 0x57, 0x45, 0x42, 0x50, 0x56, 0x50, 0x38, 0x4C,
+	0x0D, 0, 0, 0, 0x2F, 0, 0, 0, 0x10, 0x07, 0x10, 0x11, 0x11, 0x88, 0x88, 0xFE, 0x07, 0}
+
+func TestWebP(t *testing.T) {
+	img, format, err := preprocess.Decode(tinyWebP, 0)
+	if err != nil || format != "webp" || img.Bounds().Dx() != 1 || img.Bounds().Dy() != 1 {
+		t.Fatalf("got %v %s %v", img, format, err)
+	}
+	o := preprocess.Options{Size: 4, Resize: preprocess.Crop, Mean: [3]float32{0, 0, 0}, Std: [3]float32{1, 1, 1}}
+	if ten := preprocess.Tensor(img, o, nil); len(ten) != 48 || ten[0] != 0 {
+		t.Errorf("tensor: %d values, first %v", len(ten), ten[0])
+	}
+}

@@ -389,3 +389,41 @@ func TestFlagErrors(t *testing.T) {
 	}
 	flag.CommandLine.Parse(nil)
 }
+
+// The generic performance table may be Parquet as well as CSV.
+func TestPerformanceParquet(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	rows := []tables.ConceptCount{}
+	var models, pres, dss, concepts []string
+	var metrics []float64
+	for i := 0; i < 30; i++ {
+		name := fmt.Sprintf("c%d", i)
+		c := int64(1) << (i % 20)
+		rows = append(rows, tables.ConceptCount{Concept: name, TextCount: c})
+		models, pres, dss, concepts = append(models, "m"), append(pres, "crawl"), append(dss, "ds"), append(concepts, name)
+		metrics = append(metrics, 20+2*math.Log10(float64(c)))
+	}
+	if err := tables.WriteConceptCounts(&b, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "counts.parquet"), b.Bytes(), 0o644)
+	b.Reset()
+	if err := tables.WriteColumns(&b, "perf", []tables.Column{{Name: "model", Strings: models}, {Name: "pretraining", Strings: pres},
+		{Name: "dataset", Strings: dss}, {Name: "concept", Strings: concepts}, {Name: "metric", Float64s: metrics}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "perf.parquet"), b.Bytes(), 0o644)
+	cfg := defaultConfig(t)
+	cfg.PaperDir, cfg.CountsPath, cfg.CountKind, cfg.CountsName = "", filepath.Join(dir, "counts.parquet"), paper.Text, "crawl"
+	cfg.PerformancePath = filepath.Join(dir, "perf.parquet")
+	res, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Fits {
+		if f.Mode == ModePerConcept && (math.Abs(f.SlopePerDecade-2) > 1e-9 || f.N != 30 || f.Prompt != "default") {
+			t.Errorf("got %+v, want slope 2 over 30 concepts, prompt default", f)
+		}
+	}
+}
