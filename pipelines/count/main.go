@@ -36,7 +36,7 @@ var (
 	// Image side.
 	tagger       = flag.String("tagger", "", "image tagger: none, multilabel (RAM++-style) or embedding (CLIP-style); default multilabel when --model is given, else none")
 	model        = flag.String("model", "", "ONNX image model (local or gs://); user-supplied weights")
-	jobLabels    = flag.String("job_labels", "", "Dataflow job labels, JSON map (Beam's own --labels flag is --labels here, see below)")
+	jobLabels    = flag.String("job_labels", "", "Dataflow job labels, JSON map (passed on as Beam's --labels, whose name the tagger's labels file takes)")
 	conceptEmb   = flag.String("concept_embeddings", "", "embedding: Parquet of concept (string), embedding (list<float>)")
 	taggerOutput = flag.String("tagger_output", "", "multilabel: probabilities or logits (logits get a sigmoid); default from metadata, else probabilities")
 	embScale     = flag.Float64("embedding_scale", 1, "embedding: score = scale × cosine before the activation")
