@@ -31,3 +31,14 @@ func TestCommittedModelsMetadata(t *testing.T) {
 		}
 	}
 }
+
+func FuzzReadMetadata(f *testing.F) {
+	b, err := os.ReadFile("../../testdata/models/colour_tagger.onnx")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		onnxbuild.ReadMetadata(data) // must not panic or hang
+	})
+}

@@ -329,3 +329,24 @@ func TestWebP(t *testing.T) {
 		t.Errorf("tensor: %d values, first %v", len(ten), ten[0])
 	}
 }
+
+func FuzzDecode(f *testing.F) {
+	for _, p := range realPhotos(f)[:2] {
+		d, _ := os.ReadFile(p)
+		f.Add(d)
+	}
+	f.Add(tinyWebP)
+	f.Add(pngHeader(3, 3))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, _, err := preprocess.Decode(data, 1<<20)
+		if err != nil {
+			if !errors.Is(err, preprocess.ErrDecode) && !errors.Is(err, preprocess.ErrUnsupported) && !errors.Is(err, preprocess.ErrTooLarge) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			return
+		}
+		if b := img.Bounds(); b.Dx()*b.Dy() > 1<<20 {
+			t.Fatalf("decoded %v over the budget", b)
+		}
+	})
+}

@@ -266,3 +266,37 @@ func BenchmarkMatchLAIONLike(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*float64(words)/float64(len(caps))/b.Elapsed().Seconds(), "words/s")
 }
+
+func FuzzTokenize(f *testing.F) {
+	for _, s := range []string{"A T-shirt", "<b>x</b> https://a.b/c", "fish &amp; chips", "bad\xffbyte", "Café crème ak47"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, tok := range caption.Tokenize(s) {
+			if tok == "" || strings.ContainsAny(tok, " -/'<>") {
+				t.Fatalf("Tokenize(%q) produced token %q", s, tok)
+			}
+		}
+	})
+}
+
+func FuzzParseVocabulary(f *testing.F) {
+	f.Add("dog\ncat\tkitten|puss\n# c\n")
+	f.Add("women\nwoman\n")
+	l, err := caption.English()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := caption.ParseVocabulary(strings.NewReader(s), "fuzz", l)
+		if err != nil {
+			if !errors.Is(err, caption.ErrVocabulary) {
+				t.Fatalf("error without ErrVocabulary: %v", err)
+			}
+			return
+		}
+		if _, err := caption.NewMatcher(v, l, caption.Phrase, caption.POSNone); err != nil {
+			t.Fatalf("parsed vocabulary does not compile: %v", err)
+		}
+	})
+}
