@@ -144,6 +144,30 @@ func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCoun
 	return nil
 }
 
+// FinishBundle tags the images still queued by the bundle's shards, so
+// batches fill across shards and nothing waits past the bundle.
+func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, Tally), emitReject func(tables.Reject),
+	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
+	if f.proc.Image == nil {
+		return nil
+	}
+	clear(f.counts)
+	st, err := f.proc.Flush(f.counts, Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
+	if err != nil {
+		return err
+	}
+	for i, t := range f.counts {
+		if !t.IsZero() {
+			emitCount(f.Config.Concepts[i].Name, t)
+		}
+	}
+	if st.ImagesTagged > 0 {
+		f.imagesTagged.Inc(ctx, st.ImagesTagged)
+		emitStats(st)
+	}
+	return nil
+}
+
 // open opens path through the Beam filesystem registered for its scheme,
 // reusing one filesystem client per scheme for the DoFn's lifetime.
 func (f *countShardFn) open(ctx context.Context, path string) (io.ReadCloser, error) {

@@ -42,8 +42,8 @@ type ImageSide struct {
 var imageExts = []string{"jpg", "jpeg", "png", "webp", "gif"}
 
 type pendingSample struct {
-	key, caption string
-	text         []int // vocabulary indices in the caption
+	shard, key, caption string
+	text                []int // vocabulary indices in the caption
 }
 
 type imageState struct {
@@ -56,7 +56,7 @@ type imageState struct {
 // image queues a sample's image for tagging (or replays its saved scores).
 func (r *shardRun) image(key, caption string, text []int, members map[string][]byte) error {
 	side := r.p.Image
-	ps := pendingSample{key: key, caption: caption, text: append([]int(nil), text...)}
+	ps := pendingSample{shard: r.path, key: key, caption: caption, text: append([]int(nil), text...)}
 	if side.Saved != nil {
 		saved, ok := side.Saved[r.path+"\x00"+key]
 		if !ok {
@@ -114,6 +114,17 @@ func (r *shardRun) scoreRow(i int) []float64 {
 		st.scores = append(st.scores, make([]float64, len(r.counts)))
 	}
 	return st.scores[i]
+}
+
+// Flush tags the images still queued (a partial batch), tallying them into
+// counts and emitting their rows to out. The queue outlives ProcessShard so
+// that batches fill across the shards of a bundle: the Beam layer calls
+// Flush at the end of each bundle, and standalone users after their last
+// shard.
+func (p *Processor) Flush(counts []Tally, out Emitters) (Stats, error) {
+	r := &shardRun{p: p, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}}
+	err := r.flush()
+	return r.st, err
 }
 
 // flush tags the queued images as one batch.
@@ -196,7 +207,7 @@ func (r *shardRun) tally(ps pendingSample, scores []float64) {
 		}
 	}
 	if side.EmitScores && r.out.Score != nil {
-		row.Shard, row.Key = r.path, ps.key
+		row.Shard, row.Key = ps.shard, ps.key
 		r.out.Score(row)
 	}
 	if r.p.EmitSamples && r.out.Sample != nil {
@@ -204,7 +215,7 @@ func (r *shardRun) tally(ps pendingSample, scores []float64) {
 		for _, c := range ps.text {
 			text = append(text, r.p.Names[c])
 		}
-		r.out.Sample(tables.SampleRow{Shard: r.path, Key: ps.key, Caption: ps.caption, TextConcepts: text, ImageConcepts: imageConcepts})
+		r.out.Sample(tables.SampleRow{Shard: ps.shard, Key: ps.key, Caption: ps.caption, TextConcepts: text, ImageConcepts: imageConcepts})
 	}
 	for _, c := range ps.text {
 		st.inText[c] = false

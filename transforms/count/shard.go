@@ -202,7 +202,10 @@ func (r *shardRun) sample(key, text string, ok bool, members map[string][]byte) 
 
 // ProcessShard reads one shard, tallies every sample's concepts into counts
 // (one slot per vocabulary concept) and reports every sample it cannot
-// count, and optional score and sample rows, to out.
+// count, and optional score and sample rows, to out. With image tagging,
+// images queue into batches that run when full, whatever shard they came
+// from (their tallies land in the counts of the call that runs the batch);
+// call Flush for the last, partial batch.
 //
 // Problems with the shard itself become a shard-level reject; the returned
 // error is for failures that are not the data's fault (the image tagger
@@ -237,14 +240,8 @@ func (e *shardError) Unwrap() error { return e.err }
 
 func fail(reason string, err error) error { return &shardError{reason: reason, err: err} }
 
-func (r *shardRun) run(ctx context.Context, open Opener) (err error) {
+func (r *shardRun) run(ctx context.Context, open Opener) error {
 	p, path := r.p, r.path
-	// Samples read before a shard error are still tagged and counted.
-	defer func() {
-		if ferr := r.flush(); ferr != nil && err == nil {
-			err = ferr
-		}
-	}()
 	rc, err := open(ctx, path)
 	if err != nil {
 		return fail(ShardUnreadable, fmt.Errorf("open %s: %w", path, err))
