@@ -242,15 +242,15 @@ func plantCaption(rng *rand.Rand, cfg Config, cdf []float64, truth *Truth) strin
 // undoPlant removes a caption's concepts from the truth when the sample is
 // turned into a reject.
 func undoPlant(text string, truth *Truth) {
-	any := false
+	planted := false
 	for _, w := range strings.Fields(text) {
 		w = strings.ToLower(strings.TrimSuffix(w, ","))
 		if _, ok := truth.TextCounts[w]; ok {
 			truth.TextCounts[w]--
-			any = true
+			planted = true
 		}
 	}
-	if any {
+	if planted {
 		truth.SamplesWithConcept--
 	}
 }

@@ -251,43 +251,42 @@ func SplitName(name string) (key, ext string, ok bool) {
 // blockCounter counts the bytes read through it and remembers whether the
 // last complete 512-byte block was all zeros, which is how a tar archive that
 // ends with its end-of-archive marker can be told from one cut short on a
-// header boundary.
+// header boundary. Only the bytes of the last block completed by each read
+// (and of the block still being filled) are examined, not every byte.
 type blockCounter struct {
 	r           io.Reader
 	n           int64
-	curNonZero  bool
-	lastWasZero bool
-	sawZero     bool
+	curNonZero  bool // bytes of the incomplete current block seen so far
+	lastWasZero bool // the last complete block
 }
 
 func (c *blockCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	b := p[:n]
-	for len(b) > 0 {
-		inBlock := int(c.n % 512)
-		take := 512 - inBlock
-		if take > len(b) {
-			take = len(b)
+	start := c.n
+	c.n += int64(n)
+	if end := c.n / 512 * 512; end > start {
+		// [end-512, end) is the last block this read completed.
+		from := end - 512
+		nonZero := false
+		if from < start {
+			nonZero = c.curNonZero
+			from = start
 		}
-		if !c.curNonZero {
-			for _, x := range b[:take] {
-				if x != 0 {
-					c.curNonZero = true
-					break
-				}
-			}
-		}
-		c.n += int64(take)
-		b = b[take:]
-		if c.n%512 == 0 {
-			c.lastWasZero = !c.curNonZero
-			if c.lastWasZero {
-				c.sawZero = true
-			}
-			c.curNonZero = false
-		}
+		c.lastWasZero = !(nonZero || anyNonZero(p[from-start:end-start]))
+		c.curNonZero = anyNonZero(p[end-start : n])
+	} else {
+		c.curNonZero = c.curNonZero || anyNonZero(p[:n])
 	}
 	return n, err
+}
+
+func anyNonZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sawEndMarker reports whether the stream consumed so far ended on a block

@@ -290,10 +290,9 @@ func TestNotATar(t *testing.T) {
 // before it loses data.
 func contentEnd(t testing.TB, data []byte) int64 {
 	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(data))
 	var end int64
 	cr := &countReader{r: bytes.NewReader(data)}
-	tr = tar.NewReader(cr)
+	tr := tar.NewReader(cr)
 	for {
 		_, err := tr.Next()
 		if err == io.EOF {

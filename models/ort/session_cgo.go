@@ -53,9 +53,6 @@ type Session struct {
 
 // Open loads an ONNX model file for inference on the chosen device.
 func Open(modelPath string, o Options) (*Session, error) {
-	if err := Init(o.LibPath); err != nil {
-		return nil, err
-	}
 	data, err := os.ReadFile(modelPath)
 	if err != nil {
 		return nil, fmt.Errorf("ort: %w", err)

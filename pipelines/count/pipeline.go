@@ -118,7 +118,7 @@ func PrepareImage(ctx context.Context, cfg *Config) error {
 		run.EmitScores = false
 		// Known concepts: those the earlier run gave an image count. Concepts
 		// of this vocabulary it did not have, or did not know, are unknown.
-		b, err := readAll(ctx, count.JoinPath(ic.ScoresDir, tables.ConceptCountsFile))
+		b, err := count.ReadFile(ctx, count.JoinPath(ic.ScoresDir, tables.ConceptCountsFile))
 		if err != nil {
 			return fmt.Errorf("--scores: %w", err)
 		}
@@ -145,7 +145,7 @@ func PrepareImage(ctx context.Context, cfg *Config) error {
 	if ic.Model == "" {
 		return fmt.Errorf("--tagger=%s needs --model", ic.Tagger)
 	}
-	head, md, err := ic.Head(ctx, cfg.Vocabulary, readAll)
+	head, md, err := ic.Head(ctx, cfg.Vocabulary, count.ReadFile)
 	if err != nil {
 		return err
 	}
@@ -164,21 +164,6 @@ func PrepareImage(ctx context.Context, cfg *Config) error {
 	ic.UnknownConcepts = run.UnknownConcepts
 	cfg.ImageRun = run
 	return nil
-}
-
-// readAll reads a whole file through Beam's filesystems.
-func readAll(ctx context.Context, path string) ([]byte, error) {
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer fs.Close()
-	rc, err := fs.OpenRead(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
 }
 
 // ExpandInputs resolves comma-separated patterns (local globs, gs:// globs,
@@ -280,7 +265,7 @@ func LoadVocabulary(ctx context.Context, path string) (*caption.Vocabulary, erro
 	if err != nil {
 		return nil, err
 	}
-	b, err := readAll(ctx, path)
+	b, err := count.ReadFile(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("--concepts %s: %w", path, err)
 	}
@@ -290,7 +275,7 @@ func LoadVocabulary(ctx context.Context, path string) (*caption.Vocabulary, erro
 // ReadRunStats reads run_stats.json back from a finished run.
 func ReadRunStats(ctx context.Context, dir string) (*count.RunStats, error) {
 	path := count.JoinPath(dir, tables.RunStatsFile)
-	b, err := readAll(ctx, path)
+	b, err := count.ReadFile(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +284,24 @@ func TestLAIONAgainstBruteForce(t *testing.T) {
 		t.Fatalf("samples_read: got %d, want 10000", res.stats.SamplesRead)
 	}
 
+	want := bruteForce(t, path, nouns)
+	total := int64(0)
+	for _, n := range nouns {
+		total += want[n]
+		if res.counts[n] != want[n] {
+			t.Errorf("%s: pipeline %d, brute force %d", n, res.counts[n], want[n])
+		}
+	}
+	if total < 200 {
+		t.Errorf("brute force found only %d mentions: the noun list tests too little", total)
+	}
+}
+
+// bruteForce counts, for each noun, the captions of an img2dataset Parquet
+// file with a letter-only word equal to the noun or its plural (+s/+es),
+// after HTML entities are decoded and URLs dropped.
+func bruteForce(t *testing.T, path string, nouns []string) map[string]int64 {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -320,15 +337,28 @@ func TestLAIONAgainstBruteForce(t *testing.T) {
 			}
 		}
 	}
-	total := int64(0)
-	for _, n := range nouns {
-		total += want[n]
-		if res.counts[n] != want[n] {
-			t.Errorf("%s: pipeline %d, brute force %d", n, res.counts[n], want[n])
-		}
+	return want
+}
+
+// The README's figures for the context-free lemmatiser's known cost: nouns
+// that are also verbs gain their -ed/-ing forms ("Boxing" → box) over
+// whole-word singular/plural matching.
+func TestLemmatiserFoldsVerbForms(t *testing.T) {
+	path := sharedFile(t, "laion-captions/test_10000.parquet")
+	nouns := []string{"dress", "box", "watch", "garden", "ring", "boat"}
+	lem, _ := caption.English()
+	v, err := caption.ParseVocabulary(strings.NewReader(strings.Join(nouns, "\n")), "verb-nouns", lem)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if total < 200 {
-		t.Errorf("brute force found only %d mentions: the noun list tests too little", total)
+	res := runJob(t, "", Config{Inputs: []string{path}, Vocabulary: v})
+	words := bruteForce(t, path, nouns)
+	documented := map[string][2]int64{"dress": {136, 132}, "box": {71, 67}, "watch": {67, 63}, "garden": {41, 39}, "ring": {58, 57}, "boat": {25, 24}}
+	for _, n := range nouns {
+		t.Logf("%s: pipeline %d, whole words %d", n, res.counts[n], words[n])
+		if got := [2]int64{res.counts[n], words[n]}; got != documented[n] {
+			t.Errorf("%s: pipeline %d vs whole words %d, README says %d vs %d", n, got[0], got[1], documented[n][0], documented[n][1])
+		}
 	}
 }
 
@@ -348,9 +378,6 @@ func TestBundledShards(t *testing.T) {
 		if !strings.HasSuffix(r.Shard, "sample.tgz") {
 			t.Errorf("unexpected reject %+v", r)
 		}
-	}
-	if res.counts["hello"] != 0 && res.counts["hello"] != 3 {
-		t.Errorf("hello: got %d", res.counts["hello"])
 	}
 	if len(res.rows) != len(res.order) || len(res.rows) < 3000 {
 		t.Errorf("got %d rows, want one per default concept", len(res.rows))
@@ -536,5 +563,4 @@ func TestSummaryMentionsEverything(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
 	}
-	_ = sort.Strings
 }

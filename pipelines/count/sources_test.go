@@ -13,6 +13,8 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
 
 // backend is one storage system the job reads shards from and writes
@@ -78,19 +80,9 @@ func copyTo(t *testing.T, ctx context.Context, src, dst string) {
 
 func readFrom(t *testing.T, ctx context.Context, path string) []byte {
 	t.Helper()
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	rc, err := fs.OpenRead(ctx, path)
+	b, err := count.ReadFile(ctx, path)
 	if err != nil {
 		t.Fatalf("reading %s: %v", path, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return b
 }

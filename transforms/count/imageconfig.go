@@ -57,15 +57,20 @@ type Reader func(ctx context.Context, path string) ([]byte, error)
 // the model's metadata. It does not need ONNX Runtime, so the launcher can
 // validate the configuration and list unknown concepts.
 func (c ImageConfig) Head(ctx context.Context, v *caption.Vocabulary, read Reader) (*tagging.Head, map[string]string, error) {
+	model, err := read(ctx, c.Model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--model %s: %w", c.Model, err)
+	}
+	return c.head(ctx, v, model, read)
+}
+
+// head is Head for a model already read.
+func (c ImageConfig) head(ctx context.Context, v *caption.Vocabulary, model []byte, read Reader) (*tagging.Head, map[string]string, error) {
 	lem, err := caption.English()
 	if err != nil {
 		return nil, nil, err
 	}
 	norm := func(s string) string { return caption.NormalizeConcept(lem, s) }
-	model, err := read(ctx, c.Model)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--model %s: %w", c.Model, err)
-	}
 	md, err := onnxbuild.ReadMetadata(model)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--model %s: %w", c.Model, err)
@@ -198,16 +203,16 @@ func (c ImageConfig) open(ctx context.Context, v *caption.Vocabulary, read Reade
 		})
 		return side, func() error { return nil }, err
 	}
-	head, md, err := c.Head(ctx, v, read)
+	model, err := read(ctx, c.Model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--model %s: %w", c.Model, err)
+	}
+	head, md, err := c.head(ctx, v, model, read)
 	if err != nil {
 		return nil, nil, err
 	}
 	copy(side.Known, head.Known)
 	opts, err := c.Preprocessing(md)
-	if err != nil {
-		return nil, nil, err
-	}
-	model, err := read(ctx, c.Model)
 	if err != nil {
 		return nil, nil, err
 	}

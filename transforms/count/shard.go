@@ -1,12 +1,14 @@
 package count
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -248,7 +250,7 @@ func (r *shardRun) run(ctx context.Context, open Opener) error {
 	}
 	defer rc.Close()
 
-	br := newPeekReader(rc)
+	br := bufio.NewReaderSize(rc, 256<<10) // room to sniff the format
 	format := FormatOf(path)
 	if format == FormatUnknown {
 		if head, _ := br.Peek(4); string(head) == "PAR1" {
@@ -378,6 +380,6 @@ func memberList(s *wds.Sample) string {
 	for e := range s.Members {
 		exts = append(exts, e)
 	}
-	sortStrings(exts)
+	sort.Strings(exts)
 	return strings.Join(exts, ",")
 }

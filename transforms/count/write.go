@@ -237,6 +237,22 @@ func JoinPath(dir, name string) string {
 	return strings.TrimSuffix(dir, "/") + "/" + name
 }
 
+// ReadFile reads a whole file through the Beam filesystem registered for
+// its scheme (local, gs://, memfs://).
+func ReadFile(ctx context.Context, path string) ([]byte, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	rc, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
 // writeFile writes path through the Beam filesystem and checks the commit
 // error of Close.
 func writeFile(ctx context.Context, path string, fill func(io.Writer) error) error {
