@@ -404,6 +404,30 @@ func (res *Results) longTail(cfg Config) {
 	}
 }
 
+// joinable pairs the per-dataset counts of two pretraining datasets by
+// downstream dataset; our own counts (one map under "*", for every dataset)
+// pair with each dataset of the other side, whichever side they are on.
+func joinable(a, b map[string]*paper.Counts) [][2]*paper.Counts {
+	if star, ok := a["*"]; ok && len(a) == 1 {
+		var out [][2]*paper.Counts
+		for _, cb := range b {
+			out = append(out, [2]*paper.Counts{star, cb})
+		}
+		return out
+	}
+	var out [][2]*paper.Counts
+	for ds, ca := range a {
+		cb := b[ds]
+		if cb == nil {
+			cb = b["*"]
+		}
+		if cb != nil {
+			out = append(out, [2]*paper.Counts{ca, cb})
+		}
+	}
+	return out
+}
+
 // crossDataset correlates the frequencies of every two pretraining datasets
 // of the same kind, joined by (dataset, concept) name.
 func (res *Results) crossDataset(cfg Config) {
@@ -424,14 +448,8 @@ func (res *Results) crossDataset(cfg Config) {
 			for j := i + 1; j < len(pres); j++ {
 				a, b := res.freq[pres[i]+"|"+kind], res.freq[pres[j]+"|"+kind]
 				var xa, xb []float64
-				for ds, ca := range a {
-					cb := b[ds]
-					if cb == nil {
-						cb = b["*"]
-					}
-					if cb == nil {
-						continue
-					}
+				for _, pair := range joinable(a, b) {
+					ca, cb := pair[0], pair[1]
 					for _, name := range ca.Names {
 						if v, ok := cb.Values[name]; ok {
 							xa = append(xa, ca.Values[name])

@@ -427,3 +427,25 @@ func TestPerformanceParquet(t *testing.T) {
 		}
 	}
 }
+
+// Our own counts ("*": one map for every downstream dataset) correlate with
+// a study dataset whichever side of the pair they sort to.
+func TestCrossDatasetWithOwnCounts(t *testing.T) {
+	mk := func(v map[string]float64) *paper.Counts {
+		c := &paper.Counts{Values: v}
+		for k := range v {
+			c.Names = append(c.Names, k)
+		}
+		sort.Strings(c.Names)
+		return c
+	}
+	ours := mk(map[string]float64{"dog": 10, "cat": 5, "eel": 1, "ant": 7})
+	res := &Results{freq: map[string]map[string]*paper.Counts{
+		"aaa-mine|matched": {"*": ours},
+		"cc3m|matched":     {"pets": mk(map[string]float64{"dog": 100, "cat": 50}), "bugs": mk(map[string]float64{"ant": 70, "eel": 10})},
+	}}
+	res.crossDataset(Config{})
+	if len(res.Cross) != 1 || res.Cross[0].N != 4 || math.Abs(res.Cross[0].Spearman-1) > 1e-12 {
+		t.Fatalf("got %+v, want 4 joined concepts with Spearman 1", res.Cross)
+	}
+}
