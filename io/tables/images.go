@@ -212,3 +212,51 @@ func ReadScores(data []byte, each func(ScoreRow) error) error {
 	}
 	return nil
 }
+
+// ReadSamples reads sample_concepts.parquet, calling each for every row.
+func ReadSamples(data []byte, each func(SampleRow) error) error {
+	pf, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(memory.DefaultAllocator)))
+	if err != nil {
+		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 8192}, memory.DefaultAllocator)
+	if err != nil {
+		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
+	}
+	defer rr.Release()
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		if !rec.Schema().Equal(SampleConceptsSchema) {
+			return fmt.Errorf("tables: %s: schema %v, want %v", SampleConceptsFile, rec.Schema(), SampleConceptsSchema)
+		}
+		shard := rec.Column(0).(*array.String)
+		key := rec.Column(1).(*array.String)
+		capt := rec.Column(2).(*array.String)
+		text := rec.Column(3).(*array.List)
+		image := rec.Column(4).(*array.List)
+		list := func(l *array.List, i int) []string {
+			vals := l.ListValues().(*array.String)
+			s, e := l.ValueOffsets(i)
+			out := make([]string, 0, e-s)
+			for k := s; k < e; k++ {
+				out = append(out, vals.Value(int(k)))
+			}
+			return out
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			r := SampleRow{Shard: shard.Value(i), Key: key.Value(i), Caption: capt.Value(i), TextConcepts: list(text, i), ImageConcepts: list(image, i)}
+			if err := each(r); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rr.Err(); err != nil && err != io.EOF {
+		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -114,10 +115,68 @@ func TestScoresRoundTrip(t *testing.T) {
 	if len(got) != 2 || !reflect.DeepEqual(got[0], rows[0]) || got[1].Key != "000000002" || len(got[1].Concepts) != 0 {
 		t.Fatalf("got %+v", got)
 	}
+}
+
+func TestSamplesRoundTrip(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var b bytes.Buffer
+	w, err := tables.NewSampleWriter(&b, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []tables.SampleRow{
+		{Shard: "a", Key: "k", Caption: "a red car", TextConcepts: []string{"car", "red"}, ImageConcepts: []string{"red"}},
+		{Shard: "b", Key: "k2", Caption: "nothing", TextConcepts: []string{}, ImageConcepts: []string{"blue", "green"}},
+	}
+	for _, r := range rows {
+		if err := w.WriteSample(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []tables.SampleRow
+	if err := tables.ReadSamples(b.Bytes(), func(r tables.SampleRow) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rows) {
+		t.Fatalf("got %+v, want %+v", got, rows)
+	}
+	if err := tables.ReadSamples(b.Bytes(), func(tables.SampleRow) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	var sb bytes.Buffer
-	sw, _ := tables.NewSampleWriter(&sb, mem)
-	sw.WriteSample(tables.SampleRow{Shard: "a", Key: "k", Caption: "a red car", TextConcepts: []string{"car", "red"}, ImageConcepts: []string{"red"}})
-	if err := sw.Close(); err != nil || !bytes.HasPrefix(sb.Bytes(), []byte("PAR1")) {
-		t.Fatalf("sample writer: %v", err)
+	sw, err := tables.NewScoreWriter(&sb, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tables.ReadSamples(sb.Bytes(), func(tables.SampleRow) error { return nil }); err == nil || !strings.Contains(err.Error(), "want") {
+		t.Errorf("reading image scores as samples: got %v, want a schema error", err)
+	}
+}
+
+func TestConceptEmbeddingsRoundTrip(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var b bytes.Buffer
+	names := []string{"a", "b"}
+	embs := [][]float32{{1, 2}, {3, 4}}
+	if err := tables.WriteConceptEmbeddings(&b, names, embs, mem); err != nil {
+		t.Fatal(err)
+	}
+	gotNames, gotEmbs, err := tables.ReadConceptEmbeddings(b.Bytes(), "x", mem)
+	if err != nil || !reflect.DeepEqual(gotNames, names) || !reflect.DeepEqual(gotEmbs, embs) {
+		t.Fatalf("got %v %v %v, want %v %v", gotNames, gotEmbs, err, names, embs)
+	}
+	if _, _, err := tables.ReadConceptEmbeddings([]byte("nope"), "x", mem); err == nil || !strings.Contains(err.Error(), "tables: x:") {
+		t.Errorf("garbage: got %v, want an error naming the file", err)
+	}
+	if err := tables.WriteConceptEmbeddings(&b, names, embs[:1], mem); err == nil {
+		t.Error("mismatched lengths accepted")
 	}
 }

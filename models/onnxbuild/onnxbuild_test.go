@@ -2,19 +2,21 @@ package onnxbuild_test
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
+	"github.com/conceptfreq/conceptfreq/models/ort"
 )
 
 func TestMetadataRoundTrip(t *testing.T) {
 	m := onnxbuild.PoolLinear("m", "out", [3][]float32{{1}, {2}, {3}}, true, map[string]string{"a": "1", "conceptfreq.labels": "x\ny"})
-	md, err := onnxbuild.ReadMetadata(m.Marshal())
+	md, err := ort.ReadMetadata(m.Marshal())
 	if err != nil || md["a"] != "1" || md["conceptfreq.labels"] != "x\ny" || len(md) != 2 {
 		t.Fatalf("got %v, %v", md, err)
 	}
-	if _, err := onnxbuild.ReadMetadata([]byte{0xff, 0xff, 0xff}); err == nil {
-		t.Error("garbage parsed")
+	if _, err := ort.ReadMetadata([]byte{0xff, 0xff, 0xff}); err == nil || !strings.Contains(err.Error(), "not an ONNX model") {
+		t.Errorf("garbage: got %v, want \"not an ONNX model\"", err)
 	}
 }
 
@@ -25,7 +27,7 @@ func TestCommittedModelsMetadata(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		md, err := onnxbuild.ReadMetadata(committed)
+		md, err := ort.ReadMetadata(committed)
 		if err != nil || md["conceptfreq.input_size"] != "32" {
 			t.Errorf("%s: metadata %v, %v", name, md, err)
 		}
@@ -39,6 +41,6 @@ func FuzzReadMetadata(f *testing.F) {
 	}
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		onnxbuild.ReadMetadata(data) // must not panic or hang
+		ort.ReadMetadata(data) // must not panic or hang
 	})
 }

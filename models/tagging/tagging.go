@@ -7,18 +7,10 @@ package tagging
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math"
 	"strings"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // Kinds of tagger.
@@ -53,7 +45,7 @@ type Normalizer func(string) string
 // the vocabulary. logits applies a sigmoid to the outputs.
 func NewMultilabel(vocab []string, labels []string, logits bool, norm Normalizer) (*Head, error) {
 	if len(labels) == 0 {
-		return nil, fmt.Errorf("tagging: the multilabel model has no labels (give --labels or the model metadata key %q)", MetaLabels)
+		return nil, fmt.Errorf("tagging: the multilabel model has no labels (give a labels file or the model metadata key %q)", MetaLabels)
 	}
 	byNorm := map[string]int{}
 	for i, l := range labels {
@@ -233,91 +225,3 @@ func SplitLabels(s string) []string {
 	return labels
 }
 
-// ConceptEmbeddingsSchema is the schema of a concept-embedding file.
-var ConceptEmbeddingsSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "concept", Type: arrow.BinaryTypes.String},
-	{Name: "embedding", Type: arrow.ListOf(arrow.PrimitiveTypes.Float32)},
-}, nil)
-
-// WriteConceptEmbeddings writes (concept, embedding list<float>) rows.
-func WriteConceptEmbeddings(w io.Writer, concepts []string, embeddings [][]float32) error {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, ConceptEmbeddingsSchema)
-	defer b.Release()
-	names := b.Field(0).(*array.StringBuilder)
-	lb := b.Field(1).(*array.ListBuilder)
-	vb := lb.ValueBuilder().(*array.Float32Builder)
-	for i, c := range concepts {
-		names.Append(c)
-		lb.Append(true)
-		vb.AppendValues(embeddings[i], nil)
-	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	fw, err := pqarrow.NewFileWriter(ConceptEmbeddingsSchema, w, nil, pqarrow.DefaultWriterProps())
-	if err != nil {
-		return err
-	}
-	if err := fw.Write(rec); err != nil {
-		fw.Close()
-		return err
-	}
-	return fw.Close()
-}
-
-// ReadConceptEmbeddings reads a concept-embedding Parquet file: columns
-// concept (string) and embedding (list of float or double).
-func ReadConceptEmbeddings(data []byte, name string) ([]string, [][]float32, error) {
-	pf, err := file.NewParquetReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, nil, fmt.Errorf("tagging: %s: %w", name, err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tagging: %s: %w", name, err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		return nil, nil, fmt.Errorf("tagging: %s: %w", name, err)
-	}
-	defer tbl.Release()
-	ci := tbl.Schema().FieldIndices("concept")
-	ei := tbl.Schema().FieldIndices("embedding")
-	if len(ci) == 0 || len(ei) == 0 {
-		return nil, nil, fmt.Errorf("tagging: %s: want columns concept and embedding, have %v", name, tbl.Schema())
-	}
-	tr := array.NewTableReader(tbl, 0)
-	defer tr.Release()
-	var concepts []string
-	var embs [][]float32
-	for tr.Next() {
-		rec := tr.RecordBatch()
-		names, ok := rec.Column(ci[0]).(*array.String)
-		if !ok {
-			return nil, nil, fmt.Errorf("tagging: %s: concept column is %s, want string", name, rec.Column(ci[0]).DataType())
-		}
-		lists, ok := rec.Column(ei[0]).(*array.List)
-		if !ok {
-			return nil, nil, fmt.Errorf("tagging: %s: embedding column is %s, want list<float>", name, rec.Column(ei[0]).DataType())
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			start, end := lists.ValueOffsets(i)
-			var v []float32
-			switch vals := lists.ListValues().(type) {
-			case *array.Float32:
-				for k := start; k < end; k++ {
-					v = append(v, vals.Value(int(k)))
-				}
-			case *array.Float64:
-				for k := start; k < end; k++ {
-					v = append(v, float32(vals.Value(int(k))))
-				}
-			default:
-				return nil, nil, fmt.Errorf("tagging: %s: embedding values are %s, want float or double", name, vals.DataType())
-			}
-			concepts = append(concepts, names.Value(i))
-			embs = append(embs, v)
-		}
-	}
-	return concepts, embs, tr.Err()
-}

@@ -1,7 +1,6 @@
 package tagging_test
 
 import (
-	"bytes"
 	"math"
 	"strings"
 	"testing"
@@ -70,20 +69,6 @@ func TestEmbedding(t *testing.T) {
 	}
 	if _, err := tagging.NewEmbedding(vocab, []string{"red", "blue"}, [][]float32{{1, 0}, {1}}, lower); err == nil {
 		t.Error("ragged embeddings accepted")
-	}
-}
-
-func TestConceptEmbeddingsRoundTrip(t *testing.T) {
-	var b bytes.Buffer
-	if err := tagging.WriteConceptEmbeddings(&b, []string{"a", "b"}, [][]float32{{1, 2}, {3, 4}}); err != nil {
-		t.Fatal(err)
-	}
-	names, embs, err := tagging.ReadConceptEmbeddings(b.Bytes(), "x")
-	if err != nil || len(names) != 2 || names[1] != "b" || embs[1][1] != 4 {
-		t.Fatalf("got %v %v %v", names, embs, err)
-	}
-	if _, _, err := tagging.ReadConceptEmbeddings([]byte("nope"), "x"); err == nil {
-		t.Error("garbage parsed")
 	}
 }
 

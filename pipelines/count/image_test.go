@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
 	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
@@ -172,11 +173,7 @@ func colourVocab(t *testing.T) *caption.Vocabulary {
 
 func imageJob(t *testing.T, dir string, ic count.ImageConfig, emitSamples bool) *result {
 	t.Helper()
-	cfg := Config{Inputs: []string{dir + "/*.tar"}, Vocabulary: colourVocab(t), Image: ic, EmitSamples: emitSamples, Output: t.TempDir()}
-	if err := PrepareImage(context.Background(), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	return runJob(t, "", cfg)
+	return runJob(t, "", count.Config{Inputs: []string{dir + "/*.tar"}, Image: ic, EmitSamples: emitSamples}.WithVocabulary(colourVocab(t)))
 }
 
 func baseImageConfig(lib string) count.ImageConfig {
@@ -298,19 +295,40 @@ func TestPlantedColoursThroughONNXRuntime(t *testing.T) {
 func TestImageConfigErrors(t *testing.T) {
 	ctx := context.Background()
 	v := colourVocab(t)
-	for name, ic := range map[string]count.ImageConfig{
-		"no model":          {Tagger: "multilabel", Threshold: 0.7, BatchSize: 1, Device: "cpu"},
-		"bad device":        {Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "npu"},
-		"embedding no file": {Tagger: "embedding", Model: modelsDir + "/colour_embedder.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"},
-		"floor above":       {Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.5, ScoreFloor: 0.6, EmitScores: true, BatchSize: 1, Device: "cpu"},
-		"missing model":     {Tagger: "multilabel", Model: modelsDir + "/nope.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"},
-		"bad tagger":        {Tagger: "ram", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"},
+	for _, tc := range []struct {
+		name string
+		ic   count.ImageConfig
+		want string
+	}{
+		{"no model", count.ImageConfig{Tagger: "multilabel", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "multilabel tagger needs a model"},
+		{"bad device", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "npu"}, `device "npu"`},
+		{"embedding no file", count.ImageConfig{Tagger: "embedding", Model: modelsDir + "/colour_embedder.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "needs concept embeddings"},
+		{"floor above", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.5, ScoreFloor: 0.6, EmitScores: true, BatchSize: 1, Device: "cpu"}, "score floor 0.6 is above the threshold 0.5"},
+		{"missing model", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/nope.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "nope.onnx"},
+		{"bad tagger", count.ImageConfig{Tagger: "ram", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, `tagger "ram"`},
+		{"threshold", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 1.5, BatchSize: 1, Device: "cpu"}, "threshold 1.5"},
+		{"batch", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 0, Device: "cpu"}, "batch size 0"},
+		{"unknown labels", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "zebra\nlion\ntiger\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, count.ErrNothingKnown.Error()},
 	} {
-		cfg := Config{Vocabulary: v, Image: ic}
-		if err := PrepareImage(ctx, &cfg); err == nil {
-			t.Errorf("%s: no error", name)
+		cfg := count.Config{Output: t.TempDir(), Image: tc.ic}.WithVocabulary(v)
+		before := fmt.Sprintf("%+v", cfg)
+		_, err := cfg.Resolve(ctx, files.ReadAll)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
+		}
+		if after := fmt.Sprintf("%+v", cfg); after != before {
+			t.Errorf("%s: Resolve changed the configuration it was given", tc.name)
 		}
 	}
+}
+
+func writeLabels(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "labels.txt")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // A binary built without cgo (as Beam's Dataflow launcher cross-compiles)

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -36,7 +38,7 @@ var (
 	// Image side.
 	tagger       = flag.String("tagger", "", "image tagger: none, multilabel (RAM++-style) or embedding (CLIP-style); default multilabel when --model is given, else none")
 	model        = flag.String("model", "", "ONNX image model (local or gs://); user-supplied weights")
-	jobLabels    = flag.String("job_labels", "", "Dataflow job labels, JSON map (passed on as Beam's --labels, whose name the tagger's labels file takes)")
+	labels       = flag.String("tagger_labels", "", "multilabel: labels file, one concept per line in output-column order (default: the model's conceptfreq.labels metadata)")
 	conceptEmb   = flag.String("concept_embeddings", "", "embedding: Parquet of concept (string), embedding (list<float>)")
 	taggerOutput = flag.String("tagger_output", "", "multilabel: probabilities or logits (logits get a sigmoid); default from metadata, else probabilities")
 	embScale     = flag.Float64("embedding_scale", 1, "embedding: score = scale × cosine before the activation")
@@ -72,26 +74,6 @@ func main() {
 	}
 }
 
-// labelsPath returns --labels, the multilabel tagger's labels file. Beam's
-// Dataflow runner already defines a --labels flag (JSON job labels), so the
-// value is taken from that flag and replaced by --job_labels before the
-// runner reads it.
-func labelsPath() string {
-	f := flag.Lookup("labels")
-	if f == nil {
-		return ""
-	}
-	path := f.Value.String()
-	f.Value.Set(*jobLabels)
-	return path
-}
-
-func init() {
-	if f := flag.Lookup("labels"); f != nil {
-		f.Usage = "multilabel: labels file, one concept per line in output-column order (default: the model's conceptfreq.labels metadata)"
-	}
-}
-
 func run(ctx context.Context) error {
 	start := time.Now()
 	if err := runners.Validate(); err != nil {
@@ -106,52 +88,49 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("--pos: %w", err)
 	}
 	patterns := strings.Split(*input, ",")
-	files, err := ExpandInputs(ctx, patterns)
+	inputs, err := files.Expand(ctx, patterns)
 	if err != nil {
+		err = fmt.Errorf("--input: %w", err)
 		if *input == DefaultInput {
 			err = fmt.Errorf("%w (the default input is the bundled testdata/shards: run from the repository root, or pass --input)", err)
 		}
 		return err
 	}
-	if err := CheckOutput(ctx, *output, *overwrite); err != nil {
-		return err
+	if err := files.CheckOutput(ctx, *output, *overwrite); err != nil {
+		if errors.Is(err, files.ErrNotEmpty) {
+			return fmt.Errorf("--output: %w; pass --overwrite to replace its outputs", err)
+		}
+		return fmt.Errorf("--output: %w", err)
 	}
 	vocab, err := LoadVocabulary(ctx, *concepts)
 	if err != nil {
 		return err
 	}
-	cfg := Config{Inputs: patterns, Files: files, Vocabulary: vocab, Output: *output, Rule: rule, POS: posMode,
-		CaptionExt: *captionExt, CaptionColumn: *captionColumn, EmitSamples: *emitSamples, Start: start}
-	tg := *tagger
-	if tg == "" {
-		tg = "none"
-		if *model != "" {
-			tg = "multilabel"
-		}
-	}
-	cfg.Image = count.ImageConfig{Tagger: tg, Model: *model, Labels: labelsPath(), ConceptEmbeddings: *conceptEmb,
-		Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
-		Threshold: *threshold, Device: *device, BatchSize: *batchSize, InputSize: *inputSize, Resize: *resize,
-		Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels,
-		EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir}
-	if tg != "none" && *scoresDir == "" && !ort.Available && runners.Name() != "dataflow" {
+	cfg := count.Config{Inputs: patterns, Output: *output, Rule: rule, POS: posMode,
+		CaptionExt: *captionExt, CaptionColumn: *captionColumn, EmitSamples: *emitSamples,
+		Image: count.ImageConfig{Tagger: *tagger, Model: *model, Labels: *labels, ConceptEmbeddings: *conceptEmb,
+			Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
+			Threshold: *threshold, Device: *device, BatchSize: *batchSize, InputSize: *inputSize, Resize: *resize,
+			Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels,
+			EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir}}.WithVocabulary(vocab)
+	if cfg.Image.Enabled() && cfg.Image.ScoresDir == "" && !ort.Available && runners.Name() != "dataflow" {
 		// (A Dataflow launcher may be cgo-free when --worker_binary is a cgo build.)
 		return ort.ErrNoONNX
 	}
-	if err := PrepareImage(ctx, &cfg); err != nil {
+	if cfg, err = cfg.Resolve(ctx, files.ReadAll); err != nil {
 		return err
 	}
-	if cfg.ImageRun != nil && cfg.Image.ScoresDir == "" {
+	if cfg.Image.Enabled() && cfg.Image.ScoresDir == "" {
 		if err := runners.CheckGPU(cfg.Image.Device); err != nil {
 			return err
 		}
 	}
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, cfg)
+	Build(s, cfg, inputs, start)
 	if _, err := runners.Run(ctx, p); err != nil {
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
-	rs, err := ReadRunStats(ctx, *output)
+	rs, err := count.ReadRunStats(ctx, *output, files.ReadAll)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
 	"github.com/conceptfreq/conceptfreq/io/synth"
 	"github.com/conceptfreq/conceptfreq/io/tables"
@@ -56,9 +58,11 @@ type result struct {
 	dir       string
 }
 
-// runJob builds and runs the count job on the test's runner (prism unless
-// --runner says otherwise) or on runner when it is not empty.
-func runJob(t *testing.T, runner string, cfg Config) *result {
+// runJob resolves cfg (default vocabulary and rules where unset; output
+// into a temporary directory), builds and runs the count job over the files
+// its inputs match on the test's runner (prism unless --runner says
+// otherwise), or on runner when it is not empty.
+func runJob(t *testing.T, runner string, cfg count.Config) *result {
 	t.Helper()
 	ctx := context.Background()
 	if cfg.Output == "" {
@@ -70,26 +74,23 @@ func runJob(t *testing.T, runner string, cfg Config) *result {
 	if cfg.POS == "" {
 		cfg.POS = caption.POSNone
 	}
-	if cfg.Start.IsZero() {
-		cfg.Start = time.Now()
-	}
-	if cfg.Vocabulary == nil {
+	if cfg.Concepts == nil {
 		v, err := caption.DefaultVocabulary()
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Vocabulary = v
+		cfg = cfg.WithVocabulary(v)
 	}
-	if cfg.Files == nil {
-		files, err := ExpandInputs(ctx, cfg.Inputs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Files = files
+	inputs, err := files.Expand(ctx, cfg.Inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := cfg.Resolve(ctx, files.ReadAll)
+	if err != nil {
+		t.Fatal(err)
 	}
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, cfg)
-	var err error
+	Build(s, resolved, inputs, time.Now())
 	if runner == "" {
 		err = ptest.Run(p)
 	} else {
@@ -105,7 +106,7 @@ func readOutputs(t *testing.T, dir string) *result {
 	t.Helper()
 	res := &result{counts: map[string]int64{}, byConcept: map[string]tables.ConceptCount{}, dir: dir}
 	ctx := context.Background()
-	rows, err := tables.ReadConceptCounts(bytes.NewReader(readFrom(t, ctx, count.JoinPath(dir, tables.ConceptCountsFile))), nil)
+	rows, err := tables.ReadConceptCounts(bytes.NewReader(readFrom(t, ctx, files.Join(dir, tables.ConceptCountsFile))), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +116,10 @@ func readOutputs(t *testing.T, dir string) *result {
 		res.order = append(res.order, r.Concept)
 		res.byConcept[r.Concept] = r
 	}
-	if res.rejects, err = tables.ReadRejects(bytes.NewReader(readFrom(t, ctx, count.JoinPath(dir, tables.RejectsFile))), nil); err != nil {
+	if res.rejects, err = tables.ReadRejects(bytes.NewReader(readFrom(t, ctx, files.Join(dir, tables.RejectsFile))), nil); err != nil {
 		t.Fatal(err)
 	}
-	if res.stats, err = ReadRunStats(context.Background(), dir); err != nil {
+	if res.stats, err = count.ReadRunStats(context.Background(), dir, files.ReadAll); err != nil {
 		t.Fatal(err)
 	}
 	checkAccounting(t, res)
@@ -143,7 +144,7 @@ func checkAccounting(t *testing.T, res *result) {
 		byReason[r.Reason]++
 		if count.IsImageReason(r.Reason) {
 			imageRejects++
-		} else if !count.IsShardReason(r.Reason) {
+		} else if !shard.IsShardReason(r.Reason) {
 			sampleRejects++
 			if r.Key == "" {
 				t.Errorf("sample reject without key: %+v", r)
@@ -206,7 +207,7 @@ func TestPlantedSynthetic(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
 			dir, truth, v := plantedDataset(t, 6, 500, gz)
-			res := runJob(t, "", Config{Inputs: []string{dir}, Vocabulary: v})
+			res := runJob(t, "", count.Config{Inputs: []string{dir}}.WithVocabulary(v))
 			if res.stats.SamplesRead != truth.Samples {
 				t.Errorf("samples_read: got %d, want %d", res.stats.SamplesRead, truth.Samples)
 			}
@@ -253,9 +254,9 @@ func TestExactAcrossShardingAndRunners(t *testing.T) {
 	if !reflect.DeepEqual(truth1.TextCounts, truth2.TextCounts) {
 		t.Fatal("the two layouts do not hold the same captions")
 	}
-	a := runJob(t, "", Config{Inputs: []string{one}, Vocabulary: v})
-	b := runJob(t, "", Config{Inputs: []string{many}, Vocabulary: v})
-	c := runJob(t, "direct", Config{Inputs: []string{many}, Vocabulary: v})
+	a := runJob(t, "", count.Config{Inputs: []string{one}}.WithVocabulary(v))
+	b := runJob(t, "", count.Config{Inputs: []string{many}}.WithVocabulary(v))
+	c := runJob(t, "direct", count.Config{Inputs: []string{many}}.WithVocabulary(v))
 	for name, r := range map[string]*result{"1 shard/prism": a, "15 shards/prism": b, "15 shards/direct": c} {
 		if !reflect.DeepEqual(r.counts, truth1.TextCounts) {
 			t.Errorf("%s: counts differ from the planted truth", name)
@@ -279,7 +280,7 @@ func TestLAIONAgainstBruteForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := runJob(t, "", Config{Inputs: []string{path}, Vocabulary: v})
+	res := runJob(t, "", count.Config{Inputs: []string{path}}.WithVocabulary(v))
 	if res.stats.SamplesRead != 10000 {
 		t.Fatalf("samples_read: got %d, want 10000", res.stats.SamplesRead)
 	}
@@ -351,7 +352,7 @@ func TestLemmatiserFoldsVerbForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := runJob(t, "", Config{Inputs: []string{path}, Vocabulary: v})
+	res := runJob(t, "", count.Config{Inputs: []string{path}}.WithVocabulary(v))
 	words := bruteForce(t, path, nouns)
 	documented := map[string][2]int64{"dress": {136, 132}, "box": {71, 67}, "watch": {67, 63}, "garden": {41, 39}, "ring": {58, 57}, "boat": {25, 24}}
 	for _, n := range nouns {
@@ -365,13 +366,13 @@ func TestLemmatiserFoldsVerbForms(t *testing.T) {
 // The bundled real shards: webdataset's own test shards plus LAION captions.
 func TestBundledShards(t *testing.T) {
 	inputs := strings.Split(strings.ReplaceAll(DefaultInput, "testdata/", "../../testdata/"), ",")
-	res := runJob(t, "", Config{Inputs: inputs})
+	res := runJob(t, "", count.Config{Inputs: inputs})
 	st := res.stats
 	// testgz 1000 + compressed 3 + sample.tgz 90 + laion 200 + 300.
 	if st.SamplesRead != 1593 || st.ShardsRead != 5 || st.ShardsFailed != 0 {
 		t.Errorf("got %d samples in %d shards (%d failed), want 1593 in 5 (0)", st.SamplesRead, st.ShardsRead, st.ShardsFailed)
 	}
-	if st.Rejects[count.RejectNoCaption] != 90 || len(st.Rejects) != 1 {
+	if st.Rejects[shard.RejectNoCaption] != 90 || len(st.Rejects) != 1 {
 		t.Errorf("rejects: got %v, want 90 no_caption (sample.tgz has .png+.cls only)", st.Rejects)
 	}
 	for _, r := range res.rejects {
@@ -399,19 +400,19 @@ func TestBadShardsAreRejectedNotFatal(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.parquet"), []byte("PAR1 but not really"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := runJob(t, "", Config{Inputs: []string{dir}, Vocabulary: v})
+	res := runJob(t, "", count.Config{Inputs: []string{dir}}.WithVocabulary(v))
 	st := res.stats
 	if st.ShardsRead != 1 || st.ShardsFailed != 3 {
 		t.Errorf("got %d read, %d failed; want 1 and 3", st.ShardsRead, st.ShardsFailed)
 	}
-	if st.Rejects[count.ShardTruncated] != 1 || st.Rejects[count.ShardBadFormat] != 2 {
+	if st.Rejects[shard.Truncated] != 1 || st.Rejects[shard.BadFormat] != 2 {
 		t.Errorf("shard rejects: got %v", st.Rejects)
 	}
 	if st.SamplesRead <= 100 || st.SamplesRead >= truth.Samples {
 		t.Errorf("samples_read %d: want the intact shard plus the truncated shard's first half", st.SamplesRead)
 	}
 	for _, r := range res.rejects {
-		if count.IsShardReason(r.Reason) && !strings.Contains(r.Detail, filepath.Base(r.Shard)) {
+		if shard.IsShardReason(r.Reason) && !strings.Contains(r.Detail, filepath.Base(r.Shard)) {
 			t.Errorf("shard reject detail does not name the file: %+v", r)
 		}
 	}
@@ -428,8 +429,8 @@ func TestPhraseRuleAndAliases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := runJob(t, "", Config{Inputs: []string{shard}, Vocabulary: v})
-	phrase := runJob(t, "", Config{Inputs: []string{shard}, Vocabulary: v, Rule: caption.Phrase})
+	all := runJob(t, "", count.Config{Inputs: []string{shard}}.WithVocabulary(v))
+	phrase := runJob(t, "", count.Config{Inputs: []string{shard}, Rule: caption.Phrase}.WithVocabulary(v))
 	if all.counts["dining table"] != 2 || phrase.counts["dining table"] != 1 {
 		t.Errorf("dining table: all-words %d (want 2), phrase %d (want 1)", all.counts["dining table"], phrase.counts["dining table"])
 	}
@@ -457,27 +458,10 @@ func writeShard(t *testing.T, path string, captions []string) {
 	}
 }
 
-func TestCheckOutputAndInputs(t *testing.T) {
-	ctx := context.Background()
+func TestLoadVocabularyNamesMissingFile(t *testing.T) {
 	dir := t.TempDir()
-	if err := CheckOutput(ctx, dir, false); err != nil {
-		t.Errorf("empty dir: %v", err)
-	}
-	if err := CheckOutput(ctx, filepath.Join(dir, "new"), false); err != nil {
-		t.Errorf("missing dir: %v", err)
-	}
-	os.WriteFile(filepath.Join(dir, "x"), []byte("x"), 0o644)
-	if err := CheckOutput(ctx, dir, false); err == nil || !strings.Contains(err.Error(), "--overwrite") {
-		t.Errorf("non-empty dir: got %v, want a refusal mentioning --overwrite", err)
-	}
-	if err := CheckOutput(ctx, dir, true); err != nil {
-		t.Errorf("non-empty dir with overwrite: %v", err)
-	}
-	if _, err := ExpandInputs(ctx, []string{filepath.Join(dir, "*.tar")}); err == nil || !strings.Contains(err.Error(), "matched no files") {
-		t.Errorf("empty glob: got %v", err)
-	}
-	if _, err := LoadVocabulary(ctx, filepath.Join(dir, "missing.txt")); err == nil || !strings.Contains(err.Error(), "missing.txt") {
-		t.Errorf("missing vocabulary: got %v", err)
+	if _, err := LoadVocabulary(context.Background(), filepath.Join(dir, "missing.txt")); err == nil || !strings.Contains(err.Error(), "--concepts") || !strings.Contains(err.Error(), "missing.txt") {
+		t.Errorf("missing vocabulary: got %v, want an error naming --concepts and the file", err)
 	}
 }
 
@@ -486,7 +470,7 @@ func TestCheckOutputAndInputs(t *testing.T) {
 // compares every row with what Go wrote.
 func TestDuckDBInterop(t *testing.T) {
 	dir, _, v := plantedDataset(t, 2, 300, false)
-	res := runJob(t, "", Config{Inputs: []string{dir}, Vocabulary: v})
+	res := runJob(t, "", count.Config{Inputs: []string{dir}}.WithVocabulary(v))
 	var rows []struct {
 		Concept     string `json:"concept"`
 		TextCount   string `json:"text_count"`
@@ -554,7 +538,7 @@ console.log(JSON.stringify(r.getRowObjectsJson()));
 
 func TestSummaryMentionsEverything(t *testing.T) {
 	rs := &count.RunStats{Stats: count.Stats{ShardsRead: 2, SamplesRead: 10, SamplesWithCaption: 8,
-		Rejects: map[string]int64{"no_caption": 2, count.ShardTruncated: 1}}, SampleRejects: 2,
+		Rejects: map[string]int64{"no_caption": 2, shard.Truncated: 1}}, SampleRejects: 2,
 		TopConcepts: []count.ConceptTotal{{Concept: "dog", TextCount: 5}}, SamplesPerSecond: 123, OutputFiles: []string{"a"}}
 	var b strings.Builder
 	PrintSummary(&b, "out", rs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
 
@@ -80,7 +82,7 @@ func copyTo(t *testing.T, ctx context.Context, src, dst string) {
 
 func readFrom(t *testing.T, ctx context.Context, path string) []byte {
 	t.Helper()
-	b, err := count.ReadFile(ctx, path)
+	b, err := files.ReadAll(ctx, path)
 	if err != nil {
 		t.Fatalf("reading %s: %v", path, err)
 	}
@@ -104,19 +106,19 @@ func TestSourcesConformance(t *testing.T) {
 			}
 			copyTo(t, ctx, "../../testdata/captions/laion_test_1000.parquet", root+"/in/captions.parquet")
 			inputs = append(inputs, root+"/in/*.tar", root+"/in/*.parquet")
-			files, err := ExpandInputs(ctx, inputs)
+			matched, err := files.Expand(ctx, inputs)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(files) != 4 {
-				t.Fatalf("%v matched %d files, want 4: %v", inputs, len(files), files)
+			if len(matched) != 4 {
+				t.Fatalf("%v matched %d files, want 4: %v", inputs, len(matched), matched)
 			}
 			out := root + "/out"
-			if err := CheckOutput(ctx, out, false); err != nil {
+			if err := files.CheckOutput(ctx, out, false); err != nil {
 				t.Fatalf("fresh output: %v", err)
 			}
 
-			res := runJob(t, "", Config{Inputs: inputs, Files: files, Vocabulary: v, Output: out})
+			res := runJob(t, "", count.Config{Inputs: inputs, Output: out}.WithVocabulary(v))
 			rows, rejects, rs := res.rows, res.rejects, res.stats
 			if rs.SamplesRead != truth.Samples+1000 || rs.ShardsRead != 4 {
 				t.Errorf("got %d samples from %d shards, want %d from 4", rs.SamplesRead, rs.ShardsRead, truth.Samples+1000)
@@ -135,8 +137,8 @@ func TestSourcesConformance(t *testing.T) {
 			if len(rejects) != int(rs.SampleRejects) {
 				t.Errorf("rejects: %d rows, run_stats %d", len(rejects), rs.SampleRejects)
 			}
-			if err := CheckOutput(ctx, out, false); err == nil {
-				t.Error("output written, but CheckOutput does not refuse it")
+			if err := files.CheckOutput(ctx, out, false); !errors.Is(err, files.ErrNotEmpty) {
+				t.Errorf("output written: CheckOutput gave %v, want ErrNotEmpty", err)
 			}
 			conformance.record(t, be.name, got)
 		})

@@ -7,15 +7,12 @@ package count
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"reflect"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
@@ -36,17 +33,6 @@ func init() {
 	register.Function2x1[Tally, Tally, Tally](mergeTally)
 }
 
-// Config is the serialisable configuration of the count job's workers.
-type Config struct {
-	Concepts      []caption.Concept
-	Rule          caption.Rule
-	POS           caption.POS
-	CaptionExt    string
-	CaptionColumn string
-	EmitSamples   bool
-	Image         ImageConfig
-}
-
 // Outputs are the PCollections Captions returns.
 type Outputs struct {
 	Counts  beam.PCollection // KV<string, Tally>: concept → counts (all-zero concepts absent)
@@ -59,7 +45,8 @@ type Outputs struct {
 // Captions reads every shard named in files (a PCollection<string> of
 // paths), reshuffled so shards spread over workers, matches each sample's
 // caption, tags its image when cfg.Image asks for it, and combines the
-// per-concept counts with a lifted CombinePerKey.
+// per-concept counts with a lifted CombinePerKey. cfg must be resolved
+// (Config.Resolve).
 func Captions(s beam.Scope, files beam.PCollection, cfg Config) Outputs {
 	s = s.Scope("count.Captions")
 	shards := beam.Reshuffle(s, files)
@@ -89,7 +76,7 @@ type countShardFn struct {
 
 	proc    *Processor
 	counts  []Tally
-	fs      map[string]filesystem.Interface // by scheme, opened lazily, closed in Teardown
+	fs      files.Clients // one filesystem client per scheme, closed in Teardown
 	closeFn func() error
 
 	samplesRead, samplesCounted, samplesRejected, shardsFailed, imagesTagged beam.Counter
@@ -100,7 +87,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	v := &caption.Vocabulary{Concepts: f.Config.Concepts}
+	v := f.Config.Vocabulary()
 	m, err := caption.NewMatcher(v, lem, f.Config.Rule, f.Config.POS)
 	if err != nil {
 		return err
@@ -108,7 +95,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	f.proc = &Processor{Matcher: m, Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
 		EmitSamples: f.Config.EmitSamples}
 	if f.Config.Image.Enabled() {
-		side, closeFn, err := f.Config.Image.open(ctx, v, f.readAll)
+		side, closeFn, err := f.Config.Image.open(ctx, v, f.fs.ReadAll)
 		if err != nil {
 			return err
 		}
@@ -126,7 +113,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, Tally), emitReject func(tables.Reject),
 	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
 	clear(f.counts)
-	st, err := f.proc.ProcessShard(ctx, f.open, path, f.counts, Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
+	st, err := f.proc.ProcessShard(ctx, f.fs.Open, path, f.counts, Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
 	if err != nil {
 		return err
 	}
@@ -168,47 +155,14 @@ func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, 
 	return nil
 }
 
-// open opens path through the Beam filesystem registered for its scheme,
-// reusing one filesystem client per scheme for the DoFn's lifetime.
-func (f *countShardFn) open(ctx context.Context, path string) (io.ReadCloser, error) {
-	scheme := "local"
-	if i := strings.Index(path, "://"); i > 0 {
-		scheme = path[:i]
-	}
-	fs, ok := f.fs[scheme]
-	if !ok {
-		var err error
-		if fs, err = filesystem.New(ctx, path); err != nil {
-			return nil, err
-		}
-		if f.fs == nil {
-			f.fs = map[string]filesystem.Interface{}
-		}
-		f.fs[scheme] = fs
-	}
-	return fs.OpenRead(ctx, path)
-}
-
-func (f *countShardFn) readAll(ctx context.Context, path string) ([]byte, error) {
-	rc, err := f.open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
-}
-
 func (f *countShardFn) Teardown() error {
 	var first error
 	if f.closeFn != nil {
 		first = f.closeFn()
 		f.closeFn = nil
 	}
-	for _, fs := range f.fs {
-		if err := fs.Close(); err != nil && first == nil {
-			first = fmt.Errorf("count: closing filesystem: %w", err)
-		}
+	if err := f.fs.Close(); err != nil && first == nil {
+		first = err
 	}
-	f.fs = nil
 	return first
 }

@@ -1,12 +1,17 @@
 package count
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
+	"github.com/conceptfreq/conceptfreq/models/tagging"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
 
 // ImageTagger scores preprocessed images. Implementations run a model
@@ -220,4 +225,81 @@ func (r *shardRun) tally(ps pendingSample, scores []float64) {
 	for _, c := range ps.text {
 		st.inText[c] = false
 	}
+}
+
+// open builds a worker's image side from a resolved configuration: an ONNX
+// Runtime session (or the saved scores to replay) and the function that
+// releases it.
+func (c ImageConfig) open(ctx context.Context, v *caption.Vocabulary, read ReadFunc) (*ImageSide, func() error, error) {
+	side := &ImageSide{Threshold: c.Threshold, MaxPixels: c.MaxPixels, BatchSize: c.BatchSize,
+		ScoreFloor: c.ScoreFloor, EmitScores: c.EmitScores, Known: make([]bool, len(v.Concepts))}
+	if c.ScoresDir != "" {
+		unknown := map[string]bool{}
+		for _, u := range c.UnknownConcepts {
+			unknown[u] = true
+		}
+		index := map[string]int32{}
+		for i, name := range v.Names() {
+			index[name] = int32(i)
+			side.Known[i] = !unknown[name]
+		}
+		data, err := read(ctx, files.Join(c.ScoresDir, tables.ImageScoresFile))
+		if err != nil {
+			return nil, nil, fmt.Errorf("count: recount: %w", err)
+		}
+		side.Saved = map[string][]conceptScore{}
+		err = tables.ReadScores(data, func(r tables.ScoreRow) error {
+			var cs []conceptScore
+			for i, name := range r.Concepts {
+				if ci, ok := index[name]; ok {
+					cs = append(cs, conceptScore{concept: ci, score: r.Scores[i]})
+				}
+			}
+			side.Saved[r.Shard+"\x00"+r.Key] = cs
+			return nil
+		})
+		return side, func() error { return nil }, err
+	}
+	model, err := read(ctx, c.Model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("count: model %s: %w", c.Model, err)
+	}
+	head, _, err := c.head(ctx, v, model, read)
+	if err != nil {
+		return nil, nil, err
+	}
+	copy(side.Known, head.Known)
+	s, err := ort.OpenData(c.Model, model, ort.Options{LibPath: ort.ResolveLib(c.OrtLib), Device: c.Device, IntraOpThreads: c.IntraOpThreads})
+	if err != nil {
+		return nil, nil, err
+	}
+	side.Tagger = &onnxTagger{s: s, head: head, opts: c.Preprocess}
+	return side, s.Close, nil
+}
+
+// onnxTagger runs the model and maps its outputs through the head.
+type onnxTagger struct {
+	s    *ort.Session
+	head *tagging.Head
+	opts preprocess.Options
+}
+
+func (t *onnxTagger) Options() preprocess.Options { return t.opts }
+
+func (t *onnxTagger) Tag(batch []float32, n int, scores [][]float64) error {
+	out, c, err := t.s.Run(batch, n, t.opts.Size, t.opts.Size)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := t.head.Scores(out[i*c:(i+1)*c], scores[i]); err != nil {
+			return err
+		}
+		for j, v := range scores[i] {
+			if math.IsInf(v, 0) {
+				return fmt.Errorf("count: tagger produced %v for concept %d", v, j)
+			}
+		}
+	}
+	return nil
 }

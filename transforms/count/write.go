@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 )
 
@@ -25,40 +25,6 @@ func init() {
 	register.Iter1[tables.Reject]()
 	register.Iter1[tables.ScoreRow]()
 	register.Iter1[tables.SampleRow]()
-}
-
-// RunConfig is what run_stats.json records about the configuration.
-type RunConfig struct {
-	Inputs           []string        `json:"inputs"`
-	Files            int             `json:"files"`
-	VocabularySource string          `json:"vocabulary"`
-	VocabularySize   int             `json:"vocabulary_size"`
-	VocabularyHash   string          `json:"vocabulary_sha256"`
-	Match            string          `json:"match"`
-	POS              string          `json:"pos"`
-	Lemmatizer       string          `json:"lemmatizer"`
-	CaptionExt       string          `json:"caption_ext"`
-	CaptionColumn    string          `json:"caption_column"`
-	Runner           string          `json:"runner"`
-	EmitSamples      bool            `json:"emit_samples"`
-	Image            *ImageRunConfig `json:"image,omitempty"`
-}
-
-// ImageRunConfig is what run_stats.json records about image tagging.
-type ImageRunConfig struct {
-	Tagger          string    `json:"tagger"`
-	Model           string    `json:"model,omitempty"`
-	ScoresDir       string    `json:"recounted_from,omitempty"`
-	Threshold       float64   `json:"threshold"`
-	Device          string    `json:"device"`
-	BatchSize       int       `json:"batch_size"`
-	InputSize       int       `json:"input_size"`
-	Resize          string    `json:"resize"`
-	Mean            []float32 `json:"mean"`
-	Std             []float32 `json:"std"`
-	EmitScores      bool      `json:"emit_scores"`
-	ScoreFloor      float64   `json:"score_floor"`
-	UnknownConcepts []string  `json:"unknown_concepts"`
 }
 
 // ConceptTotal is one entry of run_stats.json's top_concepts.
@@ -85,14 +51,15 @@ type RunStats struct {
 	OutputFiles                  []string       `json:"output_files"`
 }
 
-// WriteOutputs writes concept_counts.parquet (one row per concept in
-// names, zeros included), rejects.parquet and run_stats.json into dir, and
-// image_scores.parquet / sample_concepts.parquet when asked for. It runs as
-// one DoFn reading the outputs of Captions as (streamed) side inputs.
-func WriteOutputs(s beam.Scope, dir string, names []string, cfg RunConfig, start time.Time, out Outputs) {
+// WriteOutputs writes concept_counts.parquet (one row per concept of cfg,
+// zeros included), rejects.parquet and run_stats.json (with record) into
+// cfg.Output, and image_scores.parquet / sample_concepts.parquet when asked
+// for. It runs as one DoFn reading the outputs of Captions as (streamed)
+// side inputs.
+func WriteOutputs(s beam.Scope, cfg Config, record RunConfig, start time.Time, out Outputs) {
 	s = s.Scope("count.WriteOutputs")
 	imp := beam.Impulse(s)
-	beam.ParDo0(s, &writeOutputsFn{Dir: dir, Concepts: names, Config: cfg, StartUnixNano: start.UnixNano()}, imp,
+	beam.ParDo0(s, &writeOutputsFn{Dir: cfg.Output, Concepts: cfg.Names(), Config: record, StartUnixNano: start.UnixNano()}, imp,
 		beam.SideInput{Input: out.Counts}, beam.SideInput{Input: out.Stats}, beam.SideInput{Input: out.Rejects},
 		beam.SideInput{Input: out.Scores}, beam.SideInput{Input: out.Samples})
 }
@@ -134,7 +101,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	if len(byName) != 0 {
 		return fmt.Errorf("count: %d counted concepts are not in the vocabulary (first: %v)", len(byName), firstKey(byName))
 	}
-	if err := writeFile(ctx, JoinPath(f.Dir, tables.ConceptCountsFile), func(w io.Writer) error {
+	if err := files.Write(ctx, files.Join(f.Dir, tables.ConceptCountsFile), func(w io.Writer) error {
 		return tables.WriteConceptCounts(w, rows, nil)
 	}); err != nil {
 		return err
@@ -146,19 +113,19 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	for sts(&st) {
 		total.Merge(st)
 	}
-	if err := writeRows(ctx, JoinPath(f.Dir, tables.RejectsFile), tables.NewRejectWriter, rejects, (*tables.RowWriter).WriteReject); err != nil {
+	if err := writeRows(ctx, files.Join(f.Dir, tables.RejectsFile), tables.NewRejectWriter, rejects, (*tables.RowWriter).WriteReject); err != nil {
 		return err
 	}
 
 	outputs := []string{tables.ConceptCountsFile, tables.RejectsFile}
 	if f.Config.Image != nil && f.Config.Image.EmitScores {
-		if err := writeRows(ctx, JoinPath(f.Dir, tables.ImageScoresFile), tables.NewScoreWriter, scores, (*tables.RowWriter).WriteScore); err != nil {
+		if err := writeRows(ctx, files.Join(f.Dir, tables.ImageScoresFile), tables.NewScoreWriter, scores, (*tables.RowWriter).WriteScore); err != nil {
 			return err
 		}
 		outputs = append(outputs, tables.ImageScoresFile)
 	}
 	if f.Config.EmitSamples {
-		if err := writeRows(ctx, JoinPath(f.Dir, tables.SampleConceptsFile), tables.NewSampleWriter, samples, (*tables.RowWriter).WriteSample); err != nil {
+		if err := writeRows(ctx, files.Join(f.Dir, tables.SampleConceptsFile), tables.NewSampleWriter, samples, (*tables.RowWriter).WriteSample); err != nil {
 			return err
 		}
 		outputs = append(outputs, tables.SampleConceptsFile)
@@ -167,7 +134,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	rs := RunStats{Stats: total, Config: f.Config, StartedAt: time.Unix(0, f.StartUnixNano).UTC()}
 	for reason, k := range total.Rejects {
 		switch {
-		case IsShardReason(reason):
+		case shard.IsShardReason(reason):
 		case IsImageReason(reason):
 			rs.ImageRejects += k
 		default:
@@ -199,7 +166,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 		rs.SamplesPerSecond = float64(total.SamplesRead) / rs.WallSeconds
 	}
 	rs.OutputFiles = append(outputs, tables.RunStatsFile)
-	return writeFile(ctx, JoinPath(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
+	return files.Write(ctx, files.Join(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rs)
@@ -216,7 +183,7 @@ func firstKey[V any](m map[string]V) string {
 // writeRows streams the rows of a side-input iterable into a Parquet file.
 func writeRows[T any](ctx context.Context, path string, open func(io.Writer, memory.Allocator) (*tables.RowWriter, error),
 	next func(*T) bool, write func(*tables.RowWriter, T) error) error {
-	return writeFile(ctx, path, func(w io.Writer) error {
+	return files.Write(ctx, path, func(w io.Writer) error {
 		rw, err := open(w, nil)
 		if err != nil {
 			return err
@@ -232,45 +199,3 @@ func writeRows[T any](ctx context.Context, path string, open func(io.Writer, mem
 	})
 }
 
-// JoinPath joins a directory (local or URL-like, e.g. gs://b/dir) and a name.
-func JoinPath(dir, name string) string {
-	return strings.TrimSuffix(dir, "/") + "/" + name
-}
-
-// ReadFile reads a whole file through the Beam filesystem registered for
-// its scheme (local, gs://, memfs://).
-func ReadFile(ctx context.Context, path string) ([]byte, error) {
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer fs.Close()
-	rc, err := fs.OpenRead(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
-}
-
-// writeFile writes path through the Beam filesystem and checks the commit
-// error of Close.
-func writeFile(ctx context.Context, path string, fill func(io.Writer) error) error {
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		return fmt.Errorf("count: %s: %w", path, err)
-	}
-	defer fs.Close()
-	w, err := fs.OpenWrite(ctx, path)
-	if err != nil {
-		return fmt.Errorf("count: open %s for writing: %w", path, err)
-	}
-	if err := fill(w); err != nil {
-		w.Close()
-		return fmt.Errorf("count: write %s: %w", path, err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("count: commit %s: %w", path, err)
-	}
-	return nil
-}

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
+	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/tagging"
 )
 
@@ -68,7 +69,7 @@ func main() {
 		concepts, embs = append(concepts, name), append(embs, e)
 	}
 	var b bytes.Buffer
-	if err := tagging.WriteConceptEmbeddings(&b, concepts, embs); err != nil {
+	if err := tables.WriteConceptEmbeddings(&b, concepts, embs, nil); err != nil {
 		log.Fatal(err)
 	}
 	write(*out, "colour_concepts.parquet", b.Bytes())

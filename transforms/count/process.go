@@ -1,43 +1,20 @@
 package count
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/conceptfreq/conceptfreq/io/captionpq"
+	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
-	"github.com/conceptfreq/conceptfreq/io/wds"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
 
-// Reject reasons. Sample-level reasons count samples; shard-level reasons
-// (the Shard* ones) count shards, and such rejects have an empty key.
-const (
-	RejectNoCaption       = "no_caption"
-	RejectEmptyCaption    = "empty_caption"
-	RejectNullCaption     = "null_caption"
-	RejectInvalidUTF8     = "invalid_utf8"
-	RejectInvalidJSON     = "invalid_json"
-	RejectCorruptMember   = wds.FaultCorruptMember
-	RejectDuplicateMember = wds.FaultDuplicateMember
-	RejectMemberTooLarge  = wds.FaultMemberTooLarge
-
-	ShardUnreadable = "shard_unreadable" // could not be opened or read
-	ShardTruncated  = "shard_truncated"  // ended early; samples before the cut are counted
-	ShardBadFormat  = "shard_bad_format" // not a tar/tar.gz/Parquet file
-	ShardNoColumn   = "shard_no_caption_column"
-)
-
-// IsShardReason reports whether a reject reason counts shards, not samples.
-func IsShardReason(reason string) bool { return strings.HasPrefix(reason, "shard_") }
+// Reject reasons are io/shard's (caption and shard-level) and the
+// image-side ones below.
 
 // Image-side reject reasons: the sample's caption is still counted for
 // text_count; only the image-side columns miss it.
@@ -111,9 +88,6 @@ func (t *Tally) Add(o Tally) {
 // IsZero reports whether every count is zero.
 func (t Tally) IsZero() bool { return t == Tally{} }
 
-// Opener opens a file by path; the Beam layer passes its filesystem.
-type Opener func(ctx context.Context, path string) (io.ReadCloser, error)
-
 // Emitters receive what ProcessShard produces besides counts. Score and
 // Sample may be nil.
 type Emitters struct {
@@ -135,28 +109,6 @@ type Processor struct {
 	sc      *caption.Scratch
 	matched []int
 	img     imageState
-}
-
-// ShardFormat is how a shard is read.
-type ShardFormat int
-
-// Shard formats.
-const (
-	FormatUnknown ShardFormat = iota
-	FormatWebDataset
-	FormatParquet
-)
-
-// FormatOf guesses a shard's format from its name.
-func FormatOf(path string) ShardFormat {
-	p := strings.ToLower(path)
-	switch {
-	case strings.HasSuffix(p, ".parquet"):
-		return FormatParquet
-	case strings.HasSuffix(p, ".tar"), strings.HasSuffix(p, ".tar.gz"), strings.HasSuffix(p, ".tgz"):
-		return FormatWebDataset
-	}
-	return FormatUnknown
 }
 
 // shardRun is the state of one ProcessShard call.
@@ -212,7 +164,7 @@ func (r *shardRun) sample(key, text string, ok bool, members map[string][]byte) 
 // Problems with the shard itself become a shard-level reject; the returned
 // error is for failures that are not the data's fault (the image tagger
 // failing), which should stop the job.
-func (p *Processor) ProcessShard(ctx context.Context, open Opener, path string, counts []Tally, out Emitters) (Stats, error) {
+func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path string, counts []Tally, out Emitters) (Stats, error) {
 	if p.sc == nil {
 		p.sc = p.Matcher.NewScratch()
 	}
@@ -232,6 +184,8 @@ func (p *Processor) ProcessShard(ctx context.Context, open Opener, path string, 
 	return r.st, nil
 }
 
+// shardError is a problem with the shard's data, reported as a shard-level
+// reject rather than failing the job.
 type shardError struct {
 	reason string
 	err    error
@@ -240,146 +194,33 @@ type shardError struct {
 func (e *shardError) Error() string { return e.err.Error() }
 func (e *shardError) Unwrap() error { return e.err }
 
-func fail(reason string, err error) error { return &shardError{reason: reason, err: err} }
-
-func (r *shardRun) run(ctx context.Context, open Opener) error {
-	p, path := r.p, r.path
-	rc, err := open(ctx, path)
+// run is the one per-shard loop, whatever the shard's format: every sample
+// the source yields is counted or rejected with its reason.
+func (r *shardRun) run(ctx context.Context, open files.OpenFunc) error {
+	rc, err := open(ctx, r.path)
 	if err != nil {
-		return fail(ShardUnreadable, fmt.Errorf("open %s: %w", path, err))
+		return &shardError{reason: shard.Unreadable, err: fmt.Errorf("open %s: %w", r.path, err)}
 	}
 	defer rc.Close()
-
-	br := bufio.NewReaderSize(rc, 256<<10) // room to sniff the format
-	format := FormatOf(path)
-	if format == FormatUnknown {
-		if head, _ := br.Peek(4); string(head) == "PAR1" {
-			format = FormatParquet
-		} else {
-			format = FormatWebDataset
-		}
-	}
-
-	if format == FormatParquet {
-		data, err := io.ReadAll(br)
-		if err != nil {
-			return fail(ShardUnreadable, fmt.Errorf("read %s: %w", path, err))
-		}
-		pr, err := captionpq.NewReader(ctx, bytes.NewReader(data), path, captionpq.Options{CaptionColumn: p.CaptionColumn})
-		if err != nil {
-			if errors.Is(err, captionpq.ErrNoCaptionColumn) {
-				return fail(ShardNoColumn, err)
-			}
-			return fail(ShardBadFormat, err)
-		}
-		defer pr.Close()
-		for {
-			row, err := pr.Next()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return fail(ShardUnreadable, err)
-			}
-			r.st.SamplesRead++
-			ok := false
-			switch {
-			case row.Null:
-				r.reject(row.Key, RejectNullCaption, "caption is null")
-			case !utf8.ValidString(row.Caption):
-				r.reject(row.Key, RejectInvalidUTF8, "caption is not valid UTF-8")
-			case strings.TrimSpace(row.Caption) == "":
-				r.reject(row.Key, RejectEmptyCaption, "caption is empty")
-			default:
-				ok = true
-			}
-			if err := r.sample(row.Key, row.Caption, ok, nil); err != nil {
-				return err
-			}
-		}
-	}
-
-	wr, err := wds.NewReader(br, path, wds.Options{})
+	src, err := shard.Open(ctx, rc, r.path, shard.Options{CaptionExt: r.p.CaptionExt, CaptionColumn: r.p.CaptionColumn})
 	if err != nil {
-		if errors.Is(err, wds.ErrTruncated) {
-			return fail(ShardTruncated, err)
-		}
-		return fail(ShardBadFormat, err)
+		return &shardError{reason: shard.Reason(err), err: err}
 	}
-	ext := p.CaptionExt
-	if ext == "" {
-		ext = "txt"
-	}
+	defer src.Close()
 	for {
-		s, err := wr.Next()
+		s, err := src.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			switch {
-			case errors.Is(err, wds.ErrTruncated):
-				return fail(ShardTruncated, err)
-			case errors.Is(err, wds.ErrFormat):
-				return fail(ShardBadFormat, err)
-			}
-			return fail(ShardUnreadable, err)
+			return &shardError{reason: shard.Reason(err), err: err}
 		}
 		r.st.SamplesRead++
-		text, reason, detail := CaptionOf(s, ext)
-		if reason != "" {
-			r.reject(s.Key, reason, detail)
+		if s.Reject != "" {
+			r.reject(s.Key, s.Reject, s.Detail)
 		}
-		if err := r.sample(s.Key, text, reason == "", s.Members); err != nil {
+		if err := r.sample(s.Key, s.Caption, s.Reject == "", s.Members); err != nil {
 			return err
 		}
 	}
-}
-
-// CaptionOf returns the caption of a WebDataset sample: the trimmed UTF-8
-// text of its ext member, else the "caption" field of its json member. When
-// there is none, reason says why and detail gives specifics.
-func CaptionOf(s *wds.Sample, ext string) (text, reason, detail string) {
-	if len(s.Faults) > 0 {
-		f := s.Faults[0]
-		return "", f.Reason, fmt.Sprintf("member %s: %s", f.Member, f.Detail)
-	}
-	if b, ok := s.Members[ext]; ok {
-		return checkText(b, "."+ext)
-	}
-	if b, ok := s.Members["json"]; ok {
-		var meta map[string]json.RawMessage
-		if err := json.Unmarshal(b, &meta); err != nil {
-			return "", RejectInvalidJSON, ".json: " + err.Error()
-		}
-		raw, ok := meta["caption"]
-		if !ok || string(raw) == "null" {
-			return "", RejectNoCaption, fmt.Sprintf("no .%s member and no \"caption\" in .json (members: %s)", ext, memberList(s))
-		}
-		var c string
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return "", RejectInvalidJSON, ".json caption is not a string: " + err.Error()
-		}
-		return checkText([]byte(c), ".json caption")
-	}
-	return "", RejectNoCaption, fmt.Sprintf("no .%s or .json member (members: %s)", ext, memberList(s))
-}
-
-func checkText(b []byte, where string) (string, string, string) {
-	if !utf8.Valid(b) {
-		return "", RejectInvalidUTF8, where + " is not valid UTF-8"
-	}
-	t := strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
-	if t == "" {
-		return "", RejectEmptyCaption, where + " is empty"
-	}
-	return t, "", ""
-}
-
-func memberList(s *wds.Sample) string {
-	exts := make([]string, 0, len(s.Members))
-	for e := range s.Members {
-		exts = append(exts, e)
-	}
-	sort.Strings(exts)
-	return strings.Join(exts, ",")
 }

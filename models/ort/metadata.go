@@ -1,4 +1,4 @@
-package onnxbuild
+package ort
 
 import (
 	"fmt"
@@ -15,33 +15,33 @@ func ReadMetadata(model []byte) (map[string]string, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, fmt.Errorf("onnxbuild: not an ONNX model: %v", protowire.ParseError(n))
+			return nil, fmt.Errorf("ort: not an ONNX model: %v", protowire.ParseError(n))
 		}
 		b = b[n:]
 		if num == 14 && typ == protowire.BytesType {
 			entry, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return nil, fmt.Errorf("onnxbuild: bad metadata entry: %v", protowire.ParseError(n))
+				return nil, fmt.Errorf("ort: bad metadata entry: %v", protowire.ParseError(n))
 			}
 			b = b[n:]
 			var k, v string
 			for len(entry) > 0 {
 				en, et, m := protowire.ConsumeTag(entry)
 				if m < 0 {
-					return nil, fmt.Errorf("onnxbuild: bad metadata entry")
+					return nil, fmt.Errorf("ort: bad metadata entry")
 				}
 				entry = entry[m:]
 				if et != protowire.BytesType {
 					m = protowire.ConsumeFieldValue(en, et, entry)
 					if m < 0 {
-						return nil, fmt.Errorf("onnxbuild: bad metadata entry")
+						return nil, fmt.Errorf("ort: bad metadata entry")
 					}
 					entry = entry[m:]
 					continue
 				}
 				s, m := protowire.ConsumeString(entry)
 				if m < 0 {
-					return nil, fmt.Errorf("onnxbuild: bad metadata entry")
+					return nil, fmt.Errorf("ort: bad metadata entry")
 				}
 				entry = entry[m:]
 				switch en {
@@ -56,7 +56,7 @@ func ReadMetadata(model []byte) (map[string]string, error) {
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return nil, fmt.Errorf("onnxbuild: not an ONNX model: %v", protowire.ParseError(n))
+			return nil, fmt.Errorf("ort: not an ONNX model: %v", protowire.ParseError(n))
 		}
 		b = b[n:]
 	}

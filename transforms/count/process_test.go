@@ -8,42 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
-
-func TestCaptionOf(t *testing.T) {
-	tests := []struct {
-		name    string
-		members map[string][]byte
-		faults  []wds.Fault
-		text    string
-		reason  string
-	}{
-		{"txt", map[string][]byte{"txt": []byte("  a dog \n"), "json": []byte(`{"caption":"other"}`)}, nil, "a dog", ""},
-		{"json fallback", map[string][]byte{"json": []byte(`{"caption":" a cat "}`)}, nil, "a cat", ""},
-		{"json null caption", map[string][]byte{"json": []byte(`{"caption":null}`)}, nil, "", count.RejectNoCaption},
-		{"json without caption", map[string][]byte{"json": []byte(`{"url":"x"}`), "jpg": {1}}, nil, "", count.RejectNoCaption},
-		{"json caption not a string", map[string][]byte{"json": []byte(`{"caption":3}`)}, nil, "", count.RejectInvalidJSON},
-		{"bad json", map[string][]byte{"json": []byte(`{"caption":`)}, nil, "", count.RejectInvalidJSON},
-		{"no caption members", map[string][]byte{"png": {1}, "cls": {1}}, nil, "", count.RejectNoCaption},
-		{"empty", map[string][]byte{"txt": []byte(" \t\n")}, nil, "", count.RejectEmptyCaption},
-		{"invalid utf8", map[string][]byte{"txt": []byte("caf\xe9")}, nil, "", count.RejectInvalidUTF8},
-		{"bom", map[string][]byte{"txt": []byte("\ufeffhello")}, nil, "hello", ""},
-		{"fault", map[string][]byte{"txt": []byte("fine")}, []wds.Fault{{Member: "k.jpg.gz", Reason: wds.FaultCorruptMember, Detail: "gzip: bad"}}, "", count.RejectCorruptMember},
-	}
-	for _, tt := range tests {
-		text, reason, detail := count.CaptionOf(&wds.Sample{Key: "k", Members: tt.members, Faults: tt.faults}, "txt")
-		if text != tt.text || reason != tt.reason {
-			t.Errorf("%s: got %q, %q; want %q, %q", tt.name, text, reason, tt.text, tt.reason)
-		}
-		if reason != "" && detail == "" {
-			t.Errorf("%s: reject without detail", tt.name)
-		}
-	}
-}
 
 func TestProcessShardCaptionExt(t *testing.T) {
 	var b bytes.Buffer
@@ -75,7 +45,7 @@ func TestProcessShardCaptionExt(t *testing.T) {
 	if counts[0].Text != 0 || counts[1].Text != 1 {
 		t.Errorf("counts: got dog=%d cat=%d, want 0 and 1 (captions from .caption)", counts[0].Text, counts[1].Text)
 	}
-	if st.SamplesRead != 2 || st.SamplesWithCaption != 1 || len(rejects) != 1 || rejects[0].Key != "000000001" || rejects[0].Reason != count.RejectNoCaption {
+	if st.SamplesRead != 2 || st.SamplesWithCaption != 1 || len(rejects) != 1 || rejects[0].Key != "000000001" || rejects[0].Reason != shard.RejectNoCaption {
 		t.Errorf("got stats %+v rejects %+v", st, rejects)
 	}
 }
@@ -88,7 +58,7 @@ func TestProcessShardUnreadable(t *testing.T) {
 	var rejects []tables.Reject
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrNotExist }
 	st, err := p.ProcessShard(context.Background(), open, "gone.tar", make([]count.Tally, 1), count.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
-	if err != nil || st.ShardsFailed != 1 || st.Rejects[count.ShardUnreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
+	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.Unreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
 		t.Errorf("got stats %+v rejects %+v", st, rejects)
 	}
 }

@@ -1,0 +1,268 @@
+// Package files is conceptfreq's one place for file access: it opens, reads
+// and writes files through the Beam filesystem registered for their scheme
+// (local paths, gs://, memfs://), so the count job's launcher, its workers
+// and the fit read and write local and cloud paths the same way.
+//
+// Writes check the commit error of Close (a GCS object exists only once
+// Close succeeds). Filesystems are registered by importing them; the
+// runners package imports local, gs and memfs.
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+)
+
+// OpenFunc opens a file for reading. The count job's workers pass one that
+// reuses a filesystem client per scheme (Clients.Open); Open is the plain
+// one.
+type OpenFunc func(ctx context.Context, path string) (io.ReadCloser, error)
+
+// ErrNotEmpty is returned by CheckOutput for an output location that
+// already holds files.
+var ErrNotEmpty = errors.New("files: output location is not empty")
+
+// Scheme returns the scheme of a path: "gs" for gs://b/o, "local" for a
+// plain path.
+func Scheme(path string) string {
+	if i := strings.Index(path, "://"); i > 0 {
+		return path[:i]
+	}
+	return "local"
+}
+
+// IsLocal reports whether path is a plain local path.
+func IsLocal(path string) bool { return !strings.Contains(path, "://") }
+
+// Join joins a directory (local, or URL-like such as gs://b/dir) and a
+// relative name with "/".
+func Join(dir, name string) string {
+	return strings.TrimSuffix(dir, "/") + "/" + name
+}
+
+// Open opens path for reading through a filesystem client of its own,
+// closed with the returned reader.
+func Open(ctx context.Context, path string) (io.ReadCloser, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		fs.Close()
+		return nil, err
+	}
+	return &closeBoth{ReadCloser: rc, fs: fs}, nil
+}
+
+type closeBoth struct {
+	io.ReadCloser
+	fs filesystem.Interface
+}
+
+func (c *closeBoth) Close() error {
+	err := c.ReadCloser.Close()
+	if ferr := c.fs.Close(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// ReadAll reads a whole file.
+func ReadAll(ctx context.Context, path string) ([]byte, error) {
+	return readWith(ctx, Open, path)
+}
+
+func readWith(ctx context.Context, open OpenFunc, path string) ([]byte, error) {
+	rc, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	return b, err
+}
+
+// Write creates (or replaces) path, lets fill write its content and commits
+// it, returning the commit error of Close. Local parent directories are
+// created.
+func Write(ctx context.Context, path string, fill func(io.Writer) error) error {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return fmt.Errorf("files: %s: %w", path, err)
+	}
+	defer fs.Close()
+	w, err := fs.OpenWrite(ctx, path)
+	if err != nil {
+		return fmt.Errorf("files: open %s for writing: %w", path, err)
+	}
+	if err := fill(w); err != nil {
+		w.Close()
+		return fmt.Errorf("files: write %s: %w", path, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("files: commit %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteBytes writes data to path (see Write).
+func WriteBytes(ctx context.Context, path string, data []byte) error {
+	return Write(ctx, path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// List returns the files matching a glob (local or gs://), sorted.
+func List(ctx context.Context, glob string) ([]string, error) {
+	fs, err := filesystem.New(ctx, glob)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	list, err := fs.List(ctx, glob)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(list)
+	return list, nil
+}
+
+// ShardExts are the file patterns a directory input stands for.
+var ShardExts = []string{"*.tar", "*.tar.gz", "*.tgz", "*.parquet"}
+
+// Expand resolves patterns (local globs, gs:// globs, directories — a local
+// directory or a gs:// prefix ending in "/" stands for its shard files) into
+// a sorted, de-duplicated list of files. A pattern that matches nothing is
+// an error naming it.
+func Expand(ctx context.Context, patterns []string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range patterns {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		globs := []string{p}
+		if IsLocal(p) {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				globs = nil
+				for _, ext := range ShardExts {
+					globs = append(globs, filepath.Join(p, ext))
+				}
+			}
+		} else if strings.HasSuffix(p, "/") {
+			globs = nil
+			for _, ext := range ShardExts {
+				globs = append(globs, p+ext)
+			}
+		}
+		matched := 0
+		for _, g := range globs {
+			list, err := List(ctx, g)
+			if err != nil {
+				return nil, fmt.Errorf("files: %s: %w", p, err)
+			}
+			for _, f := range list {
+				matched++
+				if !seen[f] {
+					seen[f] = true
+					out = append(out, f)
+				}
+			}
+		}
+		if matched == 0 {
+			return nil, fmt.Errorf("files: %s matched no files", p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("files: no input patterns given")
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// CheckOutput checks an output directory before a run writes into it: it
+// must be named, and unless overwrite is set it must be absent or empty
+// (ErrNotEmpty otherwise, with the number of entries in the message).
+func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
+	if strings.TrimSpace(dir) == "" {
+		return fmt.Errorf("files: output location is empty")
+	}
+	if overwrite {
+		return nil
+	}
+	if IsLocal(dir) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return fmt.Errorf("files: output %s: %w", dir, err)
+		}
+		if len(entries) > 0 {
+			return fmt.Errorf("%w: %s has %d entries", ErrNotEmpty, dir, len(entries))
+		}
+		return nil
+	}
+	list, err := List(ctx, Join(dir, "*"))
+	if err != nil {
+		return fmt.Errorf("files: output %s: %w", dir, err)
+	}
+	if len(list) > 0 {
+		return fmt.Errorf("%w: %s has %d objects", ErrNotEmpty, dir, len(list))
+	}
+	return nil
+}
+
+// Clients opens files through one filesystem client per scheme, kept open
+// until Close: a DoFn holds one for its lifetime so that each shard does
+// not dial a new GCS client. It is not safe for concurrent use.
+type Clients struct {
+	fs map[string]filesystem.Interface
+}
+
+// Open opens path for reading with the client of its scheme.
+func (c *Clients) Open(ctx context.Context, path string) (io.ReadCloser, error) {
+	scheme := Scheme(path)
+	fs, ok := c.fs[scheme]
+	if !ok {
+		var err error
+		if fs, err = filesystem.New(ctx, path); err != nil {
+			return nil, err
+		}
+		if c.fs == nil {
+			c.fs = map[string]filesystem.Interface{}
+		}
+		c.fs[scheme] = fs
+	}
+	return fs.OpenRead(ctx, path)
+}
+
+// ReadAll reads a whole file with the client of its scheme.
+func (c *Clients) ReadAll(ctx context.Context, path string) ([]byte, error) {
+	return readWith(ctx, c.Open, path)
+}
+
+// Close closes every client opened, returning the first error.
+func (c *Clients) Close() error {
+	var first error
+	for _, fs := range c.fs {
+		if err := fs.Close(); err != nil && first == nil {
+			first = fmt.Errorf("files: closing filesystem: %w", err)
+		}
+	}
+	c.fs = nil
+	return first
+}

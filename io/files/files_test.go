@@ -1,0 +1,139 @@
+package files_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
+)
+
+func TestJoinAndScheme(t *testing.T) {
+	for _, tc := range []struct{ dir, name, want, scheme string }{
+		{"out", "a.parquet", "out/a.parquet", "local"},
+		{"out/", "a.parquet", "out/a.parquet", "local"},
+		{"gs://b/runs/1", "run_stats.json", "gs://b/runs/1/run_stats.json", "gs"},
+		{"memfs://x/", "y", "memfs://x/y", "memfs"},
+	} {
+		if got := files.Join(tc.dir, tc.name); got != tc.want {
+			t.Errorf("Join(%q, %q) = %q, want %q", tc.dir, tc.name, got, tc.want)
+		}
+		if got := files.Scheme(tc.dir); got != tc.scheme {
+			t.Errorf("Scheme(%q) = %q, want %q", tc.dir, got, tc.scheme)
+		}
+	}
+}
+
+// Write, ReadAll, Clients and List behave the same on the local and the
+// in-memory filesystem.
+func TestReadWriteListConformance(t *testing.T) {
+	ctx := context.Background()
+	for _, root := range []string{t.TempDir(), "memfs://files-test"} {
+		t.Run(files.Scheme(root), func(t *testing.T) {
+			var want []string
+			for i := 0; i < 3; i++ {
+				p := files.Join(root, fmt.Sprintf("d/%05d.tar", i))
+				if err := files.WriteBytes(ctx, p, []byte(p)); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, p)
+			}
+			got, err := files.List(ctx, files.Join(root, "d/*.tar"))
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("List: got %v, %v; want %v", got, err, want)
+			}
+			var c files.Clients
+			for _, p := range want {
+				b, err := files.ReadAll(ctx, p)
+				if err != nil || string(b) != p {
+					t.Errorf("ReadAll(%s): got %q, %v", p, b, err)
+				}
+				b, err = c.ReadAll(ctx, p)
+				if err != nil || string(b) != p {
+					t.Errorf("Clients.ReadAll(%s): got %q, %v", p, b, err)
+				}
+			}
+			if err := c.Close(); err != nil {
+				t.Error(err)
+			}
+			if _, err := files.ReadAll(ctx, files.Join(root, "d/missing")); err == nil {
+				t.Error("reading a missing file: no error")
+			}
+		})
+	}
+}
+
+// A fill error is returned with the path, and the file is not committed as
+// complete content.
+func TestWriteReportsFillError(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.bin")
+	boom := errors.New("boom")
+	err := files.Write(context.Background(), p, func(w io.Writer) error { return boom })
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), p) {
+		t.Errorf("got %v, want boom naming %s", err, p)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, name := range []string{"b.tar", "a.tar.gz", "c.parquet", "d.tgz", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := files.Expand(ctx, []string{dir, filepath.Join(dir, "*.tar")})
+	want := []string{filepath.Join(dir, "a.tar.gz"), filepath.Join(dir, "b.tar"), filepath.Join(dir, "c.parquet"), filepath.Join(dir, "d.tgz")}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("directory + overlapping glob: got %v, %v; want %v (sorted, de-duplicated, no .txt)", got, err, want)
+	}
+	missing := filepath.Join(dir, "*.nothing")
+	if _, err := files.Expand(ctx, []string{dir, missing}); err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "matched no files") {
+		t.Errorf("empty glob: got %v, want an error naming %s", err, missing)
+	}
+	if _, err := files.Expand(ctx, []string{" ", ""}); err == nil || !strings.Contains(err.Error(), "no input") {
+		t.Errorf("no patterns: got %v", err)
+	}
+}
+
+func TestCheckOutput(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := files.CheckOutput(ctx, dir, false); err != nil {
+		t.Errorf("empty dir: %v", err)
+	}
+	if err := files.CheckOutput(ctx, filepath.Join(dir, "new"), false); err != nil {
+		t.Errorf("missing dir: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "x"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := files.CheckOutput(ctx, dir, false); !errors.Is(err, files.ErrNotEmpty) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("non-empty dir: got %v, want ErrNotEmpty naming %s", err, dir)
+	}
+	if err := files.CheckOutput(ctx, dir, true); err != nil {
+		t.Errorf("non-empty dir with overwrite: %v", err)
+	}
+	if err := files.CheckOutput(ctx, "  ", false); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("blank output: got %v", err)
+	}
+	mem := "memfs://check-output"
+	if err := files.CheckOutput(ctx, mem, false); err != nil {
+		t.Errorf("empty memfs dir: %v", err)
+	}
+	if err := files.WriteBytes(ctx, files.Join(mem, "run_stats.json"), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := files.CheckOutput(ctx, mem, false); !errors.Is(err, files.ErrNotEmpty) {
+		t.Errorf("non-empty memfs dir: got %v, want ErrNotEmpty", err)
+	}
+}

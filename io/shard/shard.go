@@ -1,0 +1,248 @@
+// Package shard reads the samples of one input shard, whatever its format:
+// a WebDataset tar or tar.gz (io/wds) or an img2dataset caption Parquet file
+// (io/captionpq). Open sniffs the format and returns a Source, a small
+// iterator in the spirit of archive/tar: Next returns samples until io.EOF.
+//
+// A Source takes each sample's caption by the same rules whatever the
+// format, and names the reason when a sample has none (Sample.Reject), so
+// the caller counts every sample or lists it as a reject. Errors that end
+// the shard are classified by Reason.
+package shard
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/conceptfreq/conceptfreq/io/captionpq"
+	"github.com/conceptfreq/conceptfreq/io/wds"
+)
+
+// Sample-level reasons a caption could not be taken.
+const (
+	RejectNoCaption       = "no_caption"
+	RejectEmptyCaption    = "empty_caption"
+	RejectNullCaption     = "null_caption"
+	RejectInvalidUTF8     = "invalid_utf8"
+	RejectInvalidJSON     = "invalid_json"
+	RejectCorruptMember   = wds.FaultCorruptMember
+	RejectDuplicateMember = wds.FaultDuplicateMember
+	RejectMemberTooLarge  = wds.FaultMemberTooLarge
+)
+
+// Shard-level reasons: why a shard ended early or could not be read at all.
+// Samples read before the failure still count.
+const (
+	Unreadable = "shard_unreadable"        // could not be opened or read
+	Truncated  = "shard_truncated"         // ended early; samples before the cut are counted
+	BadFormat  = "shard_bad_format"        // not a tar/tar.gz/Parquet file
+	NoColumn   = "shard_no_caption_column" // a Parquet file without a caption column
+)
+
+// IsShardReason reports whether a reject reason counts shards, not samples.
+func IsShardReason(reason string) bool { return strings.HasPrefix(reason, "shard_") }
+
+// ErrFormat marks a shard that is neither a tar/tar.gz nor a readable
+// Parquet file.
+var ErrFormat = errors.New("shard: not a WebDataset tar or caption Parquet file")
+
+// Reason classifies an error returned by Open or Source.Next as one of the
+// shard-level reasons.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, wds.ErrTruncated):
+		return Truncated
+	case errors.Is(err, captionpq.ErrNoCaptionColumn):
+		return NoColumn
+	case errors.Is(err, wds.ErrFormat), errors.Is(err, ErrFormat):
+		return BadFormat
+	}
+	return Unreadable
+}
+
+// Sample is one input sample.
+type Sample struct {
+	Key string
+	// Caption is the caption to match; empty when Reject is set.
+	Caption string
+	// Reject, when not empty, is why the sample has no usable caption;
+	// Detail says more.
+	Reject, Detail string
+	// Members are a WebDataset sample's members by extension (images
+	// included); nil for Parquet rows.
+	Members map[string][]byte
+}
+
+// Source iterates over the samples of one shard. Next returns io.EOF after
+// the last sample; any other error ends the shard (classify it with
+// Reason) and is returned again by later calls.
+type Source interface {
+	Next() (*Sample, error)
+	Close() error
+}
+
+// Format is how a shard is read.
+type Format int
+
+// Shard formats.
+const (
+	FormatUnknown Format = iota
+	FormatWebDataset
+	FormatParquet
+)
+
+// FormatOf guesses a shard's format from its name.
+func FormatOf(path string) Format {
+	p := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(p, ".parquet"):
+		return FormatParquet
+	case strings.HasSuffix(p, ".tar"), strings.HasSuffix(p, ".tar.gz"), strings.HasSuffix(p, ".tgz"):
+		return FormatWebDataset
+	}
+	return FormatUnknown
+}
+
+// Options configure how captions are taken.
+type Options struct {
+	CaptionExt    string // WebDataset member holding the caption (default "txt"), else the .json "caption" field
+	CaptionColumn string // Parquet caption column (default: the first of captionpq.CaptionColumns)
+}
+
+// Open starts reading the shard r, named path in errors. The format comes
+// from the name (.tar, .tar.gz, .tgz, .parquet), else from the content
+// (Parquet's PAR1 magic, else tar).
+func Open(ctx context.Context, r io.Reader, path string, opts Options) (Source, error) {
+	br := bufio.NewReaderSize(r, 256<<10) // room to sniff the format
+	format := FormatOf(path)
+	if format == FormatUnknown {
+		if head, _ := br.Peek(4); string(head) == "PAR1" {
+			format = FormatParquet
+		} else {
+			format = FormatWebDataset
+		}
+	}
+	if format == FormatParquet {
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		pr, err := captionpq.NewReader(ctx, bytes.NewReader(data), path, captionpq.Options{CaptionColumn: opts.CaptionColumn})
+		if err != nil {
+			if errors.Is(err, captionpq.ErrNoCaptionColumn) {
+				return nil, err
+			}
+			return nil, formatError{err}
+		}
+		return &parquetSource{r: pr}, nil
+	}
+	wr, err := wds.NewReader(br, path, wds.Options{})
+	if err != nil {
+		if errors.Is(err, wds.ErrTruncated) {
+			return nil, err
+		}
+		return nil, formatError{err}
+	}
+	ext := opts.CaptionExt
+	if ext == "" {
+		ext = "txt"
+	}
+	return &wdsSource{r: wr, ext: ext}, nil
+}
+
+// formatError keeps the message of err and is ErrFormat.
+type formatError struct{ err error }
+
+func (e formatError) Error() string        { return e.err.Error() }
+func (e formatError) Unwrap() error        { return e.err }
+func (e formatError) Is(target error) bool { return target == ErrFormat }
+
+type parquetSource struct {
+	r *captionpq.Reader
+}
+
+func (s *parquetSource) Next() (*Sample, error) {
+	row, err := s.r.Next()
+	if err != nil {
+		return nil, err
+	}
+	if row.Null {
+		return &Sample{Key: row.Key, Reject: RejectNullCaption, Detail: "caption is null"}, nil
+	}
+	text, reason, detail := checkText([]byte(row.Caption), "caption")
+	return &Sample{Key: row.Key, Caption: text, Reject: reason, Detail: detail}, nil
+}
+
+func (s *parquetSource) Close() error { return s.r.Close() }
+
+type wdsSource struct {
+	r   *wds.Reader
+	ext string
+}
+
+func (s *wdsSource) Next() (*Sample, error) {
+	ws, err := s.r.Next()
+	if err != nil {
+		return nil, err
+	}
+	text, reason, detail := CaptionOf(ws, s.ext)
+	return &Sample{Key: ws.Key, Caption: text, Reject: reason, Detail: detail, Members: ws.Members}, nil
+}
+
+func (s *wdsSource) Close() error { return nil }
+
+// CaptionOf returns the caption of a WebDataset sample: the trimmed UTF-8
+// text of its ext member, else the "caption" field of its json member. When
+// there is none, reason says why and detail gives specifics.
+func CaptionOf(s *wds.Sample, ext string) (text, reason, detail string) {
+	if len(s.Faults) > 0 {
+		f := s.Faults[0]
+		return "", f.Reason, fmt.Sprintf("member %s: %s", f.Member, f.Detail)
+	}
+	if b, ok := s.Members[ext]; ok {
+		return checkText(b, "."+ext)
+	}
+	if b, ok := s.Members["json"]; ok {
+		var meta map[string]json.RawMessage
+		if err := json.Unmarshal(b, &meta); err != nil {
+			return "", RejectInvalidJSON, ".json: " + err.Error()
+		}
+		raw, ok := meta["caption"]
+		if !ok || string(raw) == "null" {
+			return "", RejectNoCaption, fmt.Sprintf("no .%s member and no \"caption\" in .json (members: %s)", ext, memberList(s))
+		}
+		var c string
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return "", RejectInvalidJSON, ".json caption is not a string: " + err.Error()
+		}
+		return checkText([]byte(c), ".json caption")
+	}
+	return "", RejectNoCaption, fmt.Sprintf("no .%s or .json member (members: %s)", ext, memberList(s))
+}
+
+func checkText(b []byte, where string) (string, string, string) {
+	if !utf8.Valid(b) {
+		return "", RejectInvalidUTF8, where + " is not valid UTF-8"
+	}
+	t := strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
+	if t == "" {
+		return "", RejectEmptyCaption, where + " is empty"
+	}
+	return t, "", ""
+}
+
+func memberList(s *wds.Sample) string {
+	exts := make([]string, 0, len(s.Members))
+	for e := range s.Members {
+		exts = append(exts, e)
+	}
+	sort.Strings(exts)
+	return strings.Join(exts, ",")
+}

@@ -1,0 +1,255 @@
+package shard_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/conceptfreq/conceptfreq/io/shard"
+	"github.com/conceptfreq/conceptfreq/io/wds"
+)
+
+// sample is what every source must agree on.
+type sample struct {
+	Key, Caption, Reject string
+}
+
+// captions are the samples every format holds: plain, padded, with a BOM,
+// unicode, empty and blank captions.
+var captions = []struct{ key, text string }{
+	{"000000000", "a dog on a beach"},
+	{"000000001", "  a red car \n"},
+	{"000000002", "\ufeffcafé au lait"},
+	{"000000003", ""},
+	{"000000004", " \t "},
+	{"000000005", "Zürich at night, 東京"},
+}
+
+var want = []sample{
+	{"000000000", "a dog on a beach", ""},
+	{"000000001", "a red car", ""},
+	{"000000002", "café au lait", ""},
+	{"000000003", "", shard.RejectEmptyCaption},
+	{"000000004", "", shard.RejectEmptyCaption},
+	{"000000005", "Zürich at night, 東京", ""},
+}
+
+func wdsShard(t *testing.T, gzipped bool, member func(text string) (string, []byte)) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := wds.NewWriter(&b, gzipped)
+	for _, c := range captions {
+		ext, data := member(c.text)
+		if err := w.WriteSample(c.key, map[string][]byte{ext: data, "jpg": {0xff, 0xd8}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func parquetShard(t *testing.T) []byte {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "key", Type: arrow.BinaryTypes.String}, {Name: "caption", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for _, c := range captions {
+		b.Field(0).(*array.StringBuilder).Append(c.key)
+		b.Field(1).(*array.StringBuilder).Append(c.text)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var out bytes.Buffer
+	fw, err := pqarrow.NewFileWriter(schema, &out, nil, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func readSource(t *testing.T, data []byte, name string) []sample {
+	t.Helper()
+	src, err := shard.Open(context.Background(), bytes.NewReader(data), name, shard.Options{})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	defer src.Close()
+	var got []sample
+	for {
+		s, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s.Reject != "" && s.Detail == "" {
+			t.Errorf("%s: key %s rejected without detail", name, s.Key)
+		}
+		got = append(got, sample{s.Key, s.Caption, s.Reject})
+	}
+	if _, err := src.Next(); err != io.EOF {
+		t.Errorf("%s: Next after the end: got %v, want io.EOF again", name, err)
+	}
+	return got
+}
+
+// Every source yields the same samples, captions and rejects for the same
+// content, whether the format comes from the name or from sniffing.
+func TestSourcesConformance(t *testing.T) {
+	txt := func(s string) (string, []byte) { return "txt", []byte(s) }
+	jsn := func(s string) (string, []byte) {
+		b, _ := json(s)
+		return "json", b
+	}
+	inputs := map[string][]byte{
+		"shard.tar":        wdsShard(t, false, txt),
+		"shard.tar.gz":     wdsShard(t, true, txt),
+		"shard.tgz":        wdsShard(t, true, txt),
+		"json.tar":         wdsShard(t, false, jsn),
+		"captions.parquet": parquetShard(t),
+	}
+	for name, data := range inputs {
+		for _, as := range []string{name, "sniffed-" + strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".parquet")} {
+			if strings.HasSuffix(name, ".gz") || strings.HasSuffix(name, ".tgz") {
+				as = name // a gzip stream is recognised by its name
+			}
+			t.Run(as, func(t *testing.T) {
+				if got := readSource(t, data, as); !reflect.DeepEqual(got, want) {
+					t.Errorf("got  %+v\nwant %+v", got, want)
+				}
+			})
+		}
+	}
+}
+
+func json(s string) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString(`{"caption": "`)
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteString(`\` + string(r))
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteString(`"}`)
+	return []byte(b.String()), nil
+}
+
+// Errors that end a shard are classified by Reason.
+func TestReasons(t *testing.T) {
+	good := wdsShard(t, false, func(s string) (string, []byte) { return "txt", []byte(s) })
+	var noCol bytes.Buffer
+	{
+		schema := arrow.NewSchema([]arrow.Field{{Name: "url", Type: arrow.BinaryTypes.String}}, nil)
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		b.Field(0).(*array.StringBuilder).Append("http://x")
+		rec := b.NewRecordBatch()
+		fw, err := pqarrow.NewFileWriter(schema, &noCol, nil, pqarrow.DefaultWriterProps())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+		b.Release()
+	}
+	var tarTrunc bytes.Buffer
+	tw := tar.NewWriter(&tarTrunc)
+	tw.WriteHeader(&tar.Header{Name: "k.txt", Size: 5, Mode: 0o644})
+	tw.Write([]byte("hello"))
+	tw.Flush()
+	tests := []struct {
+		name, path string
+		data       []byte
+		want       string
+	}{
+		{"cut in a member", "a.tar", good[:700], shard.Truncated},
+		{"no end marker", "b.tar", tarTrunc.Bytes(), shard.Truncated},
+		{"empty file", "c.tar", nil, shard.Truncated},
+		{"not a tar", "d.tar", bytes.Repeat([]byte("not a tar at all "), 64), shard.BadFormat},
+		{"bad gzip header", "e.tar.gz", []byte("\x1f\x8bXXXXXXXXXXXXXXXX"), shard.BadFormat},
+		{"short plain file named tar.gz", "e2.tar.gz", []byte("plain text, not gzip"), shard.Truncated},
+		{"parquet garbage", "f.parquet", []byte("PAR1 but nothing else"), shard.BadFormat},
+		{"parquet without caption column", "g.parquet", noCol.Bytes(), shard.NoColumn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := shard.Open(context.Background(), bytes.NewReader(tt.data), tt.path, shard.Options{})
+			for err == nil {
+				_, err = src.Next()
+			}
+			if err == io.EOF {
+				t.Fatalf("read to the end without an error, want %s", tt.want)
+			}
+			if got := shard.Reason(err); got != tt.want {
+				t.Errorf("Reason(%v) = %s, want %s", err, got, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.path) {
+				t.Errorf("error %q does not name the shard %s", err, tt.path)
+			}
+		})
+	}
+	if got := shard.Reason(errors.New("disk on fire")); got != shard.Unreadable {
+		t.Errorf("other errors: got %s, want %s", got, shard.Unreadable)
+	}
+}
+
+func TestCaptionOf(t *testing.T) {
+	tests := []struct {
+		name    string
+		members map[string][]byte
+		faults  []wds.Fault
+		text    string
+		reason  string
+	}{
+		{"txt", map[string][]byte{"txt": []byte("  a dog \n"), "json": []byte(`{"caption":"other"}`)}, nil, "a dog", ""},
+		{"json fallback", map[string][]byte{"json": []byte(`{"caption":" a cat "}`)}, nil, "a cat", ""},
+		{"json null caption", map[string][]byte{"json": []byte(`{"caption":null}`)}, nil, "", shard.RejectNoCaption},
+		{"json without caption", map[string][]byte{"json": []byte(`{"url":"x"}`), "jpg": {1}}, nil, "", shard.RejectNoCaption},
+		{"json caption not a string", map[string][]byte{"json": []byte(`{"caption":3}`)}, nil, "", shard.RejectInvalidJSON},
+		{"bad json", map[string][]byte{"json": []byte(`{"caption":`)}, nil, "", shard.RejectInvalidJSON},
+		{"no caption members", map[string][]byte{"png": {1}, "cls": {1}}, nil, "", shard.RejectNoCaption},
+		{"empty", map[string][]byte{"txt": []byte(" \t\n")}, nil, "", shard.RejectEmptyCaption},
+		{"invalid utf8", map[string][]byte{"txt": []byte("caf\xe9")}, nil, "", shard.RejectInvalidUTF8},
+		{"bom", map[string][]byte{"txt": []byte("\ufeffhello")}, nil, "hello", ""},
+		{"fault", map[string][]byte{"txt": []byte("fine")}, []wds.Fault{{Member: "k.jpg.gz", Reason: wds.FaultCorruptMember, Detail: "gzip: bad"}}, "", shard.RejectCorruptMember},
+	}
+	for _, tt := range tests {
+		text, reason, detail := shard.CaptionOf(&wds.Sample{Key: "k", Members: tt.members, Faults: tt.faults}, "txt")
+		if text != tt.text || reason != tt.reason {
+			t.Errorf("%s: got %q, %q; want %q, %q", tt.name, text, reason, tt.text, tt.reason)
+		}
+		if reason != "" && detail == "" {
+			t.Errorf("%s: reject without detail", tt.name)
+		}
+	}
+}
+
