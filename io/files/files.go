@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"cloud.google.com/go/storage"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 )
 
@@ -265,4 +267,10 @@ func (c *Clients) Close() error {
 	}
 	c.fs = nil
 	return first
+}
+
+// IsNotExist reports whether err says that a file or object does not exist,
+// on any of the registered filesystems.
+func IsNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrObjectNotExist)
 }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +21,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
 )
 
 // ErrNotFound wraps a missing input file.
@@ -83,10 +84,10 @@ type Counts struct {
 }
 
 // ReadCounts reads a {concept: count} JSON file.
-func ReadCounts(path string) (*Counts, error) {
-	b, err := os.ReadFile(path)
+func ReadCounts(ctx context.Context, path string) (*Counts, error) {
+	b, err := files.ReadAll(ctx, path)
 	if err != nil {
-		if os.IsNotExist(err) {
+		if files.IsNotExist(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
 		}
 		return nil, fmt.Errorf("paper: %w", err)
@@ -121,10 +122,10 @@ type ModelResult struct {
 }
 
 // ReadZeroShot reads a zero_shot_evaluations results file, models in file order.
-func ReadZeroShot(path string) ([]ModelResult, error) {
-	b, err := os.ReadFile(path)
+func ReadZeroShot(ctx context.Context, path string) ([]ModelResult, error) {
+	b, err := files.ReadAll(ctx, path)
 	if err != nil {
-		if os.IsNotExist(err) {
+		if files.IsNotExist(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
 		}
 		return nil, fmt.Errorf("paper: %w", err)
@@ -209,10 +210,10 @@ type PerfRow struct {
 var PerfColumns = []string{"model", "pretraining", "dataset", "concept", "metric"}
 
 // ReadPerformance reads a CSV (header row) or Parquet performance table.
-func ReadPerformance(path string) ([]PerfRow, error) {
-	b, err := os.ReadFile(path)
+func ReadPerformance(ctx context.Context, path string) ([]PerfRow, error) {
+	b, err := files.ReadAll(ctx, path)
 	if err != nil {
-		if os.IsNotExist(err) {
+		if files.IsNotExist(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
 		}
 		return nil, fmt.Errorf("paper: %w", err)

@@ -252,4 +252,3 @@ func TestCaptionOf(t *testing.T) {
 		}
 	}
 }
-

@@ -12,7 +12,8 @@ import (
 )
 
 // Column is one column of a small table written with WriteColumns. Exactly
-// one of the slices is set. NaN float values are written as nulls.
+// one of the slices is non-nil (an empty, non-nil slice gives a typed empty
+// column). NaN float values are written as nulls.
 type Column struct {
 	Name     string
 	Strings  []string

@@ -224,6 +224,18 @@ func ReadSamples(data []byte, each func(SampleRow) error) error {
 	if err != nil {
 		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
 	}
+	sc, err := fr.Schema()
+	if err != nil {
+		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
+	}
+	if sc.NumFields() != len(SampleConceptsSchema.Fields()) {
+		return fmt.Errorf("tables: %s: schema %v, want %v", SampleConceptsFile, sc, SampleConceptsSchema)
+	}
+	for i, f := range SampleConceptsSchema.Fields() {
+		if sc.Field(i).Name != f.Name {
+			return fmt.Errorf("tables: %s: column %d is %q, want %q", SampleConceptsFile, i, sc.Field(i).Name, f.Name)
+		}
+	}
 	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
 	if err != nil {
 		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
@@ -231,14 +243,21 @@ func ReadSamples(data []byte, each func(SampleRow) error) error {
 	defer rr.Release()
 	for rr.Next() {
 		rec := rr.RecordBatch()
-		if !rec.Schema().Equal(SampleConceptsSchema) {
-			return fmt.Errorf("tables: %s: schema %v, want %v", SampleConceptsFile, rec.Schema(), SampleConceptsSchema)
+		bad := fmt.Errorf("tables: %s: schema %v, want %v", SampleConceptsFile, rec.Schema(), SampleConceptsSchema)
+		shard, ok1 := rec.Column(0).(*array.String)
+		key, ok2 := rec.Column(1).(*array.String)
+		capt, ok3 := rec.Column(2).(*array.String)
+		text, ok4 := rec.Column(3).(*array.List)
+		image, ok5 := rec.Column(4).(*array.List)
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+			return bad
 		}
-		shard := rec.Column(0).(*array.String)
-		key := rec.Column(1).(*array.String)
-		capt := rec.Column(2).(*array.String)
-		text := rec.Column(3).(*array.List)
-		image := rec.Column(4).(*array.List)
+		if _, ok := text.ListValues().(*array.String); !ok {
+			return bad
+		}
+		if _, ok := image.ListValues().(*array.String); !ok {
+			return bad
+		}
 		list := func(l *array.List, i int) []string {
 			vals := l.ListValues().(*array.String)
 			s, e := l.ValueOffsets(i)

@@ -2,12 +2,18 @@ package tables_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
 )
@@ -179,4 +185,72 @@ func TestConceptEmbeddingsRoundTrip(t *testing.T) {
 	if err := tables.WriteConceptEmbeddings(&b, names, embs[:1], mem); err == nil {
 		t.Error("mismatched lengths accepted")
 	}
+}
+
+type testRow struct {
+	Name    string  `parquet:"name"`
+	N       int     `parquet:"n"`
+	Skipped string  // untagged: not a column
+	Score   float64 `parquet:"score"`
+	OK      bool    `parquet:"ok"`
+}
+
+func TestWriteRows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rows := []testRow{{"a", 1, "x", 0.5, true}, {"b", -2, "y", math.NaN(), false}}
+	var b bytes.Buffer
+	if err := tables.WriteRows(&b, "t", rows, mem, tables.Column{Name: "extra_1", Float64s: []float64{1, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	tbl := readTable(t, b.Bytes())
+	defer tbl.Release()
+	var names []string
+	for _, f := range tbl.Schema().Fields() {
+		names = append(names, f.Name+":"+f.Type.String())
+	}
+	want := []string{"name:utf8", "n:int64", "score:float64", "ok:bool", "extra_1:float64"}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("columns %v, want %v", names, want)
+	}
+	n := tbl.Column(1).Data().Chunk(0).(*array.Int64)
+	s := tbl.Column(2).Data().Chunk(0).(*array.Float64)
+	if n.Value(0) != 1 || n.Value(1) != -2 || s.Value(0) != 0.5 || !s.IsNull(1) {
+		t.Errorf("values: n=%v score=%v (NaN must be null)", n, s)
+	}
+	// An empty table keeps its column types.
+	b.Reset()
+	if err := tables.WriteRows[testRow](&b, "empty", nil, mem); err != nil {
+		t.Fatal(err)
+	}
+	empty := readTable(t, b.Bytes())
+	defer empty.Release()
+	if empty.NumRows() != 0 || empty.Schema().Field(1).Type.ID() != arrow.INT64 || empty.Schema().Field(3).Type.ID() != arrow.BOOL {
+		t.Errorf("empty table schema %v", empty.Schema())
+	}
+	if err := tables.WriteRows(&b, "bad", []struct {
+		X []int `parquet:"x"`
+	}{{}}, mem); err == nil || !strings.Contains(err.Error(), "not a supported column type") {
+		t.Errorf("unsupported field: got %v", err)
+	}
+	if err := tables.WriteRows(&b, "ragged", rows, mem, tables.Column{Name: "e", Int64s: []int64{1}}); err == nil || !strings.Contains(err.Error(), "column e has 1 rows") {
+		t.Errorf("ragged extra column: got %v", err)
+	}
+}
+
+func readTable(t *testing.T, data []byte) arrow.Table {
+	t.Helper()
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
 }

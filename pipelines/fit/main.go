@@ -7,10 +7,14 @@
 //	go run ./pipelines/fit --counts=out/concept_counts.parquet --count_kind=text \
 //	    --counts_pretraining=mycrawl --performance=perf.csv --output=out/fit-mine
 //
-// The fit is small (thousands of points), so it runs as plain Go, not Beam.
+// The fit is small (thousands of points), so it runs as plain Go, not Beam;
+// transforms/scalinglaw does the work. Inputs and outputs may be local or
+// gs:// paths.
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,17 +23,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/paper"
+	_ "github.com/conceptfreq/conceptfreq/runners" // registers Beam's filesystems (local, gs://, memfs://)
 	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw"
 )
 
 var (
 	paperDir    = flag.String("paper", "", "the study's released data directory (search_counts/, zero_shot_evaluations/)")
-	counts      = flag.String("counts", "", "a concept_counts.parquet written by pipelines/count")
+	counts      = flag.String("counts", "", "a concept_counts.parquet written by pipelines/count (local or gs://)")
 	countKind   = flag.String("count_kind", "matched", "column of --counts to use: text, image or matched")
 	countsName  = flag.String("counts_pretraining", "conceptfreq", "pretraining-dataset name of --counts (joins with performance rows of that name)")
 	performance = flag.String("performance", "", "generic performance table (CSV or Parquet): model, pretraining, dataset, concept, metric[, prompt]")
-	output      = flag.String("output", "out/fit", "output directory")
+	output      = flag.String("output", "out/fit", "output directory (local or gs://)")
 	overwrite   = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
 	pairs       = flag.String("pairs", pairsString(paper.Pairs), "pretraining:model pairs read from --paper")
 	prompts     = flag.String("prompts", strings.Join(paper.Prompts, ","), "prompt styles read from --paper")
@@ -66,15 +73,15 @@ func list(s string) []string {
 
 func main() {
 	flag.Parse()
-	if err := run(); err != nil {
+	if err := run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "fit:", err)
 		os.Exit(1)
 	}
 }
 
-// ParseFlags turns the flag values into a Config.
-func ParseFlags() (Config, error) {
-	cfg := Config{PaperDir: *paperDir, CountsPath: *counts, CountKind: paper.CountKind(*countKind), CountsName: *countsName,
+// ParseFlags turns the flag values into the fit's configuration.
+func ParseFlags() (scalinglaw.Config, error) {
+	cfg := scalinglaw.Config{PaperDir: *paperDir, CountsPath: *counts, CountKind: paper.CountKind(*countKind), CountsName: *countsName,
 		PerformancePath: *performance, Output: *output, Prompts: list(*prompts), Datasets: list(*datasets),
 		Threshold: *threshold, NBins: *nbins, Zeros: scaling.ZeroMode(*zeros), Bootstrap: *bootstrap, Seed: *seed,
 		TailK: *tailK, Slices: map[string]scaling.Slice{}, Aliases: map[string]map[string]string{}}
@@ -144,39 +151,26 @@ func ParseFlags() (Config, error) {
 	return cfg, nil
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	start := time.Now()
 	cfg, err := ParseFlags()
 	if err != nil {
 		return err
 	}
-	if entries, err := os.ReadDir(cfg.Output); err == nil && len(entries) > 0 && !*overwrite {
-		return fmt.Errorf("--output %s exists and is not empty; pass --overwrite to replace its outputs", cfg.Output)
+	if err := files.CheckOutput(ctx, cfg.Output, *overwrite); err != nil {
+		if errors.Is(err, files.ErrNotEmpty) {
+			return fmt.Errorf("--output: %w; pass --overwrite to replace its outputs", err)
+		}
+		return fmt.Errorf("--output: %w", err)
 	}
-	res, err := RunAll(cfg)
+	res, err := scalinglaw.LoadAndFit(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	PrintSummary(os.Stdout, res, cfg)
+	if err := scalinglaw.WriteAll(ctx, cfg.Output, res, cfg); err != nil {
+		return err
+	}
+	scalinglaw.PrintSummary(os.Stdout, res, cfg)
 	fmt.Printf("wrote %s in %.1f s\n", cfg.Output, time.Since(start).Seconds())
 	return nil
-}
-
-// RunAll computes the fits and writes every output.
-func RunAll(cfg Config) (*Results, error) {
-	res, err := Run(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := WriteTables(cfg.Output, res, cfg); err != nil {
-		return nil, err
-	}
-	figs, err := WritePlots(cfg.Output, res)
-	if err != nil {
-		return nil, err
-	}
-	if err := WriteReport(cfg.Output, res, figs, cfg); err != nil {
-		return nil, err
-	}
-	return res, nil
 }

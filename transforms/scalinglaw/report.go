@@ -1,13 +1,15 @@
-package main
+package scalinglaw
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"html/template"
 	"math"
-	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
 )
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -62,19 +64,15 @@ Slopes are metric points per 10× frequency.</p>
 `))
 
 // WriteReport writes the self-contained report.html (plots embedded).
-func WriteReport(dir string, res *Results, figs []Figure, cfg Config) error {
-	f, err := os.Create(filepath.Join(dir, ReportFile))
-	if err != nil {
-		return err
-	}
+func WriteReport(ctx context.Context, dir string, res *Results, figs []Figure, cfg Config) error {
 	data := map[string]any{
 		"Generated": time.Now().UTC().Format(time.RFC3339), "NBins": cfg.NBins, "Bootstrap": cfg.Bootstrap, "Seed": cfg.Seed,
 		"Figures": figs, "Fits": res.Fits, "LongTail": res.LongTail, "Shares": cfg.ShareBelow,
 		"Cross": res.Cross, "Unmatched": res.Unmatched, "Missing": res.Missing,
 	}
-	if err := reportTmpl.Execute(f, data); err != nil {
-		f.Close()
-		return fmt.Errorf("report: %w", err)
+	var b bytes.Buffer
+	if err := reportTmpl.Execute(&b, data); err != nil {
+		return fmt.Errorf("scalinglaw: report: %w", err)
 	}
-	return f.Close()
+	return files.WriteBytes(ctx, files.Join(dir, ReportFile), b.Bytes())
 }

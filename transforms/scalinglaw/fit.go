@@ -1,15 +1,25 @@
-package main
+// Package scalinglaw relates concept frequency to zero-shot performance, as
+// the study "No Zero-Shot Without Exponential Data" (arXiv 2404.04125) does:
+// it joins per-concept counts (the study's released ones, or a count run's
+// concept_counts.parquet) with per-concept accuracies, reproduces the
+// study's binned log-linear fits, adds per-concept regressions, long-tail
+// ("Let it Wag!") statistics and cross-dataset rank agreement, and writes
+// Parquet tables, plots and an HTML report (local or gs://).
+//
+// It is plain Go: the fit is thousands of points. pipelines/fit is its
+// command.
+package scalinglaw
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/scaling"
@@ -21,7 +31,7 @@ const (
 	ModePerConcept = "per-concept"
 )
 
-// Config is everything a fit run needs; main fills it from flags.
+// Config is everything a fit run needs; pipelines/fit fills it from flags.
 type Config struct {
 	PaperDir        string            // the study's released data (search_counts/, zero_shot_evaluations/)
 	CountsPath      string            // our concept_counts.parquet (optional)
@@ -53,14 +63,26 @@ type Point struct {
 
 // Fit is one row of fits.parquet plus what the plots and report need.
 type Fit struct {
-	Pretraining, Model, Prompt, Kind, Mode string
-	N                                      int
-	Rho, P, SlopePerDecade, Intercept      float64
-	Spearman, SpearmanP, CILow, CIHigh, R2 float64
-	BinSlice                               string
-	Concepts, Unmatched                    int
-	Bins                                   []scaling.Bin
-	Err                                    string // why a fit could not be computed
+	Pretraining    string        `parquet:"pretraining"`
+	Model          string        `parquet:"model"`
+	Prompt         string        `parquet:"prompt"`
+	Kind           string        `parquet:"count_kind"`
+	Mode           string        `parquet:"mode"`
+	N              int           `parquet:"n"`
+	Rho            float64       `parquet:"rho"`
+	P              float64       `parquet:"p_value"`
+	SlopePerDecade float64       `parquet:"slope_per_decade"`
+	Intercept      float64       `parquet:"intercept"`
+	Spearman       float64       `parquet:"spearman"`
+	SpearmanP      float64       `parquet:"spearman_p_value"`
+	CILow          float64       `parquet:"ci_low"`
+	CIHigh         float64       `parquet:"ci_high"`
+	R2             float64       `parquet:"r2"`
+	BinSlice       string        `parquet:"bin_slice"`
+	Concepts       int           `parquet:"concepts"`
+	Unmatched      int           `parquet:"unmatched"`
+	Bins           []scaling.Bin // in bins.parquet
+	Err            string        `parquet:"error"` // why a fit could not be computed
 }
 
 // ID names a fit in the report.
@@ -76,7 +98,12 @@ type perfSet struct {
 
 // Unmatched is a performance concept that has no count to join with.
 type Unmatched struct {
-	Pretraining, Model, Prompt, Kind, Dataset, Concept string
+	Pretraining string `parquet:"pretraining"`
+	Model       string `parquet:"model"`
+	Prompt      string `parquet:"prompt"`
+	Kind        string `parquet:"count_kind"`
+	Dataset     string `parquet:"dataset"`
+	Concept     string `parquet:"concept"`
 }
 
 // Results of a run.
@@ -110,22 +137,26 @@ type TailRow struct {
 
 // CrossRow is the rank agreement of two pretraining datasets' frequencies.
 type CrossRow struct {
-	Kind, A, B string
-	N          int
-	Spearman   float64
-	P          float64
+	Kind     string  `parquet:"count_kind"`
+	A        string  `parquet:"pretraining_a"`
+	B        string  `parquet:"pretraining_b"`
+	N        int     `parquet:"n"`
+	Spearman float64 `parquet:"spearman"`
+	P        float64 `parquet:"p_value"`
 }
 
 func key(pre string, kind paper.CountKind) string { return pre + "|" + string(kind) }
 
-// Run loads the inputs, computes every fit and returns the results.
-func Run(cfg Config) (*Results, error) {
+// LoadAndFit reads the frequencies and performance tables cfg names (local
+// or gs://), joins them per concept, computes every fit, the long-tail
+// statistics and the cross-dataset rank agreement, and returns them.
+func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 	res := &Results{freq: map[string]map[string]*paper.Counts{}}
 	var sets []perfSet
 	kindsFor := map[string][]paper.CountKind{}
 	if cfg.PaperDir != "" {
-		if _, err := os.Stat(filepath.Join(cfg.PaperDir, "zero_shot_evaluations")); err != nil {
-			return nil, fmt.Errorf("--paper %s: no zero_shot_evaluations/ (%v)", cfg.PaperDir, err)
+		if list, err := files.List(ctx, files.Join(cfg.PaperDir, "zero_shot_evaluations/*")); err != nil || len(list) == 0 {
+			return nil, fmt.Errorf("scalinglaw: the study's data %s has no zero_shot_evaluations/ (%v)", cfg.PaperDir, err)
 		}
 		pres := map[string]bool{}
 		for _, pr := range cfg.Pairs {
@@ -135,8 +166,8 @@ func Run(cfg Config) (*Results, error) {
 			for _, kind := range cfg.Kinds {
 				byDS := map[string]*paper.Counts{}
 				for _, ds := range cfg.Datasets {
-					path := filepath.Join(cfg.PaperDir, "search_counts", paper.SearchCountsFile(ds, pre, kind, cfg.Threshold))
-					c, err := paper.ReadCounts(path)
+					path := files.Join(cfg.PaperDir, "search_counts/"+paper.SearchCountsFile(ds, pre, kind, cfg.Threshold))
+					c, err := paper.ReadCounts(ctx, path)
 					if errors.Is(err, paper.ErrNotFound) {
 						res.Missing = append(res.Missing, path)
 						continue
@@ -152,7 +183,7 @@ func Run(cfg Config) (*Results, error) {
 				}
 			}
 		}
-		ps, missing, err := loadPaperPerformance(cfg)
+		ps, missing, err := loadPaperPerformance(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +191,7 @@ func Run(cfg Config) (*Results, error) {
 		res.Missing = append(res.Missing, missing...)
 	}
 	if cfg.CountsPath != "" {
-		c, err := readOurCounts(cfg.CountsPath, cfg.CountKind)
+		c, err := readOurCounts(ctx, cfg.CountsPath, cfg.CountKind)
 		if err != nil {
 			return nil, err
 		}
@@ -169,14 +200,14 @@ func Run(cfg Config) (*Results, error) {
 		kindsFor[cfg.CountsName] = []paper.CountKind{cfg.CountKind}
 	}
 	if cfg.PerformancePath != "" {
-		rows, err := paper.ReadPerformance(cfg.PerformancePath)
+		rows, err := paper.ReadPerformance(ctx, cfg.PerformancePath)
 		if err != nil {
 			return nil, err
 		}
 		sets = append(sets, groupPerformance(rows)...)
 	}
 	if len(sets) == 0 {
-		return nil, fmt.Errorf("no performance data: give --paper or --performance")
+		return nil, fmt.Errorf("scalinglaw: no performance data: give the study's data or a performance table")
 	}
 	for _, set := range sets {
 		for _, kind := range kindsFor[set.Pretraining] {
@@ -186,21 +217,21 @@ func Run(cfg Config) (*Results, error) {
 		}
 	}
 	if len(res.Fits) == 0 {
-		return nil, fmt.Errorf("no fits: no performance set has frequencies for its pretraining dataset")
+		return nil, fmt.Errorf("scalinglaw: no fits: no performance set has frequencies for its pretraining dataset")
 	}
 	res.longTail(cfg)
 	res.crossDataset(cfg)
 	return res, nil
 }
 
-func readOurCounts(path string, kind paper.CountKind) (*paper.Counts, error) {
-	b, err := os.ReadFile(path)
+func readOurCounts(ctx context.Context, path string, kind paper.CountKind) (*paper.Counts, error) {
+	b, err := files.ReadAll(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("--counts: %w", err)
+		return nil, fmt.Errorf("scalinglaw: counts %s: %w", path, err)
 	}
 	rows, err := tables.ReadConceptCounts(bytes.NewReader(b), nil)
 	if err != nil {
-		return nil, fmt.Errorf("--counts %s: %w", path, err)
+		return nil, fmt.Errorf("scalinglaw: counts %s: %w", path, err)
 	}
 	c := &paper.Counts{Values: map[string]float64{}}
 	for _, r := range rows {
@@ -212,7 +243,7 @@ func readOurCounts(path string, kind paper.CountKind) (*paper.Counts, error) {
 			v = r.MatchedCount
 		}
 		if v == nil {
-			return nil, fmt.Errorf("--counts %s: %s_count is null (no image tagging ran); use --count_kind=text", path, kind)
+			return nil, fmt.Errorf("scalinglaw: counts %s: %s_count is null (no image tagging ran); fit the text count instead", path, kind)
 		}
 		c.Names = append(c.Names, r.Concept)
 		c.Values[r.Concept] = float64(*v)
@@ -220,14 +251,14 @@ func readOurCounts(path string, kind paper.CountKind) (*paper.Counts, error) {
 	return c, nil
 }
 
-func loadPaperPerformance(cfg Config) ([]perfSet, []string, error) {
+func loadPaperPerformance(ctx context.Context, cfg Config) ([]perfSet, []string, error) {
 	var sets []perfSet
 	var missing []string
 	for _, prompt := range cfg.Prompts {
 		byDS := map[string][]paper.ModelResult{}
 		for _, ds := range cfg.Datasets {
-			path := filepath.Join(cfg.PaperDir, "zero_shot_evaluations", paper.ZeroShotFile(ds, prompt))
-			r, err := paper.ReadZeroShot(path)
+			path := files.Join(cfg.PaperDir, "zero_shot_evaluations/"+paper.ZeroShotFile(ds, prompt))
+			r, err := paper.ReadZeroShot(ctx, path)
 			if errors.Is(err, paper.ErrNotFound) {
 				missing = append(missing, path)
 				continue

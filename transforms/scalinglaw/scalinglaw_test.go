@@ -1,7 +1,8 @@
-package main
+package scalinglaw
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/scaling"
@@ -21,16 +25,22 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/fit/golden.json")
 
-const sharedPaper = "../../../shared/data/paper"
-
-func needPaper(t *testing.T) {
+// paperDir is the study's released data in shared/data.
+func paperDir(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(sharedPaper); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared data missing in CI: %v", err)
-		}
-		t.Skipf("the study's data is not beside the checkout (%v)", err)
+	return shareddata.Path(t, "paper")
+}
+
+var ctx = context.Background()
+
+// fitAndWrite computes every fit of cfg and writes its outputs.
+func fitAndWrite(t *testing.T, cfg Config) (*Results, error) {
+	t.Helper()
+	res, err := LoadAndFit(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
+	return res, WriteAll(ctx, cfg.Output, res, cfg)
 }
 
 func defaultConfig(t *testing.T) Config {
@@ -42,7 +52,7 @@ func defaultConfig(t *testing.T) Config {
 		}
 		return sl
 	}
-	return Config{PaperDir: sharedPaper, Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts,
+	return Config{PaperDir: paperDir(t), Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts,
 		Datasets: paper.Datasets, Kinds: []paper.CountKind{paper.Matched, paper.Text, paper.Image}, Threshold: "0.7",
 		NBins: 12, DefaultSlice: def("1:-1"), Slices: map[string]scaling.Slice{"laion400m": def("2:-1"), "synthci30m": def("0:-4")},
 		Zeros: scaling.ZerosExclude, Bootstrap: 200, Seed: 1, TailK: 20, ShareBelow: []float64{10, 100},
@@ -55,6 +65,7 @@ func defaultConfig(t *testing.T) Config {
 type reference struct {
 	means []float64 // NaN for empty bins
 	rho   float64
+	slope float64 // accuracy points per 10× frequency: OLS slope over ln(count) × ln 10
 	n     int
 }
 
@@ -63,14 +74,14 @@ func referenceFit(t *testing.T, pre, model, prompt string, lo, hi int) reference
 	var xs, ys []float64
 	for _, ds := range paper.Datasets {
 		var counts map[string]float64
-		b, err := os.ReadFile(filepath.Join(sharedPaper, "search_counts", ds+"_"+pre+"_integrated_tlemmatized_i0.7_search_counts.json"))
+		b, err := os.ReadFile(filepath.Join(paperDir(t), "search_counts", ds+"_"+pre+"_integrated_tlemmatized_i0.7_search_counts.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := json.Unmarshal(b, &counts); err != nil {
 			t.Fatal(err)
 		}
-		raw, err := os.ReadFile(filepath.Join(sharedPaper, "zero_shot_evaluations", ds+"_"+prompt+"_results.json"))
+		raw, err := os.ReadFile(filepath.Join(paperDir(t), "zero_shot_evaluations", ds+"_"+prompt+"_results.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,15 +159,16 @@ func referenceFit(t *testing.T, pre, model, prompt string, lo, hi int) reference
 		sxx, syy, sxy = sxx+ex[i]*ex[i], syy+ey[i]*ey[i], sxy+ex[i]*ey[i]
 	}
 	ref.rho = (n*sxy - sx*sy) / math.Sqrt((n*sxx-sx*sx)*(n*syy-sy*sy))
+	ref.slope = (n*sxy - sx*sy) / (n*sxx - sx*sx) * math.Log(10)
 	ref.n = len(ex)
 	return ref
 }
 
 func TestReproducesStudy(t *testing.T) {
-	needPaper(t)
+	paperDir(t)
 	cfg := defaultConfig(t)
 	cfg.Kinds = []paper.CountKind{paper.Matched}
-	res, err := Run(cfg)
+	res, err := LoadAndFit(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +190,9 @@ func TestReproducesStudy(t *testing.T) {
 		if f.N != ref.n || math.Abs(f.Rho-ref.rho) > 1e-9 {
 			t.Errorf("%s: rho %v over %d bins, reference %v over %d", f.ID(), f.Rho, f.N, ref.rho, ref.n)
 		}
+		if math.Abs(f.SlopePerDecade-ref.slope) > 1e-9 {
+			t.Errorf("%s: slope per decade %v, reference %v", f.ID(), f.SlopePerDecade, ref.slope)
+		}
 		for i, b := range f.Bins {
 			if (math.IsNaN(ref.means[i]) != math.IsNaN(b.Mean)) || (!math.IsNaN(b.Mean) && math.Abs(b.Mean-ref.means[i]) > 1e-9) {
 				t.Errorf("%s bin %d: mean %v, reference %v", f.ID(), i, b.Mean, ref.means[i])
@@ -195,11 +210,15 @@ func TestReproducesStudy(t *testing.T) {
 
 func round(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
-// checkGolden pins the values in testdata/fit/golden.json; -update rewrites it.
+// checkGolden pins the values in testdata/fit/golden.json; -update rewrites
+// it, but only when the values agreed with the independent reference.
 func checkGolden(t *testing.T, got map[string]float64) {
 	t.Helper()
 	path := "../../testdata/fit/golden.json"
 	if *update {
+		if t.Failed() {
+			t.Fatal("not updating the golden file: the fits disagree with the reference implementation")
+		}
 		b, _ := json.MarshalIndent(got, "", "  ")
 		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
@@ -208,7 +227,7 @@ func checkGolden(t *testing.T, got map[string]float64) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./pipelines/fit -run TestReproducesStudy -update)", err)
+		t.Fatalf("%v (run go test ./transforms/scalinglaw -run TestReproducesStudy -update)", err)
 	}
 	var want map[string]float64
 	if err := json.Unmarshal(b, &want); err != nil {
@@ -225,11 +244,11 @@ func checkGolden(t *testing.T, got map[string]float64) {
 }
 
 func TestOutputsPlotsAndReport(t *testing.T) {
-	needPaper(t)
+	paperDir(t)
 	cfg := defaultConfig(t)
 	cfg.Pairs = []paper.Pair{{Pretraining: "cc3m", Model: "RN50"}, {Pretraining: "cc3m", Model: "ViT-B-16"}, {Pretraining: "laion400m", Model: "ViT-B-32"}}
 	cfg.Prompts = []string{"class"}
-	res, err := RunAll(cfg)
+	res, err := fitAndWrite(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +328,7 @@ func TestOwnCountsAndGenericPerformance(t *testing.T) {
 	cfg.PaperDir = ""
 	cfg.CountsPath, cfg.CountKind, cfg.CountsName = filepath.Join(dir, "counts.parquet"), paper.Text, "mycrawl"
 	cfg.PerformancePath = filepath.Join(dir, "perf.csv")
-	res, err := RunAll(cfg)
+	res, err := fitAndWrite(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,17 +346,17 @@ func TestOwnCountsAndGenericPerformance(t *testing.T) {
 	}
 	// image counts are null in a text-only run: asking for them is an error.
 	cfg.CountKind = paper.Image
-	if _, err := Run(cfg); err == nil || !strings.Contains(err.Error(), "null") {
+	if _, err := LoadAndFit(ctx, cfg); err == nil || !strings.Contains(err.Error(), "null") {
 		t.Errorf("image kind on text-only counts: got %v", err)
 	}
 }
 
 func TestLongTailAndCross(t *testing.T) {
-	needPaper(t)
+	paperDir(t)
 	cfg := defaultConfig(t)
 	cfg.Prompts = []string{"class"}
 	cfg.Kinds = []paper.CountKind{paper.Matched}
-	res, err := Run(cfg)
+	res, err := LoadAndFit(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,22 +393,6 @@ func TestLongTailAndCross(t *testing.T) {
 	}
 }
 
-func TestFlagErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"--count_kinds=colour", "--paper=x"},
-		{"--bin_slice=1-1", "--paper=x"},
-		{"--alias=nonsense", "--paper=x"},
-		{"--pairs=RN50", "--paper=x"},
-		{},
-	} {
-		flag.CommandLine.Parse(append([]string{"--paper=", "--count_kinds=matched", "--bin_slice=1:-1", "--alias=a:b=c", "--pairs=cc3m:RN50"}, args...))
-		if _, err := ParseFlags(); err == nil {
-			t.Errorf("%v: no error", args)
-		}
-	}
-	flag.CommandLine.Parse(nil)
-}
-
 // The generic performance table may be Parquet as well as CSV.
 func TestPerformanceParquet(t *testing.T) {
 	dir := t.TempDir()
@@ -417,7 +420,7 @@ func TestPerformanceParquet(t *testing.T) {
 	cfg := defaultConfig(t)
 	cfg.PaperDir, cfg.CountsPath, cfg.CountKind, cfg.CountsName = "", filepath.Join(dir, "counts.parquet"), paper.Text, "crawl"
 	cfg.PerformancePath = filepath.Join(dir, "perf.parquet")
-	res, err := Run(cfg)
+	res, err := LoadAndFit(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,10 @@
-package main
+package scalinglaw
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 
@@ -13,6 +12,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
 )
 
 // Figure is one plot written as SVG and PNG.
@@ -32,11 +33,8 @@ const (
 // WritePlots draws one accuracy-vs-frequency figure per (pretraining,
 // prompt, count kind) with one series per model (the study's figures), and
 // one long-tail figure per count kind.
-func WritePlots(dir string, res *Results) ([]Figure, error) {
-	pd := filepath.Join(dir, PlotsDir)
-	if err := os.MkdirAll(pd, 0o755); err != nil {
-		return nil, err
-	}
+func WritePlots(ctx context.Context, dir string, res *Results) ([]Figure, error) {
+	pd := files.Join(dir, PlotsDir)
 	groups := map[string][]*Fit{}
 	var keys []string
 	for _, f := range res.Fits {
@@ -100,7 +98,7 @@ func WritePlots(dir string, res *Results) ([]Figure, error) {
 			p.Legend.Add(fmt.Sprintf("%s (ρ=%.2f)", f.Model, f.Rho), sc, ln)
 			fig.Fits = append(fig.Fits, f.ID())
 		}
-		png, err := save(p, pd, fig.Name)
+		png, err := save(ctx, p, pd, fig.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +151,7 @@ func WritePlots(dir string, res *Results) ([]Figure, error) {
 			p.Legend.Add(label, ln)
 		}
 		fig := Figure{Title: p.Title.Text, Name: "longtail_" + sanitize(kind)}
-		png, err := save(p, pd, fig.Name)
+		png, err := save(ctx, p, pd, fig.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +162,7 @@ func WritePlots(dir string, res *Results) ([]Figure, error) {
 }
 
 // save writes name.svg and name.png and returns the PNG bytes.
-func save(p *plot.Plot, dir, name string) ([]byte, error) {
+func save(ctx context.Context, p *plot.Plot, dir, name string) ([]byte, error) {
 	var png []byte
 	for _, format := range []string{"svg", "png"} {
 		wt, err := p.WriterTo(plotW, plotH, format)
@@ -175,7 +173,7 @@ func save(p *plot.Plot, dir, name string) ([]byte, error) {
 		if _, err := wt.WriteTo(&b); err != nil {
 			return nil, fmt.Errorf("plot %s: %w", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name+"."+format), b.Bytes(), 0o644); err != nil {
+		if err := files.WriteBytes(ctx, files.Join(dir, name+"."+format), b.Bytes()); err != nil {
 			return nil, err
 		}
 		if format == "png" {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"flag"
+	"strings"
+	"testing"
+)
+
+// setFlags parses args into the command line flags and restores every
+// flag's value when the test ends.
+func setFlags(t *testing.T, args ...string) {
+	t.Helper()
+	saved := map[string]string{}
+	flag.VisitAll(func(f *flag.Flag) { saved[f.Name] = f.Value.String() })
+	t.Cleanup(func() {
+		flag.VisitAll(func(f *flag.Flag) {
+			if v := saved[f.Name]; f.Value.String() != v {
+				if err := f.Value.Set(v); err != nil {
+					t.Errorf("restoring --%s: %v", f.Name, err)
+				}
+			}
+		})
+	})
+	if err := flag.CommandLine.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	base := []string{"--paper=x", "--count_kinds=matched", "--bin_slice=1:-1", "--alias=a:b=c", "--pairs=cc3m:RN50"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--count_kinds=colour"}, `--count_kinds: unknown kind "colour"`},
+		{[]string{"--count_kind=colour"}, `--count_kind: unknown kind "colour"`},
+		{[]string{"--bin_slice=1-1"}, "--bin_slice"},
+		{[]string{"--bin_slice=1:-1,2:3"}, "only the first entry may omit pretraining="},
+		{[]string{"--alias=nonsense"}, `--alias: "nonsense" is not dataset:performance_name=count_name`},
+		{[]string{"--pairs=RN50"}, `--pairs: "RN50" is not pretraining:model`},
+		{[]string{"--zeros=keep"}, `--zeros: "keep"`},
+		{[]string{"--share_below=ten"}, "--share_below"},
+		{[]string{"--paper="}, "give --paper=DIR"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			setFlags(t, append(append([]string{}, base...), tc.args...)...)
+			_, err := ParseFlags()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	setFlags(t, base...)
+	cfg, err := ParseFlags()
+	if err != nil {
+		t.Fatalf("valid flags: %v", err)
+	}
+	if cfg.PaperDir != "x" || len(cfg.Pairs) != 1 || cfg.Pairs[0].Model != "RN50" || cfg.Aliases["a"]["b"] != "c" {
+		t.Errorf("valid flags parsed as %+v", cfg)
+	}
+}
+
+// Flags changed by a test are restored after it.
+func TestFlagsRestored(t *testing.T) {
+	if *paperDir != "" || *countKind != "matched" {
+		t.Errorf("flag state leaked between tests: --paper=%q --count_kind=%q", *paperDir, *countKind)
+	}
+}

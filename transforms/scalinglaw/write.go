@@ -1,0 +1,182 @@
+package scalinglaw
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/tables"
+)
+
+// Output file names.
+const (
+	FitsFile      = "fits.parquet"
+	BinsFile      = "bins.parquet"
+	LongTailFile  = "longtail.parquet"
+	TailFile      = "tail_concepts.parquet"
+	CrossFile     = "cross_dataset.parquet"
+	UnmatchedFile = "unmatched.parquet"
+	ReportFile    = "report.html"
+	PlotsDir      = "plots"
+)
+
+// WriteAll writes every output of res into dir (local or gs://): the
+// Parquet tables, the tail text files, the plots and report.html.
+func WriteAll(ctx context.Context, dir string, res *Results, cfg Config) error {
+	if err := WriteTables(ctx, dir, res, cfg); err != nil {
+		return err
+	}
+	figs, err := WritePlots(ctx, dir, res)
+	if err != nil {
+		return err
+	}
+	return WriteReport(ctx, dir, res, figs, cfg)
+}
+
+func writeTable[T any](ctx context.Context, dir, name string, rows []T, extra ...tables.Column) error {
+	var b bytes.Buffer
+	if err := tables.WriteRows(&b, name, rows, nil, extra...); err != nil {
+		return err
+	}
+	return files.WriteBytes(ctx, files.Join(dir, name), b.Bytes())
+}
+
+// binRow is one row of bins.parquet.
+type binRow struct {
+	Pretraining string  `parquet:"pretraining"`
+	Model       string  `parquet:"model"`
+	Prompt      string  `parquet:"prompt"`
+	Kind        string  `parquet:"count_kind"`
+	Mode        string  `parquet:"mode"`
+	Bin         int     `parquet:"bin"`
+	Lo          float64 `parquet:"edge_low"`
+	Hi          float64 `parquet:"edge_high"`
+	N           int     `parquet:"concepts"`
+	Mean        float64 `parquet:"metric_mean"`
+	Std         float64 `parquet:"metric_std"`
+	Used        bool    `parquet:"used"`
+}
+
+// longTailRow is one row of longtail.parquet, before its share_below_*
+// columns.
+type longTailRow struct {
+	Pretraining string  `parquet:"pretraining"`
+	Kind        string  `parquet:"count_kind"`
+	Concepts    int     `parquet:"concepts"`
+	Zero        int     `parquet:"zero_count"`
+	Alpha       float64 `parquet:"zipf_alpha"`
+	XMin        float64 `parquet:"zipf_xmin"`
+	KS          float64 `parquet:"zipf_ks"`
+	NTail       int     `parquet:"zipf_tail_n"`
+	FitErr      string  `parquet:"fit_error"`
+}
+
+// tailTableRow is tail_concepts.parquet's column layout.
+type tailTableRow struct {
+	Pretraining string  `parquet:"pretraining"`
+	Kind        string  `parquet:"count_kind"`
+	Dataset     string  `parquet:"dataset"`
+	Concept     string  `parquet:"concept"`
+	Rank        int     `parquet:"rank"`
+	Count       float64 `parquet:"count"`
+	Zero        bool    `parquet:"zero_count"`
+}
+
+// WriteTables writes the Parquet and text outputs of res into dir.
+func WriteTables(ctx context.Context, dir string, res *Results, cfg Config) error {
+	fits := make([]Fit, len(res.Fits))
+	var bins []binRow
+	for i, f := range res.Fits {
+		fits[i] = *f
+		for k, b := range f.Bins {
+			bins = append(bins, binRow{f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode, k, b.Lo, b.Hi, b.N, b.Mean, b.Std, b.Used})
+		}
+	}
+	if err := writeTable(ctx, dir, FitsFile, fits); err != nil {
+		return err
+	}
+	if err := writeTable(ctx, dir, BinsFile, bins); err != nil {
+		return err
+	}
+
+	lts := make([]longTailRow, len(res.LongTail))
+	shares := make([]tables.Column, len(cfg.ShareBelow))
+	for i, t := range cfg.ShareBelow {
+		shares[i] = tables.Column{Name: fmt.Sprintf("share_below_%g", t), Float64s: make([]float64, 0, len(res.LongTail))}
+	}
+	for i, lt := range res.LongTail {
+		a, x, k := lt.Fit.Alpha, lt.Fit.XMin, lt.Fit.KS
+		if lt.FitErr != "" {
+			a, x, k = math.NaN(), math.NaN(), math.NaN()
+		}
+		lts[i] = longTailRow{lt.Pretraining, lt.Kind, lt.Concepts, lt.Zero, a, x, k, lt.Fit.NTail, lt.FitErr}
+		for s := range cfg.ShareBelow {
+			shares[s].Float64s = append(shares[s].Float64s, lt.Shares[s])
+		}
+	}
+	if err := writeTable(ctx, dir, LongTailFile, lts, shares...); err != nil {
+		return err
+	}
+
+	tail := make([]tailTableRow, len(res.Tail))
+	for i, r := range res.Tail {
+		tail[i] = tailTableRow{r.Pretraining, r.Kind, r.Dataset, r.Concept, r.Rank, r.Count, r.Count == 0}
+	}
+	if err := writeTable(ctx, dir, TailFile, tail); err != nil {
+		return err
+	}
+	if err := writeTailText(ctx, dir, res); err != nil {
+		return err
+	}
+	if err := writeTable(ctx, dir, CrossFile, res.Cross); err != nil {
+		return err
+	}
+	return writeTable(ctx, dir, UnmatchedFile, res.Unmatched)
+}
+
+// writeTailText writes one text file per (pretraining, kind): the rarest
+// non-zero concepts, then the zero-count ones.
+func writeTailText(ctx context.Context, dir string, res *Results) error {
+	groups := map[string][]TailRow{}
+	var names []string
+	for _, r := range res.Tail {
+		k := r.Pretraining + "_" + r.Kind
+		if groups[k] == nil {
+			names = append(names, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# Let it Wag! tail of %s: rarest concepts with a non-zero count (rank, count, dataset, concept)\n", k)
+		for _, r := range groups[k] {
+			if r.Count > 0 {
+				fmt.Fprintf(&b, "%d\t%g\t%s\t%s\n", r.Rank, r.Count, r.Dataset, r.Concept)
+			}
+		}
+		fmt.Fprintf(&b, "# concepts with count 0 (dataset, concept)\n")
+		for _, r := range groups[k] {
+			if r.Count == 0 {
+				fmt.Fprintf(&b, "%s\t%s\n", r.Dataset, r.Concept)
+			}
+		}
+		if err := files.WriteBytes(ctx, files.Join(dir, "tail_"+sanitize(k)+".txt"), []byte(b.String())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ' ' || r == '|' {
+			return '_'
+		}
+		return r
+	}, s)
+}
