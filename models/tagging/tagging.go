@@ -224,4 +224,3 @@ func SplitLabels(s string) []string {
 	labels, _ := ReadLabels(strings.NewReader(s))
 	return labels
 }
-

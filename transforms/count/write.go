@@ -198,4 +198,3 @@ func writeRows[T any](ctx context.Context, path string, open func(io.Writer, mem
 		return rw.Close()
 	})
 }
-

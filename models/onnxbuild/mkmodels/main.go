@@ -19,8 +19,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
 	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
 	"github.com/conceptfreq/conceptfreq/models/tagging"
 )
 
