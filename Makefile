@@ -17,9 +17,10 @@ run:
 run-fit:
 	$(GO) run ./pipelines/fit --paper=../shared/data/paper --output=out/fit --overwrite
 
-## test: install test dependencies, check formatting/vet/CGO_ENABLED=0 build, run all tests
+## test: install test dependencies, check formatting/vet/go.mod/CGO_ENABLED=0 build, run all tests.
+## Tests that need ../shared/data, DuckDB or ONNX Runtime fail (not skip) here when those are missing.
 test: deps lint
-	CONCEPTFREQ_REQUIRE_DUCKDB=1 CONCEPTFREQ_REQUIRE_ORT=1 CONCEPTFREQ_ORT_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 ./...
+	CONCEPTFREQ_REQUIRE_SHARED=1 CONCEPTFREQ_REQUIRE_DUCKDB=1 CONCEPTFREQ_REQUIRE_ORT=1 CONCEPTFREQ_ORT_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./models/ort/
 
 ## deps: DuckDB for Node (interop test reader) and the ONNX Runtime library, cached under .cache/
@@ -33,9 +34,11 @@ $(DUCKDB_STAMP):
 	mkdir -p $(NODE_DIR)
 	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error $(DUCKDB_NODE_API)
 
+## lint: gofmt, go vet, a tidy go.mod, and the CGO_ENABLED=0 build
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	$(MAKE) nocgo
 
 ## nocgo: the text-only build must work without cgo (Dataflow's launcher cross-compiles that way)
@@ -53,10 +56,11 @@ worker:
 models:
 	$(GO) run ./models/onnxbuild/mkmodels -out testdata/models
 
-## bench: throughput table of the count job and its parts (see bench/README.md)
+## bench: throughput table of the count job per match mode (see bench/README.md)
 bench:
 	bash bench/count.sh
 
+## fuzz: a minute of fuzzing for the WebDataset reader
 fuzz:
 	$(GO) test ./io/wds -run XXX -fuzz FuzzReader -fuzztime 60s
 

@@ -18,10 +18,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/conceptfreq/conceptfreq/internal/synth"
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/shard"
-	"github.com/conceptfreq/conceptfreq/io/synth"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"

@@ -21,8 +21,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/conceptfreq/conceptfreq/internal/synth"
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
-	"github.com/conceptfreq/conceptfreq/io/synth"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
 

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/conceptfreq/conceptfreq/io/synth"
+	"github.com/conceptfreq/conceptfreq/internal/synth"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
 
