@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -68,6 +69,7 @@ type plantedTruth struct {
 	text, image, matched, textOnly, imageOnly map[string]int64
 	samples, tagged, considered, misaligned   int64
 	imageRejects                              map[string]int64
+	rows                                      map[string]tables.SampleRow // per tagged sample, by key
 }
 
 // colourDataset writes shards whose images are solid or dominant colours and
@@ -78,12 +80,13 @@ func colourDataset(t *testing.T, dir string) *plantedTruth {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 11))
 	tr := &plantedTruth{text: map[string]int64{}, image: map[string]int64{}, matched: map[string]int64{},
-		textOnly: map[string]int64{}, imageOnly: map[string]int64{}, imageRejects: map[string]int64{}}
+		textOnly: map[string]int64{}, imageOnly: map[string]int64{}, imageRejects: map[string]int64{}, rows: map[string]tables.SampleRow{}}
 	imgColours := []string{"red", "green", "blue", "white", "black", "grey"}
 	words := []string{"red", "green", "blue", "orange", "car"}
 	key := 0
 	for sh := 0; sh < 3; sh++ {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%05d.tar", sh)))
+		shardPath := filepath.Join(dir, fmt.Sprintf("%05d.tar", sh))
+		f, err := os.Create(shardPath)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,9 +135,13 @@ func colourDataset(t *testing.T, dir string) *plantedTruth {
 			}
 			tr.tagged++
 			tagged := ic == "red" || ic == "green" || ic == "blue"
+			row := tables.SampleRow{Shard: shardPath, Key: k, Caption: text, TextConcepts: []string{}, ImageConcepts: []string{}}
+			row.TextConcepts = append(row.TextConcepts, capWords[3:]...) // in caption order
 			if tagged {
 				tr.image[ic]++
+				row.ImageConcepts = append(row.ImageConcepts, ic)
 			}
+			tr.rows[k] = row
 			for _, c := range []string{"red", "green", "blue"} {
 				switch {
 				case mentioned[c] && tagged && c == ic:
@@ -266,29 +273,81 @@ func TestPlantedColoursThroughONNXRuntime(t *testing.T) {
 	reRes := imageJob(t, dir, re, false)
 	checkColourTruth(t, "recount from image_scores.parquet", reRes, tr)
 
-	// sample_concepts.parquet: one row per tagged sample.
-	b, err := os.ReadFile(filepath.Join(mlRes.dir, tables.SampleConceptsFile))
-	if err != nil || !bytes.HasPrefix(b, []byte("PAR1")) {
-		t.Fatalf("sample_concepts.parquet: %v", err)
-	}
-	var scored int
-	sb, err := os.ReadFile(filepath.Join(mlRes.dir, tables.ImageScoresFile))
+	checkSampleRows(t, mlRes.dir, tr)
+	checkScoreRows(t, mlRes.dir, tr)
+}
+
+// checkSampleRows reads sample_concepts.parquet back and checks every column
+// of every row against the planted truth: one row per tagged sample.
+func checkSampleRows(t *testing.T, dir string, tr *plantedTruth) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, tables.SampleConceptsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tables.ReadScores(sb, func(r tables.ScoreRow) error {
-		scored++
+	seen := map[string]bool{}
+	if err := tables.ReadSamples(b, func(r tables.SampleRow) error {
+		want, ok := tr.rows[r.Key]
+		switch {
+		case !ok:
+			t.Errorf("sample_concepts: row for key %s, which was not tagged", r.Key)
+		case seen[r.Key]:
+			t.Errorf("sample_concepts: key %s twice", r.Key)
+		case !reflect.DeepEqual(r, want):
+			t.Errorf("sample_concepts: key %s:\n got  %+v\n want %+v", r.Key, r, want)
+		}
+		seen[r.Key] = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(tr.rows) {
+		t.Errorf("sample_concepts: %d rows, want one per tagged sample (%d)", len(seen), len(tr.rows))
+	}
+}
+
+// checkScoreRows reads image_scores.parquet back: one row per tagged sample
+// with its shard, every score at or above the 0.3 floor, the planted colour
+// above the 0.7 threshold and nothing else above it.
+func checkScoreRows(t *testing.T, dir string, tr *plantedTruth) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, tables.ImageScoresFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	if err := tables.ReadScores(b, func(r tables.ScoreRow) error {
+		want, ok := tr.rows[r.Key]
+		if !ok || seen[r.Key] {
+			t.Errorf("image_scores: unexpected or repeated key %s", r.Key)
+			return nil
+		}
+		seen[r.Key] = true
+		if r.Shard != want.Shard {
+			t.Errorf("image_scores: key %s: shard %q, want %q", r.Key, r.Shard, want.Shard)
+		}
+		if len(r.Concepts) != len(r.Scores) {
+			t.Errorf("image_scores: key %s: %d concepts, %d scores", r.Key, len(r.Concepts), len(r.Scores))
+			return nil
+		}
+		var above []string
 		for i, s := range r.Scores {
 			if s < 0.3 {
-				t.Errorf("%s: score %v of %s below the floor", r.Key, s, r.Concepts[i])
+				t.Errorf("image_scores: key %s: score %v of %s below the floor", r.Key, s, r.Concepts[i])
 			}
+			if s > 0.7 {
+				above = append(above, r.Concepts[i])
+			}
+		}
+		if !reflect.DeepEqual(append([]string{}, above...), want.ImageConcepts) {
+			t.Errorf("image_scores: key %s: concepts above the threshold %v, want %v", r.Key, above, want.ImageConcepts)
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if int64(scored) != tr.tagged {
-		t.Errorf("image_scores.parquet has %d rows, want one per tagged sample (%d)", scored, tr.tagged)
+	if len(seen) != len(tr.rows) {
+		t.Errorf("image_scores: %d rows, want one per tagged sample (%d)", len(seen), len(tr.rows))
 	}
 }
 
