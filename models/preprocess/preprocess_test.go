@@ -16,21 +16,19 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
 )
 
-const images = "../../../shared/data/images"
-
+// realPhotos returns the real photos in shared/data/images (10 files).
 func realPhotos(t testing.TB) []string {
 	t.Helper()
+	images := shareddata.Path(t, "images")
 	files, _ := filepath.Glob(filepath.Join(images, "*.jpg"))
 	png, _ := filepath.Glob(filepath.Join(images, "*.png"))
 	files = append(files, png...)
-	if len(files) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no photos under %s in CI", images)
-		}
-		t.Skipf("real photos not available under %s", images)
+	if len(files) < 10 {
+		t.Fatalf("%d photos under %s, want the 10 of shared/data/images", len(files), images)
 	}
 	return files
 }

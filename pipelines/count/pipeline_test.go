@@ -20,6 +20,7 @@ import (
 
 	"github.com/conceptfreq/conceptfreq/internal/synth"
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
@@ -29,23 +30,6 @@ import (
 
 func TestMain(m *testing.M) {
 	ptest.Main(m)
-}
-
-const sharedData = "../../../shared/data"
-
-// sharedFile returns a path under ../shared/data, skipping the test when the
-// shared data is not beside the checkout (it always is in CI, where a
-// missing file fails the test instead).
-func sharedFile(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join(sharedData, rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared data missing in CI: %v", err)
-		}
-		t.Skipf("shared data not available (%v); it lives in ../shared beside the checkout", err)
-	}
-	return p
 }
 
 type result struct {
@@ -271,7 +255,7 @@ func TestExactAcrossShardingAndRunners(t *testing.T) {
 // context-free lemmatiser would fold onto them ("boxing" → "box"; see the
 // README's note on the lemmatiser).
 func TestLAIONAgainstBruteForce(t *testing.T) {
-	path := sharedFile(t, "laion-captions/test_10000.parquet")
+	path := shareddata.Path(t, "laion-captions/test_10000.parquet")
 	nouns := []string{"dog", "cat", "car", "house", "tree", "flower", "chair", "table", "shirt", "hat",
 		"book", "bird", "horse", "phone", "bag", "shoe", "window", "beach", "cake", "kitchen", "girl", "pizza", "bottle", "lamp", "lake"}
 	vocabText := strings.Join(nouns, "\n") + "\n"
@@ -345,7 +329,7 @@ func bruteForce(t *testing.T, path string, nouns []string) map[string]int64 {
 // that are also verbs gain their -ed/-ing forms ("Boxing" → box) over
 // whole-word singular/plural matching.
 func TestLemmatiserFoldsVerbForms(t *testing.T) {
-	path := sharedFile(t, "laion-captions/test_10000.parquet")
+	path := shareddata.Path(t, "laion-captions/test_10000.parquet")
 	nouns := []string{"dress", "box", "watch", "garden", "ring", "boat"}
 	lem, _ := caption.English()
 	v, err := caption.ParseVocabulary(strings.NewReader(strings.Join(nouns, "\n")), "verb-nouns", lem)
