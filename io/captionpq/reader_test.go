@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -118,7 +119,7 @@ func TestNoCaptionColumn(t *testing.T) {
 			t.Errorf("%+v: got %v, want ErrNoCaptionColumn", opts, err)
 		}
 	}
-	if _, _, err := readAll(t, []byte("not parquet at all"), captionpq.Options{}); err == nil {
-		t.Error("garbage: got no error")
+	if _, _, err := readAll(t, []byte("not parquet at all"), captionpq.Options{}); err == nil || !strings.Contains(err.Error(), "not a readable Parquet file") {
+		t.Errorf("garbage: got %v", err)
 	}
 }

@@ -65,8 +65,8 @@ func TestReadWriteListConformance(t *testing.T) {
 			if err := c.Close(); err != nil {
 				t.Error(err)
 			}
-			if _, err := files.ReadAll(ctx, files.Join(root, "d/missing")); err == nil {
-				t.Error("reading a missing file: no error")
+			if _, err := files.ReadAll(ctx, files.Join(root, "d/missing")); !files.IsNotExist(err) {
+				t.Errorf("reading a missing file: got %v, want a not-exist error", err)
 			}
 		})
 	}

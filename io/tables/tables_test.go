@@ -89,8 +89,8 @@ func TestReadWrongFile(t *testing.T) {
 	var b bytes.Buffer
 	rw, _ := tables.NewRejectWriter(&b, nil)
 	rw.Close()
-	if _, err := tables.ReadConceptCounts(bytes.NewReader(b.Bytes()), nil); err == nil {
-		t.Fatal("reading rejects as concept counts: got no error")
+	if _, err := tables.ReadConceptCounts(bytes.NewReader(b.Bytes()), nil); err == nil || !strings.Contains(err.Error(), "concept_counts.parquet") {
+		t.Fatalf("reading rejects as concept counts: got %v, want an error naming concept_counts.parquet", err)
 	}
 }
 

@@ -58,8 +58,8 @@ func TestColourTaggerThroughONNXRuntime(t *testing.T) {
 			t.Errorf("batch %d: %v", n, err)
 		}
 	}
-	if _, _, err := s.Run(make([]float32, 5), 1, 2, 2); err == nil {
-		t.Error("wrong input length accepted")
+	if _, _, err := s.Run(make([]float32, 5), 1, 2, 2); err == nil || !strings.Contains(err.Error(), "input has 5 values, want 1×3×2×2") {
+		t.Errorf("wrong input length: got %v", err)
 	}
 }
 
@@ -81,8 +81,8 @@ func TestCUDAUnavailable(t *testing.T) {
 	if s.Device != "cpu" {
 		t.Errorf("auto: device %q, want cpu fallback", s.Device)
 	}
-	if _, err := ort.Open(filepath.Join(models, "colour_tagger.onnx"), ort.Options{LibPath: l, Device: "tpu"}); err == nil {
-		t.Error("unknown device accepted")
+	if _, err := ort.Open(filepath.Join(models, "colour_tagger.onnx"), ort.Options{LibPath: l, Device: "tpu"}); err == nil || !strings.Contains(err.Error(), `unknown device "tpu"`) {
+		t.Errorf("unknown device: got %v", err)
 	}
 }
 

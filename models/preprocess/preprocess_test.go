@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/internal/shareddata"
@@ -280,8 +281,8 @@ func TestGIFFirstFrameAndPNGAlpha(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	if _, err := preprocess.ParseTriple("0.1,0.2"); err == nil {
-		t.Error("two values parsed")
+	if _, err := preprocess.ParseTriple("0.1,0.2"); err == nil || !strings.Contains(err.Error(), "want three comma-separated numbers") {
+		t.Errorf("two values: got %v", err)
 	}
 	v, err := preprocess.ParseTriple("0.5, 0.25,1")
 	if err != nil || v != [3]float32{0.5, 0.25, 1} {

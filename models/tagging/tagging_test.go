@@ -31,11 +31,11 @@ func TestMultilabel(t *testing.T) {
 	if !near(dst[0], 0.5) || !near(dst[1], 1/(1+math.Exp(5))) {
 		t.Errorf("logits: got %v", dst)
 	}
-	if err := h.Scores([]float32{1, 2}, dst); err == nil {
-		t.Error("wrong output width accepted")
+	if err := h.Scores([]float32{1, 2}, dst); err == nil || !strings.Contains(err.Error(), "model output has 2 columns") {
+		t.Errorf("wrong output width: got %v", err)
 	}
-	if _, err := tagging.NewMultilabel(vocab, nil, false, lower); err == nil {
-		t.Error("no labels accepted")
+	if _, err := tagging.NewMultilabel(vocab, nil, false, lower); err == nil || !strings.Contains(err.Error(), "has no labels") {
+		t.Errorf("no labels: got %v", err)
 	}
 }
 
@@ -64,11 +64,11 @@ func TestEmbedding(t *testing.T) {
 	if !near(dst[1], 1/(1+math.Exp(-10))) {
 		t.Errorf("scaled sigmoid: got %v", dst)
 	}
-	if _, err := tagging.NewEmbedding(vocab, []string{"red"}, [][]float32{{0, 0}}, lower); err == nil {
-		t.Error("zero embedding accepted")
+	if _, err := tagging.NewEmbedding(vocab, []string{"red"}, [][]float32{{0, 0}}, lower); err == nil || !strings.Contains(err.Error(), `"red" is all zeros`) {
+		t.Errorf("zero embedding: got %v", err)
 	}
-	if _, err := tagging.NewEmbedding(vocab, []string{"red", "blue"}, [][]float32{{1, 0}, {1}}, lower); err == nil {
-		t.Error("ragged embeddings accepted")
+	if _, err := tagging.NewEmbedding(vocab, []string{"red", "blue"}, [][]float32{{1, 0}, {1}}, lower); err == nil || !strings.Contains(err.Error(), `"blue" has 1 dimensions, the first has 2`) {
+		t.Errorf("ragged embeddings: got %v", err)
 	}
 }
 

@@ -231,11 +231,11 @@ func TestDefaultVocabulary(t *testing.T) {
 }
 
 func TestErrorsForBadModes(t *testing.T) {
-	if _, err := caption.ParseRule("fuzzy"); err == nil {
-		t.Error("ParseRule(fuzzy): no error")
+	if _, err := caption.ParseRule("fuzzy"); err == nil || !strings.Contains(err.Error(), `unknown match rule "fuzzy"`) {
+		t.Errorf("ParseRule(fuzzy): got %v", err)
 	}
-	if _, err := caption.ParsePOS("verbs"); err == nil {
-		t.Error("ParsePOS(verbs): no error")
+	if _, err := caption.ParsePOS("verbs"); err == nil || !strings.Contains(err.Error(), `unknown POS mode "verbs"`) {
+		t.Errorf("ParsePOS(verbs): got %v", err)
 	}
 }
 

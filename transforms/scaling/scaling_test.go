@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/transforms/scaling"
@@ -95,8 +96,8 @@ func TestSlices(t *testing.T) {
 			t.Errorf("%s: got [%d,%d), want [%d,%d)", tt.s, lo, hi, tt.lo, tt.hi)
 		}
 	}
-	if _, err := scaling.ParseSlice("1-1"); err == nil {
-		t.Error("bad slice parsed")
+	if _, err := scaling.ParseSlice("1-1"); err == nil || !strings.Contains(err.Error(), `bin slice "1-1": want start:end`) {
+		t.Errorf("bad slice: got %v", err)
 	}
 }
 
