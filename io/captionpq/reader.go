@@ -85,7 +85,7 @@ func NewReader(ctx context.Context, r parquet.ReaderAtSeeker, name string, opts 
 		if want == "" {
 			want = fmt.Sprint(CaptionColumns)
 		}
-		return nil, fmt.Errorf("%w: %s: want %s, file has %v (use --caption_column)", ErrNoCaptionColumn, name, want, columnNames(pf))
+		return nil, fmt.Errorf("%w: %s: want %s, file has %v (name the caption column to read)", ErrNoCaptionColumn, name, want, columnNames(pf))
 	}
 	cols := []int{capIdx}
 	keyIdx := -1

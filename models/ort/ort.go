@@ -34,7 +34,7 @@ const DefaultLib = ".cache/onnxruntime/libonnxruntime.so.1"
 
 // InstallHint tells users how to get the library.
 const InstallHint = "install it with `bash models/install_ort.sh` (ONNX Runtime 1.30 CPU from npm onnxruntime-node@1.30.0), " +
-	"or point --ort_lib / $" + LibEnv + " at a libonnxruntime.so (the GPU build for --device=cuda)"
+	"or point $" + LibEnv + " (the count job: --ort_lib) at a libonnxruntime.so (the GPU build for the cuda device)"
 
 // Devices accepted by Options.Device.
 var Devices = []string{"cpu", "cuda", "tensorrt", "auto"}

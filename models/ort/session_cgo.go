@@ -133,11 +133,11 @@ func OpenData(modelPath string, data []byte, o Options) (*Session, error) {
 func appendCUDA(opts *onnx.SessionOptions) error {
 	cuda, err := onnx.NewCUDAProviderOptions()
 	if err != nil {
-		return fmt.Errorf("%w: cuda: %v (the ONNX Runtime library is a CPU build; use ONNX Runtime's GPU build, see runners/Dockerfile, or --device=cpu|auto)", ErrProviderUnavailable, err)
+		return fmt.Errorf("%w: cuda: %v (the ONNX Runtime library is a CPU build; use ONNX Runtime's GPU build, see runners/Dockerfile, or the cpu or auto device)", ErrProviderUnavailable, err)
 	}
 	defer cuda.Destroy()
 	if err := opts.AppendExecutionProviderCUDA(cuda); err != nil {
-		return fmt.Errorf("%w: cuda: %v (the CPU build from onnxruntime-node has no CUDA provider; use ONNX Runtime's GPU build, see runners/Dockerfile, or --device=cpu|auto)", ErrProviderUnavailable, err)
+		return fmt.Errorf("%w: cuda: %v (the CPU build from onnxruntime-node has no CUDA provider; use ONNX Runtime's GPU build, see runners/Dockerfile, or the cpu or auto device)", ErrProviderUnavailable, err)
 	}
 	return nil
 }
