@@ -61,15 +61,12 @@ func wdsShard(t *testing.T, gzipped bool, member func(text string) (string, []by
 	return b.Bytes()
 }
 
-func parquetShard(t *testing.T) []byte {
+// writeParquet writes one record batch of schema, filled by fill.
+func writeParquet(t *testing.T, schema *arrow.Schema, fill func(b *array.RecordBuilder)) []byte {
 	t.Helper()
-	schema := arrow.NewSchema([]arrow.Field{{Name: "key", Type: arrow.BinaryTypes.String}, {Name: "caption", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
-	for _, c := range captions {
-		b.Field(0).(*array.StringBuilder).Append(c.key)
-		b.Field(1).(*array.StringBuilder).Append(c.text)
-	}
+	fill(b)
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	var out bytes.Buffer
@@ -84,6 +81,16 @@ func parquetShard(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+func parquetShard(t *testing.T) []byte {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "key", Type: arrow.BinaryTypes.String}, {Name: "caption", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	return writeParquet(t, schema, func(b *array.RecordBuilder) {
+		for _, c := range captions {
+			b.Field(0).(*array.StringBuilder).Append(c.key)
+			b.Field(1).(*array.StringBuilder).Append(c.text)
+		}
+	})
 }
 
 func readSource(t *testing.T, data []byte, name string) []sample {
@@ -162,25 +169,9 @@ func json(s string) ([]byte, error) {
 // Errors that end a shard are classified by Reason.
 func TestReasons(t *testing.T) {
 	good := wdsShard(t, false, func(s string) (string, []byte) { return "txt", []byte(s) })
-	var noCol bytes.Buffer
-	{
-		schema := arrow.NewSchema([]arrow.Field{{Name: "url", Type: arrow.BinaryTypes.String}}, nil)
-		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	noCol := writeParquet(t, arrow.NewSchema([]arrow.Field{{Name: "url", Type: arrow.BinaryTypes.String}}, nil), func(b *array.RecordBuilder) {
 		b.Field(0).(*array.StringBuilder).Append("http://x")
-		rec := b.NewRecordBatch()
-		fw, err := pqarrow.NewFileWriter(schema, &noCol, nil, pqarrow.DefaultWriterProps())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fw.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		if err := fw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		rec.Release()
-		b.Release()
-	}
+	})
 	var tarTrunc bytes.Buffer
 	tw := tar.NewWriter(&tarTrunc)
 	tw.WriteHeader(&tar.Header{Name: "k.txt", Size: 5, Mode: 0o644})
@@ -198,7 +189,7 @@ func TestReasons(t *testing.T) {
 		{"bad gzip header", "e.tar.gz", []byte("\x1f\x8bXXXXXXXXXXXXXXXX"), shard.BadFormat},
 		{"short plain file named tar.gz", "e2.tar.gz", []byte("plain text, not gzip"), shard.Truncated},
 		{"parquet garbage", "f.parquet", []byte("PAR1 but nothing else"), shard.BadFormat},
-		{"parquet without caption column", "g.parquet", noCol.Bytes(), shard.NoColumn},
+		{"parquet without caption column", "g.parquet", noCol, shard.NoColumn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

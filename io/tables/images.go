@@ -158,28 +158,62 @@ func (rw *RowWriter) Close() error {
 	return err
 }
 
-// ReadScores reads image_scores.parquet, calling each for every row.
-func ReadScores(data []byte, each func(ScoreRow) error) error {
+// recordReader opens a Parquet file of the named output for reading record
+// batches, after checking that its columns are named as in want. Call
+// release when done.
+func recordReader(data []byte, name string, want *arrow.Schema) (rr pqarrow.RecordReader, release func(), err error) {
 	pf, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(memory.DefaultAllocator)))
 	if err != nil {
-		return fmt.Errorf("tables: %s: %w", ImageScoresFile, err)
+		return nil, nil, fmt.Errorf("tables: %s: %w", name, err)
 	}
-	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 8192}, memory.DefaultAllocator)
-	if err != nil {
-		return fmt.Errorf("tables: %s: %w", ImageScoresFile, err)
+	if err == nil {
+		var sc *arrow.Schema
+		if sc, err = fr.Schema(); err == nil {
+			err = checkNames(sc, want)
+		}
 	}
-	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
-	if err != nil {
-		return fmt.Errorf("tables: %s: %w", ImageScoresFile, err)
+	if err == nil {
+		rr, err = fr.GetRecordReader(context.Background(), nil, nil)
 	}
-	defer rr.Release()
+	if err != nil {
+		pf.Close()
+		return nil, nil, fmt.Errorf("tables: %s: %w", name, err)
+	}
+	return rr, func() { rr.Release(); pf.Close() }, nil
+}
+
+// checkNames checks that have's columns are want's, by name and in order.
+func checkNames(have, want *arrow.Schema) error {
+	if have.NumFields() != want.NumFields() {
+		return fmt.Errorf("%d columns %v, want %v", have.NumFields(), names(have), names(want))
+	}
+	for i, f := range want.Fields() {
+		if have.Field(i).Name != f.Name {
+			return fmt.Errorf("column %d is %q, want %q (columns %v)", i, have.Field(i).Name, f.Name, names(have))
+		}
+	}
+	return nil
+}
+
+func names(s *arrow.Schema) []string {
+	out := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// ReadScores reads image_scores.parquet, calling each for every row.
+func ReadScores(data []byte, each func(ScoreRow) error) error {
+	rr, release, err := recordReader(data, ImageScoresFile, ImageScoresSchema)
+	if err != nil {
+		return err
+	}
+	defer release()
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		bad := fmt.Errorf("tables: %s: schema %v, want %v", ImageScoresFile, rec.Schema(), ImageScoresSchema)
-		if rec.NumCols() != 3 || rec.Schema().Field(0).Name != "shard" || rec.Schema().Field(1).Name != "key" || rec.Schema().Field(2).Name != "scores" {
-			return bad
-		}
 		shard, ok1 := rec.Column(0).(*array.String)
 		key, ok2 := rec.Column(1).(*array.String)
 		lists, ok3 := rec.Column(2).(*array.List)
@@ -215,32 +249,11 @@ func ReadScores(data []byte, each func(ScoreRow) error) error {
 
 // ReadSamples reads sample_concepts.parquet, calling each for every row.
 func ReadSamples(data []byte, each func(SampleRow) error) error {
-	pf, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(memory.DefaultAllocator)))
+	rr, release, err := recordReader(data, SampleConceptsFile, SampleConceptsSchema)
 	if err != nil {
-		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
+		return err
 	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 8192}, memory.DefaultAllocator)
-	if err != nil {
-		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
-	}
-	sc, err := fr.Schema()
-	if err != nil {
-		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
-	}
-	if sc.NumFields() != len(SampleConceptsSchema.Fields()) {
-		return fmt.Errorf("tables: %s: schema %v, want %v", SampleConceptsFile, sc, SampleConceptsSchema)
-	}
-	for i, f := range SampleConceptsSchema.Fields() {
-		if sc.Field(i).Name != f.Name {
-			return fmt.Errorf("tables: %s: column %d is %q, want %q", SampleConceptsFile, i, sc.Field(i).Name, f.Name)
-		}
-	}
-	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
-	if err != nil {
-		return fmt.Errorf("tables: %s: %w", SampleConceptsFile, err)
-	}
-	defer rr.Release()
+	defer release()
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		bad := fmt.Errorf("tables: %s: schema %v, want %v", SampleConceptsFile, rec.Schema(), SampleConceptsSchema)
