@@ -1,7 +1,8 @@
 // Package onnxbuild writes small ONNX models with protowire, so that tests
 // can run a real ONNX Runtime without Python or downloaded weights. It
-// supports exactly what conceptfreq's test models need: float tensors,
-// initializers, a linear chain of nodes, symbolic dimensions and metadata.
+// supports exactly what conceptfreq's test models need: float and int64
+// inputs, float initializers, a linear chain of nodes with int and ints
+// attributes, symbolic dimensions and metadata.
 package onnxbuild
 
 import (
@@ -10,8 +11,11 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// ONNX TensorProto.DataType FLOAT.
-const dataTypeFloat = 1
+// ONNX TensorProto.DataType values.
+const (
+	dataTypeFloat = 1
+	dataTypeInt64 = 7
+)
 
 // Dim is a tensor dimension: a fixed size, or a symbolic name when Param is set.
 type Dim struct {
@@ -19,18 +23,20 @@ type Dim struct {
 	Param string
 }
 
-// Value is a graph input or output.
+// Value is a graph input or output: float, or int64 when Int64 is set.
 type Value struct {
-	Name string
-	Dims []Dim
+	Name  string
+	Dims  []Dim
+	Int64 bool
 }
 
 // Node is one operator.
 type Node struct {
-	Op      string
-	Inputs  []string
-	Outputs []string
-	IntAttr map[string]int64
+	Op       string
+	Inputs   []string
+	Outputs  []string
+	IntAttr  map[string]int64
+	IntsAttr map[string][]int64
 }
 
 // Initializer is a constant float tensor.
@@ -101,6 +107,17 @@ func (m *Model) graph() []byte {
 			a = protowire.AppendVarint(a, 2)
 			nb = appendMessage(nb, 5, a)
 		}
+		for _, k := range sortedKeys(n.IntsAttr) {
+			var a []byte
+			a = appendString(a, 1, k)
+			for _, v := range n.IntsAttr[k] {
+				a = protowire.AppendTag(a, 8, protowire.VarintType) // ints
+				a = protowire.AppendVarint(a, uint64(v))
+			}
+			a = protowire.AppendTag(a, 20, protowire.VarintType) // type INTS = 7
+			a = protowire.AppendVarint(a, 7)
+			nb = appendMessage(nb, 5, a)
+		}
 		g = appendMessage(g, 1, nb)
 	}
 	g = appendString(g, 2, m.Name)
@@ -142,9 +159,13 @@ func valueInfo(v Value) []byte {
 		}
 		shape = appendMessage(shape, 1, db)
 	}
+	elem := uint64(dataTypeFloat)
+	if v.Int64 {
+		elem = dataTypeInt64
+	}
 	var tensor []byte
 	tensor = protowire.AppendTag(tensor, 1, protowire.VarintType) // elem_type
-	tensor = protowire.AppendVarint(tensor, dataTypeFloat)
+	tensor = protowire.AppendVarint(tensor, elem)
 	tensor = appendMessage(tensor, 2, shape)
 	var typ []byte
 	typ = appendMessage(typ, 1, tensor) // tensor_type
@@ -206,4 +227,26 @@ func PoolLinear(name, output string, w [3][]float32, sigmoid bool, metadata map[
 		m.Nodes = append(m.Nodes, Node{Op: "Sigmoid", Inputs: []string{"logits"}, Outputs: []string{output}})
 	}
 	return m
+}
+
+// TokenMean returns a test text encoder: tokens[N,L] (int64) → Gather from
+// the table [V][D] → ReduceMean over the L tokens → output[N,D]. Token id
+// i's embedding is table[i].
+func TokenMean(name, output string, table [][]float32, metadata map[string]string) *Model {
+	d := int64(len(table[0]))
+	data := make([]float32, 0, int64(len(table))*d)
+	for _, row := range table {
+		data = append(data, row...)
+	}
+	return &Model{
+		Name:         name,
+		Inputs:       []Value{{Name: "text", Int64: true, Dims: []Dim{{Param: "batch"}, {Param: "context"}}}},
+		Outputs:      []Value{{Name: output, Dims: []Dim{{Param: "batch"}, {Value: d}}}},
+		Initializers: []Initializer{{Name: "E", Dims: []int64{int64(len(table)), d}, Data: data}},
+		Metadata:     metadata,
+		Nodes: []Node{
+			{Op: "Gather", Inputs: []string{"E", "text"}, Outputs: []string{"tokens"}, IntAttr: map[string]int64{"axis": 0}},
+			{Op: "ReduceMean", Inputs: []string{"tokens"}, Outputs: []string{output}, IntsAttr: map[string][]int64{"axes": {1}}, IntAttr: map[string]int64{"keepdims": 0}},
+		},
+	}
 }

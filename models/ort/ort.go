@@ -49,6 +49,9 @@ type Options struct {
 	// IntraOpThreads and InterOpThreads bound ONNX Runtime's thread pools
 	// (0: ONNX Runtime's default).
 	IntraOpThreads, InterOpThreads int
+	// Input and Output name the model's input and output to use (default:
+	// its only input and its first output).
+	Input, Output string
 }
 
 // ResolveLib returns the library path: flag, else $CONCEPTFREQ_ORT_LIB, else

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -74,8 +75,9 @@ func OpenData(modelPath string, data []byte, o Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ort: model %s: %w", modelPath, err)
 	}
-	if len(ins) != 1 || len(outs) < 1 {
-		return nil, fmt.Errorf("ort: model %s: want one input and at least one output, got %d and %d", modelPath, len(ins), len(outs))
+	input, output, err := pickIO(modelPath, ins, outs, o)
+	if err != nil {
+		return nil, err
 	}
 	opts, err := onnx.NewSessionOptions()
 	if err != nil {
@@ -113,11 +115,11 @@ func OpenData(modelPath string, data []byte, o Options) (*Session, error) {
 	default:
 		return nil, fmt.Errorf("ort: unknown device %q (want %s)", device, strings.Join(Devices, ", "))
 	}
-	s, err := onnx.NewDynamicAdvancedSessionWithONNXData(data, []string{ins[0].Name}, []string{outs[0].Name}, opts)
+	s, err := onnx.NewDynamicAdvancedSessionWithONNXData(data, []string{input}, []string{output}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("ort: model %s on %s: %w", modelPath, used, err)
 	}
-	out := &Session{s: s, Input: ins[0].Name, Output: outs[0].Name, Metadata: map[string]string{}, Device: used}
+	out := &Session{s: s, Input: input, Output: output, Metadata: map[string]string{}, Device: used}
 	if md, err := s.GetModelMetadata(); err == nil {
 		keys, _ := md.GetCustomMetadataMapKeys()
 		for _, k := range keys {
@@ -128,6 +130,36 @@ func OpenData(modelPath string, data []byte, o Options) (*Session, error) {
 		md.Destroy()
 	}
 	return out, nil
+}
+
+// pickIO chooses the input and output: the named ones, else the only input
+// and the first output.
+func pickIO(modelPath string, ins, outs []onnx.InputOutputInfo, o Options) (string, string, error) {
+	names := func(infos []onnx.InputOutputInfo) []string {
+		var out []string
+		for _, i := range infos {
+			out = append(out, i.Name)
+		}
+		return out
+	}
+	input, output := o.Input, o.Output
+	switch {
+	case input == "" && len(ins) != 1:
+		return "", "", fmt.Errorf("ort: model %s has inputs %v: name the one to use", modelPath, names(ins))
+	case input == "":
+		input = ins[0].Name
+	case !slices.Contains(names(ins), input):
+		return "", "", fmt.Errorf("ort: model %s has no input %q (inputs %v)", modelPath, input, names(ins))
+	}
+	switch {
+	case len(outs) == 0:
+		return "", "", fmt.Errorf("ort: model %s has no outputs", modelPath)
+	case output == "":
+		output = outs[0].Name
+	case !slices.Contains(names(outs), output):
+		return "", "", fmt.Errorf("ort: model %s has no output %q (outputs %v)", modelPath, output, names(outs))
+	}
+	return input, output, nil
 }
 
 func appendCUDA(opts *onnx.SessionOptions) error {
@@ -165,6 +197,26 @@ func (s *Session) Run(input []float32, n, h, w int) ([]float32, int, error) {
 		return nil, 0, fmt.Errorf("ort: %w", err)
 	}
 	defer in.Destroy()
+	return s.run(in, n)
+}
+
+// RunTokens feeds n rows of length token ids (int64, row-major [n,
+// length], a text encoder's input) and returns the output flattened and
+// its second dimension.
+func (s *Session) RunTokens(ids []int64, n, length int) ([]float32, int, error) {
+	if len(ids) != n*length {
+		return nil, 0, fmt.Errorf("ort: input has %d token ids, want %d×%d", len(ids), n, length)
+	}
+	in, err := onnx.NewTensor(onnx.NewShape(int64(n), int64(length)), ids)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ort: %w", err)
+	}
+	defer in.Destroy()
+	return s.run(in, n)
+}
+
+// run runs one input and returns the [n, C] float output.
+func (s *Session) run(in onnx.Value, n int) ([]float32, int, error) {
 	outs := []onnx.Value{nil}
 	if err := s.s.Run([]onnx.Value{in}, outs); err != nil {
 		return nil, 0, fmt.Errorf("ort: run: %w", err)

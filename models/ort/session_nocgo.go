@@ -25,5 +25,10 @@ func (s *Session) Run(input []float32, n, h, w int) ([]float32, int, error) {
 	return nil, 0, ErrNoONNX
 }
 
+// RunTokens always fails without cgo.
+func (s *Session) RunTokens(ids []int64, n, length int) ([]float32, int, error) {
+	return nil, 0, ErrNoONNX
+}
+
 // Close does nothing.
 func (s *Session) Close() error { return nil }
