@@ -250,3 +250,32 @@ func TokenMean(name, output string, table [][]float32, metadata map[string]strin
 		},
 	}
 }
+
+// ColourTextEncoder returns a planted CLIP-style text encoder for tests
+// (TokenMean over a vocab-row table): the tokens in colours get their
+// colour vector (the embedding colour_embedder.onnx gives a pure image of
+// that colour), the padding token 0 and the tokens in zero get zeros, and
+// every other token a small deterministic vector (|v| ≤ 0.01), so that
+// prompt templates differ slightly without changing which colour a text
+// is closest to.
+func ColourTextEncoder(vocab int, colours map[int32][3]float32, zero []int32) *Model {
+	table := make([][]float32, vocab)
+	state := uint32(2463534242)
+	next := func() float32 { // xorshift32, in [-0.01, 0.01]
+		state ^= state << 13
+		state ^= state >> 17
+		state ^= state << 5
+		return (float32(state)/float32(^uint32(0)) - 0.5) * 0.02
+	}
+	for i := range table {
+		table[i] = []float32{next(), next(), next()}
+	}
+	table[0] = []float32{0, 0, 0}
+	for _, id := range zero {
+		table[id] = []float32{0, 0, 0}
+	}
+	for id, c := range colours {
+		table[id] = c[:]
+	}
+	return TokenMean("colour_text", "embedding", table, nil)
+}

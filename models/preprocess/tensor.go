@@ -33,6 +33,55 @@ func DefaultOptions() Options {
 	return Options{Size: 384, Resize: Squash, Mean: ImageNetMean, Std: ImageNetStd}
 }
 
+// CLIP's normalisation, and CLIPOptions: 224×224, shorter side resized
+// then centre-cropped (open_clip's default transform).
+var (
+	CLIPMean = [3]float32{0.48145466, 0.4578275, 0.40821073}
+	CLIPStd  = [3]float32{0.26862954, 0.26130258, 0.27577711}
+)
+
+// CLIPOptions are the input options of OpenAI CLIP / open_clip ViT models.
+func CLIPOptions() Options {
+	return Options{Size: 224, Resize: Crop, Mean: CLIPMean, Std: CLIPStd}
+}
+
+// Overrides are preprocessing settings given as text (model metadata or a
+// user's settings); an empty field (or Size 0) keeps the value it is applied
+// to.
+type Overrides struct {
+	Size      string
+	Resize    string
+	Mean, Std string
+}
+
+// With returns o with the overrides applied, validated.
+func (o Options) With(ov Overrides) (Options, error) {
+	if ov.Size != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(ov.Size))
+		if err != nil {
+			return o, fmt.Errorf("preprocess: input size %q: %v", ov.Size, err)
+		}
+		o.Size = n
+	}
+	if ov.Resize != "" {
+		o.Resize = ov.Resize
+	}
+	for _, f := range []struct {
+		s   string
+		dst *[3]float32
+	}{{ov.Mean, &o.Mean}, {ov.Std, &o.Std}} {
+		if f.s == "" {
+			continue
+		}
+		v, err := ParseTriple(f.s)
+		if err != nil {
+			return o, err
+		}
+		*f.dst = v
+	}
+	return o, o.Validate()
+}
+
 // Validate checks the options.
 func (o Options) Validate() error {
 	if o.Size <= 0 || o.Size > 8192 {

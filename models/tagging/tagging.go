@@ -11,6 +11,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
 )
 
 // Kinds of tagger.
@@ -203,6 +205,11 @@ const (
 	MetaResize    = "conceptfreq.resize" // squash or crop
 	MetaOutput    = "conceptfreq.output" // probabilities or logits
 )
+
+// MetadataOverrides are the preprocessing hints of a model's metadata.
+func MetadataOverrides(md map[string]string) preprocess.Overrides {
+	return preprocess.Overrides{Size: md[MetaInputSize], Resize: md[MetaResize], Mean: md[MetaMean], Std: md[MetaStd]}
+}
 
 // ReadLabels reads a labels file: one label per line in output-column order
 // (blank lines and "#" comments skipped).

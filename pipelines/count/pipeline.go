@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -31,21 +29,14 @@ func Build(s beam.Scope, cfg count.Config, inputs []string, start time.Time) {
 	count.WriteOutputs(s, cfg, cfg.Record(len(inputs), runners.Name()), start, out)
 }
 
-// LoadVocabulary reads a vocabulary file (local or gs://), or the embedded
-// default when path is empty.
+// LoadVocabulary reads --concepts (local or gs://), or the embedded default
+// when path is empty.
 func LoadVocabulary(ctx context.Context, path string) (*caption.Vocabulary, error) {
-	if path == "" {
-		return caption.DefaultVocabulary()
-	}
-	lem, err := caption.English()
-	if err != nil {
-		return nil, err
-	}
-	b, err := files.ReadAll(ctx, path)
+	v, err := caption.LoadVocabulary(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("--concepts %s: %w", path, err)
 	}
-	return caption.ParseVocabulary(bytes.NewReader(b), path, lem)
+	return v, nil
 }
 
 // PrintSummary writes the human summary of a run.

@@ -1,30 +1,11 @@
 package main
 
 import (
-	"flag"
 	"strings"
 	"testing"
-)
 
-// setFlags parses args into the command line flags and restores every
-// flag's value when the test ends.
-func setFlags(t *testing.T, args ...string) {
-	t.Helper()
-	saved := map[string]string{}
-	flag.VisitAll(func(f *flag.Flag) { saved[f.Name] = f.Value.String() })
-	t.Cleanup(func() {
-		flag.VisitAll(func(f *flag.Flag) {
-			if v := saved[f.Name]; f.Value.String() != v {
-				if err := f.Value.Set(v); err != nil {
-					t.Errorf("restoring --%s: %v", f.Name, err)
-				}
-			}
-		})
-	})
-	if err := flag.CommandLine.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/conceptfreq/conceptfreq/internal/flagtest"
+)
 
 func TestFlagErrors(t *testing.T) {
 	base := []string{"--paper=x", "--count_kinds=matched", "--bin_slice=1:-1", "--alias=a:b=c", "--pairs=cc3m:RN50"}
@@ -43,14 +24,14 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--paper="}, "give --paper=DIR"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			setFlags(t, append(append([]string{}, base...), tc.args...)...)
+			flagtest.Set(t, append(append([]string{}, base...), tc.args...)...)
 			_, err := ParseFlags()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
 	}
-	setFlags(t, base...)
+	flagtest.Set(t, base...)
 	cfg, err := ParseFlags()
 	if err != nil {
 		t.Fatalf("valid flags: %v", err)

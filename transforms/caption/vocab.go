@@ -2,6 +2,8 @@ package caption
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -10,6 +12,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
 )
 
 // ErrVocabulary is wrapped by every vocabulary parse error.
@@ -44,6 +48,23 @@ func DefaultVocabulary() (*Vocabulary, error) {
 		return nil, err
 	}
 	return ParseVocabulary(strings.NewReader(defaultConcepts), DefaultVocabularyName, lem)
+}
+
+// LoadVocabulary reads a vocabulary file (local or gs://, through
+// io/files), or returns DefaultVocabulary when path is empty.
+func LoadVocabulary(ctx context.Context, path string) (*Vocabulary, error) {
+	if path == "" {
+		return DefaultVocabulary()
+	}
+	lem, err := English()
+	if err != nil {
+		return nil, err
+	}
+	b, err := files.ReadAll(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("caption: vocabulary %s: %w", path, err)
+	}
+	return ParseVocabulary(bytes.NewReader(b), path, lem)
 }
 
 // ParseVocabulary reads a vocabulary: one concept per line, "#" starts a

@@ -299,39 +299,15 @@ func (c ImageConfig) head(ctx context.Context, v *caption.Vocabulary, model []by
 // preprocessing resolves the input options from the requested fields, else
 // the model's metadata, else RAM++'s defaults.
 func (c ImageConfig) preprocessing(md map[string]string) (preprocess.Options, error) {
-	o := preprocess.DefaultOptions()
-	if s := md[tagging.MetaInputSize]; s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return o, fmt.Errorf("count: model metadata %s=%q: %v", tagging.MetaInputSize, s, err)
-		}
-		o.Size = n
+	o, err := preprocess.DefaultOptions().With(tagging.MetadataOverrides(md))
+	if err != nil {
+		return o, fmt.Errorf("count: model metadata: %w", err)
 	}
+	size := ""
 	if c.InputSize > 0 {
-		o.Size = c.InputSize
+		size = strconv.Itoa(c.InputSize)
 	}
-	if s := md[tagging.MetaResize]; s != "" {
-		o.Resize = s
-	}
-	if c.Resize != "" {
-		o.Resize = c.Resize
-	}
-	for _, f := range []struct {
-		flag, meta string
-		dst        *[3]float32
-	}{{c.Mean, md[tagging.MetaMean], &o.Mean}, {c.Std, md[tagging.MetaStd], &o.Std}} {
-		for _, s := range []string{f.meta, f.flag} {
-			if s == "" {
-				continue
-			}
-			v, err := preprocess.ParseTriple(s)
-			if err != nil {
-				return o, err
-			}
-			*f.dst = v
-		}
-	}
-	return o, o.Validate()
+	return o.With(preprocess.Overrides{Size: size, Resize: c.Resize, Mean: c.Mean, Std: c.Std})
 }
 
 // RunConfig is what run_stats.json records about the configuration.

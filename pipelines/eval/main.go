@@ -1,0 +1,269 @@
+// Command eval measures a CLIP-style model's zero-shot classification
+// accuracy on a labelled image set in WebDataset shards (an image member
+// plus a cls index, or a txt/json class name), per class and prompt set,
+// and writes the performance table pipelines/fit --performance reads.
+//
+//	go run ./pipelines/eval --input='imagenet-val/*.tar' --classes=imagenet_classes.txt \
+//	    --image_model=clip_image.onnx --text_model=clip_text.onnx \
+//	    --bpe=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz \
+//	    --model=ViT-B-32 --pretraining=laion400m --dataset=imagenet --output=out/eval
+//
+// Class embeddings are computed at launch (plain Go: classes × templates
+// texts); the images run on Beam like the count job (prism locally,
+// Dataflow at scale, the same GPU flags).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/models/clip"
+	"github.com/conceptfreq/conceptfreq/models/ort"
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
+	"github.com/conceptfreq/conceptfreq/models/tagging"
+	"github.com/conceptfreq/conceptfreq/runners"
+	"github.com/conceptfreq/conceptfreq/transforms/zeroshot"
+)
+
+var (
+	input       = flag.String("input", "", "comma-separated labelled WebDataset shards, globs or directories (local or gs://)")
+	classesFile = flag.String("classes", "", "class names, one per line, in class-index order (a cls member is an index into it)")
+	imageModel  = flag.String("image_model", "", "ONNX image encoder: images [N,3,H,W] → embeddings [N,D] (user-supplied weights)")
+	imageInput  = flag.String("image_input", "", "the image encoder's input name (default: its only input)")
+	imageOutput = flag.String("image_output", "", "the image encoder's output name (default: its first output)")
+	textModel   = flag.String("text_model", "", "ONNX text encoder: token ids [N,77] (int64) → embeddings [N,D]")
+	textInput   = flag.String("text_input", "", "the text encoder's input name (default: its only input)")
+	textOutput  = flag.String("text_output", "", "the text encoder's output name (default: its first output)")
+	bpe         = flag.String("bpe", "", "CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz)")
+	prompts     = flag.String("prompts", strings.Join(clip.PromptSets, ","), "comma-separated prompt sets: class, simple, ensemble")
+	modelName   = flag.String("model", "", "model name written in the performance table (e.g. ViT-B-32)")
+	pretraining = flag.String("pretraining", "", "pretraining-dataset name written in the performance table (joins with count runs of that name in pipelines/fit)")
+	dataset     = flag.String("dataset", "", "downstream dataset name written in the performance table (e.g. imagenet)")
+	output      = flag.String("output", "out/eval", "output directory (local or gs://)")
+	overwrite   = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
+	device      = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto")
+	ortLib      = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
+	ortThreads  = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
+	batchSize   = flag.Int("batch_size", 32, "images per model call")
+	inputSize   = flag.Int("input_size", 0, "image input size (default: the image model's metadata, else 224)")
+	resize      = flag.String("resize", "", "crop (CLIP's: shorter side + centre crop) or squash (default: metadata, else crop)")
+	mean        = flag.String("mean", "", "normalisation mean (default: metadata, else CLIP's 0.48145466,0.4578275,0.40821073)")
+	std         = flag.String("std", "", "normalisation std (default: metadata, else CLIP's 0.26862954,0.26130258,0.27577711)")
+	maxPixels   = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
+	verbose     = flag.Bool("verbose", false, "show the runner's INFO logs")
+)
+
+func main() {
+	flag.Parse()
+	if !*verbose {
+		beamlog.LogLevel = "warn"
+	}
+	beam.Init()
+	if err := run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "eval:", err)
+		os.Exit(1)
+	}
+}
+
+// required names the flags that must be set.
+func required() error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"input", *input}, {"classes", *classesFile}, {"image_model", *imageModel},
+		{"text_model", *textModel}, {"bpe", *bpe}, {"model", *modelName}, {"pretraining", *pretraining}, {"dataset", *dataset}} {
+		if strings.TrimSpace(f.v) == "" {
+			missing = append(missing, "--"+f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func run(ctx context.Context) error {
+	start := time.Now()
+	if err := runners.Validate(); err != nil {
+		return err
+	}
+	if err := required(); err != nil {
+		return err
+	}
+	if *batchSize < 1 {
+		return fmt.Errorf("--batch_size %d: want at least 1", *batchSize)
+	}
+	if !ort.Available && runners.Name() != "dataflow" {
+		return ort.ErrNoONNX
+	}
+	var sets []string
+	for _, p := range strings.Split(*prompts, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if _, err := clip.Templates(p); err != nil {
+				return fmt.Errorf("--prompts: %w", err)
+			}
+			sets = append(sets, p)
+		}
+	}
+	if len(sets) == 0 {
+		return errors.New("--prompts names no prompt set")
+	}
+	patterns := strings.Split(*input, ",")
+	inputs, err := files.Expand(ctx, patterns)
+	if err != nil {
+		return fmt.Errorf("--input: %w", err)
+	}
+	if err := files.CheckOutput(ctx, *output, *overwrite); err != nil {
+		if errors.Is(err, files.ErrNotEmpty) {
+			return fmt.Errorf("--output: %w; pass --overwrite to replace its outputs", err)
+		}
+		return fmt.Errorf("--output: %w", err)
+	}
+	classes, err := readClasses(ctx, *classesFile)
+	if err != nil {
+		return err
+	}
+	embs, truncated, err := classEmbeddings(ctx, classes, sets)
+	if err != nil {
+		return err
+	}
+	model, err := files.ReadAll(ctx, *imageModel)
+	if err != nil {
+		return fmt.Errorf("--image_model: %w", err)
+	}
+	md, err := ort.ReadMetadata(model)
+	if err != nil {
+		return fmt.Errorf("--image_model %s: %w", *imageModel, err)
+	}
+	opts, err := preprocess.CLIPOptions().With(tagging.MetadataOverrides(md))
+	if err != nil {
+		return fmt.Errorf("--image_model %s metadata: %w", *imageModel, err)
+	}
+	size := ""
+	if *inputSize > 0 {
+		size = fmt.Sprint(*inputSize)
+	}
+	if opts, err = opts.With(preprocess.Overrides{Size: size, Resize: *resize, Mean: *mean, Std: *std}); err != nil {
+		return fmt.Errorf("--input_size/--resize/--mean/--std: %w", err)
+	}
+	if err := runners.CheckGPU(*device); err != nil {
+		return err
+	}
+	cfg := zeroshot.Config{Classes: classes, Prompts: sets, Embeddings: embs, Model: *imageModel, Input: *imageInput, Output: *imageOutput,
+		Device: *device, OrtLib: *ortLib, Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: *maxPixels, Preprocess: opts}
+	info := zeroshot.Run{Model: *modelName, Pretraining: *pretraining, Dataset: *dataset, ImageModel: *imageModel, TextModel: *textModel,
+		Inputs: patterns, Files: len(inputs), Classes: len(classes), Prompts: sets, Runner: runners.Name()}
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, cfg, info, inputs, *output, start)
+	if _, err := runners.Run(ctx, p); err != nil {
+		return fmt.Errorf("pipeline failed: %w", err)
+	}
+	es, err := zeroshot.ReadStats(ctx, *output)
+	if err != nil {
+		return err
+	}
+	PrintSummary(os.Stdout, *output, es, truncated)
+	return nil
+}
+
+// Build adds the evaluation to s: shards → zeroshot.Evaluate →
+// performance.parquet, rejects.parquet and eval_stats.json in dir.
+func Build(s beam.Scope, cfg zeroshot.Config, info zeroshot.Run, inputs []string, dir string, start time.Time) {
+	out := zeroshot.Evaluate(s, beam.CreateList(s, inputs), cfg)
+	zeroshot.WriteOutputs(s, dir, cfg, info, start, out)
+}
+
+// readClasses reads the class-name list: one per line, blank lines and
+// "#" comments skipped, no duplicates.
+func readClasses(ctx context.Context, path string) ([]string, error) {
+	b, err := files.ReadAll(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("--classes: %w", err)
+	}
+	var out []string
+	seen := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	line := 0
+	for sc.Scan() {
+		line++
+		name := strings.TrimSpace(sc.Text())
+		if name == "" || strings.HasPrefix(name, "#") {
+			continue
+		}
+		key := strings.ToLower(name)
+		if prev, dup := seen[key]; dup {
+			return nil, fmt.Errorf("--classes %s: line %d repeats line %d (%q)", path, line, prev, name)
+		}
+		seen[key] = line
+		out = append(out, name)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--classes %s: %w", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--classes %s: no class names", path)
+	}
+	return out, nil
+}
+
+// classEmbeddings encodes every class under every prompt set with the text
+// encoder.
+func classEmbeddings(ctx context.Context, classes, sets []string) ([][][]float32, int, error) {
+	b, err := files.ReadAll(ctx, *bpe)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--bpe: %w", err)
+	}
+	tok, err := clip.LoadTokenizer(bytes.NewReader(b))
+	if err != nil {
+		return nil, 0, fmt.Errorf("--bpe %s: %w", *bpe, err)
+	}
+	model, err := files.ReadAll(ctx, *textModel)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--text_model: %w", err)
+	}
+	s, err := ort.OpenData(*textModel, model, ort.Options{LibPath: ort.ResolveLib(*ortLib), Device: *device, Input: *textInput, Output: *textOutput})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer s.Close()
+	e := &clip.Embedder{Tokenizer: tok, Encoder: s}
+	var out [][][]float32
+	for _, set := range sets {
+		tpls, _ := clip.Templates(set)
+		embs, err := e.Embed(classes, tpls)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, embs)
+	}
+	return out, e.Truncated, nil
+}
+
+// PrintSummary writes the human summary of an evaluation.
+func PrintSummary(w io.Writer, dir string, es *zeroshot.EvalStats, truncated int) {
+	fmt.Fprintf(w, "conceptfreq eval: %s (%s) on %s: %d samples read, %d evaluated, %d rejected; %d classes\n",
+		es.Run.Model, es.Run.Pretraining, es.Run.Dataset, es.SamplesRead, es.Evaluated, es.SamplesRead-es.Evaluated, es.Run.Classes)
+	for _, a := range es.Accuracy {
+		fmt.Fprintf(w, "  %-9s top-1 %6.2f%%  top-5 %6.2f%%  mean per-class top-1 %6.2f%%\n", a.Prompt, a.Top1, a.TopK, a.MeanPerClass)
+	}
+	if len(es.Rejects) > 0 {
+		fmt.Fprintf(w, "rejects by reason: %v\n", es.Rejects)
+	}
+	if n := len(es.ClassesNoData); n > 0 {
+		fmt.Fprintf(w, "%d classes had no images (no performance row): %s\n", n, strings.Join(es.ClassesNoData[:min(n, 10)], ", "))
+	}
+	if truncated > 0 {
+		fmt.Fprintf(w, "%d prompt texts were longer than the context and truncated\n", truncated)
+	}
+	fmt.Fprintf(w, "outputs in %s: %s, %s, %s\n", dir, zeroshot.PerformanceFile, zeroshot.RejectsFile, zeroshot.StatsFile)
+}
