@@ -5,7 +5,7 @@ DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
 DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
 ORT_LIB  := .cache/onnxruntime/libonnxruntime.so.1
 
-.PHONY: run run-fit test deps ort lint build nocgo worker models bench fuzz vocab clean
+.PHONY: run run-fit crawl-to-law test deps ort lint build nocgo worker models bench fuzz vocab clean
 
 ## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary.
 ## It also installs ONNX Runtime for image tagging (--model); the text-only default runs without it.
@@ -16,6 +16,20 @@ run:
 ## run-fit: reproduce the study's fits from ../shared/data/paper → out/fit (report.html, plots, Parquet)
 run-fit:
 	$(GO) run ./pipelines/fit --paper=../shared/data/paper --output=out/fit --overwrite
+
+## crawl-to-law: count → embed → eval → fit on the bundled data with the planted colour "CLIP" → out/chain
+BPE ?= ../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
+crawl-to-law: ort
+	$(GO) run ./pipelines/embed --bpe=$(BPE) --text_model=testdata/models/colour_text.onnx \
+	    --concepts=testdata/eval/classes.txt --prompts=ensemble --output=out/chain/concept_embeddings.parquet --overwrite
+	$(GO) run ./pipelines/count --concepts=testdata/eval/classes.txt --tagger=embedding \
+	    --model=testdata/models/colour_embedder.onnx --concept_embeddings=out/chain/concept_embeddings.parquet \
+	    --output=out/chain/counts --overwrite
+	$(GO) run ./pipelines/eval --input=testdata/eval --classes=testdata/eval/classes.txt \
+	    --image_model=testdata/models/colour_embedder.onnx --text_model=testdata/models/colour_text.onnx --bpe=$(BPE) \
+	    --model=colourCLIP --pretraining=bundled --dataset=colours --output=out/chain/eval --overwrite
+	$(GO) run ./pipelines/fit --counts=out/chain/counts/concept_counts.parquet --count_kind=text --counts_pretraining=bundled \
+	    --performance=out/chain/eval/performance.parquet --output=out/chain/fit --overwrite
 
 ## test: install test dependencies, check formatting/vet/go.mod/CGO_ENABLED=0 build, run all tests.
 ## Tests that need ../shared/data, DuckDB or ONNX Runtime fail (not skip) here when those are missing.
@@ -45,6 +59,7 @@ lint:
 nocgo:
 	CGO_ENABLED=0 $(GO) build ./...
 
+## build: all commands into bin/
 build:
 	$(GO) build -o bin/ ./pipelines/...
 

@@ -40,12 +40,24 @@ var (
 	skip            = flag.Int("skip", 0, "real-caption mode: caption rows to skip first")
 	images          = flag.String("images", "", "comma-separated JPEG files to use as images (default: tiny generated JPEGs)")
 	badEvery        = flag.Int("bad_every", 0, "plant a sample without a usable caption every N samples (0: none)")
+	colourEval      = flag.Bool("colour_eval", false, "write the planted colour evaluation set for pipelines/eval instead (labelled solid-colour PNGs and classes.txt)")
 )
 
 func main() {
 	flag.Parse()
 	if *output == "" {
 		log.Fatal("synth: --output is required")
+	}
+	if *colourEval {
+		if err := os.MkdirAll(*output, 0o755); err != nil {
+			log.Fatal(err)
+		}
+		tr, err := synth.ColourEval(*output)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("synth: wrote the colour evaluation set (%d samples, classes %v) to %s\n", tr.Samples, synth.ColourClasses, *output)
+		return
 	}
 	cfg := synth.Config{Dir: *output, Shards: *shards, SamplesPerShard: *samplesPerShard, Seed: *seed,
 		Gzip: *gzipped, ZipfS: *zipfS, MaxPerCaption: *maxPer, BadEvery: *badEvery}
