@@ -75,9 +75,10 @@ models:
 bench:
 	bash bench/count.sh
 
-## fuzz: a minute of fuzzing for the WebDataset reader
+## fuzz: a minute of fuzzing each for the WebDataset reader and CLIP's tokenizer
 fuzz:
 	$(GO) test ./io/wds -run XXX -fuzz FuzzReader -fuzztime 60s
+	$(GO) test ./models/clip -run XXX -fuzz FuzzTokenize -fuzztime 60s
 
 ## vocab: regenerate the embedded default vocabulary from the study's released counts
 vocab:

@@ -159,3 +159,45 @@ func TestFlagChecks(t *testing.T) {
 		t.Errorf("duplicate class: got %v", err)
 	}
 }
+
+// webdataset's own sample.tgz (90 MNIST digits: grayscale .png + .cls)
+// reads and evaluates whole: every sample gets a prediction, the per-class
+// counts add up, and no sample is lost.
+func TestRealLabelledShard(t *testing.T) {
+	orttest.Lib(t)
+	bpePath := shareddata.Path(t, "clip/bpe_simple_vocab_16e6.txt.gz")
+	dir := t.TempDir()
+	classes := filepath.Join(dir, "digits.txt")
+	if err := os.WriteFile(classes, []byte("zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	flagtest.Set(t, "--input=../../testdata/shards/sample.tgz", "--classes="+classes,
+		"--image_model="+models+"/colour_embedder.onnx", "--text_model="+models+"/colour_text.onnx", "--bpe="+bpePath,
+		"--model=m", "--pretraining=p", "--dataset=mnist-sample", "--output="+out, "--prompts=simple")
+	if err := run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	es, err := zeroshot.ReadStats(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es.SamplesRead != 90 || es.Evaluated != 90 || len(es.Rejects) != 0 || es.ShardsRead != 1 {
+		t.Errorf("read %d, evaluated %d, rejects %v, shards %d; want 90, 90, none, 1", es.SamplesRead, es.Evaluated, es.Rejects, es.ShardsRead)
+	}
+	if len(es.Accuracy) != 1 || es.Accuracy[0].Samples != 90 || es.Accuracy[0].TopK < es.Accuracy[0].Top1 {
+		t.Errorf("accuracy %+v: want 90 samples, top-5 ≥ top-1", es.Accuracy)
+	}
+	rows, err := paper.ReadPerformance(context.Background(), filepath.Join(out, zeroshot.PerformanceFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows)+len(es.ClassesNoData) != 10 {
+		t.Errorf("%d rows + %d classes without images, want 10 classes", len(rows), len(es.ClassesNoData))
+	}
+	for _, r := range rows {
+		if r.Metric < 0 || r.Metric > 100 || r.Prompt != "simple" || r.Dataset != "mnist-sample" {
+			t.Errorf("row %+v", r)
+		}
+	}
+}
