@@ -118,7 +118,9 @@ func TestProcessShard(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rejects []tables.Reject
-	open := func(context.Context, string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b.Bytes())), nil }
+	open := func(context.Context, string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(b.Bytes())), nil
+	}
 	st, err := c.ProcessShard(context.Background(), open, "s.tar", func(r tables.Reject) { rejects = append(rejects, r) })
 	if err != nil {
 		t.Fatal(err)
