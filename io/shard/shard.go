@@ -246,3 +246,42 @@ func memberList(s *wds.Sample) string {
 	sort.Strings(exts)
 	return strings.Join(exts, ",")
 }
+
+// Failure is a shard that could not be opened or read to its end: Reason
+// is one of the shard-level reasons. Samples read before it still count.
+type Failure struct {
+	Reason string
+	Err    error
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+func (f *Failure) Unwrap() error { return f.Err }
+
+// ForEach opens path with open, reads it as a shard and calls each for
+// every sample, in order. A problem with the shard's data (or opening it)
+// is returned as a *Failure after the samples read before it; an error from
+// each stops the loop and is returned as is.
+func ForEach(ctx context.Context, open func(ctx context.Context, path string) (io.ReadCloser, error), path string, opts Options, each func(*Sample) error) error {
+	rc, err := open(ctx, path)
+	if err != nil {
+		return &Failure{Reason: Unreadable, Err: fmt.Errorf("open %s: %w", path, err)}
+	}
+	defer rc.Close()
+	src, err := Open(ctx, rc, path, opts)
+	if err != nil {
+		return &Failure{Reason: Reason(err), Err: err}
+	}
+	defer src.Close()
+	for {
+		s, err := src.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &Failure{Reason: Reason(err), Err: err}
+		}
+		if err := each(s); err != nil {
+			return err
+		}
+	}
+}

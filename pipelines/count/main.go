@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
+	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/runners"
@@ -96,11 +96,8 @@ func run(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := files.CheckOutput(ctx, *output, *overwrite); err != nil {
-		if errors.Is(err, files.ErrNotEmpty) {
-			return fmt.Errorf("--output: %w; pass --overwrite to replace its outputs", err)
-		}
-		return fmt.Errorf("--output: %w", err)
+	if err := cli.CheckOutput(ctx, *output, *overwrite); err != nil {
+		return err
 	}
 	vocab, err := LoadVocabulary(ctx, *concepts)
 	if err != nil {

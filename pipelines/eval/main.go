@@ -28,6 +28,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
+	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/models/clip"
 	"github.com/conceptfreq/conceptfreq/models/ort"
@@ -123,11 +124,8 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--input: %w", err)
 	}
-	if err := files.CheckOutput(ctx, *output, *overwrite); err != nil {
-		if errors.Is(err, files.ErrNotEmpty) {
-			return fmt.Errorf("--output: %w; pass --overwrite to replace its outputs", err)
-		}
-		return fmt.Errorf("--output: %w", err)
+	if err := cli.CheckOutput(ctx, *output, *overwrite); err != nil {
+		return err
 	}
 	classes, err := readClasses(ctx, *classesFile)
 	if err != nil {

@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -23,7 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	_ "github.com/conceptfreq/conceptfreq/runners" // registers Beam's filesystems (local, gs://, memfs://)
 	"github.com/conceptfreq/conceptfreq/transforms/scaling"
@@ -157,11 +156,8 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := files.CheckOutput(ctx, cfg.Output, *overwrite); err != nil {
-		if errors.Is(err, files.ErrNotEmpty) {
-			return fmt.Errorf("--output: %w; pass --overwrite to replace its outputs", err)
-		}
-		return fmt.Errorf("--output: %w", err)
+	if err := cli.CheckOutput(ctx, cfg.Output, *overwrite); err != nil {
+		return err
 	}
 	res, err := scalinglaw.LoadAndFit(ctx, cfg)
 	if err != nil {

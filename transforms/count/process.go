@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/conceptfreq/conceptfreq/io/files"
@@ -169,58 +168,26 @@ func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path 
 		p.sc = p.Matcher.NewScratch()
 	}
 	r := &shardRun{p: p, path: path, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}}
-	err := r.run(ctx, open)
-	var se *shardError
-	switch {
-	case err == nil:
-		r.st.ShardsRead++
-	case errors.As(err, &se):
-		r.st.ShardsFailed++
-		r.st.Rejects[se.reason]++
-		out.Reject(tables.Reject{Shard: path, Reason: se.reason, Detail: err.Error()})
-	default:
-		return r.st, fmt.Errorf("count: shard %s: %w", path, err)
-	}
-	return r.st, nil
-}
-
-// shardError is a problem with the shard's data, reported as a shard-level
-// reject rather than failing the job.
-type shardError struct {
-	reason string
-	err    error
-}
-
-func (e *shardError) Error() string { return e.err.Error() }
-func (e *shardError) Unwrap() error { return e.err }
-
-// run is the one per-shard loop, whatever the shard's format: every sample
-// the source yields is counted or rejected with its reason.
-func (r *shardRun) run(ctx context.Context, open files.OpenFunc) error {
-	rc, err := open(ctx, r.path)
-	if err != nil {
-		return &shardError{reason: shard.Unreadable, err: fmt.Errorf("open %s: %w", r.path, err)}
-	}
-	defer rc.Close()
-	src, err := shard.Open(ctx, rc, r.path, shard.Options{CaptionExt: r.p.CaptionExt, CaptionColumn: r.p.CaptionColumn})
-	if err != nil {
-		return &shardError{reason: shard.Reason(err), err: err}
-	}
-	defer src.Close()
-	for {
-		s, err := src.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return &shardError{reason: shard.Reason(err), err: err}
-		}
+	// The one per-shard loop, whatever the shard's format: every sample the
+	// source yields is counted or rejected with its reason.
+	opts := shard.Options{CaptionExt: p.CaptionExt, CaptionColumn: p.CaptionColumn}
+	err := shard.ForEach(ctx, open, path, opts, func(s *shard.Sample) error {
 		r.st.SamplesRead++
 		if s.Reject != "" {
 			r.reject(s.Key, s.Reject, s.Detail)
 		}
-		if err := r.sample(s.Key, s.Caption, s.Reject == "", s.Members); err != nil {
-			return err
-		}
+		return r.sample(s.Key, s.Caption, s.Reject == "", s.Members)
+	})
+	var f *shard.Failure
+	switch {
+	case err == nil:
+		r.st.ShardsRead++
+	case errors.As(err, &f):
+		r.st.ShardsFailed++
+		r.st.Rejects[f.Reason]++
+		out.Reject(tables.Reject{Shard: path, Reason: f.Reason, Detail: err.Error()})
+	default:
+		return r.st, fmt.Errorf("count: shard %s: %w", path, err)
 	}
+	return r.st, nil
 }

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
 	"sort"
@@ -217,86 +216,58 @@ func (c *Classifier) ProcessShard(ctx context.Context, open files.OpenFunc, path
 		st.Rejects[reason]++
 		reject(tables.Reject{Shard: path, Key: key, Reason: reason, Detail: detail})
 	}
-	err := func() error {
-		rc, err := open(ctx, path)
+	err := shard.ForEach(ctx, open, path, shard.Options{}, func(s *shard.Sample) error {
+		st.SamplesRead++
+		if s.Members == nil {
+			rej(s.Key, RejectImageMissing, "not a WebDataset sample (a caption row has no image)")
+			return nil
+		}
+		class, reason, detail := c.Label(s.Members)
+		if reason != "" {
+			rej(s.Key, reason, detail)
+			return nil
+		}
+		var data []byte
+		for _, e := range []string{"jpg", "jpeg", "png", "webp", "gif"} {
+			if b, ok := s.Members[e]; ok {
+				data = b
+				break
+			}
+		}
+		if data == nil {
+			rej(s.Key, RejectImageMissing, "no image member")
+			return nil
+		}
+		img, format, err := preprocess.Decode(data, c.Config.MaxPixels)
 		if err != nil {
-			return &shardErr{shard.Unreadable, fmt.Errorf("open %s: %w", path, err)}
+			reason := RejectImageDecode
+			if errors.Is(err, preprocess.ErrTooLarge) {
+				reason = RejectImageTooBig
+			}
+			rej(s.Key, reason, fmt.Sprintf("%s image: %v", format, err))
+			return nil
 		}
-		defer rc.Close()
-		src, err := shard.Open(ctx, rc, path, shard.Options{})
-		if err != nil {
-			return &shardErr{shard.Reason(err), err}
+		c.batch = preprocess.Tensor(img, c.Config.Preprocess, c.batch)
+		c.labels = append(c.labels, class)
+		st.Evaluated++
+		if len(c.labels) >= max(c.Config.BatchSize, 1) {
+			return c.Flush()
 		}
-		defer src.Close()
-		for {
-			s, err := src.Next()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return &shardErr{shard.Reason(err), err}
-			}
-			st.SamplesRead++
-			if s.Members == nil {
-				rej(s.Key, RejectImageMissing, "not a WebDataset sample (a caption row has no image)")
-				continue
-			}
-			class, reason, detail := c.Label(s.Members)
-			if reason != "" {
-				rej(s.Key, reason, detail)
-				continue
-			}
-			var data []byte
-			for _, e := range []string{"jpg", "jpeg", "png", "webp", "gif"} {
-				if b, ok := s.Members[e]; ok {
-					data = b
-					break
-				}
-			}
-			if data == nil {
-				rej(s.Key, RejectImageMissing, "no image member")
-				continue
-			}
-			img, format, err := preprocess.Decode(data, c.Config.MaxPixels)
-			if err != nil {
-				reason := RejectImageDecode
-				if errors.Is(err, preprocess.ErrTooLarge) {
-					reason = RejectImageTooBig
-				}
-				rej(s.Key, reason, fmt.Sprintf("%s image: %v", format, err))
-				continue
-			}
-			c.batch = preprocess.Tensor(img, c.Config.Preprocess, c.batch)
-			c.labels = append(c.labels, class)
-			st.Evaluated++
-			if len(c.labels) >= max(c.Config.BatchSize, 1) {
-				if err := c.Flush(); err != nil {
-					return err
-				}
-			}
-		}
-	}()
-	var se *shardErr
+		return nil
+	})
+	var f *shard.Failure
 	switch {
 	case err == nil:
 		st.ShardsRead++
-	case errors.As(err, &se):
+	case errors.As(err, &f):
 		st.ShardsFailed++
-		st.Rejects[se.reason]++
-		reject(tables.Reject{Shard: path, Reason: se.reason, Detail: se.Error()})
+		st.Rejects[f.Reason]++
+		reject(tables.Reject{Shard: path, Reason: f.Reason, Detail: f.Error()})
 	default:
 		return st, fmt.Errorf("zeroshot: shard %s: %w", path, err)
 	}
 	return st, nil
 }
-
-type shardErr struct {
-	reason string
-	err    error
-}
-
-func (e *shardErr) Error() string { return e.err.Error() }
-func (e *shardErr) Unwrap() error { return e.err }
 
 // Flush classifies the queued images.
 func (c *Classifier) Flush() error {
