@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +29,9 @@ import (
 
 // ErrNotFound wraps a missing input file.
 var ErrNotFound = errors.New("paper: file not found")
+
+// ErrEmpty wraps a performance table without rows.
+var ErrEmpty = errors.New("paper: the performance table is empty")
 
 // Datasets are the 18 classification datasets the study fitted over.
 var Datasets = []string{"imagenet", "cifar10", "cifar100", "caltech101", "caltech256", "sun397",
@@ -219,24 +224,35 @@ func ReadPerformance(ctx context.Context, path string) ([]PerfRow, error) {
 		return nil, fmt.Errorf("paper: %w", err)
 	}
 	var rows []map[string]string
+	var columns []string
 	if strings.EqualFold(filepath.Ext(path), ".parquet") || bytes.HasPrefix(b, []byte("PAR1")) {
-		rows, err = parquetRows(b)
+		rows, columns, err = parquetRows(b)
 	} else {
-		rows, err = csvRows(b)
+		rows, columns, err = csvRows(b)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("paper: %s: %w", path, err)
 	}
+	var missing []string
+	for _, c := range PerfColumns {
+		if !slices.Contains(columns, c) {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("paper: %s is not a performance table: no column %s (want %v, optional prompt; found %v)", path, strings.Join(missing, ", "), PerfColumns, columns)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%w: %s has the columns %v but no rows", ErrEmpty, path, columns)
+	}
 	out := make([]PerfRow, 0, len(rows))
 	for i, r := range rows {
-		for _, c := range PerfColumns {
-			if _, ok := r[c]; !ok {
-				return nil, fmt.Errorf("paper: %s: no column %q (need %v, optional prompt)", path, c, PerfColumns)
-			}
+		m, err := math.NaN(), error(nil) // an empty (null) metric is missing: NaN, dropped by the fit
+		if v := strings.TrimSpace(r["metric"]); v != "" {
+			m, err = strconv.ParseFloat(v, 64)
 		}
-		m, err := strconv.ParseFloat(strings.TrimSpace(r["metric"]), 64)
 		if err != nil {
-			return nil, fmt.Errorf("paper: %s: row %d: metric %q: %v", path, i+1, r["metric"], err)
+			return nil, fmt.Errorf("paper: %s: row %d: metric %q is not a number", path, i+1, r["metric"])
 		}
 		prompt := r["prompt"]
 		if prompt == "" {
@@ -248,46 +264,56 @@ func ReadPerformance(ctx context.Context, path string) ([]PerfRow, error) {
 	return out, nil
 }
 
-func csvRows(b []byte) ([]map[string]string, error) {
+func csvRows(b []byte) ([]map[string]string, []string, error) {
 	r := csv.NewReader(bytes.NewReader(b))
 	header, err := r.Read()
+	if err == io.EOF {
+		return nil, nil, fmt.Errorf("%w: the file is empty (no CSV header)", ErrEmpty)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("CSV header: %w", err)
+		return nil, nil, fmt.Errorf("CSV header: %w", err)
+	}
+	for i, h := range header {
+		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 	}
 	var out []map[string]string
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
-			return out, nil
+			return out, header, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, header, err
 		}
 		m := map[string]string{}
 		for i, h := range header {
 			if i < len(rec) {
-				m[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = rec[i]
+				m[h] = rec[i]
 			}
 		}
 		out = append(out, m)
 	}
 }
 
-func parquetRows(b []byte) ([]map[string]string, error) {
+func parquetRows(b []byte) ([]map[string]string, []string, error) {
 	pf, err := file.NewParquetReader(bytes.NewReader(b))
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("not a readable Parquet file (%v)", err)
 	}
 	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tbl, err := fr.ReadTable(context.Background())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tbl.Release()
+	var columns []string
+	for _, f := range tbl.Schema().Fields() {
+		columns = append(columns, f.Name)
+	}
 	tr := array.NewTableReader(tbl, 0)
 	defer tr.Release()
 	var out []map[string]string
@@ -306,7 +332,7 @@ func parquetRows(b []byte) ([]map[string]string, error) {
 			out = append(out, m)
 		}
 	}
-	return out, tr.Err()
+	return out, columns, tr.Err()
 }
 
 func valueString(a arrow.Array, i int) string {

@@ -20,7 +20,7 @@ func readTable(r parquet.ReaderAtSeeker, mem memory.Allocator, name string, want
 	}
 	pf, err := file.NewParquetReader(r, file.WithReadProps(parquet.NewReaderProperties(mem)))
 	if err != nil {
-		return nil, fmt.Errorf("tables: %s: %w", name, err)
+		return nil, fmt.Errorf("tables: not a %s: not a readable Parquet file (%v)", name, err)
 	}
 	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
@@ -34,7 +34,7 @@ func readTable(r parquet.ReaderAtSeeker, mem memory.Allocator, name string, want
 	for i, f := range want.Fields() {
 		if i >= int(tbl.NumCols()) || tbl.Schema().Field(i).Name != f.Name || !arrow.TypeEqual(tbl.Schema().Field(i).Type, f.Type) {
 			tbl.Release()
-			return nil, fmt.Errorf("tables: %s: column %d: got %v, want %s %s", name, i, tbl.Schema(), f.Name, f.Type)
+			return nil, fmt.Errorf("tables: not a %s: its columns are %v, want %v", name, typedNames(tbl.Schema()), typedNames(want))
 		}
 	}
 	return tbl, nil
@@ -94,4 +94,13 @@ func ReadRejects(r parquet.ReaderAtSeeker, mem memory.Allocator) ([]Reject, erro
 		}
 	}
 	return out, tr.Err()
+}
+
+// typedNames lists a schema's columns as name:type.
+func typedNames(s *arrow.Schema) []string {
+	out := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		out[i] = f.Name + ":" + f.Type.String()
+	}
+	return out
 }

@@ -106,10 +106,22 @@ type Unmatched struct {
 	Concept     string `parquet:"concept"`
 }
 
+// Dropped is a performance row left out of every fit, and why.
+type Dropped struct {
+	Pretraining string `parquet:"pretraining"`
+	Model       string `parquet:"model"`
+	Prompt      string `parquet:"prompt"`
+	Dataset     string `parquet:"dataset"`
+	Concept     string `parquet:"concept"`
+	Metric      string `parquet:"metric"`
+	Reason      string `parquet:"reason"`
+}
+
 // Results of a run.
 type Results struct {
 	Fits      []*Fit
 	Unmatched []Unmatched
+	Dropped   []Dropped // performance rows with a NaN or infinite metric
 	LongTail  []LongTail
 	Tail      []TailRow
 	Cross     []CrossRow
@@ -206,6 +218,7 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 		}
 		sets = append(sets, groupPerformance(rows)...)
 	}
+	sets = res.dropNonFinite(sets)
 	if len(sets) == 0 {
 		return nil, fmt.Errorf("scalinglaw: no performance data: give the study's data or a performance table")
 	}
@@ -300,6 +313,32 @@ func groupPerformance(rows []paper.PerfRow) []perfSet {
 		sets[i].ByDataset[r.Dataset][r.Concept] = r.Metric
 	}
 	return sets
+}
+
+// dropNonFinite removes NaN and ±Inf metrics from the performance sets,
+// listing each in res.Dropped, and drops sets left empty.
+func (res *Results) dropNonFinite(sets []perfSet) []perfSet {
+	out := sets[:0]
+	for _, set := range sets {
+		left := 0
+		for ds, byConcept := range set.ByDataset {
+			for c, m := range byConcept {
+				if math.IsNaN(m) || math.IsInf(m, 0) {
+					res.Dropped = append(res.Dropped, Dropped{set.Pretraining, set.Model, set.Prompt, ds, c, fmt.Sprint(m), "missing or non-finite metric"})
+					delete(byConcept, c)
+				}
+			}
+			left += len(byConcept)
+		}
+		if left > 0 {
+			out = append(out, set)
+		}
+	}
+	sort.Slice(res.Dropped, func(i, j int) bool {
+		a, b := res.Dropped[i], res.Dropped[j]
+		return a.Pretraining+a.Model+a.Prompt+a.Dataset+a.Concept < b.Pretraining+b.Model+b.Prompt+b.Dataset+b.Concept
+	})
+	return out
 }
 
 // join pairs every concept of set with its count, dataset by dataset, in a

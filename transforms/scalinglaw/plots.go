@@ -2,7 +2,6 @@ package scalinglaw
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -12,8 +11,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
-
-	"github.com/conceptfreq/conceptfreq/io/files"
 )
 
 // Figure is one plot written as SVG and PNG.
@@ -30,11 +27,10 @@ const (
 	plotH = 4.5 * vg.Inch
 )
 
-// WritePlots draws one accuracy-vs-frequency figure per (pretraining,
+// renderPlots draws one accuracy-vs-frequency figure per (pretraining,
 // prompt, count kind) with one series per model (the study's figures), and
 // one long-tail figure per count kind.
-func WritePlots(ctx context.Context, dir string, res *Results) ([]Figure, error) {
-	pd := files.Join(dir, PlotsDir)
+func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 	groups := map[string][]*Fit{}
 	var keys []string
 	for _, f := range res.Fits {
@@ -98,7 +94,7 @@ func WritePlots(ctx context.Context, dir string, res *Results) ([]Figure, error)
 			p.Legend.Add(fmt.Sprintf("%s (ρ=%.2f)", f.Model, f.Rho), sc, ln)
 			fig.Fits = append(fig.Fits, f.ID())
 		}
-		png, err := save(ctx, p, pd, fig.Name)
+		png, err := save(out, p, fig.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +147,7 @@ func WritePlots(ctx context.Context, dir string, res *Results) ([]Figure, error)
 			p.Legend.Add(label, ln)
 		}
 		fig := Figure{Title: p.Title.Text, Name: "longtail_" + sanitize(kind)}
-		png, err := save(ctx, p, pd, fig.Name)
+		png, err := save(out, p, fig.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -161,8 +157,8 @@ func WritePlots(ctx context.Context, dir string, res *Results) ([]Figure, error)
 	return figs, nil
 }
 
-// save writes name.svg and name.png and returns the PNG bytes.
-func save(ctx context.Context, p *plot.Plot, dir, name string) ([]byte, error) {
+// save renders plots/name.svg and plots/name.png and returns the PNG bytes.
+func save(out *Rendered, p *plot.Plot, name string) ([]byte, error) {
 	var png []byte
 	for _, format := range []string{"svg", "png"} {
 		wt, err := p.WriterTo(plotW, plotH, format)
@@ -173,9 +169,7 @@ func save(ctx context.Context, p *plot.Plot, dir, name string) ([]byte, error) {
 		if _, err := wt.WriteTo(&b); err != nil {
 			return nil, fmt.Errorf("plot %s: %w", name, err)
 		}
-		if err := files.WriteBytes(ctx, files.Join(dir, name+"."+format), b.Bytes()); err != nil {
-			return nil, err
-		}
+		out.add(PlotsDir+"/"+name+"."+format, b.Bytes())
 		if format == "png" {
 			png = b.Bytes()
 		}

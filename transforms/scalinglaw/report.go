@@ -2,14 +2,11 @@ package scalinglaw
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"html/template"
 	"math"
 	"time"
-
-	"github.com/conceptfreq/conceptfreq/io/files"
 )
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -63,8 +60,8 @@ Slopes are metric points per 10× frequency.</p>
 </body></html>
 `))
 
-// WriteReport writes the self-contained report.html (plots embedded).
-func WriteReport(ctx context.Context, dir string, res *Results, figs []Figure, cfg Config) error {
+// renderReport makes the self-contained report.html (plots embedded).
+func renderReport(out *Rendered, res *Results, figs []Figure, cfg Config) error {
 	data := map[string]any{
 		"Generated": time.Now().UTC().Format(time.RFC3339), "NBins": cfg.NBins, "Bootstrap": cfg.Bootstrap, "Seed": cfg.Seed,
 		"Figures": figs, "Fits": res.Fits, "LongTail": res.LongTail, "Shares": cfg.ShareBelow,
@@ -74,5 +71,6 @@ func WriteReport(ctx context.Context, dir string, res *Results, figs []Figure, c
 	if err := reportTmpl.Execute(&b, data); err != nil {
 		return fmt.Errorf("scalinglaw: report: %w", err)
 	}
-	return files.WriteBytes(ctx, files.Join(dir, ReportFile), b.Bytes())
+	out.add(ReportFile, b.Bytes())
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"image/png"
@@ -450,5 +451,111 @@ func TestCrossDatasetWithOwnCounts(t *testing.T) {
 	res.crossDataset(Config{})
 	if len(res.Cross) != 1 || res.Cross[0].N != 4 || math.Abs(res.Cross[0].Spearman-1) > 1e-12 {
 		t.Fatalf("got %+v, want 4 joined concepts with Spearman 1", res.Cross)
+	}
+}
+
+// writeOwnInputs writes 30 concepts' counts and a performance CSV whose
+// rows are the given extra lines after a clean log-linear block.
+func writeOwnInputs(t *testing.T, dir string, extra string) Config {
+	t.Helper()
+	rows := []tables.ConceptCount{}
+	var csv strings.Builder
+	csv.WriteString("model,pretraining,dataset,concept,metric,prompt\n")
+	for i := 0; i < 30; i++ {
+		c := int64(math.Pow(10, float64(i)/6))
+		name := fmt.Sprintf("concept%02d", i)
+		rows = append(rows, tables.ConceptCount{Concept: name, TextCount: c})
+		fmt.Fprintf(&csv, "m1,mycrawl,ds,%s,%g,class\n", name, 10+4*math.Log10(float64(c)))
+	}
+	csv.WriteString(extra)
+	var b bytes.Buffer
+	if err := tables.WriteConceptCounts(&b, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "counts.parquet"), b.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "perf.csv"), []byte(csv.String()), 0o644)
+	cfg := defaultConfig(t)
+	cfg.PaperDir = ""
+	cfg.CountsPath, cfg.CountKind, cfg.CountsName = filepath.Join(dir, "counts.parquet"), paper.Text, "mycrawl"
+	cfg.PerformancePath = filepath.Join(dir, "perf.csv")
+	return cfg
+}
+
+// NaN, ±Inf and empty metrics are dropped and accounted for, and every
+// output is written (the plotter used to crash on them half-way).
+func TestNonFiniteMetricsAreDropped(t *testing.T) {
+	cfg := writeOwnInputs(t, t.TempDir(), "m1,mycrawl,ds,concept01,NaN,simple\nm1,mycrawl,ds,concept02,+Inf,simple\nm1,mycrawl,ds,concept03,,simple\nm1,mycrawl,ds,concept04,-inf,class\n")
+	res, err := fitAndWrite(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Dropped) != 4 {
+		t.Fatalf("dropped %d rows, want 4: %+v", len(res.Dropped), res.Dropped)
+	}
+	for _, f := range res.Fits {
+		if f.Prompt == "class" && f.Mode == ModePerConcept && (f.N != 29 || math.Abs(f.SlopePerDecade-4) > 1e-9) {
+			t.Errorf("class fit: n=%d slope=%v, want 29 concepts (one infinite dropped), slope 4", f.N, f.SlopePerDecade)
+		}
+	}
+	for _, name := range []string{FitsFile, DroppedFile, ReportFile, UnmatchedFile} {
+		if _, err := os.Stat(filepath.Join(cfg.Output, name)); err != nil {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+	var b strings.Builder
+	PrintSummary(&b, res, cfg)
+	if !strings.Contains(b.String(), "4 performance rows dropped: missing or non-finite metric") {
+		t.Errorf("summary does not explain the dropped rows:\n%s", b.String())
+	}
+}
+
+// Wrong or empty inputs are errors that say what is wrong, and leave the
+// output directory empty.
+func TestBadInputsSayWhatIsWrong(t *testing.T) {
+	dir := t.TempDir()
+	var rej bytes.Buffer
+	rw, err := tables.NewRejectWriter(&rej, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "rejects.parquet"), rej.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("just text"), 0o644)
+	os.WriteFile(filepath.Join(dir, "header.csv"), []byte("model,pretraining,dataset,concept,metric\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "other.csv"), []byte("name,score\ndog,1\n"), 0o644)
+	for _, tc := range []struct {
+		name        string
+		counts      string
+		performance string
+		want        []string
+	}{
+		{"counts are rejects", "rejects.parquet", "", []string{"not a concept_counts.parquet", "shard:utf8", "want [concept:utf8 text_count:int64"}},
+		{"counts are text", "notes.txt", "", []string{"not a concept_counts.parquet", "not a readable Parquet file"}},
+		{"header-only performance", "", "header.csv", []string{"header.csv has the columns", "but no rows"}},
+		{"wrong performance table", "", "other.csv", []string{"not a performance table", "no column model, pretraining, dataset, concept, metric", "found [name score]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := writeOwnInputs(t, t.TempDir(), "")
+			if tc.counts != "" {
+				cfg.CountsPath = filepath.Join(dir, tc.counts)
+			}
+			if tc.performance != "" {
+				cfg.PerformancePath = filepath.Join(dir, tc.performance)
+			}
+			_, err := fitAndWrite(t, cfg)
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("got %v, want an error containing %q", err, w)
+				}
+			}
+			if entries, _ := os.ReadDir(cfg.Output); len(entries) != 0 {
+				t.Errorf("%d files left in the output after the error", len(entries))
+			}
+		})
+	}
+	if _, err := paper.ReadPerformance(ctx, filepath.Join(dir, "header.csv")); !errors.Is(err, paper.ErrEmpty) {
+		t.Errorf("header-only: got %v, want ErrEmpty", err)
 	}
 }

@@ -3,13 +3,102 @@ package scalinglaw
 import (
 	"fmt"
 	"io"
+	"sort"
+	"strings"
+
+	"github.com/conceptfreq/conceptfreq/io/paper"
 )
 
+// Explanations say, in plain words, why performance rows were not joined
+// or dropped and which inputs were not found, so that these counts do not
+// read as errors: one line per cause.
+func Explanations(res *Results, cfg Config) []string {
+	var lines []string
+	// Unmatched rows, grouped by count kind and dataset; a missing count
+	// file of that dataset explains them.
+	missingFile := map[string]bool{}
+	for _, m := range res.Missing {
+		missingFile[m] = true
+	}
+	type group struct{ kind, dataset string }
+	groups := map[group]int{}
+	pres := map[group]map[string]bool{}
+	for _, u := range res.Unmatched {
+		g := group{u.Kind, u.Dataset}
+		groups[g]++
+		if pres[g] == nil {
+			pres[g] = map[string]bool{}
+		}
+		pres[g][u.Pretraining] = true
+	}
+	keys := make([]group, 0, len(groups))
+	for g := range groups {
+		keys = append(keys, g)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if groups[keys[i]] != groups[keys[j]] {
+			return groups[keys[i]] > groups[keys[j]]
+		}
+		return keys[i].kind+keys[i].dataset < keys[j].kind+keys[j].dataset
+	})
+	for _, g := range keys {
+		var ps []string
+		released := true
+		for p := range pres[g] {
+			ps = append(ps, p)
+			if cfg.PaperDir != "" && missingFile[countsFile(cfg, g.dataset, p, g.kind)] {
+				released = false
+			}
+		}
+		sort.Strings(ps)
+		why := "no count with the same name (add an --alias if the names differ)"
+		if !released {
+			why = "the study did not release those counts"
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s rows (%s) not fitted: %s", thousands(groups[g]), g.dataset, g.kind, strings.Join(ps, ", "), why))
+	}
+	if n := len(res.Dropped); n > 0 {
+		lines = append(lines, fmt.Sprintf("%s performance rows dropped: missing or non-finite metric (listed in %s)", thousands(n), DroppedFile))
+	}
+	var countFiles []string
+	other := 0
+	for _, m := range res.Missing {
+		if strings.Contains(m, "search_counts/") {
+			countFiles = append(countFiles, m[strings.LastIndex(m, "/")+1:])
+		} else {
+			other++
+		}
+	}
+	if len(countFiles) > 0 {
+		lines = append(lines, fmt.Sprintf("%d count files are not in the study's release: %s", len(countFiles), strings.Join(countFiles, ", ")))
+	}
+	if other > 0 {
+		lines = append(lines, fmt.Sprintf("%d performance inputs were looked for and not found (listed in report.html)", other))
+	}
+	return lines
+}
+
+func countsFile(cfg Config, dataset, pretraining, kind string) string {
+	return strings.TrimSuffix(cfg.PaperDir, "/") + "/search_counts/" + paper.SearchCountsFile(dataset, pretraining, paper.CountKind(kind), cfg.Threshold)
+}
+
+// thousands formats n with thousands separators.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 // PrintSummary prints the paper-mode matched-count fits (the study's main
-// result) and what was written.
+// result), why some rows were not fitted, and what was written.
 func PrintSummary(w io.Writer, res *Results, cfg Config) {
-	fmt.Fprintf(w, "conceptfreq fit: %d fits, %d unmatched performance concepts, %d missing inputs\n",
-		len(res.Fits), len(res.Unmatched), len(res.Missing))
+	fmt.Fprintf(w, "conceptfreq fit: %d fits, %d unmatched performance concepts, %d dropped, %d missing inputs\n",
+		len(res.Fits), len(res.Unmatched), len(res.Dropped), len(res.Missing))
+	for _, l := range Explanations(res, cfg) {
+		fmt.Fprintf(w, "  note: %s\n", l)
+	}
 	fmt.Fprintf(w, "%-12s %-10s %-9s %-8s %6s %8s %14s\n", "pretraining", "model", "prompt", "count", "bins", "rho", "slope/decade")
 	for _, f := range res.Fits {
 		if f.Mode != ModePaperBins || f.Kind != "matched" && cfg.PaperDir != "" {
@@ -17,6 +106,6 @@ func PrintSummary(w io.Writer, res *Results, cfg Config) {
 		}
 		fmt.Fprintf(w, "%-12s %-10s %-9s %-8s %6d %8.3f %14.2f\n", f.Pretraining, f.Model, f.Prompt, f.Kind, f.N, f.Rho, f.SlopePerDecade)
 	}
-	fmt.Fprintf(w, "outputs: %s, %s, %s, %s, %s, %s, tail_*.txt, %s/*.svg|png, %s\n",
-		FitsFile, BinsFile, LongTailFile, TailFile, CrossFile, UnmatchedFile, PlotsDir, ReportFile)
+	fmt.Fprintf(w, "outputs: %s, %s, %s, %s, %s, %s, %s, tail_*.txt, %s/*.svg|png, %s\n",
+		FitsFile, BinsFile, LongTailFile, TailFile, CrossFile, UnmatchedFile, DroppedFile, PlotsDir, ReportFile)
 }

@@ -20,29 +20,73 @@ const (
 	TailFile      = "tail_concepts.parquet"
 	CrossFile     = "cross_dataset.parquet"
 	UnmatchedFile = "unmatched.parquet"
+	DroppedFile   = "dropped.parquet"
 	ReportFile    = "report.html"
 	PlotsDir      = "plots"
 )
 
-// WriteAll writes every output of res into dir (local or gs://): the
-// Parquet tables, the tail text files, the plots and report.html.
-func WriteAll(ctx context.Context, dir string, res *Results, cfg Config) error {
-	if err := WriteTables(ctx, dir, res, cfg); err != nil {
-		return err
+// Rendered are a fit's outputs, built in memory: nothing is written until
+// every table, plot and the report could be made.
+type Rendered struct {
+	names []string
+	data  map[string][]byte
+}
+
+func (r *Rendered) add(name string, data []byte) {
+	if r.data == nil {
+		r.data = map[string][]byte{}
 	}
-	figs, err := WritePlots(ctx, dir, res)
+	if _, ok := r.data[name]; !ok {
+		r.names = append(r.names, name)
+	}
+	r.data[name] = data
+}
+
+// Names lists the rendered files (relative paths), in the order made.
+func (r *Rendered) Names() []string { return r.names }
+
+// Bytes returns a rendered file's content.
+func (r *Rendered) Bytes(name string) []byte { return r.data[name] }
+
+// Render builds every output of res: the Parquet tables, the tail text
+// files, the plots and report.html.
+func Render(res *Results, cfg Config) (*Rendered, error) {
+	out := &Rendered{}
+	if err := renderTables(out, res, cfg); err != nil {
+		return nil, err
+	}
+	figs, err := renderPlots(out, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := renderReport(out, res, figs, cfg); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WriteAll renders every output of res, then writes them into dir (local
+// or gs://); a failure while rendering leaves dir untouched.
+func WriteAll(ctx context.Context, dir string, res *Results, cfg Config) error {
+	out, err := Render(res, cfg)
 	if err != nil {
 		return err
 	}
-	return WriteReport(ctx, dir, res, figs, cfg)
+	for _, name := range out.names {
+		if err := files.WriteBytes(ctx, files.Join(dir, name), out.data[name]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func writeTable[T any](ctx context.Context, dir, name string, rows []T, extra ...tables.Column) error {
+func addTable[T any](out *Rendered, name string, rows []T, extra ...tables.Column) error {
 	var b bytes.Buffer
 	if err := tables.WriteRows(&b, name, rows, nil, extra...); err != nil {
 		return err
 	}
-	return files.WriteBytes(ctx, files.Join(dir, name), b.Bytes())
+	out.add(name, b.Bytes())
+	return nil
 }
 
 // binRow is one row of bins.parquet.
@@ -86,8 +130,8 @@ type tailTableRow struct {
 	Zero        bool    `parquet:"zero_count"`
 }
 
-// WriteTables writes the Parquet and text outputs of res into dir.
-func WriteTables(ctx context.Context, dir string, res *Results, cfg Config) error {
+// renderTables makes the Parquet and text outputs of res.
+func renderTables(out *Rendered, res *Results, cfg Config) error {
 	fits := make([]Fit, len(res.Fits))
 	var bins []binRow
 	for i, f := range res.Fits {
@@ -96,10 +140,10 @@ func WriteTables(ctx context.Context, dir string, res *Results, cfg Config) erro
 			bins = append(bins, binRow{f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode, k, b.Lo, b.Hi, b.N, b.Mean, b.Std, b.Used})
 		}
 	}
-	if err := writeTable(ctx, dir, FitsFile, fits); err != nil {
+	if err := addTable(out, FitsFile, fits); err != nil {
 		return err
 	}
-	if err := writeTable(ctx, dir, BinsFile, bins); err != nil {
+	if err := addTable(out, BinsFile, bins); err != nil {
 		return err
 	}
 
@@ -118,7 +162,7 @@ func WriteTables(ctx context.Context, dir string, res *Results, cfg Config) erro
 			shares[s].Float64s = append(shares[s].Float64s, lt.Shares[s])
 		}
 	}
-	if err := writeTable(ctx, dir, LongTailFile, lts, shares...); err != nil {
+	if err := addTable(out, LongTailFile, lts, shares...); err != nil {
 		return err
 	}
 
@@ -126,21 +170,24 @@ func WriteTables(ctx context.Context, dir string, res *Results, cfg Config) erro
 	for i, r := range res.Tail {
 		tail[i] = tailTableRow{r.Pretraining, r.Kind, r.Dataset, r.Concept, r.Rank, r.Count, r.Count == 0}
 	}
-	if err := writeTable(ctx, dir, TailFile, tail); err != nil {
+	if err := addTable(out, TailFile, tail); err != nil {
 		return err
 	}
-	if err := writeTailText(ctx, dir, res); err != nil {
+	if err := renderTailText(out, res); err != nil {
 		return err
 	}
-	if err := writeTable(ctx, dir, CrossFile, res.Cross); err != nil {
+	if err := addTable(out, CrossFile, res.Cross); err != nil {
 		return err
 	}
-	return writeTable(ctx, dir, UnmatchedFile, res.Unmatched)
+	if err := addTable(out, DroppedFile, res.Dropped); err != nil {
+		return err
+	}
+	return addTable(out, UnmatchedFile, res.Unmatched)
 }
 
-// writeTailText writes one text file per (pretraining, kind): the rarest
+// renderTailText makes one text file per (pretraining, kind): the rarest
 // non-zero concepts, then the zero-count ones.
-func writeTailText(ctx context.Context, dir string, res *Results) error {
+func renderTailText(out *Rendered, res *Results) error {
 	groups := map[string][]TailRow{}
 	var names []string
 	for _, r := range res.Tail {
@@ -165,9 +212,7 @@ func writeTailText(ctx context.Context, dir string, res *Results) error {
 				fmt.Fprintf(&b, "%s\t%s\n", r.Dataset, r.Concept)
 			}
 		}
-		if err := files.WriteBytes(ctx, files.Join(dir, "tail_"+sanitize(k)+".txt"), []byte(b.String())); err != nil {
-			return err
-		}
+		out.add("tail_"+sanitize(k)+".txt", []byte(b.String()))
 	}
 	return nil
 }
