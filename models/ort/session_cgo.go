@@ -43,6 +43,15 @@ func Init(lib string) error {
 	return nil
 }
 
+// LibraryVersion loads the ONNX Runtime library (see ResolveLib) and
+// returns its version.
+func LibraryVersion(lib string) (string, error) {
+	if err := Init(lib); err != nil {
+		return "", err
+	}
+	return onnx.GetVersion(), nil
+}
+
 // Session is one loaded model with a single float input and output.
 type Session struct {
 	s        *onnx.DynamicAdvancedSession

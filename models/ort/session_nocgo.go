@@ -8,6 +8,9 @@ const Available = false
 // Init always fails without cgo.
 func Init(lib string) error { return ErrNoONNX }
 
+// LibraryVersion always fails without cgo.
+func LibraryVersion(lib string) (string, error) { return "", ErrNoONNX }
+
 // Session is unusable without cgo.
 type Session struct {
 	Input, Output, Device string

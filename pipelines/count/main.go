@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -62,8 +63,46 @@ var (
 	pos     = flag.String("pos", string(caption.POSNone), "POS filter: none, or nouns (only noun/proper-noun tokens match; slower)")
 )
 
+// command groups the flags for --help.
+var command = &cli.Command{
+	Name:    "count",
+	Summary: "count, for every concept of a vocabulary, the image–caption samples that mention it in the caption, show it in the image, or both",
+	Usage: []string{
+		"go run ./pipelines/count                                   # the bundled shards → ./out",
+		"go run ./pipelines/count --input='shards/*.tar' --output=out/mycrawl [--model=ram_plus.onnx --tagger_labels=tags.txt]",
+		"go run ./pipelines/count --runner=dataflow --project=P --region=R --staging_location=gs://B/staging --input='gs://B/laion/*.tar' --output=gs://B/counts",
+	},
+	Groups: []cli.Group{
+		{Title: "Input", Flags: []string{"input", "caption_ext", "caption_column"}},
+		{Title: "Vocabulary and rules", Flags: []string{"concepts", "match", "pos"}},
+		{Title: "Image tagging", Flags: []string{"tagger", "model", "tagger_labels", "concept_embeddings", "tagger_output", "threshold",
+			"embedding_scale", "embedding_activation", "embedding_temperature", "device", "batch_size", "input_size", "resize",
+			"mean", "std", "max_pixels", "ort_lib", "ort_threads", "scores"}},
+		{Title: "Output", Flags: []string{"output", "overwrite", "emit_samples", "emit_scores", "score_floor"}},
+		{Title: "Runner", Flags: []string{"runner", "verbose", "help_beam", "version"}},
+	},
+	Runner:   true,
+	Defaults: map[string]string{"runner": runners.Default},
+}
+
+// printVersion is --version: conceptfreq's, Go's and the libraries'
+// versions, the ONNX Runtime library's and the embedded vocabulary's hash.
+func printVersion(w io.Writer) {
+	rows := cli.Versions("github.com/apache/beam/sdks/v2", "github.com/apache/arrow-go/v18", "github.com/yalue/onnxruntime_go")
+	lib := ort.ResolveLib(*ortLib)
+	if v, err := ort.LibraryVersion(lib); err == nil {
+		rows = append(rows, [2]string{"ONNX Runtime", v + " (" + lib + ")"})
+	} else {
+		rows = append(rows, [2]string{"ONNX Runtime", "unavailable: " + err.Error()})
+	}
+	if v, err := caption.DefaultVocabulary(); err == nil {
+		rows = append(rows, [2]string{"vocabulary", fmt.Sprintf("%s, %d concepts, sha256 %s", v.Source, len(v.Concepts), v.Hash())})
+	}
+	cli.PrintVersions(w, rows)
+}
+
 func main() {
-	flag.Parse()
+	command.Parse(flag.CommandLine, os.Args[1:], printVersion)
 	if !*verbose {
 		beamlog.LogLevel = "warn"
 	}
@@ -88,11 +127,14 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("--pos: %w", err)
 	}
 	patterns := strings.Split(*input, ",")
+	if *input == DefaultInput {
+		patterns = DefaultInputs()
+	}
 	inputs, err := files.Expand(ctx, patterns)
 	if err != nil {
 		err = fmt.Errorf("--input: %w", err)
 		if *input == DefaultInput {
-			err = fmt.Errorf("%w (the default input is the bundled testdata/shards: run from the repository root, or pass --input)", err)
+			err = fmt.Errorf("%w (the default input is the bundled testdata/shards of the source tree, which is not here: pass --input)", err)
 		}
 		return err
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +21,30 @@ import (
 
 // DefaultInput is the bundled data the job runs on when --input is not given.
 const DefaultInput = "testdata/shards/*.tar,testdata/shards/*.tar.gz,testdata/shards/*.tgz"
+
+// DefaultInputs returns the bundled shards' patterns: as DefaultInput when
+// the working directory is the repository, else under the module's source
+// directory (from this file's compiled path), so that `go run` of the
+// module and an installed binary find them from any directory.
+func DefaultInputs() []string {
+	patterns := strings.Split(DefaultInput, ",")
+	if _, err := os.Stat("testdata/shards"); err == nil {
+		return patterns
+	}
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return patterns
+	}
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	if _, err := os.Stat(filepath.Join(root, "testdata", "shards")); err != nil {
+		return patterns
+	}
+	out := make([]string, len(patterns))
+	for i, p := range patterns {
+		out[i] = filepath.Join(root, p)
+	}
+	return out
+}
 
 // Build adds the count job to s: the shards in inputs → caption matches
 // (and image tags) → per-concept counts, rejects and run statistics written
@@ -41,8 +68,18 @@ func LoadVocabulary(ctx context.Context, path string) (*caption.Vocabulary, erro
 
 // PrintSummary writes the human summary of a run.
 func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
-	fmt.Fprintf(w, "conceptfreq count: %d shards read (%d failed), %d samples read, %d with a caption, %d rejected\n",
-		rs.ShardsRead, rs.ShardsFailed, rs.SamplesRead, rs.SamplesWithCaption, rs.SampleRejects)
+	shards := plural(rs.ShardsRead+rs.ShardsFailed, "shard")
+	switch {
+	case rs.ShardsFailed == 0:
+		shards += " read whole"
+	case rs.ShardsRead == 0:
+		shards += fmt.Sprintf(", all ended early or unreadable (%s before the damage kept)", plural(rs.SamplesInFailedShards, "sample"))
+	default:
+		shards += fmt.Sprintf(" (%d read whole, %d ended early or unreadable: %s before the damage kept)",
+			rs.ShardsRead, rs.ShardsFailed, plural(rs.SamplesInFailedShards, "sample"))
+	}
+	fmt.Fprintf(w, "conceptfreq count: %s; %s read, %s with a caption, %s rejected\n",
+		shards, plural(rs.SamplesRead, "sample"), thousands(rs.SamplesWithCaption), thousands(rs.SampleRejects))
 	if len(rs.Rejects) > 0 {
 		reasons := make([]string, 0, len(rs.Rejects))
 		for r := range rs.Rejects {
@@ -51,11 +88,11 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 		sort.Strings(reasons)
 		fmt.Fprintln(w, "rejects by reason:")
 		for _, r := range reasons {
-			unit := "samples"
+			unit := "sample"
 			if shard.IsShardReason(r) {
-				unit = "shards"
+				unit = "shard"
 			}
-			fmt.Fprintf(w, "  %-26s %8d %s\n", r, rs.Rejects[r], unit)
+			fmt.Fprintf(w, "  %-26s %s\n", r, plural(rs.Rejects[r], unit))
 		}
 	}
 	fmt.Fprintf(w, "vocabulary: %d concepts (%s), %d matched at least once; match=%s pos=%s\n",
@@ -74,4 +111,27 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 	}
 	fmt.Fprintf(w, "throughput: %.0f samples/s over %.1f s wall (%s runner)\n", rs.SamplesPerSecond, rs.WallSeconds, rs.Config.Runner)
 	fmt.Fprintf(w, "outputs in %s: %s\n", dir, strings.Join(rs.OutputFiles, ", "))
+}
+
+// plural writes n and the noun, with thousands separators and an s when n
+// is not 1: "1 shard", "1,593 samples".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return thousands(n) + " " + noun + "s"
+}
+
+// thousands formats n with thousands separators.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
 }

@@ -472,6 +472,9 @@ func TestBadShardsAreRejectedNotFatal(t *testing.T) {
 	if st.SamplesRead <= 100 || st.SamplesRead >= truth.Samples {
 		t.Errorf("samples_read %d: want the intact shard plus the truncated shard's first half", st.SamplesRead)
 	}
+	if st.SamplesInFailedShards != st.SamplesRead-100 || st.SamplesInFailedShards == 0 {
+		t.Errorf("samples_in_failed_shards %d, want the truncated shard's %d kept samples", st.SamplesInFailedShards, st.SamplesRead-100)
+	}
 	shardRejects := 0
 	for _, r := range res.rejects {
 		if shard.IsShardReason(r.Reason) {
@@ -605,14 +608,35 @@ console.log(JSON.stringify(r.getRowObjectsJson()));
 `
 
 func TestSummaryMentionsEverything(t *testing.T) {
-	rs := &count.RunStats{Stats: count.Stats{ShardsRead: 2, SamplesRead: 10, SamplesWithCaption: 8,
+	rs := &count.RunStats{Stats: count.Stats{ShardsRead: 2, ShardsFailed: 1, SamplesInFailedShards: 500, SamplesRead: 1510, SamplesWithCaption: 1508,
 		Rejects: map[string]int64{"no_caption": 2, shard.Truncated: 1}}, SampleRejects: 2,
 		TopConcepts: []count.ConceptTotal{{Concept: "dog", TextCount: 5}}, SamplesPerSecond: 123, OutputFiles: []string{"a"}}
 	var b strings.Builder
 	PrintSummary(&b, "out", rs)
-	for _, want := range []string{"10 samples read", "no_caption", "2 samples", "shard_truncated", "1 shards", "dog", "123 samples/s"} {
+	for _, want := range []string{"3 shards (2 read whole, 1 ended early or unreadable: 500 samples before the damage kept)",
+		"1,510 samples read", "no_caption", "2 samples", "shard_truncated", "1 shard\n", "dog", "123 samples/s"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
+	}
+	// A truncated shard alone: its kept samples are said, not "0 read".
+	rs = &count.RunStats{Stats: count.Stats{ShardsFailed: 1, SamplesInFailedShards: 1, SamplesRead: 1, SamplesWithCaption: 1,
+		Rejects: map[string]int64{shard.Truncated: 1}}}
+	b.Reset()
+	PrintSummary(&b, "out", rs)
+	if !strings.Contains(b.String(), "1 shard, all ended early or unreadable (1 sample before the damage kept); 1 sample read") {
+		t.Errorf("one truncated shard:\n%s", b.String())
+	}
+}
+
+// The bundled shards are found from any working directory.
+func TestDefaultInputsFromAnyDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	found, err := files.Expand(context.Background(), DefaultInputs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 5 {
+		t.Errorf("found %d bundled shards from another directory, want 5: %v", len(found), found)
 	}
 }

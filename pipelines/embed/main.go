@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/clip"
@@ -49,8 +50,23 @@ var (
 	texts       = flag.String("texts", "", "with --print_tokens: a text file, one text per line (empty lines included); - for standard input")
 )
 
+var command = &cli.Command{
+	Name:    "embed",
+	Summary: "embed concept names with a CLIP-style ONNX text encoder (for --tagger=embedding), or print CLIP token ids",
+	Usage: []string{
+		"go run ./pipelines/embed --bpe=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz --text_model=clip_text.onnx --prompts=ensemble --output=out/concept_embeddings.parquet",
+		"go run ./pipelines/embed --bpe=FILE --print_tokens --texts=lines.txt",
+	},
+	Groups: []cli.Group{
+		{Title: "Tokenizer", Flags: []string{"bpe", "context_length", "print_tokens", "texts"}},
+		{Title: "Model", Flags: []string{"text_model", "text_input", "text_output", "device", "ort_lib", "batch_size"}},
+		{Title: "Concepts and prompts", Flags: []string{"concepts", "prompts"}},
+		{Title: "Output", Flags: []string{"output", "overwrite", "version"}},
+	},
+}
+
 func main() {
-	flag.Parse()
+	command.Parse(flag.CommandLine, os.Args[1:], func(w io.Writer) { cli.PrintVersions(w, cli.Versions("github.com/yalue/onnxruntime_go")) })
 	if err := run(context.Background(), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "embed:", err)
 		os.Exit(1)

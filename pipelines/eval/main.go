@@ -66,8 +66,27 @@ var (
 	verbose     = flag.Bool("verbose", false, "show the runner's INFO logs")
 )
 
+var command = &cli.Command{
+	Name:    "eval",
+	Summary: "zero-shot classification accuracy of a CLIP-style ONNX model on labelled WebDataset shards, per class and prompt set",
+	Usage: []string{
+		"go run ./pipelines/eval --input='val/*.tar' --classes=classes.txt --image_model=clip_image.onnx --text_model=clip_text.onnx --bpe=FILE --model=ViT-B-32 --pretraining=laion400m --dataset=imagenet",
+	},
+	Groups: []cli.Group{
+		{Title: "Input", Flags: []string{"input", "classes", "max_pixels"}},
+		{Title: "Model", Flags: []string{"image_model", "image_input", "image_output", "text_model", "text_input", "text_output", "bpe", "prompts",
+			"device", "batch_size", "input_size", "resize", "mean", "std", "ort_lib", "ort_threads"}},
+		{Title: "Output", Flags: []string{"model", "pretraining", "dataset", "output", "overwrite"}},
+		{Title: "Runner", Flags: []string{"runner", "verbose", "help_beam", "version"}},
+	},
+	Runner:   true,
+	Defaults: map[string]string{"runner": runners.Default},
+}
+
 func main() {
-	flag.Parse()
+	command.Parse(flag.CommandLine, os.Args[1:], func(w io.Writer) {
+		cli.PrintVersions(w, cli.Versions("github.com/apache/beam/sdks/v2", "github.com/apache/arrow-go/v18", "github.com/yalue/onnxruntime_go"))
+	})
 	if !*verbose {
 		beamlog.LogLevel = "warn"
 	}

@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -70,8 +71,25 @@ func list(s string) []string {
 	return out
 }
 
+var command = &cli.Command{
+	Name:    "fit",
+	Summary: "relate concept frequency to zero-shot performance: the study's binned log-linear fits, per-concept fits, long tail, plots and report.html",
+	Usage: []string{
+		"go run ./pipelines/fit --paper=../shared/data/paper --output=out/fit",
+		"go run ./pipelines/fit --counts=out/concept_counts.parquet --count_kind=matched --counts_pretraining=mycrawl --performance=perf.csv --output=out/fit-mine",
+	},
+	Groups: []cli.Group{
+		{Title: "Inputs", Flags: []string{"paper", "counts", "count_kind", "counts_pretraining", "performance", "alias"}},
+		{Title: "The study's data", Flags: []string{"pairs", "prompts", "datasets", "count_kinds", "threshold"}},
+		{Title: "Fits", Flags: []string{"bins", "bin_slice", "zeros", "bootstrap", "seed", "tail_k", "share_below"}},
+		{Title: "Output", Flags: []string{"output", "overwrite", "version"}},
+	},
+}
+
 func main() {
-	flag.Parse()
+	command.Parse(flag.CommandLine, os.Args[1:], func(w io.Writer) {
+		cli.PrintVersions(w, cli.Versions("gonum.org/v1/gonum", "gonum.org/v1/plot", "github.com/apache/arrow-go/v18"))
+	})
 	if err := run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "fit:", err)
 		os.Exit(1)

@@ -36,6 +36,7 @@ func IsImageReason(reason string) bool { return strings.HasPrefix(reason, "image
 type Stats struct {
 	ShardsRead             int64            `json:"shards_read"`
 	ShardsFailed           int64            `json:"shards_failed"`
+	SamplesInFailedShards  int64            `json:"samples_in_failed_shards"` // read (and counted or rejected) before the shard failed
 	SamplesRead            int64            `json:"samples_read"`
 	SamplesWithCaption     int64            `json:"samples_with_caption"`
 	SamplesMatched         int64            `json:"samples_with_concept"`
@@ -50,6 +51,7 @@ type Stats struct {
 func (s *Stats) Merge(o Stats) {
 	s.ShardsRead += o.ShardsRead
 	s.ShardsFailed += o.ShardsFailed
+	s.SamplesInFailedShards += o.SamplesInFailedShards
 	s.SamplesRead += o.SamplesRead
 	s.SamplesWithCaption += o.SamplesWithCaption
 	s.SamplesMatched += o.SamplesMatched
@@ -184,6 +186,7 @@ func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path 
 		r.st.ShardsRead++
 	case errors.As(err, &f):
 		r.st.ShardsFailed++
+		r.st.SamplesInFailedShards = r.st.SamplesRead
 		r.st.Rejects[f.Reason]++
 		out.Reject(tables.Reject{Shard: path, Reason: f.Reason, Detail: err.Error()})
 	default:
