@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/conceptfreq/conceptfreq/internal/report"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -68,18 +69,18 @@ func LoadVocabulary(ctx context.Context, path string) (*caption.Vocabulary, erro
 
 // PrintSummary writes the human summary of a run.
 func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
-	shards := plural(rs.ShardsRead+rs.ShardsFailed, "shard")
+	shards := report.Plural(rs.ShardsRead+rs.ShardsFailed, "shard")
 	switch {
 	case rs.ShardsFailed == 0:
 		shards += " read whole"
 	case rs.ShardsRead == 0:
-		shards += fmt.Sprintf(", all ended early or unreadable (%s before the damage kept)", plural(rs.SamplesInFailedShards, "sample"))
+		shards += fmt.Sprintf(", all ended early or unreadable (%s before the damage kept)", report.Plural(rs.SamplesInFailedShards, "sample"))
 	default:
 		shards += fmt.Sprintf(" (%d read whole, %d ended early or unreadable: %s before the damage kept)",
-			rs.ShardsRead, rs.ShardsFailed, plural(rs.SamplesInFailedShards, "sample"))
+			rs.ShardsRead, rs.ShardsFailed, report.Plural(rs.SamplesInFailedShards, "sample"))
 	}
 	fmt.Fprintf(w, "conceptfreq count: %s; %s read, %s with a caption, %s rejected\n",
-		shards, plural(rs.SamplesRead, "sample"), thousands(rs.SamplesWithCaption), thousands(rs.SampleRejects))
+		shards, report.Plural(rs.SamplesRead, "sample"), report.Thousands(rs.SamplesWithCaption), report.Thousands(rs.SampleRejects))
 	if len(rs.Rejects) > 0 {
 		reasons := make([]string, 0, len(rs.Rejects))
 		for r := range rs.Rejects {
@@ -92,7 +93,7 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 			if shard.IsShardReason(r) {
 				unit = "shard"
 			}
-			fmt.Fprintf(w, "  %-26s %s\n", r, plural(rs.Rejects[r], unit))
+			fmt.Fprintf(w, "  %-26s %s\n", r, report.Plural(rs.Rejects[r], unit))
 		}
 	}
 	fmt.Fprintf(w, "vocabulary: %d concepts (%s), %d matched at least once; match=%s pos=%s\n",
@@ -111,27 +112,4 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 	}
 	fmt.Fprintf(w, "throughput: %.0f samples/s over %.1f s wall (%s runner)\n", rs.SamplesPerSecond, rs.WallSeconds, rs.Config.Runner)
 	fmt.Fprintf(w, "outputs in %s: %s\n", dir, strings.Join(rs.OutputFiles, ", "))
-}
-
-// plural writes n and the noun, with thousands separators and an s when n
-// is not 1: "1 shard", "1,593 samples".
-func plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return thousands(n) + " " + noun + "s"
-}
-
-// thousands formats n with thousands separators.
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		return "-" + s
-	}
-	return s
 }

@@ -83,7 +83,16 @@ type Fit struct {
 	Unmatched      int           `parquet:"unmatched"`
 	Bins           []scaling.Bin // in bins.parquet
 	Err            string        `parquet:"error"` // why a fit could not be computed
+	// Source says where the counts came from: SourceStudy (the study's
+	// released counts) or SourceCounts (a count run's concept_counts.parquet).
+	Source string
 }
+
+// Sources of a fit's counts.
+const (
+	SourceStudy  = "study"
+	SourceCounts = "counts"
+)
 
 // ID names a fit in the report.
 func (f *Fit) ID() string {
@@ -122,6 +131,10 @@ type Results struct {
 	Fits      []*Fit
 	Unmatched []Unmatched
 	Dropped   []Dropped // performance rows with a NaN or infinite metric
+	// Reference holds, by fit ID, the study's own paper-bins fit for a fit
+	// of a count run's counts whose pretraining name is one of the study's:
+	// the same performance data joined with the study's released counts.
+	Reference map[string]*Fit
 	LongTail  []LongTail
 	Tail      []TailRow
 	Cross     []CrossRow
@@ -163,7 +176,8 @@ func key(pre string, kind paper.CountKind) string { return pre + "|" + string(ki
 // or gs://), joins them per concept, computes every fit, the long-tail
 // statistics and the cross-dataset rank agreement, and returns them.
 func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
-	res := &Results{freq: map[string]map[string]*paper.Counts{}}
+	res := &Results{freq: map[string]map[string]*paper.Counts{}, Reference: map[string]*Fit{}}
+	study := map[string]map[string]*paper.Counts{}
 	var sets []perfSet
 	kindsFor := map[string][]paper.CountKind{}
 	if cfg.PaperDir != "" {
@@ -191,6 +205,7 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 				}
 				if len(byDS) > 0 {
 					res.freq[key(pre, kind)] = byDS
+					study[key(pre, kind)] = byDS
 					kindsFor[pre] = append(kindsFor[pre], kind)
 				}
 			}
@@ -222,11 +237,35 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 	if len(sets) == 0 {
 		return nil, fmt.Errorf("scalinglaw: no performance data: give the study's data or a performance table")
 	}
+	own := ""
+	if cfg.CountsPath != "" {
+		own = key(cfg.CountsName, cfg.CountKind)
+	}
 	for _, set := range sets {
 		for _, kind := range kindsFor[set.Pretraining] {
-			pts, um := join(cfg, set, kind, res.freq[key(set.Pretraining, kind)])
+			k := key(set.Pretraining, kind)
+			pts, um := join(cfg, set, kind, res.freq[k])
 			res.Unmatched = append(res.Unmatched, um...)
-			res.Fits = append(res.Fits, fitBoth(cfg, set, kind, pts, len(um))...)
+			fits := fitBoth(cfg, set, kind, pts, len(um))
+			source := SourceStudy
+			if k == own {
+				source = SourceCounts
+			}
+			for _, f := range fits {
+				f.Source = source
+			}
+			if source == SourceCounts && study[k] != nil {
+				refPts, refUm := join(cfg, set, kind, study[k])
+				for _, ref := range fitBoth(cfg, set, kind, refPts, len(refUm)) {
+					ref.Source = SourceStudy
+					for _, f := range fits {
+						if f.Mode == ref.Mode {
+							res.Reference[f.ID()] = ref
+						}
+					}
+				}
+			}
+			res.Fits = append(res.Fits, fits...)
 		}
 	}
 	if len(res.Fits) == 0 {

@@ -1,24 +1,29 @@
 package scalinglaw
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/conceptfreq/conceptfreq/internal/report"
 )
 
 // Figure is one plot written as SVG and PNG.
 type Figure struct {
-	Title string
-	Name  string   // file name without extension, under plots/
-	Fits  []string // IDs of the fits drawn
-	PNG   []byte   // for embedding in the report
+	Title   string
+	Caption string
+	Name    string   // file name without extension, under plots/
+	Kind    string   // count kind of an accuracy figure ("" for long-tail figures)
+	Prompt  string   // prompt set of an accuracy figure
+	Fits    []string // IDs of the fits drawn
+	PNG     []byte   // for embedding in the report
 }
 
 // Plot sizes.
@@ -27,10 +32,125 @@ const (
 	plotH = 4.5 * vg.Inch
 )
 
-// renderPlots draws one accuracy-vs-frequency figure per (pretraining,
-// prompt, count kind) with one series per model (the study's figures), and
-// one long-tail figure per count kind.
+// HeadlineFigure is the file name (under plots/) of the study-layout figure.
+const HeadlineFigure = "headline"
+
+// Orders in which the report presents things: the study's.
+var (
+	kindOrder        = []string{"matched", "text", "image"}
+	promptOrder      = []string{"class", "simple", "ensemble"}
+	pretrainingOrder = []string{"cc3m", "cc12m", "yfcc15m", "laion400m", "synthci30m"}
+)
+
+// rank returns s's position in order, or len(order) for others.
+func rank(order []string, s string) int {
+	for i, o := range order {
+		if o == s {
+			return i
+		}
+	}
+	return len(order)
+}
+
+// lessPretraining orders pretraining datasets as the study does, others
+// after them by name.
+func lessPretraining(a, b string) bool {
+	ra, rb := rank(pretrainingOrder, a), rank(pretrainingOrder, b)
+	if ra != rb {
+		return ra < rb
+	}
+	return a < b
+}
+
+// modelColours gives every model one colour across all figures.
+func modelColours(fits []*Fit) map[string]int {
+	var models []string
+	seen := map[string]bool{}
+	for _, f := range fits {
+		if !seen[f.Model] {
+			seen[f.Model] = true
+			models = append(models, f.Model)
+		}
+	}
+	sort.Strings(models)
+	out := map[string]int{}
+	for i, m := range models {
+		out[m] = i
+	}
+	return out
+}
+
+// accuracyPlot draws fits (one per model) as bin means with their fitted
+// lines; bins outside the fit are hollow.
+func accuracyPlot(title, kind string, fits []*Fit, colours map[string]int) (*plot.Plot, error) {
+	p := report.NewPlot(title, fmt.Sprintf("pretraining %s frequency (log scale)", kind), "zero-shot accuracy (%)")
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = report.DecadeTicks{}
+	sort.SliceStable(fits, func(i, j int) bool { return fits[i].Model < fits[j].Model })
+	ymin, ymax := math.Inf(1), math.Inf(-1)
+	for _, f := range fits {
+		c := report.Colour(colours[f.Model])
+		var used, unused plotter.XYs
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, b := range f.Bins {
+			if b.N == 0 || math.IsNaN(b.Mean) {
+				continue
+			}
+			pt := plotter.XY{X: math.Exp(b.Hi), Y: b.Mean}
+			ymin, ymax = math.Min(ymin, b.Mean), math.Max(ymax, b.Mean)
+			if !b.Used {
+				unused = append(unused, pt)
+				continue
+			}
+			used = append(used, pt)
+			lo, hi = math.Min(lo, b.Hi), math.Max(hi, b.Hi)
+		}
+		if len(used) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(used)
+		if err != nil {
+			return nil, err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: c, Shape: draw.CircleGlyph{}, Radius: vg.Points(3.2)}
+		// The fitted line: metric = intercept + slope_ln · ln(count).
+		slopeLn := f.SlopePerDecade / math.Ln10
+		var line plotter.XYs
+		for s := 0; s <= 20; s++ {
+			x := lo + (hi-lo)*float64(s)/20
+			line = append(line, plotter.XY{X: math.Exp(x), Y: f.Intercept + slopeLn*x})
+		}
+		ln, err := plotter.NewLine(line)
+		if err != nil {
+			return nil, err
+		}
+		ln.LineStyle.Color = c
+		ln.LineStyle.Width = vg.Points(1.6)
+		p.Add(sc, ln)
+		if len(unused) > 0 {
+			hollow, err := plotter.NewScatter(unused)
+			if err != nil {
+				return nil, err
+			}
+			hollow.GlyphStyle = draw.GlyphStyle{Color: c, Shape: draw.RingGlyph{}, Radius: vg.Points(3.2)}
+			p.Add(hollow)
+		}
+		p.Legend.Add(fmt.Sprintf("%s  ρ=%.2f, %.1f pts/10×", f.Model, f.Rho, f.SlopePerDecade), sc, ln)
+	}
+	if ymax > ymin {
+		// Headroom above the data for the legend, one line per series.
+		p.Y.Min = ymin - 0.05*(ymax-ymin)
+		p.Y.Max = ymax + (ymax-ymin)*(0.1+0.13*float64(len(fits)))
+	}
+	return p, nil
+}
+
+// renderPlots draws the headline figure (one panel per pretraining
+// dataset, the study's layout), one accuracy-vs-frequency figure per
+// (pretraining, prompt, count kind) with one series per model, and one
+// long-tail figure per count kind.
 func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
+	colours := modelColours(res.Fits)
 	groups := map[string][]*Fit{}
 	var keys []string
 	for _, f := range res.Fits {
@@ -43,62 +163,41 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 		}
 		groups[k] = append(groups[k], f)
 	}
-	sort.Strings(keys)
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := groups[keys[i]][0], groups[keys[j]][0]
+		if ra, rb := rank(kindOrder, a.Kind), rank(kindOrder, b.Kind); ra != rb {
+			return ra < rb
+		}
+		if ra, rb := rank(promptOrder, a.Prompt), rank(promptOrder, b.Prompt); ra != rb {
+			return ra < rb
+		}
+		if a.Pretraining != b.Pretraining {
+			return lessPretraining(a.Pretraining, b.Pretraining)
+		}
+		return keys[i] < keys[j]
+	})
 	var figs []Figure
+	if fig, err := renderHeadline(out, res, colours); err != nil {
+		return nil, err
+	} else if fig != nil {
+		figs = append(figs, *fig)
+	}
 	for _, k := range keys {
 		fits := groups[k]
 		f0 := fits[0]
-		p := plot.New()
-		p.Title.Text = fmt.Sprintf("%s — %s prompts, %s frequency (study's binned fit)", f0.Pretraining, f0.Prompt, f0.Kind)
-		p.X.Label.Text = fmt.Sprintf("pretraining %s frequency (log scale)", f0.Kind)
-		p.Y.Label.Text = "zero-shot accuracy (%)"
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = decadeTicks{}
-		p.Legend.Top = true
-		p.Legend.Left = true
-		fig := Figure{Title: p.Title.Text, Name: "accuracy_" + sanitize(k)}
-		for i, f := range fits {
-			var pts plotter.XYs
-			var lo, hi float64 = math.Inf(1), math.Inf(-1)
-			for _, b := range f.Bins {
-				if b.N == 0 || !b.Used {
-					continue
-				}
-				pts = append(pts, plotter.XY{X: math.Exp(b.Hi), Y: b.Mean})
-				lo, hi = math.Min(lo, b.Hi), math.Max(hi, b.Hi)
-			}
-			if len(pts) == 0 {
-				continue
-			}
-			sc, err := plotter.NewScatter(pts)
-			if err != nil {
-				return nil, err
-			}
-			sc.GlyphStyle.Color = plotutil.Color(i)
-			sc.GlyphStyle.Shape = plotutil.Shape(i)
-			sc.GlyphStyle.Radius = vg.Points(3)
-			// The fitted line: metric = intercept + slope_ln · ln(count).
-			slopeLn := f.SlopePerDecade / math.Ln10
-			var line plotter.XYs
-			for s := 0; s <= 20; s++ {
-				x := lo + (hi-lo)*float64(s)/20
-				line = append(line, plotter.XY{X: math.Exp(x), Y: f.Intercept + slopeLn*x})
-			}
-			ln, err := plotter.NewLine(line)
-			if err != nil {
-				return nil, err
-			}
-			ln.LineStyle.Color = plotutil.Color(i)
-			ln.LineStyle.Width = vg.Points(1.5)
-			p.Add(sc, ln)
-			p.Legend.Add(fmt.Sprintf("%s (ρ=%.2f)", f.Model, f.Rho), sc, ln)
-			fig.Fits = append(fig.Fits, f.ID())
-		}
-		png, err := save(out, p, fig.Name)
+		title := fmt.Sprintf("%s: %s frequency, %s prompts", f0.Pretraining, f0.Kind, f0.Prompt)
+		p, err := accuracyPlot(title, f0.Kind, fits, colours)
 		if err != nil {
 			return nil, err
 		}
-		fig.PNG = png
+		fig := Figure{Title: title, Name: "accuracy_" + sanitize(k), Kind: f0.Kind, Prompt: f0.Prompt,
+			Caption: fmt.Sprintf("Mean zero-shot accuracy per frequency bin of %s (filled: bins in the fit, hollow: bins outside it) and the fitted line, one colour per model.", f0.Pretraining)}
+		for _, f := range fits {
+			fig.Fits = append(fig.Fits, f.ID())
+		}
+		if fig.PNG, err = save(out, p, fig.Name); err != nil {
+			return nil, err
+		}
 		figs = append(figs, fig)
 	}
 
@@ -110,16 +209,15 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 		}
 		byKind[lt.Kind] = append(byKind[lt.Kind], lt)
 	}
-	sort.Strings(kinds)
+	sort.Slice(kinds, func(i, j int) bool { return rank(kindOrder, kinds[i]) < rank(kindOrder, kinds[j]) })
 	for _, kind := range kinds {
-		p := plot.New()
-		p.Title.Text = fmt.Sprintf("Long tail of concept %s frequencies", kind)
-		p.X.Label.Text = "normalised rank (rank / concepts)"
-		p.Y.Label.Text = "normalised frequency (count / max count)"
+		p := report.NewPlot(fmt.Sprintf("Long tail of concept %s frequencies", kind), "normalised rank (rank / concepts)", "normalised frequency (count / max count)")
 		p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-		p.X.Tick.Marker, p.Y.Tick.Marker = decadeTicks{}, decadeTicks{}
-		p.Legend.Left = true
-		for i, lt := range byKind[kind] {
+		p.X.Tick.Marker, p.Y.Tick.Marker = report.DecadeTicks{}, report.DecadeTicks{}
+		p.Legend.Top, p.Legend.Left = false, true
+		lts := byKind[kind]
+		sort.SliceStable(lts, func(i, j int) bool { return lessPretraining(lts[i].Pretraining, lts[j].Pretraining) })
+		for i, lt := range lts {
 			var pts plotter.XYs
 			top := 0.0
 			if len(lt.Sorted) > 0 {
@@ -137,8 +235,8 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 			if err != nil {
 				return nil, err
 			}
-			ln.LineStyle.Color = plotutil.Color(i)
-			ln.LineStyle.Width = vg.Points(1.5)
+			ln.LineStyle.Color = report.Colour(i)
+			ln.LineStyle.Width = vg.Points(1.6)
 			p.Add(ln)
 			label := lt.Pretraining
 			if lt.FitErr == "" {
@@ -146,54 +244,100 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 			}
 			p.Legend.Add(label, ln)
 		}
-		fig := Figure{Title: p.Title.Text, Name: "longtail_" + sanitize(kind)}
-		png, err := save(out, p, fig.Name)
-		if err != nil {
+		fig := Figure{Title: p.Title.Text, Name: "longtail_" + sanitize(kind),
+			Caption: "Concepts ranked by frequency, both axes normalised and logarithmic: a straight line is a power law."}
+		var err error
+		if fig.PNG, err = save(out, p, fig.Name); err != nil {
 			return nil, err
 		}
-		fig.PNG = png
 		figs = append(figs, fig)
 	}
 	return figs, nil
 }
 
-// save renders plots/name.svg and plots/name.png and returns the PNG bytes.
-func save(out *Rendered, p *plot.Plot, name string) ([]byte, error) {
-	var png []byte
-	for _, format := range []string{"svg", "png"} {
-		wt, err := p.WriterTo(plotW, plotH, format)
-		if err != nil {
-			return nil, fmt.Errorf("plot %s: %w", name, err)
+// renderHeadline draws the study's layout: one panel per pretraining
+// dataset, accuracy vs the headline frequency, one series per model.
+func renderHeadline(out *Rendered, res *Results, colours map[string]int) (*Figure, error) {
+	kind, prompt := headlineChoice(res)
+	byPre := map[string][]*Fit{}
+	var pres []string
+	for _, f := range res.Fits {
+		if f.Mode != ModePaperBins || f.Err != "" || f.Kind != kind || f.Prompt != prompt {
+			continue
 		}
-		var b bytes.Buffer
-		if _, err := wt.WriteTo(&b); err != nil {
-			return nil, fmt.Errorf("plot %s: %w", name, err)
+		if byPre[f.Pretraining] == nil {
+			pres = append(pres, f.Pretraining)
 		}
-		out.add(PlotsDir+"/"+name+"."+format, b.Bytes())
-		if format == "png" {
-			png = b.Bytes()
-		}
+		byPre[f.Pretraining] = append(byPre[f.Pretraining], f)
 	}
-	return png, nil
-}
-
-// decadeTicks labels powers of ten exactly (plot.LogTicks prints rounding
-// noise such as 9.999999e-05 for computed powers).
-type decadeTicks struct{}
-
-func (decadeTicks) Ticks(min, max float64) []plot.Tick {
-	var ticks []plot.Tick
-	lo, hi := int(math.Floor(math.Log10(min))), int(math.Ceil(math.Log10(max)))
-	for k := lo; k <= hi; k++ {
-		v := math.Pow10(k)
-		if v >= min*(1-1e-9) && v <= max*(1+1e-9) {
-			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+	if len(pres) == 0 {
+		return nil, nil
+	}
+	sort.Slice(pres, func(i, j int) bool { return lessPretraining(pres[i], pres[j]) })
+	cols := min(len(pres), 3)
+	rows := (len(pres) + cols - 1) / cols
+	panel := [][]*plot.Plot{}
+	fig := &Figure{Name: HeadlineFigure, Kind: kind, Prompt: prompt,
+		Title: fmt.Sprintf("Zero-shot accuracy vs %s frequency (%s prompts), one panel per pretraining dataset", kind, prompt)}
+	for r := 0; r < rows; r++ {
+		row := make([]*plot.Plot, cols)
+		for c := 0; c < cols; c++ {
+			i := r*cols + c
+			if i >= len(pres) {
+				continue
+			}
+			p, err := accuracyPlot(pres[i], kind, byPre[pres[i]], colours)
+			if err != nil {
+				return nil, err
+			}
+			row[c] = p
+			for _, f := range byPre[pres[i]] {
+				fig.Fits = append(fig.Fits, f.ID())
+			}
 		}
-		for m := 2; m < 10; m++ {
-			if mv := float64(m) * v; mv >= min && mv <= max {
-				ticks = append(ticks, plot.Tick{Value: mv})
+		panel = append(panel, row)
+	}
+	w, h := vg.Length(cols)*5.2*vg.Inch, vg.Length(rows)*3.9*vg.Inch
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(8), PadY: vg.Points(8), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
+	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96))
+	dc := draw.New(img)
+	canvases := plot.Align(panel, tiles, dc)
+	svgc := vgsvg.New(w, h)
+	sdc := draw.New(svgc)
+	svgCanvases := plot.Align(panel, tiles, sdc)
+	for r := range panel {
+		for c, p := range panel[r] {
+			if p != nil {
+				p.Draw(canvases[r][c])
+				p.Draw(svgCanvases[r][c])
 			}
 		}
 	}
-	return ticks
+	var pb, sb bytesBuffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pb); err != nil {
+		return nil, err
+	}
+	if _, err := svgc.WriteTo(&sb); err != nil {
+		return nil, err
+	}
+	out.add(PlotsDir+"/"+HeadlineFigure+".png", pb.b)
+	out.add(PlotsDir+"/"+HeadlineFigure+".svg", sb.b)
+	fig.PNG = pb.b
+	fig.Caption = "Each point is the mean accuracy of the concepts in one frequency bin (the study's procedure); lines are the log-linear fits, one colour per model, the same in every figure. Hollow points are bins outside the fit."
+	return fig, nil
+}
+
+type bytesBuffer struct{ b []byte }
+
+func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+// save renders plots/name.svg and plots/name.png and returns the PNG bytes.
+func save(out *Rendered, p *plot.Plot, name string) ([]byte, error) {
+	png, svg, err := report.Render(p, plotW, plotH)
+	if err != nil {
+		return nil, fmt.Errorf("plot %s: %w", name, err)
+	}
+	out.add(PlotsDir+"/"+name+".svg", svg)
+	out.add(PlotsDir+"/"+name+".png", png)
+	return png, nil
 }

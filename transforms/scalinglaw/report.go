@@ -6,66 +6,203 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"sort"
+	"strings"
 	"time"
+
+	"github.com/conceptfreq/conceptfreq/internal/report"
 )
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"num": func(v float64) string {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return "—"
-		}
-		return fmt.Sprintf("%.3g", v)
-	},
+	"num":    report.Num,
+	"pval":   report.PValue,
+	"signed": func(v float64) string { return fmt.Sprintf("%+.3f", v) },
 	"png": func(b []byte) template.URL {
 		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
 	},
+	"ci": func(lo, hi float64) string {
+		if math.IsNaN(lo) || math.IsNaN(hi) {
+			return ""
+		}
+		return report.Num(lo) + " … " + report.Num(hi)
+	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>conceptfreq fit report</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#f3f3f3}td.s{text-align:left}figure{display:inline-block;margin:0 1em 1em 0}
-img{max-width:560px;border:1px solid #ddd}.err{color:#a00}
-</style></head><body>
-<h1>Frequency vs zero-shot performance</h1>
-<p>Generated {{.Generated}} by conceptfreq <code>pipelines/fit</code>. Paper mode reproduces arXiv 2404.04125:
-counts of 0 become 1, {{.NBins}} equal-width bins of ln(count), numpy <code>digitize(right=True)</code>,
-Pearson ρ between the bin edges and bin means over the bin slice (empty bins skipped). Per-concept mode:
-OLS of the metric on log10(count) over single concepts, bootstrap 95% CI of the slope ({{.Bootstrap}} resamples, seed {{.Seed}}).
-Slopes are metric points per 10× frequency.</p>
-<h2>Figures</h2>
-{{range .Figures}}<figure><img src="{{png .PNG}}" alt="{{.Title}}"><figcaption>{{.Title}}</figcaption></figure>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>conceptfreq: frequency vs zero-shot accuracy</title>
+<style>{{.Style}}</style></head><body>
+<h1>Concept frequency vs zero-shot accuracy</h1>
+<p class="lede">{{.Lede}}</p>
+{{range .Notes}}<div class="note">{{.}}</div>
 {{end}}
-<h2>Fits ({{len .Fits}})</h2>
-<table><tr><th>id</th><th>pretraining</th><th>model</th><th>prompt</th><th>count</th><th>mode</th><th>n</th><th>ρ</th><th>p</th>
-<th>slope/decade</th><th>intercept</th><th>Spearman</th><th>95% CI</th><th>R²</th><th>bins</th><th>concepts</th><th>unmatched</th></tr>
-{{range .Fits}}<tr id="{{.ID}}"><td class="s">{{.ID}}</td><td class="s">{{.Pretraining}}</td><td class="s">{{.Model}}</td><td class="s">{{.Prompt}}</td><td class="s">{{.Kind}}</td><td class="s">{{.Mode}}</td>
-<td>{{.N}}</td><td>{{num .Rho}}</td><td>{{num .P}}</td><td>{{num .SlopePerDecade}}</td><td>{{num .Intercept}}</td><td>{{num .Spearman}}</td>
-<td>{{num .CILow}} … {{num .CIHigh}}</td><td>{{num .R2}}</td><td class="s">{{.BinSlice}}</td><td>{{.Concepts}}</td><td>{{.Unmatched}}</td></tr>
-{{if .Err}}<tr><td colspan="17" class="s err">{{.ID}}: {{.Err}}</td></tr>{{end}}
-{{end}}</table>
-<h2>Long tail</h2>
-<table><tr><th>pretraining</th><th>count</th><th>concepts</th><th>zero count</th><th>Zipf α</th><th>x_min</th><th>KS</th>{{range .Shares}}<th>share &lt; {{.}}</th>{{end}}</tr>
-{{range .LongTail}}<tr><td class="s">{{.Pretraining}}</td><td class="s">{{.Kind}}</td><td>{{.Concepts}}</td><td>{{.Zero}}</td>
-<td>{{if .FitErr}}—{{else}}{{num .Fit.Alpha}}{{end}}</td><td>{{num .Fit.XMin}}</td><td>{{num .Fit.KS}}</td>{{range .Shares}}<td>{{num .}}</td>{{end}}</tr>
-{{end}}</table>
-<h2>Cross-dataset frequency agreement (Spearman)</h2>
-<table><tr><th>count</th><th>a</th><th>b</th><th>concepts</th><th>Spearman</th><th>p</th></tr>
-{{range .Cross}}<tr><td class="s">{{.Kind}}</td><td class="s">{{.A}}</td><td class="s">{{.B}}</td><td>{{.N}}</td><td>{{num .Spearman}}</td><td>{{num .P}}</td></tr>
-{{end}}</table>
+<h2 id="headline">Headline: {{.Kind}} frequency, {{.Prompt}} prompts</h2>
+<table id="headline-table" class="sortable">
+<thead><tr><th class="l">pretraining</th><th class="l">model</th><th class="l">counts</th><th>bins</th><th>ρ</th><th>slope per 10×</th><th>study ρ</th><th>Δρ</th><th>study slope</th><th>Δ slope</th></tr></thead>
+<tbody>{{range .Headline}}<tr><td class="l">{{.Pretraining}}</td><td class="l">{{.Model}}</td><td class="l">{{if .Own}}this count run{{else}}study's release{{end}}</td><td>{{.Bins}}</td>
+<td>{{num .Rho}}</td><td>{{num .Slope}}</td>
+{{if .Own}}{{if .HasStudy}}<td>{{num .StudyRho}}</td><td>{{signed .DeltaRho}}</td><td>{{num .StudySlope}}</td><td>{{signed .DeltaSlope}}</td>{{else}}<td class="muted" colspan="4">no study value for this pretraining name</td>{{end}}
+{{else}}<td>{{num .StudyRho}}</td><td class="muted">same data</td><td>{{num .StudySlope}}</td><td class="muted">same data</td>{{end}}</tr>
+{{end}}</tbody></table>
+<p class="muted">ρ: Pearson correlation between bin edges (log frequency) and mean accuracy per bin, the study's measure; slope: accuracy points gained per 10× more {{.Kind}} frequency. "study's release": fitted from the study's released counts and accuracies, so this run's value is the study's own.</p>
+{{with .HeadlineFigure}}<figure><img src="{{png .PNG}}" alt="{{.Title}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}
+{{range .Sections}}<h2>{{.Title}}</h2>
+{{range .Prompts}}<h3>{{.Title}}</h3>
+<div class="grid">{{range .Figures}}<figure><img src="{{png .PNG}}" alt="{{.Title}}" loading="lazy"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
+{{end}}{{end}}
+{{if .LongTailFigures}}<h2>Long tail</h2>
+<div class="grid">{{range .LongTailFigures}}<figure><img src="{{png .PNG}}" alt="{{.Title}}" loading="lazy"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
+<table class="sortable"><thead><tr><th class="l">pretraining</th><th class="l">count</th><th>concepts</th><th>zero count</th><th>Zipf α</th><th>x_min</th><th>KS</th>{{range .Shares}}<th>share &lt; {{.}}</th>{{end}}</tr></thead>
+<tbody>{{range .LongTail}}<tr><td class="l">{{.Pretraining}}</td><td class="l">{{.Kind}}</td><td>{{.Concepts}}</td><td>{{.Zero}}</td>
+<td>{{if .FitErr}}{{else}}{{num .Fit.Alpha}}{{end}}</td><td>{{if .FitErr}}{{else}}{{num .Fit.XMin}}{{end}}</td><td>{{if .FitErr}}{{else}}{{num .Fit.KS}}{{end}}</td>{{range .Shares}}<td>{{num .}}</td>{{end}}</tr>
+{{end}}</tbody></table>{{end}}
+<h2>All fits ({{len .Fits}})</h2>
+<input class="filter" data-filter="fits" placeholder="filter: e.g. laion400m matched class" aria-label="filter fits">
+<table id="fits" class="sortable"><thead><tr><th class="l">id</th><th class="l">pretraining</th><th class="l">model</th><th class="l">prompt</th><th class="l">count</th><th class="l">mode</th><th>n</th><th>ρ</th><th>p</th>
+<th>slope/10×</th><th>intercept</th><th>Spearman</th><th>95% CI of slope</th><th>R²</th><th class="l">bins used</th><th>concepts</th><th>unmatched</th><th class="l">note</th></tr></thead>
+<tbody>{{range .Fits}}<tr id="{{.ID}}"><td class="l">{{.ID}}</td><td class="l">{{.Pretraining}}</td><td class="l">{{.Model}}</td><td class="l">{{.Prompt}}</td><td class="l">{{.Kind}}</td><td class="l">{{.Mode}}</td>
+<td>{{.N}}</td><td>{{num .Rho}}</td><td>{{pval .P}}</td><td>{{num .SlopePerDecade}}</td><td>{{num .Intercept}}</td><td>{{num .Spearman}}</td>
+<td>{{ci .CILow .CIHigh}}</td><td>{{num .R2}}</td><td class="l">{{.BinSlice}}</td><td>{{.Concepts}}</td><td>{{.Unmatched}}</td><td class="l bad">{{.Err}}</td></tr>
+{{end}}</tbody></table>
+{{if .Cross}}<h2>Cross-dataset frequency agreement (Spearman)</h2>
+<table class="sortable"><thead><tr><th class="l">count</th><th class="l">a</th><th class="l">b</th><th>concepts</th><th>Spearman</th><th>p</th></tr></thead>
+<tbody>{{range .Cross}}<tr><td class="l">{{.Kind}}</td><td class="l">{{.A}}</td><td class="l">{{.B}}</td><td>{{.N}}</td><td>{{num .Spearman}}</td><td>{{pval .P}}</td></tr>
+{{end}}</tbody></table>{{end}}
 <h2>Inputs not joined</h2>
-<p>{{len .Unmatched}} performance concepts had no count (listed in <code>unmatched.parquet</code>); {{len .Missing}} input files were missing{{if .Missing}}:{{end}}</p>
-<ul>{{range .Missing}}<li><code>{{.}}</code></li>{{end}}</ul>
+<p>{{len .Unmatched}} performance rows had no count (<code>unmatched.parquet</code>), {{len .Dropped}} were dropped for a missing or non-finite metric (<code>dropped.parquet</code>), {{len .Missing}} inputs were looked for and not found{{if .Missing}}:{{end}}</p>
+{{if .Missing}}<ul>{{range .Missing}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+<h2>Method</h2>
+<p>Binned fit (the study, arXiv 2404.04125): counts of 0 become 1, {{.NBins}} equal-width bins of ln(count) (numpy <code>linspace</code>, <code>digitize(right=True)</code>),
+mean metric per bin, Pearson ρ between the bin edges and the bin means over the bin slice (empty bins skipped). Per-concept fit: OLS of the metric on
+log10(count) over single concepts, bootstrap 95% CI of the slope ({{.Bootstrap}} resamples, seed {{.Seed}}). Generated {{.Generated}} by conceptfreq <code>pipelines/fit</code>.</p>
+<script>{{.Script}}</script>
 </body></html>
 `))
 
-// renderReport makes the self-contained report.html (plots embedded).
+// figureGroup is one prompt set's figures within a section.
+type figureGroup struct {
+	Title   string
+	Figures []Figure
+}
+
+// section is one count kind's figures, by prompt set.
+type section struct {
+	Title   string
+	Prompts []figureGroup
+}
+
+// Lede states the headline result in one or two sentences.
+func Lede(rows []HeadlineRow) string {
+	if len(rows) == 0 {
+		return "No binned fit could be computed (see the notes and the table of all fits)."
+	}
+	var rhos, slopes []float64
+	study, own := 0, 0
+	for _, r := range rows {
+		if !math.IsNaN(r.Rho) {
+			rhos = append(rhos, r.Rho)
+		}
+		if !math.IsNaN(r.Slope) {
+			slopes = append(slopes, r.Slope)
+		}
+		if r.Own() {
+			own++
+		} else {
+			study++
+		}
+	}
+	sort.Float64s(rhos)
+	sort.Float64s(slopes)
+	k := rows[0].Kind
+	var b strings.Builder
+	if len(rhos) > 0 && len(slopes) > 0 {
+		fmt.Fprintf(&b, "Across %d model/pretraining pairs, zero-shot accuracy rises linearly as %s frequency grows exponentially: ρ %.2f–%.2f (median %.2f), %.1f–%.1f accuracy points per 10× more data.",
+			len(rows), k, rhos[0], rhos[len(rhos)-1], rhos[len(rhos)/2], slopes[0], slopes[len(slopes)-1])
+	}
+	switch {
+	case own == 0:
+		b.WriteString(" These fits use the study's released counts and accuracies, so they reproduce the study's own result.")
+	default:
+		var diffs []string
+		for _, r := range rows {
+			if r.Own() && r.HasStudy() {
+				diffs = append(diffs, fmt.Sprintf("%s %s: ρ %.2f vs the study's %.2f (%+.2f)", r.Pretraining, r.Model, r.Rho, r.StudyRho, r.DeltaRho()))
+			}
+		}
+		if len(diffs) > 0 {
+			fmt.Fprintf(&b, " With this run's counts: %s.", strings.Join(diffs, "; "))
+		} else {
+			fmt.Fprintf(&b, " %d of the rows use this run's counts; the study released no counts under their pretraining names to compare with.", own)
+		}
+	}
+	return b.String()
+}
+
+// renderReport makes the self-contained report.html (plots embedded): the
+// result first (lede, headline table and figure), then the figures by
+// count kind and prompt set, every fit in a sortable table, the long tail,
+// cross-dataset agreement and what was not joined.
 func renderReport(out *Rendered, res *Results, figs []Figure, cfg Config) error {
+	headline := Headline(res)
+	kind, prompt := headlineChoice(res)
+	var head *Figure
+	var tails []Figure
+	byKind := map[string]map[string][]Figure{}
+	for i := range figs {
+		f := figs[i]
+		switch {
+		case f.Name == HeadlineFigure:
+			head = &figs[i]
+		case f.Kind == "":
+			tails = append(tails, f)
+		default:
+			if byKind[f.Kind] == nil {
+				byKind[f.Kind] = map[string][]Figure{}
+			}
+			byKind[f.Kind][f.Prompt] = append(byKind[f.Kind][f.Prompt], f)
+		}
+	}
+	var sections []section
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		return rank(kindOrder, kinds[i]) < rank(kindOrder, kinds[j]) || kinds[i] < kinds[j] && rank(kindOrder, kinds[i]) == rank(kindOrder, kinds[j])
+	})
+	for _, k := range kinds {
+		s := section{Title: strings.ToUpper(k[:1]) + k[1:] + " frequency"}
+		prompts := make([]string, 0, len(byKind[k]))
+		for p := range byKind[k] {
+			prompts = append(prompts, p)
+		}
+		sort.Slice(prompts, func(i, j int) bool {
+			return rank(promptOrder, prompts[i]) < rank(promptOrder, prompts[j]) || prompts[i] < prompts[j] && rank(promptOrder, prompts[i]) == rank(promptOrder, prompts[j])
+		})
+		for _, p := range prompts {
+			s.Prompts = append(s.Prompts, figureGroup{Title: p + " prompts", Figures: byKind[k][p]})
+		}
+		sections = append(sections, s)
+	}
+	fits := append([]*Fit(nil), res.Fits...)
+	sort.SliceStable(fits, func(i, j int) bool {
+		a, b := fits[i], fits[j]
+		if ra, rb := rank(kindOrder, a.Kind), rank(kindOrder, b.Kind); ra != rb {
+			return ra < rb
+		}
+		if ra, rb := rank(promptOrder, a.Prompt), rank(promptOrder, b.Prompt); ra != rb {
+			return ra < rb
+		}
+		if a.Pretraining != b.Pretraining {
+			return lessPretraining(a.Pretraining, b.Pretraining)
+		}
+		return a.Model+a.Mode < b.Model+b.Mode
+	})
 	data := map[string]any{
+		"Style": report.Style, "Script": report.Script, "Lede": Lede(headline), "Notes": Explanations(res, cfg),
+		"Kind": kind, "Prompt": prompt, "Headline": headline, "HeadlineFigure": head, "Sections": sections,
+		"LongTailFigures": tails, "LongTail": res.LongTail, "Shares": cfg.ShareBelow, "Fits": fits, "Cross": res.Cross,
+		"Unmatched": res.Unmatched, "Dropped": res.Dropped, "Missing": res.Missing,
 		"Generated": time.Now().UTC().Format(time.RFC3339), "NBins": cfg.NBins, "Bootstrap": cfg.Bootstrap, "Seed": cfg.Seed,
-		"Figures": figs, "Fits": res.Fits, "LongTail": res.LongTail, "Shares": cfg.ShareBelow,
-		"Cross": res.Cross, "Unmatched": res.Unmatched, "Missing": res.Missing,
 	}
 	var b bytes.Buffer
 	if err := reportTmpl.Execute(&b, data); err != nil {

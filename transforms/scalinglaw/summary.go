@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/conceptfreq/conceptfreq/internal/report"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 )
 
@@ -55,10 +56,10 @@ func Explanations(res *Results, cfg Config) []string {
 		if !released {
 			why = "the study did not release those counts"
 		}
-		lines = append(lines, fmt.Sprintf("%s %s %s rows (%s) not fitted: %s", thousands(groups[g]), g.dataset, g.kind, strings.Join(ps, ", "), why))
+		lines = append(lines, fmt.Sprintf("%s %s %s rows (%s) not fitted: %s", report.Thousands(int64(groups[g])), g.dataset, g.kind, strings.Join(ps, ", "), why))
 	}
 	if n := len(res.Dropped); n > 0 {
-		lines = append(lines, fmt.Sprintf("%s performance rows dropped: missing or non-finite metric (listed in %s)", thousands(n), DroppedFile))
+		lines = append(lines, fmt.Sprintf("%s performance rows dropped: missing or non-finite metric (listed in %s)", report.Thousands(int64(n)), DroppedFile))
 	}
 	var countFiles []string
 	other := 0
@@ -80,15 +81,6 @@ func Explanations(res *Results, cfg Config) []string {
 
 func countsFile(cfg Config, dataset, pretraining, kind string) string {
 	return strings.TrimSuffix(cfg.PaperDir, "/") + "/search_counts/" + paper.SearchCountsFile(dataset, pretraining, paper.CountKind(kind), cfg.Threshold)
-}
-
-// thousands formats n with thousands separators.
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // PrintSummary prints the paper-mode matched-count fits (the study's main
