@@ -5,7 +5,7 @@ DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
 DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
 ORT_LIB  := .cache/onnxruntime/libonnxruntime.so.1
 
-.PHONY: run run-fit crawl-to-law test deps ort lint build nocgo worker models bench fuzz vocab clean
+.PHONY: run run-fit crawl-to-law test deps ort browser lint build nocgo worker models bench fuzz vocab clean
 
 ## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary.
 ## It also installs ONNX Runtime for image tagging (--model); the text-only default runs without it.
@@ -34,11 +34,16 @@ crawl-to-law: ort
 ## test: install test dependencies, check formatting/vet/go.mod/CGO_ENABLED=0 build, run all tests.
 ## Tests that need ../shared/data, DuckDB or ONNX Runtime fail (not skip) here when those are missing.
 test: deps lint
-	CONCEPTFREQ_REQUIRE_SHARED=1 CONCEPTFREQ_REQUIRE_DUCKDB=1 CONCEPTFREQ_REQUIRE_ORT=1 CONCEPTFREQ_ORT_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 ./...
+	CONCEPTFREQ_REQUIRE_SHARED=1 CONCEPTFREQ_REQUIRE_DUCKDB=1 CONCEPTFREQ_REQUIRE_ORT=1 CONCEPTFREQ_REQUIRE_BROWSER=1 CONCEPTFREQ_ORT_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./models/ort/
 
-## deps: DuckDB for Node (interop test reader) and the ONNX Runtime library, cached under .cache/
-deps: $(DUCKDB_STAMP) ort
+## deps: DuckDB for Node (interop test reader), the ONNX Runtime library (cached under .cache/)
+## and headless Chromium (Debian's chromium, for the report tests)
+deps: $(DUCKDB_STAMP) ort browser
+
+## browser: Debian's chromium and Liberation fonts, when missing (needs root, as on CI)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
 
 ## ort: ONNX Runtime 1.30 (CPU) from npm onnxruntime-node@1.30.0, sha256-checked, into .cache/onnxruntime
 ort:
