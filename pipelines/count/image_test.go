@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conceptfreq/conceptfreq/internal/browser"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
@@ -461,5 +463,48 @@ func TestDuckDBReadsImageOutputs(t *testing.T) {
 	duckdb(t, fmt.Sprintf("select count(*) as n from '%s/%s' where len(image_concepts) > 0", res.dir, tables.SampleConceptsFile), &samples)
 	if len(samples) != 1 || samples[0].N != fmt.Sprint(tagged) {
 		t.Errorf("duckdb: samples with image concepts: %+v, want %d", samples, tagged)
+	}
+}
+
+// The count report of a tagging run in a real browser: no console errors,
+// the run summary on the first screen, the misalignment figures of
+// run_stats.json, and every image decodes.
+func TestCountReportInBrowser(t *testing.T) {
+	lib := orttest.Lib(t)
+	browser.Path(t)
+	dir := t.TempDir()
+	colourDataset(t, dir)
+	res := imageJob(t, dir, baseImageConfig(lib), false)
+	probe := `
+	  var s = document.getElementById('summary-table').getBoundingClientRect();
+	  return {top: s.top, bottom: s.bottom, height: window.innerHeight, text: document.body.innerText,
+	    images: document.images.length, broken: Array.prototype.filter.call(document.images, function (i) { return !i.naturalWidth; }).length};`
+	r := browser.Load(t, filepath.Join(res.dir, count.ReportFile), 1400, 1000, probe)
+	if len(r.Errors) != 0 {
+		t.Errorf("console errors: %v", r.Errors)
+	}
+	var p struct {
+		Top, Bottom, Height float64
+		Text                string
+		Images, Broken      int
+	}
+	if err := json.Unmarshal(r.Probe, &p); err != nil {
+		t.Fatalf("probe %s: %v", r.Probe, err)
+	}
+	if p.Top < 0 || p.Bottom > p.Height {
+		t.Errorf("run summary at %v–%v px, want it within the first screen (%v px)", p.Top, p.Bottom, p.Height)
+	}
+	st := res.stats
+	for _, want := range []string{
+		fmt.Sprintf("%d of %d samples considered", st.Misaligned, st.MisalignmentConsidered),
+		fmt.Sprintf("%d images tagged", st.ImagesTagged),
+		"samples whose image shows it vs samples whose caption mentions it", "Most frequent", "Least frequent", "image_decode_failed",
+	} {
+		if !strings.Contains(p.Text, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if p.Images != 2 || p.Broken != 0 {
+		t.Errorf("%d images (%d broken), want the rank plot and the image-vs-caption scatter", p.Images, p.Broken)
 	}
 }

@@ -165,7 +165,14 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	if rs.WallSeconds > 0 {
 		rs.SamplesPerSecond = float64(total.SamplesRead) / rs.WallSeconds
 	}
-	rs.OutputFiles = append(outputs, tables.RunStatsFile)
+	rs.OutputFiles = append(outputs, ReportFile, tables.RunStatsFile)
+	page, err := renderCountReport(rs, rows)
+	if err != nil {
+		return err
+	}
+	if err := files.WriteBytes(ctx, files.Join(f.Dir, ReportFile), page); err != nil {
+		return err
+	}
 	return files.Write(ctx, files.Join(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
