@@ -5,7 +5,7 @@ DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
 DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
 ORT_LIB  := .cache/onnxruntime/libonnxruntime.so.1
 
-.PHONY: run run-fit crawl-to-law test deps ort browser lint build nocgo worker models bench fuzz vocab clean
+.PHONY: run run-fit crawl-to-law screenshots test deps ort browser lint build nocgo worker models bench fuzz vocab clean
 
 ## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary.
 ## It also installs ONNX Runtime for image tagging (--model); the text-only default runs without it.
@@ -30,6 +30,10 @@ crawl-to-law: ort
 	    --model=colourCLIP --pretraining=bundled --dataset=colours --output=out/chain/eval --overwrite
 	$(GO) run ./pipelines/fit --counts=out/chain/counts/concept_counts.parquet --count_kind=text --counts_pretraining=bundled \
 	    --performance=out/chain/eval/performance.parquet --output=out/chain/fit --overwrite
+
+## screenshots: regenerate docs/img/{fit,count}-report.png (the README's) in headless Chromium
+screenshots:
+	bash docs/screenshots.sh
 
 ## test: install test dependencies, check formatting/vet/go.mod/CGO_ENABLED=0 build, run all tests.
 ## Tests that need ../shared/data, DuckDB or ONNX Runtime fail (not skip) here when those are missing.

@@ -34,7 +34,7 @@ func TestReportInBrowser(t *testing.T) {
 	  input.value = 'synthci30m';
 	  input.dispatchEvent(new Event('input'));
 	  var visible = Array.prototype.filter.call(fits.tBodies[0].rows, function (r) { return r.style.display !== 'none'; }).length;
-	  return {top: h.top, bottom: h.bottom, height: window.innerHeight, sorted: sorted, sortedValues: vals.length, visible: visible,
+	  return {text: document.body.innerText.slice(0, 2000), top: h.top, bottom: h.bottom, height: window.innerHeight, sorted: sorted, sortedValues: vals.length, visible: visible,
 	    headlineRows: document.getElementById('headline-table').tBodies[0].rows.length,
 	    images: document.images.length, broken: Array.prototype.filter.call(document.images, function (i) { return !i.naturalWidth; }).length};
 	`
@@ -43,6 +43,7 @@ func TestReportInBrowser(t *testing.T) {
 		t.Errorf("console errors: %v", r.Errors)
 	}
 	var p struct {
+		Text                                string
 		Top, Bottom, Height                 float64
 		Sorted                              bool
 		SortedValues, Visible, HeadlineRows int
@@ -53,6 +54,10 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	if p.Top < 0 || p.Bottom > p.Height {
 		t.Errorf("headline table at %v–%v px, want it within the first screen (%v px)", p.Top, p.Bottom, p.Height)
+	}
+	// Why rows were not joined is said at the top, in plain words.
+	if !strings.Contains(p.Text, "12,000 imagenet-sketch text rows (cc12m, cc3m) not fitted: the study did not release those counts") {
+		t.Errorf("the top of the report does not explain the unmatched rows:\n%s", p.Text)
 	}
 	if p.HeadlineRows != len(paper.Pairs) {
 		t.Errorf("headline table has %d rows, want one per pair (%d)", p.HeadlineRows, len(paper.Pairs))

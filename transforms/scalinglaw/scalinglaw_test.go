@@ -269,13 +269,37 @@ func TestOutputsPlotsAndReport(t *testing.T) {
 	if bytes.Contains(report, []byte(`src="plots/`)) || !bytes.Contains(report, []byte("data:image/png;base64,")) {
 		t.Error("report is not self-contained")
 	}
+	// The result first, then matched → text → image.
+	order := []string{`id="headline"`, `id="headline-table"`, "<h2>Matched frequency</h2>", "<h2>Text frequency</h2>", "<h2>Image frequency</h2>", `id="fits"`}
+	last := -1
+	for _, o := range order {
+		i := bytes.Index(report, []byte(o))
+		if i < 0 || i < last {
+			t.Errorf("report: %q missing or out of order (at %d, previous at %d)", o, i, last)
+		}
+		last = i
+	}
 	pngs, _ := filepath.Glob(filepath.Join(cfg.Output, PlotsDir, "*.png"))
 	svgs, _ := filepath.Glob(filepath.Join(cfg.Output, PlotsDir, "*.svg"))
-	// accuracy: 2 pretraining × 1 prompt × 3 kinds; long tail: 3 kinds.
-	if len(pngs) != 9 || len(svgs) != 9 {
-		t.Errorf("got %d PNG and %d SVG plots, want 9 each", len(pngs), len(svgs))
+	// accuracy: 2 pretraining × 1 prompt × 3 kinds; long tail: 3 kinds;
+	// the headline figure.
+	if len(pngs) != 10 || len(svgs) != 10 {
+		t.Errorf("got %d PNG and %d SVG plots, want 10 each", len(pngs), len(svgs))
 	}
 	for _, p := range pngs {
+		if filepath.Base(p) == HeadlineFigure+".png" {
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := png.DecodeConfig(f)
+			f.Close()
+			// One panel per pretraining dataset (cc3m, laion400m): 2 × 5.2 in by 3.9 in at 96 dpi.
+			if err != nil || c.Width != 998 || c.Height != 374 {
+				t.Errorf("headline figure: %v, %dx%d; want 998x374 (two panels)", err, c.Width, c.Height)
+			}
+			continue
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			t.Fatal(err)
