@@ -583,3 +583,61 @@ func TestBadInputsSayWhatIsWrong(t *testing.T) {
 		t.Errorf("header-only: got %v, want ErrEmpty", err)
 	}
 }
+
+// A count run named like one of the study's pretraining datasets is fitted
+// against the study's accuracies, and the headline puts the study's own
+// value (from its released counts) beside it.
+func TestHeadlineComparesWithTheStudy(t *testing.T) {
+	dir := paperDir(t)
+	cfg := defaultConfig(t)
+	cfg.Pairs = []paper.Pair{{Pretraining: "cc3m", Model: "RN50"}}
+	cfg.Prompts = []string{"class"}
+	cfg.Kinds = []paper.CountKind{paper.Matched}
+	study, err := LoadAndFit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "Our" counts: the study's, doubled (a shift in log frequency), one
+	// table for all datasets as a count run writes it.
+	seen := map[string]bool{}
+	var rows []tables.ConceptCount
+	for _, ds := range paper.Datasets {
+		c, err := paper.ReadCounts(ctx, filepath.Join(dir, "search_counts", paper.SearchCountsFile(ds, "cc3m", paper.Matched, "0.7")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range c.Names {
+			if !seen[n] {
+				seen[n] = true
+				v := int64(2 * c.Values[n])
+				rows = append(rows, tables.ConceptCount{Concept: n, TextCount: v, MatchedCount: &v})
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := tables.WriteConceptCounts(&b, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.CountsPath = filepath.Join(t.TempDir(), "concept_counts.parquet")
+	os.WriteFile(cfg.CountsPath, b.Bytes(), 0o644)
+	cfg.CountKind, cfg.CountsName = paper.Matched, "cc3m"
+	res, err := LoadAndFit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := Headline(res)
+	studyHead := Headline(study)
+	if len(head) != 1 || len(studyHead) != 1 {
+		t.Fatalf("headline rows: %d and %d, want 1 each", len(head), len(studyHead))
+	}
+	h := head[0]
+	if !h.Own() || !h.HasStudy() || h.StudyRho != studyHead[0].Rho || h.StudySlope != studyHead[0].Slope {
+		t.Errorf("got %+v, want this run's fit with the study's ρ %v and slope %v beside it", h, studyHead[0].Rho, studyHead[0].Slope)
+	}
+	if math.IsNaN(h.DeltaRho()) || math.Abs(h.DeltaRho()) > 0.05 {
+		t.Errorf("Δρ %v: doubling the counts should barely move ρ", h.DeltaRho())
+	}
+	if l := Lede(head); !strings.Contains(l, "cc3m RN50: ρ") || !strings.Contains(l, "vs the study's") {
+		t.Errorf("lede does not compare with the study: %s", l)
+	}
+}
