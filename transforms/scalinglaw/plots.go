@@ -90,20 +90,15 @@ func accuracyPlot(title, kind string, fits []*Fit, colours map[string]int) (*plo
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	for _, f := range fits {
 		c := report.Colour(colours[f.Model])
-		var used, unused plotter.XYs
+		used, unused := splitBins(f)
 		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, b := range f.Bins {
-			if b.N == 0 || math.IsNaN(b.Mean) {
-				continue
+		for _, pt := range used {
+			lo, hi = math.Min(lo, math.Log(pt.X)), math.Max(hi, math.Log(pt.X))
+		}
+		for _, pts := range []plotter.XYs{used, unused} {
+			for _, pt := range pts {
+				ymin, ymax = math.Min(ymin, pt.Y), math.Max(ymax, pt.Y)
 			}
-			pt := plotter.XY{X: math.Exp(b.Hi), Y: b.Mean}
-			ymin, ymax = math.Min(ymin, b.Mean), math.Max(ymax, b.Mean)
-			if !b.Used {
-				unused = append(unused, pt)
-				continue
-			}
-			used = append(used, pt)
-			lo, hi = math.Min(lo, b.Hi), math.Max(hi, b.Hi)
 		}
 		if len(used) == 0 {
 			continue
@@ -143,6 +138,23 @@ func accuracyPlot(title, kind string, fits []*Fit, colours map[string]int) (*plo
 		p.Y.Max = ymax + (ymax-ymin)*(0.1+0.13*float64(len(fits)))
 	}
 	return p, nil
+}
+
+// splitBins returns a fit's non-empty bins as (bin edge, mean) points:
+// those in the fit, and those outside it (drawn hollow).
+func splitBins(f *Fit) (used, unused plotter.XYs) {
+	for _, b := range f.Bins {
+		if b.N == 0 || math.IsNaN(b.Mean) {
+			continue
+		}
+		pt := plotter.XY{X: math.Exp(b.Hi), Y: b.Mean}
+		if b.Used {
+			used = append(used, pt)
+		} else {
+			unused = append(unused, pt)
+		}
+	}
+	return used, unused
 }
 
 // renderPlots draws the headline figure (one panel per pretraining
