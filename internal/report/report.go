@@ -58,6 +58,16 @@ func NewPlot(title, x, y string) *plot.Plot {
 	return p
 }
 
+// LogRange sets a log axis to cover [lo, hi] with some margin, so that
+// degenerate data (all values equal, e.g. every count 1) never gives the
+// axis a non-positive end.
+func LogRange(a *plot.Axis, lo, hi float64) {
+	if !(lo > 0) || !(hi >= lo) {
+		return
+	}
+	a.Min, a.Max = lo/1.5, hi*1.5
+}
+
 // Render draws p as PNG and SVG of the given size.
 func Render(p *plot.Plot, w, h vg.Length) (png, svg []byte, err error) {
 	for _, format := range []string{"png", "svg"} {

@@ -231,6 +231,7 @@ func rankPlot(sorted []tables.ConceptCount, image bool) ([]byte, error) {
 			}})
 	}
 	drawn := 0
+	lo, hi, n := math.Inf(1), 0.0, 0
 	for i, s := range series {
 		var vals []float64
 		for _, r := range sorted {
@@ -245,7 +246,9 @@ func rankPlot(sorted []tables.ConceptCount, image bool) ([]byte, error) {
 		pts := make(plotter.XYs, len(vals))
 		for k, v := range vals {
 			pts[k] = plotter.XY{X: float64(k + 1), Y: v}
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
+		n = max(n, len(vals))
 		ln, err := plotter.NewLine(pts)
 		if err != nil {
 			return nil, err
@@ -265,6 +268,8 @@ func rankPlot(sorted []tables.ConceptCount, image bool) ([]byte, error) {
 		p.Legend.Add(s.name, ln)
 		drawn++
 	}
+	report.LogRange(&p.X, 1, float64(max(n, 1)))
+	report.LogRange(&p.Y, lo, hi)
 	if drawn == 0 {
 		p.X.Scale, p.Y.Scale = plot.LinearScale{}, plot.LinearScale{}
 		p.X.Tick.Marker, p.Y.Tick.Marker = plot.DefaultTicks{}, report.LinearTicks{N: 5}
@@ -304,7 +309,8 @@ func scatterPlot(rows []tables.ConceptCount) ([]byte, error) {
 	diag.LineStyle.Color = report.Grey
 	diag.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	p.Add(diag, sc)
-	p.X.Min, p.Y.Min, p.X.Max, p.Y.Max = 1, 1, hi*1.2, hi*1.2
+	report.LogRange(&p.X, 1, hi)
+	report.LogRange(&p.Y, 1, hi)
 	png, _, err := report.Render(p, 6*vg.Inch, 4.5*vg.Inch)
 	return png, err
 }

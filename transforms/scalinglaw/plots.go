@@ -229,6 +229,7 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 		p.Legend.Top, p.Legend.Left = false, true
 		lts := byKind[kind]
 		sort.SliceStable(lts, func(i, j int) bool { return lessPretraining(lts[i].Pretraining, lts[j].Pretraining) })
+		ylo, xlo := 1.0, 1.0
 		for i, lt := range lts {
 			var pts plotter.XYs
 			top := 0.0
@@ -238,6 +239,7 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 			for r, c := range lt.Sorted {
 				if c > 0 && top > 0 {
 					pts = append(pts, plotter.XY{X: float64(r+1) / float64(len(lt.Sorted)), Y: c / top})
+					ylo, xlo = math.Min(ylo, c/top), math.Min(xlo, float64(r+1)/float64(len(lt.Sorted)))
 				}
 			}
 			if len(pts) < 2 {
@@ -256,6 +258,8 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 			}
 			p.Legend.Add(label, ln)
 		}
+		report.LogRange(&p.X, xlo, 1)
+		report.LogRange(&p.Y, ylo, 1)
 		fig := Figure{Title: p.Title.Text, Name: "longtail_" + sanitize(kind),
 			Caption: "Concepts ranked by frequency, both axes normalised and logarithmic: a straight line is a power law."}
 		var err error
