@@ -339,7 +339,8 @@ func bruteForceWords(t *testing.T, path string, forms []string) wordHits {
 }
 
 // forEachCaptionWords calls each with every caption's set of lower-case
-// letter-only words, after HTML entities are decoded and URLs dropped.
+// letter-only words and digit runs, after HTML entities are decoded and URLs
+// dropped.
 func forEachCaptionWords(t *testing.T, path string, each func(row int, words map[string]bool)) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -352,7 +353,7 @@ func forEachCaptionWords(t *testing.T, path string, each func(row int, words map
 		t.Fatal(err)
 	}
 	defer r.Close()
-	nonLetters := regexp.MustCompile(`[^\p{L}]+`)
+	wordRE := regexp.MustCompile(`\p{L}+|\p{Nd}+`) // letter runs and digit runs, as the tokenizer splits
 	for row := 0; ; row++ {
 		c, err := r.Next()
 		if err == io.EOF {
@@ -370,7 +371,7 @@ func forEachCaptionWords(t *testing.T, path string, each func(row int, words map
 			kept = append(kept, lf)
 		}
 		words := map[string]bool{}
-		for _, w := range nonLetters.Split(strings.Join(kept, " "), -1) {
+		for _, w := range wordRE.FindAllString(strings.Join(kept, " "), -1) {
 			words[w] = true
 		}
 		each(row, words)
@@ -638,5 +639,28 @@ func TestDefaultInputsFromAnyDirectory(t *testing.T) {
 	}
 	if len(found) != 5 {
 		t.Errorf("found %d bundled shards from another directory, want 5: %v", len(found), found)
+	}
+}
+
+// Numbers are not words: "3" is not "third" (golem lemmatises digits into
+// ordinals), in every mode; a number concept matches the number.
+func TestNumbersAreNotWords(t *testing.T) {
+	path := shareddata.Path(t, "laion-captions/test_10000.parquet")
+	lem, _ := caption.English()
+	v, err := caption.ParseVocabulary(strings.NewReader("third\nfourth\n2020\n"), "numbers", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []caption.Rule{caption.AllWords, caption.Phrase} {
+		res := runJob(t, "", count.Config{Inputs: []string{path}, Rule: rule}.WithVocabulary(v))
+		for concept, forms := range map[string][]string{"third": {"third", "thirds"}, "fourth": {"fourth", "fourths"}, "2020": {"2020"}} {
+			want := int64(len(bruteForceWords(t, path, forms)))
+			if res.counts[concept] != want {
+				t.Errorf("%s: %s counts %d captions, want the %d with the word", rule, concept, res.counts[concept], want)
+			}
+			if want == 0 {
+				t.Errorf("%s: no caption has %s: the test shows nothing", rule, concept)
+			}
+		}
 	}
 }

@@ -2,7 +2,9 @@ package caption
 
 import (
 	"fmt"
+	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/aaaton/golem/v4"
 	"github.com/aaaton/golem/v4/dicts/en"
@@ -39,11 +41,19 @@ func English() (*Lemmatizer, error) {
 	return english, englishErr
 }
 
-// Lemma returns the lemma of a lower-case word.
+// Lemma returns the lemma of a lower-case word. Numbers are not words:
+// golem's dictionary maps "third" to "3" and "first" to "\ufeff1", so a
+// concept "third" would match every caption with a 3. A number is its own
+// lemma, and a word is never lemmatised into a number.
 func (l *Lemmatizer) Lemma(word string) string {
-	// LemmaLower only reads the dictionary map; golem's Lemmas sorts a shared
-	// slice in place and must not be called concurrently.
-	return l.g.LemmaLower(word)
+	if isNumber(word) {
+		return word
+	}
+	lemma := l.g.LemmaLower(word)
+	if strings.IndexFunc(lemma, func(r rune) bool { return unicode.IsDigit(r) || r == '\ufeff' }) >= 0 {
+		return word
+	}
+	return lemma
 }
 
 // Lemmas tokenizes text and lemmatises every token.
@@ -53,4 +63,18 @@ func (l *Lemmatizer) Lemmas(text string) []string {
 		toks[i] = l.Lemma(t)
 	}
 	return toks
+}
+
+// isNumber reports whether word is a run of digits (the tokenizer's number
+// tokens).
+func isNumber(word string) bool {
+	if word == "" {
+		return false
+	}
+	for _, r := range word {
+		if !unicode.IsDigit(r) {
+			return false
+		}
+	}
+	return true
 }
