@@ -44,36 +44,74 @@ type Head struct {
 type Normalizer func(string) string
 
 // NewMultilabel maps the model's output labels (one per output column) to
-// the vocabulary. logits applies a sigmoid to the outputs.
+// the vocabulary: by exact spelling, else by normalised name (see assign).
+// logits applies a sigmoid to the outputs.
 func NewMultilabel(vocab []string, labels []string, logits bool, norm Normalizer) (*Head, error) {
 	if len(labels) == 0 {
 		return nil, fmt.Errorf("tagging: the multilabel model has no labels (give a labels file or the model metadata key %q)", MetaLabels)
 	}
-	byNorm := map[string]int{}
-	for i, l := range labels {
-		k := norm(l)
-		if _, dup := byNorm[k]; !dup {
-			byNorm[k] = i
-		}
+	cols, err := assign(vocab, labels, norm, "label")
+	if err != nil {
+		return nil, err
 	}
-	h := &Head{Kind: Multilabel, Known: make([]bool, len(vocab)), col: make([]int, len(vocab)), logits: logits, OutputDim: len(labels)}
-	for i, c := range vocab {
-		h.col[i] = -1
-		if j, ok := byNorm[norm(c)]; ok {
-			h.col[i], h.Known[i] = j, true
-		}
+	h := &Head{Kind: Multilabel, Known: make([]bool, len(vocab)), col: cols, logits: logits, OutputDim: len(labels)}
+	for i, j := range cols {
+		h.Known[i] = j >= 0
 	}
 	return h, nil
 }
 
+// assign maps each vocabulary row to the model name (label or embedded
+// concept) that stands for it: the name spelled exactly like the row,
+// else the name whose normalised key is the row's (names that have a row of
+// their own spelling map only to it). Two names claiming one row are an
+// error naming both and the row. Rows no name claims get -1.
+func assign(vocab, names []string, norm Normalizer, what string) ([]int, error) {
+	exact := map[string]int{}
+	byKey := map[string][]int{}
+	for i, n := range names {
+		if j, dup := exact[n]; dup {
+			return nil, fmt.Errorf("tagging: %s %q is given twice (columns %d and %d)", what, n, j, i)
+		}
+		exact[n] = i
+	}
+	rows := map[string]bool{}
+	for _, v := range vocab {
+		rows[v] = true
+	}
+	for i, n := range names {
+		if !rows[n] { // a name with a row of its own spelling maps only there
+			byKey[norm(n)] = append(byKey[norm(n)], i)
+		}
+	}
+	out := make([]int, len(vocab))
+	for r, v := range vocab {
+		out[r] = -1
+		if j, ok := exact[v]; ok {
+			out[r] = j
+			continue
+		}
+		switch c := byKey[norm(v)]; len(c) {
+		case 0:
+		case 1:
+			out[r] = c[0]
+		default:
+			return nil, fmt.Errorf("tagging: %ss %q and %q both stand for the vocabulary concept %q (same normalised form %q); keep one",
+				what, names[c[0]], names[c[1]], v, norm(v))
+		}
+	}
+	return out, nil
+}
+
 // NewEmbedding scores image embeddings against concept embeddings by cosine
-// similarity; concepts are matched to the vocabulary by normalised name.
+// similarity; embedded concepts map to vocabulary rows by exact spelling,
+// else by normalised name (see assign).
 func NewEmbedding(vocab []string, concepts []string, embeddings [][]float32, norm Normalizer) (*Head, error) {
 	if len(concepts) == 0 || len(concepts) != len(embeddings) {
 		return nil, fmt.Errorf("tagging: %d concept names for %d embeddings", len(concepts), len(embeddings))
 	}
 	d := len(embeddings[0])
-	byNorm := map[string][]float32{}
+	units := make([][]float32, len(concepts))
 	for i, c := range concepts {
 		if len(embeddings[i]) != d {
 			return nil, fmt.Errorf("tagging: embedding of %q has %d dimensions, the first has %d", c, len(embeddings[i]), d)
@@ -82,12 +120,16 @@ func NewEmbedding(vocab []string, concepts []string, embeddings [][]float32, nor
 		if !ok {
 			return nil, fmt.Errorf("tagging: embedding of %q is all zeros", c)
 		}
-		byNorm[norm(c)] = u
+		units[i] = u
+	}
+	rows, err := assign(vocab, concepts, norm, "embedded concept")
+	if err != nil {
+		return nil, err
 	}
 	h := &Head{Kind: Embedding, Known: make([]bool, len(vocab)), emb: make([][]float32, len(vocab)), Scale: 1, Activation: "none", Temperature: 1, OutputDim: d}
-	for i, c := range vocab {
-		if e, ok := byNorm[norm(c)]; ok {
-			h.emb[i], h.Known[i] = e, true
+	for i, j := range rows {
+		if j >= 0 {
+			h.emb[i], h.Known[i] = units[j], true
 		}
 	}
 	return h, nil

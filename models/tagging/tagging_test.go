@@ -78,3 +78,34 @@ func TestLabels(t *testing.T) {
 		t.Errorf("got %v %v", got, err)
 	}
 }
+
+// Labels map to rows by exact spelling first, then by normalised key; two
+// labels claiming one row are an error naming both and the row.
+func TestLabelsMapExactlyFirst(t *testing.T) {
+	key := func(s string) string { return strings.TrimSuffix(strings.ReplaceAll(strings.ToLower(s), "_", " "), "es") }
+	vocab := []string{"sunglass", "sunglasses", "American coot", "American_Coot", "Tiger"}
+	h, err := tagging.NewMultilabel(vocab, []string{"sunglasses", "american coot", "tiger"}, false, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float64, len(vocab))
+	if err := h.Scores([]float32{0.1, 0.2, 0.3}, dst); err != nil {
+		t.Fatal(err)
+	}
+	// "sunglasses" has a row of its own spelling: it maps only there. The
+	// coot label stands for both coot rows (no exact spelling), tiger by key.
+	if !math.IsNaN(dst[0]) || !near(dst[1], 0.1) || !near(dst[2], 0.2) || !near(dst[3], 0.2) || !near(dst[4], 0.3) {
+		t.Errorf("got %v, want [NaN 0.1 0.2 0.2 0.3]", dst)
+	}
+	_, err = tagging.NewMultilabel([]string{"American coot"}, []string{"american coot", "AMERICAN_COOT"}, false, key)
+	if err == nil || !strings.Contains(err.Error(), `labels "american coot" and "AMERICAN_COOT" both stand for the vocabulary concept "American coot"`) {
+		t.Errorf("two labels for one row: got %v", err)
+	}
+	if _, err := tagging.NewMultilabel([]string{"a"}, []string{"a", "a"}, false, key); err == nil || !strings.Contains(err.Error(), `label "a" is given twice`) {
+		t.Errorf("a label twice: got %v", err)
+	}
+	if _, err := tagging.NewEmbedding([]string{"red"}, []string{"Red", "RED"}, [][]float32{{1, 0}, {0, 1}}, strings.ToLower); err == nil ||
+		!strings.Contains(err.Error(), `embedded concepts "Red" and "RED" both stand for the vocabulary concept "red"`) {
+		t.Errorf("two embedded concepts for one row: got %v", err)
+	}
+}

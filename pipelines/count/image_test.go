@@ -70,6 +70,7 @@ func hugePNGHeader() []byte {
 type plantedTruth struct {
 	text, image, matched, textOnly, imageOnly map[string]int64
 	samples, tagged, considered, misaligned   int64
+	withImageConcept, withTextConcept         int64 // tagged samples with a tagged concept / a known caption concept
 	imageRejects                              map[string]int64
 	rows                                      map[string]tables.SampleRow // per tagged sample, by key
 }
@@ -155,6 +156,12 @@ func colourDataset(t *testing.T, dir string) *plantedTruth {
 				}
 			}
 			known := mentioned["red"] || mentioned["green"] || mentioned["blue"]
+			if tagged {
+				tr.withImageConcept++
+			}
+			if known {
+				tr.withTextConcept++
+			}
 			if tagged && known {
 				tr.considered++
 				if !mentioned[ic] {
@@ -217,6 +224,9 @@ func checkColourTruth(t *testing.T, name string, res *result, tr *plantedTruth) 
 	}
 	if want := float64(tr.misaligned) / float64(tr.samples); st.MisalignmentDegree != want {
 		t.Errorf("%s: misalignment_degree %v, want %v", name, st.MisalignmentDegree, want)
+	}
+	if want := float64(tr.misaligned) / float64(max(tr.withImageConcept, tr.withTextConcept)); st.MisalignmentDegreeExtracted != want || want == 0 {
+		t.Errorf("%s: misalignment_degree_extracted %v, want %v (misaligned ÷ max(samples with an image concept, with a caption concept))", name, st.MisalignmentDegreeExtracted, want)
 	}
 	for _, c := range []string{"red", "green", "blue"} {
 		r := res.byConcept[c]

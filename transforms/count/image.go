@@ -203,6 +203,9 @@ func (r *shardRun) tally(ps pendingSample, scores []float64) {
 	if imageAny {
 		r.st.ImagesWithConcept++
 	}
+	if textKnown {
+		r.st.TaggedWithTextConcept++
+	}
 	// The study's misalignment: both sets non-empty (over concepts the tagger
 	// knows) and disjoint.
 	if imageAny && textKnown {

@@ -43,6 +43,7 @@ type Stats struct {
 	ImagesTagged           int64            `json:"images_tagged"`
 	ImagesWithConcept      int64            `json:"images_with_concept"`
 	MisalignmentConsidered int64            `json:"misalignment_considered"`
+	TaggedWithTextConcept  int64            `json:"tagged_with_caption_concept"` // tagged samples whose caption mentions a concept the tagger knows
 	Misaligned             int64            `json:"misaligned_samples"`
 	Rejects                map[string]int64 `json:"rejects"`
 }
@@ -58,6 +59,7 @@ func (s *Stats) Merge(o Stats) {
 	s.ImagesTagged += o.ImagesTagged
 	s.ImagesWithConcept += o.ImagesWithConcept
 	s.MisalignmentConsidered += o.MisalignmentConsidered
+	s.TaggedWithTextConcept += o.TaggedWithTextConcept
 	s.Misaligned += o.Misaligned
 	for k, v := range o.Rejects {
 		if s.Rejects == nil {

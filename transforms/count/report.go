@@ -80,7 +80,7 @@ var countReportTmpl = template.Must(template.New("count").Funcs(template.FuncMap
 {{if .Image}}<h2>Image and caption</h2>
 <p>{{n .S.ImagesTagged}} images tagged, {{n .S.ImagesWithConcept}} with a concept above the threshold.
 Misalignment (the study's App. K: image and caption concepts both found and disjoint): {{n .S.Misaligned}} of {{n .S.MisalignmentConsidered}} samples considered
-({{pct .S.MisalignmentDegreeConsidered}}; {{pct .S.MisalignmentDegree}} of all samples read).</p>
+({{pct .S.MisalignmentDegreeConsidered}}; {{pct .S.MisalignmentDegree}} of all samples read; {{pct .S.MisalignmentDegreeExtracted}} of the larger of the samples with an image concept and with a caption concept, the study's second denominator).</p>
 {{with .Scatter}}<figure><img src="{{png .}}" alt="image vs text counts"><figcaption>Per concept: samples whose image shows it vs samples whose caption mentions it (log scales, +1). Points on the diagonal agree.</figcaption></figure>{{end}}{{end}}
 <h2>Long tail</h2>
 <p>{{.TailSentence}}</p>

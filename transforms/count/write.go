@@ -40,6 +40,7 @@ type RunStats struct {
 	ImageRejects                 int64          `json:"image_rejects"`
 	MisalignmentDegree           float64        `json:"misalignment_degree"`
 	MisalignmentDegreeConsidered float64        `json:"misalignment_degree_considered"`
+	MisalignmentDegreeExtracted  float64        `json:"misalignment_degree_extracted"`
 	ConceptsNonZero              int            `json:"concepts_with_matches"`
 	TopConcepts                  []ConceptTotal `json:"top_concepts"`
 	Config                       RunConfig      `json:"config"`
@@ -143,6 +144,9 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	}
 	if total.SamplesRead > 0 {
 		rs.MisalignmentDegree = float64(total.Misaligned) / float64(total.SamplesRead)
+	}
+	if d := max(total.ImagesWithConcept, total.TaggedWithTextConcept); d > 0 {
+		rs.MisalignmentDegreeExtracted = float64(total.Misaligned) / float64(d)
 	}
 	if total.MisalignmentConsidered > 0 {
 		rs.MisalignmentDegreeConsidered = float64(total.Misaligned) / float64(total.MisalignmentConsidered)
