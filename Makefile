@@ -89,10 +89,9 @@ fuzz:
 	$(GO) test ./io/wds -run XXX -fuzz FuzzReader -fuzztime 60s
 	$(GO) test ./models/clip -run XXX -fuzz FuzzTokenize -fuzztime 60s
 
-## vocab: regenerate the embedded default vocabulary from the study's released counts
+## vocab: regenerate the embedded vocabularies (study classes, study retrieval words) from the study's released counts
 vocab:
-	$(GO) run ./transforms/caption/internal/mkvocab -paper ../shared/data/paper > transforms/caption/default_concepts.txt.new
-	mv transforms/caption/default_concepts.txt.new transforms/caption/default_concepts.txt
+	$(GO) run ./transforms/caption/internal/mkvocab -paper ../shared/data/paper -out transforms/caption
 
 clean:
 	rm -rf out bin bench/results

@@ -28,7 +28,7 @@ import (
 
 var (
 	input         = flag.String("input", DefaultInput, "comma-separated shard files, globs or directories (.tar, .tar.gz, .tgz, img2dataset .parquet; local or gs://)")
-	concepts      = flag.String("concepts", "", "concept vocabulary file: one per line, '#' comments, optional 'concept<TAB>alias1|alias2' (default: embedded study vocabulary)")
+	concepts      = flag.String("concepts", "", "concept vocabulary: a file (one per line, '#' comments, optional 'concept<TAB>alias1|alias2'), or embedded:study (the default: the study's 3,204 class-name spellings) or embedded:study-retrieval (its coco/flickr caption words)")
 	output        = flag.String("output", "out", "output directory (local or gs://)")
 	overwrite     = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
 	captionColumn = flag.String("caption_column", "", "caption column of Parquet inputs (default: first of caption, TEXT, text)")
@@ -144,6 +144,9 @@ func run(ctx context.Context) error {
 	vocab, err := LoadVocabulary(ctx, *concepts)
 	if err != nil {
 		return err
+	}
+	for _, d := range vocab.Dropped {
+		fmt.Fprintf(os.Stderr, "count: warning: --concepts %s: %s; dropped\n", vocab.Source, d)
 	}
 	cfg := count.Config{Inputs: patterns, Output: *output, Rule: rule, POS: posMode,
 		CaptionExt: *captionExt, CaptionColumn: *captionColumn, EmitSamples: *emitSamples,

@@ -22,11 +22,14 @@ import (
 	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/internal/synth"
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
+	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
+	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw"
 )
 
 func TestMain(m *testing.M) {
@@ -662,5 +665,52 @@ func TestNumbersAreNotWords(t *testing.T) {
 				t.Errorf("%s: no caption has %s: the test shows nothing", rule, concept)
 			}
 		}
+	}
+}
+
+// count → fit on the real LAION captions with the default vocabulary:
+// every class of the study's 18 fitted datasets joins (cifar10's plane
+// through its alias), so unmatched.parquet is empty for the count kind
+// fitted.
+func TestCountThenFitJoinsEveryClass(t *testing.T) {
+	path := shareddata.Path(t, "laion-captions/test_10000.parquet")
+	paperDir := shareddata.Path(t, "paper")
+	res := runJob(t, "", count.Config{Inputs: []string{path}})
+	slice := func(s string) scaling.Slice {
+		sl, err := scaling.ParseSlice(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sl
+	}
+	cfg := scalinglaw.Config{PaperDir: paperDir, CountsPath: files.Join(res.dir, tables.ConceptCountsFile), CountKind: paper.Text,
+		CountsName: "laion400m", Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts, Datasets: paper.Datasets,
+		Kinds: []paper.CountKind{paper.Matched}, Threshold: "0.7", NBins: 12, DefaultSlice: slice("1:-1"),
+		Slices: map[string]scaling.Slice{"laion400m": slice("2:-1")}, Zeros: scaling.ZerosExclude, TailK: 10,
+		Aliases: map[string]map[string]string{"cifar10": {"plane": "airplane"}}}
+	fit, err := scalinglaw.LoadAndFit(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scalinglaw.WriteAll(context.Background(), cfg.Output, fit, cfg); err != nil {
+		t.Fatal(err)
+	}
+	ours := 0
+	for _, f := range fit.Fits {
+		if f.Pretraining == "laion400m" && f.Source == scalinglaw.SourceCounts {
+			ours++
+		}
+	}
+	if ours == 0 {
+		t.Fatal("no fit used this run's counts")
+	}
+	var unmatched []string
+	for _, u := range fit.Unmatched {
+		if u.Pretraining == "laion400m" && u.Kind == string(paper.Text) {
+			unmatched = append(unmatched, u.Dataset+"/"+u.Concept)
+		}
+	}
+	if len(unmatched) != 0 {
+		t.Errorf("%d performance classes did not join this run's counts, e.g. %v", len(unmatched), unmatched[:min(10, len(unmatched))])
 	}
 }

@@ -66,6 +66,10 @@ type Matcher struct {
 	variants []variant
 	byFirst  [][]int32 // lemma ID → indices into variants whose first word it is
 	nConcept int
+	// followers lists, per concept matched, the later concepts with the
+	// same spellings (same name and alias keys): matched once, counted for
+	// each row.
+	followers map[int32][]int32
 }
 
 // NewMatcher compiles a vocabulary for matching.
@@ -76,8 +80,19 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 	if _, err := ParsePOS(string(pos)); err != nil {
 		return nil, err
 	}
-	m := &Matcher{lem: lem, rule: rule, pos: pos, lemmaID: map[string]int32{}, nConcept: len(v.Concepts)}
+	m := &Matcher{lem: lem, rule: rule, pos: pos, lemmaID: map[string]int32{}, nConcept: len(v.Concepts), followers: map[int32][]int32{}}
+	leaders := map[string]int32{}
 	for ci, c := range v.Concepts {
+		var keys []string
+		for _, spelling := range append([]string{c.Name}, c.Aliases...) {
+			keys = append(keys, NormalizeConcept(lem, spelling))
+		}
+		sig := strings.Join(keys, "\x00")
+		if l, ok := leaders[sig]; ok {
+			m.followers[l] = append(m.followers[l], int32(ci))
+			continue
+		}
+		leaders[sig] = int32(ci)
 		for _, spelling := range append([]string{c.Name}, c.Aliases...) {
 			lemmas := lem.Lemmas(spelling)
 			if len(lemmas) == 0 {
@@ -155,7 +170,7 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 				}
 				if ok {
 					sc.matched[vr.concept] = sc.gen
-					dst = append(dst, int(vr.concept))
+					dst = m.appendMatch(dst, vr.concept)
 				}
 			}
 		}
@@ -182,10 +197,20 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 				}
 				if ok {
 					sc.matched[vr.concept] = sc.gen
-					dst = append(dst, int(vr.concept))
+					dst = m.appendMatch(dst, vr.concept)
 				}
 			}
 		}
+	}
+	return dst
+}
+
+// appendMatch appends a matched concept and the concepts that share its
+// spellings.
+func (m *Matcher) appendMatch(dst []int, c int32) []int {
+	dst = append(dst, int(c))
+	for _, f := range m.followers[c] {
+		dst = append(dst, int(f))
 	}
 	return dst
 }

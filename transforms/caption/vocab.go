@@ -32,29 +32,75 @@ type Concept struct {
 type Vocabulary struct {
 	Source   string
 	Concepts []Concept
+	// SharedKeys are the groups of concepts (names, in order) whose
+	// spellings normalise to the same match key, e.g. "American coot" and
+	// "American_Coot": each keeps its own row and the same count.
+	SharedKeys [][]string
+	// Dropped are exact duplicate lines, left out (a warning, not an error).
+	Dropped []DroppedLine
+}
+
+// DroppedLine is a vocabulary line that repeats an earlier one exactly.
+type DroppedLine struct {
+	Line, First int
+	Name        string
+}
+
+func (d DroppedLine) String() string {
+	return fmt.Sprintf("line %d repeats line %d (%q)", d.Line, d.First, d.Name)
 }
 
 //go:embed default_concepts.txt
 var defaultConcepts string
 
+//go:embed retrieval_concepts.txt
+var retrievalConcepts string
+
+// Embedded vocabularies, by the name --concepts takes ("embedded:NAME").
+const (
+	// StudyVocabulary is the default: every distinct class-name string of
+	// the study's classification datasets (the 18 it fits plus
+	// imagenet-r), 3,204 spellings.
+	StudyVocabulary = "embedded:study"
+	// RetrievalVocabulary is the caption words of the study's coco and
+	// flickr retrieval lists.
+	RetrievalVocabulary = "embedded:study-retrieval"
+)
+
 // DefaultVocabularyName is the Source of DefaultVocabulary.
-const DefaultVocabularyName = "embedded:default_concepts.txt"
+const DefaultVocabularyName = StudyVocabulary
+
+// EmbeddedVocabularies lists the names Embedded takes.
+var EmbeddedVocabularies = []string{StudyVocabulary, RetrievalVocabulary}
 
 // DefaultVocabulary returns the built-in vocabulary: the downstream class
-// names of the study (arXiv 2404.04125), de-duplicated after normalisation.
-func DefaultVocabulary() (*Vocabulary, error) {
+// names of the study (arXiv 2404.04125), one row per spelling.
+func DefaultVocabulary() (*Vocabulary, error) { return Embedded(StudyVocabulary) }
+
+// Embedded returns an embedded vocabulary by name (EmbeddedVocabularies).
+func Embedded(name string) (*Vocabulary, error) {
 	lem, err := English()
 	if err != nil {
 		return nil, err
 	}
-	return ParseVocabulary(strings.NewReader(defaultConcepts), DefaultVocabularyName, lem)
+	switch name {
+	case StudyVocabulary:
+		return ParseVocabulary(strings.NewReader(defaultConcepts), name, lem)
+	case RetrievalVocabulary:
+		return ParseVocabulary(strings.NewReader(retrievalConcepts), name, lem)
+	}
+	return nil, fmt.Errorf("%w: no embedded vocabulary %q (have %s)", ErrVocabulary, name, strings.Join(EmbeddedVocabularies, ", "))
 }
 
 // LoadVocabulary reads a vocabulary file (local or gs://, through
-// io/files), or returns DefaultVocabulary when path is empty.
+// io/files), an embedded one ("embedded:study-retrieval"), or returns
+// DefaultVocabulary when path is empty.
 func LoadVocabulary(ctx context.Context, path string) (*Vocabulary, error) {
 	if path == "" {
 		return DefaultVocabulary()
+	}
+	if strings.HasPrefix(path, "embedded:") {
+		return Embedded(path)
 	}
 	lem, err := English()
 	if err != nil {
@@ -69,11 +115,15 @@ func LoadVocabulary(ctx context.Context, path string) (*Vocabulary, error) {
 
 // ParseVocabulary reads a vocabulary: one concept per line, "#" starts a
 // comment line, blank lines are ignored. A line may be "concept<TAB>a1|a2"
-// to give aliases. Concepts that normalise to the same lemma sequence are an
-// error naming both lines, as is a concept with no words.
+// to give aliases. Every spelling keeps its own row: concepts that normalise
+// to the same lemma sequence are listed in SharedKeys (they count the same
+// samples); a line repeating an earlier one exactly is dropped and listed in
+// Dropped. A concept with no words is an error.
 func ParseVocabulary(r io.Reader, source string, lem *Lemmatizer) (*Vocabulary, error) {
 	v := &Vocabulary{Source: source}
-	seen := map[string]int{} // normalised key → index in v.Concepts
+	byKey := map[string]int{} // normalised key → index into groups
+	var groups [][]string     // names by key, in order of first appearance
+	lines := map[string]int{} // exact line → first line number
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	line := 0
@@ -112,12 +162,18 @@ func ParseVocabulary(r io.Reader, source string, lem *Lemmatizer) (*Vocabulary, 
 				return nil, fmt.Errorf("%w: %s:%d: alias %q of %q has no words to match", ErrVocabulary, source, line, a, name)
 			}
 		}
-		if j, dup := seen[key]; dup {
-			prev := v.Concepts[j]
-			return nil, fmt.Errorf("%w: %s:%d: concept %q duplicates %q on line %d (both normalise to %q)",
-				ErrVocabulary, source, line, name, prev.Name, prev.Line, key)
+		exact := name + "\t" + strings.Join(c.Aliases, "|")
+		if first, dup := lines[exact]; dup {
+			v.Dropped = append(v.Dropped, DroppedLine{Line: line, First: first, Name: name})
+			continue
 		}
-		seen[key] = len(v.Concepts)
+		lines[exact] = line
+		if g, ok := byKey[key]; ok {
+			groups[g] = append(groups[g], name)
+		} else {
+			byKey[key] = len(groups)
+			groups = append(groups, []string{name})
+		}
 		v.Concepts = append(v.Concepts, c)
 	}
 	if err := sc.Err(); err != nil {
@@ -125,6 +181,11 @@ func ParseVocabulary(r io.Reader, source string, lem *Lemmatizer) (*Vocabulary, 
 	}
 	if len(v.Concepts) == 0 {
 		return nil, fmt.Errorf("%w: %s: no concepts", ErrVocabulary, source)
+	}
+	for _, g := range groups {
+		if len(g) > 1 {
+			v.SharedKeys = append(v.SharedKeys, g)
+		}
 	}
 	return v, nil
 }

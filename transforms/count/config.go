@@ -33,6 +33,8 @@ type Config struct {
 	Concepts         []caption.Concept // the vocabulary, in output order
 	VocabularySource string
 	VocabularyHash   string
+	SharedKeys       [][]string // vocabulary rows that share a match key (same counts)
+	DroppedLines     []string   // vocabulary lines dropped as exact repeats
 	Rule             caption.Rule
 	POS              caption.POS
 	CaptionExt       string // WebDataset caption member (default txt)
@@ -44,6 +46,10 @@ type Config struct {
 // WithVocabulary returns c with the vocabulary's concepts, source and hash.
 func (c Config) WithVocabulary(v *caption.Vocabulary) Config {
 	c.Concepts, c.VocabularySource, c.VocabularyHash = v.Concepts, v.Source, v.Hash()
+	c.SharedKeys, c.DroppedLines = v.SharedKeys, nil
+	for _, d := range v.Dropped {
+		c.DroppedLines = append(c.DroppedLines, d.String())
+	}
 	return c
 }
 
@@ -317,6 +323,8 @@ type RunConfig struct {
 	VocabularySource string          `json:"vocabulary"`
 	VocabularySize   int             `json:"vocabulary_size"`
 	VocabularyHash   string          `json:"vocabulary_sha256"`
+	SharedKeys       [][]string      `json:"shared_match_keys"`
+	DroppedLines     []string        `json:"dropped_vocabulary_lines,omitempty"`
 	Match            string          `json:"match"`
 	POS              string          `json:"pos"`
 	Lemmatizer       string          `json:"lemmatizer"`
@@ -353,6 +361,8 @@ func (c Config) Record(files int, runner string) RunConfig {
 		VocabularySource: c.VocabularySource,
 		VocabularySize:   len(c.Concepts),
 		VocabularyHash:   c.VocabularyHash,
+		SharedKeys:       c.SharedKeys,
+		DroppedLines:     c.DroppedLines,
 		Match:            string(c.Rule),
 		POS:              string(c.POS),
 		Lemmatizer:       caption.LemmatizerName,
