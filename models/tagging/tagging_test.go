@@ -82,7 +82,9 @@ func TestLabels(t *testing.T) {
 // Labels map to rows by exact spelling first, then by normalised key; two
 // labels claiming one row are an error naming both and the row.
 func TestLabelsMapExactlyFirst(t *testing.T) {
-	key := func(s string) string { return strings.TrimSuffix(strings.ReplaceAll(strings.ToLower(s), "_", " "), "es") }
+	key := func(s string) string {
+		return strings.TrimSuffix(strings.ReplaceAll(strings.ToLower(s), "_", " "), "es")
+	}
 	vocab := []string{"sunglass", "sunglasses", "American coot", "American_Coot", "Tiger"}
 	h, err := tagging.NewMultilabel(vocab, []string{"sunglasses", "american coot", "tiger"}, false, key)
 	if err != nil {

@@ -6,10 +6,11 @@
 //     study's classification datasets (the 18 it fits plus imagenet-r), as
 //     spelled in its matched-count files <dataset>_*_integrated_tlemmatized_i0.7_search_counts.json,
 //     datasets in the study's order, keys in file order, exact repeats once;
+//
 //   - retrieval_concepts.txt: the caption words of its coco and flickr
 //     retrieval lists (the keys of their *_search_counts.json files).
 //
-//	go run ./transforms/caption/internal/mkvocab -paper ../shared/data/paper -out transforms/caption
+//     go run ./transforms/caption/internal/mkvocab -paper ../shared/data/paper -out transforms/caption
 package main
 
 import (
