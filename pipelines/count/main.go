@@ -33,7 +33,7 @@ var (
 	overwrite     = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
 	captionColumn = flag.String("caption_column", "", "caption column of Parquet inputs (default: first of caption, TEXT, text)")
 	captionExt    = flag.String("caption_ext", "txt", "WebDataset member holding the caption (falls back to the .json 'caption' field)")
-	match         = flag.String("match", string(caption.AllWords), "match rule: all-words (every concept lemma anywhere in the caption) or phrase (contiguous, in order)")
+	match         = flag.String("match", string(caption.AllWords), "match rule: all-words (every concept lemma anywhere in the caption), phrase (contiguous, in order), or study (the study's noun-index rule, to compare with its released counts; see the README)")
 	emitSamples   = flag.Bool("emit_samples", false, "also write sample_concepts.parquet (shard, key, caption, text_concepts, image_concepts)")
 
 	// Image side.

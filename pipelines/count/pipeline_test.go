@@ -714,3 +714,52 @@ func TestCountThenFitJoinsEveryClass(t *testing.T) {
 		t.Errorf("%d performance classes did not join this run's counts, e.g. %v", len(unmatched), unmatched[:min(10, len(unmatched))])
 	}
 }
+
+// The study rule's "skipped when absent from the whole input" is exact
+// whatever the sharding: a piece that only one shard holds changes the
+// counts of every shard's samples as a single run over all of them would.
+func TestStudyRuleComposesOverShards(t *testing.T) {
+	dir := t.TempDir()
+	lem, _ := caption.English()
+	v, err := caption.ParseVocabulary(strings.NewReader("four-poster bed\nT-shirt\nkite (bird of prey)\nModel B200\n"), "study", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beds := []string{"a bed in a room", "the bed is made", "a large bed with pillows", "a wooden bed", "a bed", "a shirt on a bed"}
+	posters := []string{"a poster on the wall next to a bed"} // the only caption with "poster"
+	others := []string{"a model wearing a T-shirt", "a kite in the sky", "a bird on a kite", "the model B200"}
+	var all []string
+	all = append(append(append(all, beds...), others...), posters...)
+	for _, sub := range []string{"one", "split", "noposter"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeShard(t, filepath.Join(dir, "one", "all.tar"), all)
+	writeShard(t, filepath.Join(dir, "split", "a.tar"), beds)
+	writeShard(t, filepath.Join(dir, "split", "b.tar"), others)
+	writeShard(t, filepath.Join(dir, "split", "c.tar"), posters)
+	writeShard(t, filepath.Join(dir, "noposter", "a.tar"), beds)
+	writeShard(t, filepath.Join(dir, "noposter", "b.tar"), others)
+	run := func(sub, runner string) map[string]int64 {
+		return runJob(t, runner, count.Config{Inputs: []string{filepath.Join(dir, sub)}, Rule: caption.Study}.WithVocabulary(v)).counts
+	}
+	one, split, direct := run("one", ""), run("split", ""), run("split", "direct")
+	if !reflect.DeepEqual(one, split) || !reflect.DeepEqual(one, direct) {
+		t.Errorf("one shard %v, three shards %v, direct %v: want the same counts", one, split, direct)
+	}
+	// With "poster" in the input, four-poster bed needs both pieces: only
+	// the poster caption. Without it, "poster" is skipped: every bed.
+	if one["four-poster bed"] != 1 {
+		t.Errorf("four-poster bed with a poster in the input: %d, want 1 (the caption with both)", one["four-poster bed"])
+	}
+	noPoster := run("noposter", "")
+	if noPoster["four-poster bed"] != 6 {
+		t.Errorf("four-poster bed without a poster in the input: %d, want the 6 bed captions", noPoster["four-poster bed"])
+	}
+	// T-shirt needs "shirt"; Model B200 needs "model" (b200 is not a
+	// letters-only key).
+	if one["T-shirt"] != 2 || one["Model B200"] != 2 {
+		t.Errorf("T-shirt %d (want 2), Model B200 %d (want 2)", one["T-shirt"], one["Model B200"])
+	}
+}

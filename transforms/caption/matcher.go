@@ -35,10 +35,10 @@ const (
 // ParseRule validates a --match value.
 func ParseRule(s string) (Rule, error) {
 	switch Rule(s) {
-	case AllWords, Phrase:
+	case AllWords, Phrase, Study:
 		return Rule(s), nil
 	}
-	return "", fmt.Errorf("caption: unknown match rule %q (want %q or %q)", s, AllWords, Phrase)
+	return "", fmt.Errorf("caption: unknown match rule %q (want %q, %q or %q)", s, AllWords, Phrase, Study)
 }
 
 // ParsePOS validates a --pos value.
@@ -76,6 +76,9 @@ type Matcher struct {
 func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, error) {
 	if _, err := ParseRule(string(rule)); err != nil {
 		return nil, err
+	}
+	if rule == Study {
+		return nil, fmt.Errorf("caption: the study rule has its own matcher (NewStudyMatcher)")
 	}
 	if _, err := ParsePOS(string(pos)); err != nil {
 		return nil, err

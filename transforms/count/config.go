@@ -125,6 +125,21 @@ func (c Config) Resolve(ctx context.Context, read ReadFunc) (Config, error) {
 	if c.Output == "" {
 		return c, fmt.Errorf("count: no output location")
 	}
+	if c.Rule == caption.Study {
+		if c.POS == caption.POSNouns {
+			return c, fmt.Errorf("count: the study rule keeps nouns itself; the noun filter does not combine with it")
+		}
+		if c.Image.Enabled() || c.EmitSamples {
+			return c, fmt.Errorf("count: the study rule counts captions only for now: it does not combine with image tagging or per-sample rows")
+		}
+		lem, err := caption.English()
+		if err != nil {
+			return c, err
+		}
+		if _, err := caption.NewStudyMatcher(c.Vocabulary(), lem); err != nil {
+			return c, err
+		}
+	}
 	ic := c.Image
 	ic.UnknownConcepts = slices.Clone(ic.UnknownConcepts)
 	if ic.Tagger == "" {

@@ -88,12 +88,15 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 		return err
 	}
 	v := f.Config.Vocabulary()
-	m, err := caption.NewMatcher(v, lem, f.Config.Rule, f.Config.POS)
-	if err != nil {
+	f.proc = &Processor{Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
+		EmitSamples: f.Config.EmitSamples}
+	if f.Config.Rule == caption.Study {
+		if f.proc.Study, err = caption.NewStudyMatcher(v, lem); err != nil {
+			return err
+		}
+	} else if f.proc.Matcher, err = caption.NewMatcher(v, lem, f.Config.Rule, f.Config.POS); err != nil {
 		return err
 	}
-	f.proc = &Processor{Matcher: m, Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
-		EmitSamples: f.Config.EmitSamples}
 	if f.Config.Image.Enabled() {
 		side, closeFn, err := f.Config.Image.open(ctx, v, f.fs.ReadAll)
 		if err != nil {

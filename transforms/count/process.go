@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/conceptfreq/conceptfreq/io/files"
@@ -77,6 +78,11 @@ type Tally struct {
 	Matched   int64 // both
 	TextOnly  int64 // caption, not image (tagged samples only)
 	ImageOnly int64 // image, not caption
+	// With the study rule: the histogram of the concept's piece masks over
+	// samples holding at least one piece (parallel, sorted by mask). It
+	// composes by addition; caption.StudyCount resolves it.
+	StudyMasks  []uint64
+	StudyCounts []int64
 }
 
 // Add adds o into t.
@@ -86,10 +92,40 @@ func (t *Tally) Add(o Tally) {
 	t.Matched += o.Matched
 	t.TextOnly += o.TextOnly
 	t.ImageOnly += o.ImageOnly
+	if len(o.StudyMasks) > 0 {
+		h := t.StudyHist()
+		for i, m := range o.StudyMasks {
+			h[m] += o.StudyCounts[i]
+		}
+		t.SetStudyHist(h)
+	}
+}
+
+// StudyHist returns the study-rule histogram as a map.
+func (t Tally) StudyHist() map[uint64]int64 {
+	h := make(map[uint64]int64, len(t.StudyMasks))
+	for i, m := range t.StudyMasks {
+		h[m] += t.StudyCounts[i]
+	}
+	return h
+}
+
+// SetStudyHist stores a histogram, sorted by mask.
+func (t *Tally) SetStudyHist(h map[uint64]int64) {
+	t.StudyMasks, t.StudyCounts = t.StudyMasks[:0], t.StudyCounts[:0]
+	for m := range h {
+		t.StudyMasks = append(t.StudyMasks, m)
+	}
+	slices.Sort(t.StudyMasks)
+	for _, m := range t.StudyMasks {
+		t.StudyCounts = append(t.StudyCounts, h[m])
+	}
 }
 
 // IsZero reports whether every count is zero.
-func (t Tally) IsZero() bool { return t == Tally{} }
+func (t Tally) IsZero() bool {
+	return t.Text == 0 && t.Image == 0 && t.Matched == 0 && t.TextOnly == 0 && t.ImageOnly == 0 && len(t.StudyMasks) == 0
+}
 
 // Emitters receive what ProcessShard produces besides counts. Score and
 // Sample may be nil.
@@ -103,15 +139,18 @@ type Emitters struct {
 // per-goroutine scratch space: use one Processor per goroutine.
 type Processor struct {
 	Matcher       *caption.Matcher
-	Names         []string // vocabulary names, for emitted rows
-	CaptionExt    string   // WebDataset member holding the caption, default "txt"
-	CaptionColumn string   // Parquet caption column, default auto-detected
-	EmitSamples   bool     // emit a SampleRow per sample (text-only runs; tagged samples with Image)
+	Study         *caption.StudyMatcher // the study rule, instead of Matcher
+	Names         []string              // vocabulary names, for emitted rows
+	CaptionExt    string                // WebDataset member holding the caption, default "txt"
+	CaptionColumn string                // Parquet caption column, default auto-detected
+	EmitSamples   bool                  // emit a SampleRow per sample (text-only runs; tagged samples with Image)
 	Image         *ImageSide
 
 	sc      *caption.Scratch
 	matched []int
 	img     imageState
+	ssc     *caption.StudyScratch
+	masks   []caption.ConceptMask
 }
 
 // shardRun is the state of one ProcessShard call.
@@ -121,6 +160,7 @@ type shardRun struct {
 	counts []Tally
 	out    Emitters
 	st     Stats
+	hist   map[int]map[uint64]int64 // study rule: concept → piece-mask histogram
 }
 
 func (r *shardRun) reject(key, reason, detail string) {
@@ -133,6 +173,24 @@ func (r *shardRun) reject(key, reason, detail string) {
 func (r *shardRun) sample(key, text string, ok bool, members map[string][]byte) error {
 	p := r.p
 	var textConcepts []int
+	if ok && p.Study != nil {
+		// The study rule: piece masks now, counts once the whole input is
+		// known (caption.StudyCount in the writer).
+		r.st.SamplesWithCaption++
+		p.masks = p.Study.Masks(text, p.ssc, p.masks[:0])
+		if len(p.masks) > 0 {
+			r.st.SamplesMatched++
+		}
+		for _, cm := range p.masks {
+			h := r.hist[cm.Concept]
+			if h == nil {
+				h = map[uint64]int64{}
+				r.hist[cm.Concept] = h
+			}
+			h[cm.Mask]++
+		}
+		return nil
+	}
 	if ok {
 		r.st.SamplesWithCaption++
 		p.matched = p.Matcher.Match(text, p.sc, p.matched[:0])
@@ -168,10 +226,19 @@ func (r *shardRun) sample(key, text string, ok bool, members map[string][]byte) 
 // error is for failures that are not the data's fault (the image tagger
 // failing), which should stop the job.
 func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path string, counts []Tally, out Emitters) (Stats, error) {
-	if p.sc == nil {
+	if p.Study != nil {
+		if p.ssc == nil {
+			p.ssc = p.Study.NewScratch()
+		}
+	} else if p.sc == nil {
 		p.sc = p.Matcher.NewScratch()
 	}
-	r := &shardRun{p: p, path: path, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}}
+	r := &shardRun{p: p, path: path, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}, hist: map[int]map[uint64]int64{}}
+	defer func() {
+		for c, h := range r.hist {
+			r.counts[c].SetStudyHist(h)
+		}
+	}()
 	// The one per-shard loop, whatever the shard's format: every sample the
 	// source yields is counted or rejected with its reason.
 	opts := shard.Options{CaptionExt: p.CaptionExt, CaptionColumn: p.CaptionColumn}

@@ -15,6 +15,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
 
 func init() {
@@ -93,6 +94,9 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	for i, c := range f.Concepts {
 		t := byName[c]
 		rows[i] = tables.ConceptCount{Concept: c, TextCount: t.Text}
+		if f.Config.Match == string(caption.Study) {
+			rows[i].TextCount, _ = caption.StudyCount(t.StudyHist())
+		}
 		if f.Config.Image != nil && !unknown[c] {
 			rows[i].ImageCount, rows[i].MatchedCount = ptr(t.Image), ptr(t.Matched)
 			rows[i].TextOnlyCount, rows[i].ImageOnlyCount = ptr(t.TextOnly), ptr(t.ImageOnly)

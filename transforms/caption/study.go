@@ -1,0 +1,303 @@
+package caption
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/jdkato/prose/v2"
+)
+
+// Study is the study's caption search rule (--match=study), as its
+// released code applies it, with this project's tagger and lemmatiser in
+// place of spaCy's:
+//
+//   - Caption side: only tokens tagged as nouns or proper nouns are indexed;
+//     each becomes its lemma with every character other than ASCII letters
+//     and spaces removed. Common-noun lemmas are lower case; a proper noun
+//     keeps the token's case ("Paris"). Intra-word hyphens split tokens
+//     ("T-shirt" gives "t" and "shirt"), as spaCy's tokenizer does.
+//   - Concept side: the class name is lower-cased and split on runs of
+//     whitespace and underscores; each piece is tokenised the caption way
+//     (punctuation and hyphens split it) and the lemma of its last
+//     sub-token stands for the piece ("four-poster" → "poster", "prey)" →
+//     ")").
+//   - A piece whose lemma is not a key of the caption index built over the
+//     whole input is skipped; a sample counts for the concept when it holds
+//     every remaining piece; a concept with no piece left counts 0.
+//
+// Because "the whole input" is only known at the end, the per-sample result
+// is a bit mask per concept (which of its pieces the sample holds): masks
+// compose over shards, workers and runs, and Resolve turns their histogram
+// into the count.
+const Study Rule = "study"
+
+// MaxStudyPieces is the most pieces a concept may have in study mode.
+const MaxStudyPieces = 62
+
+// StudyMatcher indexes captions and computes per-concept piece masks.
+type StudyMatcher struct {
+	lem     *Lemmatizer
+	pieces  [][]string           // concept → piece lemmas (unfiltered)
+	byPiece map[string][]pieceOf // piece lemma → the concepts and bits it stands for
+}
+
+type pieceOf struct {
+	concept int32
+	bit     uint64
+}
+
+// StudyPieces splits a concept name into its pieces' lemmas by the study's
+// rule (see Study).
+func StudyPieces(lem *Lemmatizer, name string) []string {
+	var out []string
+	for _, piece := range studySplit.Split(strings.ToLower(name), -1) {
+		if piece == "" {
+			continue
+		}
+		subs := subTokens(piece)
+		if len(subs) == 0 {
+			continue
+		}
+		last := subs[len(subs)-1]
+		if isWordToken(last) {
+			last = lem.Lemma(last)
+		}
+		out = append(out, last)
+	}
+	return out
+}
+
+var studySplit = regexp.MustCompile(`[_\s]+`)
+
+// subTokens splits a piece as spaCy's tokenizer does for the cases that
+// matter here, keeping punctuation: runs of letters and digits ("b200"
+// stays one token), and every other non-space character on its own
+// ("four-poster" → four, -, poster; "prey)" → prey, ")").
+func subTokens(s string) []string {
+	var out []string
+	start, kind := -1, 0 // 1 letters and digits
+	flush := func(end int) {
+		if start >= 0 {
+			out = append(out, s[start:end])
+			start, kind = -1, 0
+		}
+	}
+	for i, r := range s {
+		k := 0
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) && kind == 1 {
+			k = 1
+		}
+		if k != kind || k == 0 {
+			flush(i)
+		}
+		switch {
+		case k != 0 && start < 0:
+			start, kind = i, k
+		case k == 0 && !unicode.IsSpace(r):
+			out = append(out, string(r))
+		}
+	}
+	flush(len(s))
+	return out
+}
+
+func isWordToken(s string) bool {
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// NewStudyMatcher compiles a vocabulary for the study rule. Aliases are
+// not part of the study's rule and are an error.
+func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
+	m := &StudyMatcher{lem: lem, pieces: make([][]string, len(v.Concepts)), byPiece: map[string][]pieceOf{}}
+	for ci, c := range v.Concepts {
+		if len(c.Aliases) > 0 {
+			return nil, fmt.Errorf("caption: concept %q: aliases are not part of the study's rule (--match=study)", c.Name)
+		}
+		ps := StudyPieces(lem, c.Name)
+		if len(ps) > MaxStudyPieces {
+			return nil, fmt.Errorf("caption: concept %q has %d pieces; the study rule handles at most %d", c.Name, len(ps), MaxStudyPieces)
+		}
+		m.pieces[ci] = ps
+		seen := map[string]uint64{}
+		for i, p := range ps {
+			bit := uint64(1) << i
+			if prev, dup := seen[p]; dup { // a repeated piece is one requirement
+				bit = prev
+			} else {
+				seen[p] = bit
+				m.byPiece[p] = append(m.byPiece[p], pieceOf{concept: int32(ci), bit: bit})
+			}
+		}
+	}
+	if _, err := posModel(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Pieces returns concept c's piece lemmas.
+func (m *StudyMatcher) Pieces(c int) []string { return m.pieces[c] }
+
+// StudyScratch holds per-goroutine buffers.
+type StudyScratch struct {
+	gen   uint32
+	stamp []uint32 // concept → gen when touched in the current caption
+	mask  []uint64
+	keys  map[string]struct{}
+	subs  []string
+}
+
+// NewScratch returns buffers sized for m.
+func (m *StudyMatcher) NewScratch() *StudyScratch {
+	return &StudyScratch{stamp: make([]uint32, len(m.pieces)), mask: make([]uint64, len(m.pieces)), keys: map[string]struct{}{}}
+}
+
+// ConceptMask is one concept's pieces held by a caption.
+type ConceptMask struct {
+	Concept int
+	Mask    uint64
+}
+
+// Masks appends to dst, for every concept with at least one piece in the
+// caption's noun index, the bit mask of the pieces it holds.
+func (m *StudyMatcher) Masks(caption string, sc *StudyScratch, dst []ConceptMask) []ConceptMask {
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.stamp)
+		sc.gen = 1
+	}
+	clear(sc.keys)
+	m.index(caption, sc)
+	var touched []int32
+	for k := range sc.keys {
+		for _, p := range m.byPiece[k] {
+			if sc.stamp[p.concept] != sc.gen {
+				sc.stamp[p.concept] = sc.gen
+				sc.mask[p.concept] = 0
+				touched = append(touched, p.concept)
+			}
+			sc.mask[p.concept] |= p.bit
+		}
+	}
+	for _, c := range touched {
+		dst = append(dst, ConceptMask{Concept: int(c), Mask: sc.mask[c]})
+	}
+	return dst
+}
+
+// Index returns the caption's index keys (sorted not guaranteed), for tests
+// and inspection.
+func (m *StudyMatcher) Index(caption string) []string {
+	sc := m.NewScratch()
+	m.index(caption, sc)
+	out := make([]string, 0, len(sc.keys))
+	for k := range sc.keys {
+		out = append(out, k)
+	}
+	return out
+}
+
+// index fills sc.keys with the caption's noun keys.
+func (m *StudyMatcher) index(caption string, sc *StudyScratch) {
+	model, _ := posModel() // error surfaced by NewStudyMatcher
+	doc, err := prose.NewDocument(Clean(caption), prose.UsingModel(model),
+		prose.WithSegmentation(false), prose.WithExtraction(false))
+	if err != nil {
+		return
+	}
+	for _, t := range doc.Tokens() {
+		proper := strings.HasPrefix(t.Tag, "NNP")
+		if !proper && !strings.HasPrefix(t.Tag, "NN") {
+			continue
+		}
+		sc.subs = appendWordRuns(sc.subs[:0], t.Text)
+		for _, w := range sc.subs {
+			var key string
+			if proper {
+				key = lettersOnly(w)
+			} else {
+				key = lettersOnly(m.lem.Lemma(strings.ToLower(w)))
+			}
+			if key != "" {
+				sc.keys[key] = struct{}{}
+			}
+		}
+	}
+}
+
+// appendWordRuns appends the runs of letters and digits of s, case kept:
+// a tagged token split at hyphens and other punctuation as spaCy splits it.
+func appendWordRuns(dst []string, s string) []string {
+	start, kind := -1, 0
+	for i, r := range s {
+		k := 0
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) && kind == 1 {
+			k = 1
+		}
+		if k != kind {
+			if start >= 0 {
+				dst = append(dst, s[start:i])
+			}
+			start, kind = -1, 0
+		}
+		if k != 0 && start < 0 {
+			start, kind = i, k
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, s[start:])
+	}
+	return dst
+}
+
+// lettersOnly keeps ASCII letters and spaces (the study's
+// re.sub('[^A-Za-z ]', ”, lemma)).
+func lettersOnly(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ' ') {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ' ' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// StudyCount resolves a concept's count from the histogram of its piece
+// masks over the whole input: the pieces present anywhere are the union of
+// the masks; the count is the number of samples holding all of them, 0 when
+// none is present.
+func StudyCount(hist map[uint64]int64) (count int64, present uint64) {
+	for mask, n := range hist {
+		if n > 0 {
+			present |= mask
+		}
+	}
+	if present == 0 {
+		return 0, 0
+	}
+	for mask, n := range hist {
+		if mask&present == present {
+			count += n
+		}
+	}
+	return count, present
+}
