@@ -1,0 +1,480 @@
+package caption
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jdkato/prose/v2"
+	"github.com/mingrammer/commonregex"
+)
+
+// posTagger is prose's averaged-perceptron POS tagger (prose v2.0.0,
+// model/AveragedPerceptron) with a faster inference path and the same
+// tags: the model's weights are read once into a table indexed by feature
+// key, each token's 14 feature keys are built in a reused buffer and
+// looked up without allocating, and the per-class scores are summed into a
+// fixed array. prose sums the same weights in map order and breaks exact
+// ties at random; here the order is fixed, so a tag could differ only on a
+// tie to the last bit (none in the 10,000 LAION captions: TestFastTagger).
+//
+// Captions holding a token that might be one of prose's emoticons (its
+// list is private) are tagged by prose itself.
+type posTagger struct {
+	bias    int32 // the "bias" feature
+	classes []string
+	tagMap  map[string]string
+	feats   map[string]int32 // feature key → index into offs
+	offs    []int32          // feature f's weights are labels/weights[offs[f]:offs[f+1]]
+	labels  []uint16
+	weights []float64
+}
+
+var (
+	fastTaggerOnce sync.Once
+	fastTaggerM    *posTagger
+	fastTaggerErr  error
+)
+
+// fastTagger loads the model once per process.
+func fastTagger() (*posTagger, error) {
+	fastTaggerOnce.Do(func() {
+		fastTaggerM, fastTaggerErr = loadPOSTagger()
+	})
+	return fastTaggerM, fastTaggerErr
+}
+
+func decodeAsset(name string, v any) error {
+	b, err := prose.Asset("model/AveragedPerceptron/" + name)
+	if err != nil {
+		return fmt.Errorf("caption: prose model %s: %w", name, err)
+	}
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(v); err != nil {
+		return fmt.Errorf("caption: prose model %s: %w", name, err)
+	}
+	return nil
+}
+
+func loadPOSTagger() (*posTagger, error) {
+	t := &posTagger{}
+	var weights map[string]map[string]float64
+	if err := decodeAsset("classes.gob", &t.classes); err != nil {
+		return nil, err
+	}
+	if err := decodeAsset("tags.gob", &t.tagMap); err != nil {
+		return nil, err
+	}
+	if err := decodeAsset("weights.gob", &weights); err != nil {
+		return nil, err
+	}
+	classIndex := map[string]uint16{}
+	for i, c := range t.classes {
+		classIndex[c] = uint16(i)
+	}
+	t.feats = make(map[string]int32, len(weights))
+	t.offs = append(t.offs, 0)
+	for feat, byLabel := range weights {
+		t.feats[feat] = int32(len(t.offs) - 1)
+		for label, w := range byLabel {
+			ci, ok := classIndex[label]
+			if !ok {
+				ci = uint16(len(t.classes))
+				classIndex[label] = ci
+				t.classes = append(t.classes, label)
+			}
+			t.labels = append(t.labels, ci)
+			t.weights = append(t.weights, w)
+		}
+		t.offs = append(t.offs, int32(len(t.labels)))
+	}
+	t.bias = -1
+	if f, ok := t.feats["bias"]; ok {
+		t.bias = f
+	}
+	return t, nil
+}
+
+// tagScratch holds one goroutine's buffers and its cache of per-word
+// feature IDs (words repeat across captions; the cache is bounded).
+type tagScratch struct {
+	ctx     []string
+	key     []byte
+	scores  []float64
+	present []bool
+	tags    []string
+	words   map[string]*wordFeats
+	infos   []*wordFeats
+	tagIDs  map[string]int32 // tag → index into the tag-feature tables
+	tagFeat [][3]int32       // per tag index: "i-1 tag", "i-2 tag", pair row
+	pairs   map[[2]int32]int32
+}
+
+// wordFeats are the IDs (-1: not in the model) of the features a word
+// gives, by its role around the token being tagged.
+type wordFeats struct {
+	norm                                  string          // prose's normalize(word)
+	iWord, m1Word, p1Word, m2Word, p2Word int32           // "i word", "i-1 word", ... of norm
+	iSuffix, pref1                        int32           // of the word itself
+	m1Suffix, p1Suffix                    int32           // of norm
+	m1TagWord                             map[int32]int32 // "i-1 tag+i word" by tag index
+}
+
+const maxCachedWords = 1 << 18
+
+var (
+	noneRE = regexp.MustCompile(`^(?:0|\*[\w?]\*|\*\-\d{1,3}|\*[A-Z]+\*\-\d{1,3}|\*)$`)
+	keepRE = regexp.MustCompile(`^\-[A-Z]{3}\-$`)
+)
+
+// maybeEmoticon is a superset test for prose's (private) emoticon list:
+// every entry has 2 to 11 characters, at most 3 of them letters or
+// digits, and holds one of ( ) : ; = _ — or is one of a few short mixes of
+// letters and digits: "8D", "xD", "XDD" and "xDD" ([8xX] then d or D),
+// "O.o" (letter, dot, letter) and "8-D" (digit, hyphen, letter).
+func maybeEmoticon(w string) bool {
+	if len(w) < 2 {
+		return false
+	}
+	runes, alnum, punct := 0, 0, false
+	for _, r := range w {
+		runes++
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			alnum++
+		case strings.ContainsRune("():;=_", r):
+			punct = true
+		}
+	}
+	switch {
+	case runes > 11 || alnum > 3:
+		return false
+	case punct:
+		return true
+	case len(w) == 3 && (w[1] == '.' || w[1] == '-'):
+		return true
+	}
+	return runes <= 3 && strings.IndexByte("8xX", w[0]) >= 0 && strings.ContainsAny(w, "dD")
+}
+
+// normalizeWord is prose's normalize.
+func normalizeWord(word string) string {
+	if word == "" {
+		return word
+	}
+	first := word[:1]
+	if strings.Contains(word, "-") && first != "-" {
+		return "!HYPHEN"
+	} else if _, err := strconv.Atoi(word); err == nil && len(word) == 4 {
+		return "!YEAR"
+	} else if _, err := strconv.Atoi(first); err == nil {
+		return "!DIGITS"
+	}
+	return strings.ToLower(word)
+}
+
+// tag tags the words as prose's tagger would; ok is false when a word
+// might be an emoticon (the caller then asks prose itself).
+func (t *posTagger) tag(words []string, sc *tagScratch) (tags []string, ok bool) {
+	for _, w := range words {
+		if maybeEmoticon(w) {
+			return nil, false
+		}
+	}
+	n := len(words)
+	if sc.words == nil || len(sc.words) > maxCachedWords {
+		sc.words = map[string]*wordFeats{}
+	}
+	sc.infos = sc.infos[:0]
+	for _, w := range words {
+		sc.infos = append(sc.infos, t.wordInfo(sc, w))
+	}
+	if len(sc.scores) < len(t.classes) {
+		sc.scores = make([]float64, len(t.classes))
+		sc.present = make([]bool, len(t.classes))
+	}
+	sc.tags = sc.tags[:0]
+	p1, p2 := "-START-", "-START2-"
+	for i := 0; i < n; i++ {
+		word := words[i]
+		var tag string
+		switch {
+		case word == "-":
+			tag = "-"
+		case strings.IndexByte(word, '.') >= 0 && commonregex.LinkRegex.MatchString(word),
+			strings.IndexByte(word, '@') >= 0 && (commonregex.EmailRegex.MatchString(word) || strings.HasPrefix(word, "@")):
+			tag = "NN"
+		case (word == "0" || strings.HasPrefix(word, "*")) && noneRE.MatchString(word):
+			tag = "-NONE-"
+		case strings.HasPrefix(word, "-") && keepRE.MatchString(word):
+			tag = word
+		default:
+			var found bool
+			if tag, found = t.tagMap[word]; !found {
+				tag = t.predict(i, sc, word, p1, p2)
+			}
+		}
+		sc.tags = append(sc.tags, tag)
+		p2 = p1
+		p1 = tag
+	}
+	return sc.tags, true
+}
+
+// lookup returns the ID of the feature whose key is the parts joined by
+// spaces, or -1.
+func (t *posTagger) lookup(sc *tagScratch, parts ...string) int32 {
+	sc.key = sc.key[:0]
+	for k, p := range parts {
+		if k > 0 {
+			sc.key = append(sc.key, ' ')
+		}
+		sc.key = append(sc.key, p...)
+	}
+	if f, ok := t.feats[string(sc.key)]; ok {
+		return f
+	}
+	return -1
+}
+
+func suffix3(s string) string { return s[len(s)-min(len(s), 3):] }
+
+// wordInfo returns (and caches) a word's feature IDs.
+func (t *posTagger) wordInfo(sc *tagScratch, w string) *wordFeats {
+	if wf, ok := sc.words[w]; ok {
+		return wf
+	}
+	norm := normalizeWord(w)
+	wf := &wordFeats{norm: norm,
+		iWord: t.lookup(sc, "i word", norm), m1Word: t.lookup(sc, "i-1 word", norm), p1Word: t.lookup(sc, "i+1 word", norm),
+		m2Word: t.lookup(sc, "i-2 word", norm), p2Word: t.lookup(sc, "i+2 word", norm),
+		m1Suffix: t.lookup(sc, "i-1 suffix", suffix3(norm)), p1Suffix: t.lookup(sc, "i+1 suffix", suffix3(norm)),
+		iSuffix: -1, pref1: -1, m1TagWord: map[int32]int32{}}
+	if w != "" {
+		wf.iSuffix = t.lookup(sc, "i suffix", suffix3(w))
+		wf.pref1 = t.lookup(sc, "i pref1", string(rune(w[0])))
+	}
+	sc.words[w] = wf
+	return wf
+}
+
+// boundary are the context words outside the caption.
+var boundary = map[string]bool{"-START-": true, "-START2-": true, "-END-": true, "-END2-": true}
+
+// ctxInfo returns the features of the context word at position j of the
+// caption (negative or past the end: the -START-/-END- markers).
+func (t *posTagger) ctxInfo(sc *tagScratch, j int) *wordFeats {
+	if j >= 0 && j < len(sc.infos) {
+		return sc.infos[j]
+	}
+	var m string
+	switch j {
+	case -2:
+		m = "-START-"
+	case -1:
+		m = "-START2-"
+	default:
+		if j == len(sc.infos) {
+			m = "-END-"
+		} else {
+			m = "-END2-"
+		}
+	}
+	if wf, ok := sc.words["\x00"+m]; ok {
+		return wf
+	}
+	wf := &wordFeats{norm: m,
+		iWord: t.lookup(sc, "i word", m), m1Word: t.lookup(sc, "i-1 word", m), p1Word: t.lookup(sc, "i+1 word", m),
+		m2Word: t.lookup(sc, "i-2 word", m), p2Word: t.lookup(sc, "i+2 word", m),
+		m1Suffix: t.lookup(sc, "i-1 suffix", suffix3(m)), p1Suffix: t.lookup(sc, "i+1 suffix", suffix3(m)),
+		iSuffix: -1, pref1: -1, m1TagWord: map[int32]int32{}}
+	sc.words["\x00"+m] = wf
+	return wf
+}
+
+// tagFeats returns a tag's index and its "i-1 tag" and "i-2 tag" feature IDs.
+func (t *posTagger) tagFeats(sc *tagScratch, tag string) (int32, [3]int32) {
+	if sc.tagIDs == nil {
+		sc.tagIDs = map[string]int32{}
+		sc.pairs = map[[2]int32]int32{}
+	}
+	id, ok := sc.tagIDs[tag]
+	if !ok {
+		id = int32(len(sc.tagFeat))
+		sc.tagIDs[tag] = id
+		sc.tagFeat = append(sc.tagFeat, [3]int32{t.lookup(sc, "i-1 tag", tag), t.lookup(sc, "i-2 tag", tag), -1})
+	}
+	return id, sc.tagFeat[id]
+}
+
+// predict is prose's featurize + predict for token i (the context window
+// is the words two either side, with -START-/-END- markers).
+func (t *posTagger) predict(i int, sc *tagScratch, w, p1, p2 string) string {
+	clear(sc.scores)
+	clear(sc.present)
+	// prose: i = min(len(ctx)-2, i+2) on the padded context, which is i+2
+	// for every token: the window is tokens i-2 .. i+2.
+	cur, prev, next := sc.infos[i], t.ctxInfo(sc, i-1), t.ctxInfo(sc, i+1)
+	prev2, next2 := t.ctxInfo(sc, i-2), t.ctxInfo(sc, i+2)
+	t1, f1 := t.tagFeats(sc, p1)
+	t2, f2 := t.tagFeats(sc, p2)
+	pair, ok := sc.pairs[[2]int32{t1, t2}]
+	if !ok {
+		pair = t.lookup(sc, "i tag+i-2 tag", p1, p2)
+		sc.pairs[[2]int32{t1, t2}] = pair
+	}
+	tagWord, ok := cur.m1TagWord[t1]
+	if !ok {
+		tagWord = t.lookup(sc, "i-1 tag+i word", p1, cur.norm)
+		cur.m1TagWord[t1] = tagWord
+	}
+	for _, f := range [14]int32{t.bias, cur.iSuffix, cur.pref1, f1[0], f2[1], pair, cur.iWord, tagWord,
+		prev.m1Word, prev.m1Suffix, prev2.m2Word, next.p1Word, next.p1Suffix, next2.p2Word} {
+		if f < 0 {
+			continue
+		}
+		for j := t.offs[f]; j < t.offs[f+1]; j++ {
+			c := t.labels[j]
+			sc.scores[c] += t.weights[j]
+			sc.present[c] = true
+		}
+	}
+	best, class := math.Inf(-1), -1
+	for c, s := range sc.scores {
+		if sc.present[c] && s > best {
+			best, class = s, c
+		}
+	}
+	if class < 0 {
+		return ""
+	}
+	return t.classes[class]
+}
+
+// tagCaption returns the tokens of a (cleaned) caption and their tags, as
+// prose's tokenizer and tagger give them.
+func (t *posTagger) tagCaption(text string, sc *tagScratch) (words, tags []string) {
+	doc, err := prose.NewDocument(text, prose.WithSegmentation(false), prose.WithExtraction(false), prose.WithTagging(false))
+	if err != nil {
+		return nil, nil
+	}
+	toks := doc.Tokens()
+	words = make([]string, len(toks))
+	for i, tk := range toks {
+		words[i] = tk.Text
+	}
+	if tags, ok := t.tag(words, sc); ok {
+		if shareTags(text, words, tags) {
+			return words, tags
+		}
+	}
+	// A possible emoticon: prose itself.
+	model, err := posModel()
+	if err != nil {
+		return words, make([]string, len(words))
+	}
+	full, err := prose.NewDocument(text, prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
+	if err != nil {
+		return nil, nil
+	}
+	words, tags = words[:0], sc.tags[:0]
+	for _, tk := range full.Tokens() {
+		words = append(words, tk.Text)
+		tags = append(tags, tk.Tag)
+	}
+	sc.tags = tags
+	return words, tags
+}
+
+// proseSanitizer is the replacement prose's tokenizer applies first.
+var proseSanitizer = strings.NewReplacer("\u201c", `"`, "\u201d", `"`, "\u2018", "'", "\u2019", "'", "&rsquo;", "'")
+
+// shareTags reproduces a quirk of prose's tokenizer: it caches the tokens
+// of each whitespace-delimited span, so repeated spans share their token
+// objects, and the tag prose reports for every occurrence is the one given
+// to the last occurrence (the last span of the text is split afresh and
+// shares nothing). It rewrites tags in place; false means the spans could
+// not be lined up with the tokens (the caller falls back to prose).
+func shareTags(text string, words, tags []string) bool {
+	clean := proseSanitizer.Replace(text)
+	type span struct {
+		text   string
+		cached bool
+	}
+	var spans []span
+	white := false
+	start, index := 0, 0
+	for index <= len(clean) {
+		uc, size := utf8DecodeRune(clean[index:])
+		if size == 0 {
+			break
+		} else if index == 0 {
+			white = unicodeIsSpace(uc)
+		}
+		if unicodeIsSpace(uc) != white {
+			if start < index {
+				spans = append(spans, span{clean[start:index], true})
+			}
+			if uc == ' ' {
+				start = index + 1
+			} else {
+				start = index
+			}
+			white = !white
+		}
+		index += size
+	}
+	if start < index {
+		spans = append(spans, span{clean[start:index], false})
+	}
+	// Line the tokens up with the spans: a span's tokens concatenate to
+	// its non-space text.
+	type slot struct {
+		span string
+		k    int
+	}
+	owner := make([]slot, len(words))
+	w := 0
+	for si, sp := range spans {
+		rest := strings.Map(func(r rune) rune {
+			if unicodeIsSpace(r) {
+				return -1
+			}
+			return r
+		}, sp.text)
+		k := 0
+		for rest != "" {
+			if w >= len(words) || !strings.HasPrefix(rest, words[w]) || words[w] == "" {
+				return false
+			}
+			rest = rest[len(words[w]):]
+			if sp.cached {
+				owner[w] = slot{sp.text, k}
+			} else {
+				owner[w] = slot{fmt.Sprintf("\x00fresh%d", si), k}
+			}
+			w++
+			k++
+		}
+	}
+	if w != len(words) {
+		return false
+	}
+	last := map[slot]string{}
+	for i, o := range owner {
+		last[o] = tags[i]
+	}
+	for i, o := range owner {
+		tags[i] = last[o]
+	}
+	return true
+}
+
+func utf8DecodeRune(s string) (rune, int) { return utf8.DecodeRuneInString(s) }
+func unicodeIsSpace(r rune) bool          { return unicode.IsSpace(r) }

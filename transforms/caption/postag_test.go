@@ -1,0 +1,131 @@
+package caption
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"testing"
+
+	"github.com/jdkato/prose/v2"
+
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
+	"github.com/conceptfreq/conceptfreq/io/captionpq"
+)
+
+func laionCaptions(t testing.TB) []string {
+	t.Helper()
+	path := shareddata.Path(t, "laion-captions/test_10000.parquet")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := captionpq.NewReader(context.Background(), f, path, captionpq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []string
+	for {
+		row, err := r.Next()
+		if err != nil {
+			break
+		}
+		out = append(out, Clean(row.Caption))
+	}
+	if len(out) != 10000 {
+		t.Fatalf("read %d captions, want 10,000", len(out))
+	}
+	return out
+}
+
+// proseTags tags a caption with prose.
+func proseTags(t testing.TB, model *prose.Model, c string) ([]string, []string) {
+	doc, err := prose.NewDocument(c, prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var words, tags []string
+	for _, tk := range doc.Tokens() {
+		words, tags = append(words, tk.Text), append(tags, tk.Tag)
+	}
+	return words, tags
+}
+
+// The fast tagger gives prose's tag for every token of the 10,000 real
+// LAION captions. prose itself breaks exact score ties in map order, so it
+// can tag one caption two ways; a difference counts only when prose never
+// gives our tag in 50 runs of that caption.
+func TestFastTaggerMatchesProse(t *testing.T) {
+	caps := laionCaptions(t)
+	ft, err := fastTagger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := posModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &tagScratch{}
+	tokens, fallbacks, ties, diffs := 0, 0, 0, 0
+	for _, c := range caps {
+		words, want := proseTags(t, model, c)
+		if _, ok := ft.tag(words, sc); !ok {
+			fallbacks++
+		}
+		gotWords, gotTags := ft.tagCaption(c, sc)
+		if len(gotWords) != len(words) || len(words) > 0 && !reflect.DeepEqual(gotWords, words) {
+			t.Fatalf("%q: tokens %q, prose %q", c, gotWords, words)
+		}
+		tokens += len(words)
+		if len(want) == 0 || reflect.DeepEqual(gotTags, want) {
+			continue
+		}
+		got := append([]string(nil), gotTags...)
+		tie := false
+		for k := 0; k < 50 && !tie; k++ {
+			_, again := proseTags(t, model, c)
+			tie = reflect.DeepEqual(again, got)
+		}
+		if tie {
+			ties++
+			continue
+		}
+		for i := range words {
+			if got[i] != want[i] {
+				diffs++
+				if diffs <= 10 {
+					t.Errorf("%q token %d %q: got %s, prose %s", c, i, words[i], got[i], want[i])
+				}
+			}
+		}
+	}
+	t.Logf("%d tokens of %d captions: %d captions through prose (possible emoticon), %d where prose itself varies (ties), %d differences", tokens, len(caps), fallbacks, ties, diffs)
+	if diffs != 0 {
+		t.Errorf("%d tags differ from every tagging prose gives", diffs)
+	}
+	if fallbacks > len(caps)/20 {
+		t.Errorf("%d captions fell back to prose: the emoticon filter is too wide", fallbacks)
+	}
+}
+
+func BenchmarkTagProse(b *testing.B) {
+	caps := laionCaptions(b)
+	model, _ := posModel()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		prose.NewDocument(caps[i%len(caps)], prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
+}
+
+func BenchmarkTagFast(b *testing.B) {
+	caps := laionCaptions(b)
+	ft, _ := fastTagger()
+	sc := &tagScratch{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ft.tagCaption(caps[i%len(caps)], sc)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
+}
