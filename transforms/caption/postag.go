@@ -32,9 +32,14 @@ type posTagger struct {
 	classes []string
 	tagMap  map[string]string
 	feats   map[string]int32 // feature key → index into offs
-	offs    []int32          // feature f's weights are labels/weights[offs[f]:offs[f+1]]
-	labels  []uint16
-	weights []float64
+	offs    []int32          // feature f's weights are lw[offs[f]:offs[f+1]]
+	lw      []labelWeight
+}
+
+// labelWeight is one class weight of a feature.
+type labelWeight struct {
+	w     float64
+	label int32
 }
 
 var (
@@ -89,10 +94,9 @@ func loadPOSTagger() (*posTagger, error) {
 				classIndex[label] = ci
 				t.classes = append(t.classes, label)
 			}
-			t.labels = append(t.labels, ci)
-			t.weights = append(t.weights, w)
+			t.lw = append(t.lw, labelWeight{w: w, label: int32(ci)})
 		}
-		t.offs = append(t.offs, int32(len(t.labels)))
+		t.offs = append(t.offs, int32(len(t.lw)))
 	}
 	t.bias = -1
 	if f, ok := t.feats["bias"]; ok {
@@ -111,6 +115,7 @@ type tagScratch struct {
 	tags    []string
 	words   map[string]*wordFeats
 	infos   []*wordFeats
+	tok     *proseTok
 	tagIDs  map[string]int32 // tag → index into the tag-feature tables
 	tagFeat [][3]int32       // per tag index: "i-1 tag", "i-2 tag", pair row
 	pairs   map[[2]int32]int32
@@ -119,12 +124,14 @@ type tagScratch struct {
 // wordFeats are the IDs (-1: not in the model) of the features a word
 // gives, by its role around the token being tagged.
 type wordFeats struct {
-	norm                                  string          // prose's normalize(word)
-	iWord, m1Word, p1Word, m2Word, p2Word int32           // "i word", "i-1 word", ... of norm
-	iSuffix, pref1                        int32           // of the word itself
-	m1Suffix, p1Suffix                    int32           // of norm
-	m1TagWord                             map[int32]int32 // "i-1 tag+i word" by tag index
+	norm                                  string    // prose's normalize(word)
+	iWord, m1Word, p1Word, m2Word, p2Word int32     // "i word", "i-1 word", ... of norm
+	iSuffix, pref1                        int32     // of the word itself
+	m1Suffix, p1Suffix                    int32     // of norm
+	m1TagWord                             []tagFeat // "i-1 tag+i word" by tag index, filled as met
 }
+
+type tagFeat struct{ tag, feat int32 }
 
 const maxCachedWords = 1 << 18
 
@@ -183,7 +190,7 @@ func normalizeWord(word string) string {
 // might be an emoticon (the caller then asks prose itself).
 func (t *posTagger) tag(words []string, sc *tagScratch) (tags []string, ok bool) {
 	for _, w := range words {
-		if maybeEmoticon(w) {
+		if maybeEmoticon(w) && !notEmoticon(w) {
 			return nil, false
 		}
 	}
@@ -255,7 +262,7 @@ func (t *posTagger) wordInfo(sc *tagScratch, w string) *wordFeats {
 		iWord: t.lookup(sc, "i word", norm), m1Word: t.lookup(sc, "i-1 word", norm), p1Word: t.lookup(sc, "i+1 word", norm),
 		m2Word: t.lookup(sc, "i-2 word", norm), p2Word: t.lookup(sc, "i+2 word", norm),
 		m1Suffix: t.lookup(sc, "i-1 suffix", suffix3(norm)), p1Suffix: t.lookup(sc, "i+1 suffix", suffix3(norm)),
-		iSuffix: -1, pref1: -1, m1TagWord: map[int32]int32{}}
+		iSuffix: -1, pref1: -1}
 	if w != "" {
 		wf.iSuffix = t.lookup(sc, "i suffix", suffix3(w))
 		wf.pref1 = t.lookup(sc, "i pref1", string(rune(w[0])))
@@ -293,7 +300,7 @@ func (t *posTagger) ctxInfo(sc *tagScratch, j int) *wordFeats {
 		iWord: t.lookup(sc, "i word", m), m1Word: t.lookup(sc, "i-1 word", m), p1Word: t.lookup(sc, "i+1 word", m),
 		m2Word: t.lookup(sc, "i-2 word", m), p2Word: t.lookup(sc, "i+2 word", m),
 		m1Suffix: t.lookup(sc, "i-1 suffix", suffix3(m)), p1Suffix: t.lookup(sc, "i+1 suffix", suffix3(m)),
-		iSuffix: -1, pref1: -1, m1TagWord: map[int32]int32{}}
+		iSuffix: -1, pref1: -1}
 	sc.words["\x00"+m] = wf
 	return wf
 }
@@ -329,20 +336,26 @@ func (t *posTagger) predict(i int, sc *tagScratch, w, p1, p2 string) string {
 		pair = t.lookup(sc, "i tag+i-2 tag", p1, p2)
 		sc.pairs[[2]int32{t1, t2}] = pair
 	}
-	tagWord, ok := cur.m1TagWord[t1]
-	if !ok {
+	tagWord := int32(-2)
+	for _, tf := range cur.m1TagWord {
+		if tf.tag == t1 {
+			tagWord = tf.feat
+			break
+		}
+	}
+	if tagWord == -2 {
 		tagWord = t.lookup(sc, "i-1 tag+i word", p1, cur.norm)
-		cur.m1TagWord[t1] = tagWord
+		cur.m1TagWord = append(cur.m1TagWord, tagFeat{t1, tagWord})
 	}
 	for _, f := range [14]int32{t.bias, cur.iSuffix, cur.pref1, f1[0], f2[1], pair, cur.iWord, tagWord,
 		prev.m1Word, prev.m1Suffix, prev2.m2Word, next.p1Word, next.p1Suffix, next2.p2Word} {
 		if f < 0 {
 			continue
 		}
-		for j := t.offs[f]; j < t.offs[f+1]; j++ {
-			c := t.labels[j]
-			sc.scores[c] += t.weights[j]
-			sc.present[c] = true
+		scores, present := sc.scores, sc.present
+		for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
+			scores[lw.label] += lw.w
+			present[lw.label] = true
 		}
 	}
 	best, class := math.Inf(-1), -1
@@ -360,121 +373,35 @@ func (t *posTagger) predict(i int, sc *tagScratch, w, p1, p2 string) string {
 // tagCaption returns the tokens of a (cleaned) caption and their tags, as
 // prose's tokenizer and tagger give them.
 func (t *posTagger) tagCaption(text string, sc *tagScratch) (words, tags []string) {
-	doc, err := prose.NewDocument(text, prose.WithSegmentation(false), prose.WithExtraction(false), prose.WithTagging(false))
-	if err != nil {
-		return nil, nil
+	if sc.tok == nil {
+		sc.tok = &proseTok{}
 	}
-	toks := doc.Tokens()
-	words = make([]string, len(toks))
-	for i, tk := range toks {
-		words[i] = tk.Text
-	}
-	if tags, ok := t.tag(words, sc); ok {
-		if shareTags(text, words, tags) {
-			return words, tags
+	if sc.tok.tokenize(text) {
+		if tags, ok := t.tag(sc.tok.words, sc); ok {
+			sc.tok.shareTags(tags)
+			return sc.tok.words, tags
 		}
 	}
 	// A possible emoticon: prose itself.
 	model, err := posModel()
 	if err != nil {
-		return words, make([]string, len(words))
+		return nil, nil
 	}
 	full, err := prose.NewDocument(text, prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
 	if err != nil {
 		return nil, nil
 	}
-	words, tags = words[:0], sc.tags[:0]
+	words, tags = sc.tok.words[:0], sc.tags[:0]
 	for _, tk := range full.Tokens() {
 		words = append(words, tk.Text)
 		tags = append(tags, tk.Tag)
 	}
-	sc.tags = tags
+	sc.tok.words, sc.tags = words, tags
 	return words, tags
 }
 
 // proseSanitizer is the replacement prose's tokenizer applies first.
 var proseSanitizer = strings.NewReplacer("\u201c", `"`, "\u201d", `"`, "\u2018", "'", "\u2019", "'", "&rsquo;", "'")
-
-// shareTags reproduces a quirk of prose's tokenizer: it caches the tokens
-// of each whitespace-delimited span, so repeated spans share their token
-// objects, and the tag prose reports for every occurrence is the one given
-// to the last occurrence (the last span of the text is split afresh and
-// shares nothing). It rewrites tags in place; false means the spans could
-// not be lined up with the tokens (the caller falls back to prose).
-func shareTags(text string, words, tags []string) bool {
-	clean := proseSanitizer.Replace(text)
-	type span struct {
-		text   string
-		cached bool
-	}
-	var spans []span
-	white := false
-	start, index := 0, 0
-	for index <= len(clean) {
-		uc, size := utf8DecodeRune(clean[index:])
-		if size == 0 {
-			break
-		} else if index == 0 {
-			white = unicodeIsSpace(uc)
-		}
-		if unicodeIsSpace(uc) != white {
-			if start < index {
-				spans = append(spans, span{clean[start:index], true})
-			}
-			if uc == ' ' {
-				start = index + 1
-			} else {
-				start = index
-			}
-			white = !white
-		}
-		index += size
-	}
-	if start < index {
-		spans = append(spans, span{clean[start:index], false})
-	}
-	// Line the tokens up with the spans: a span's tokens concatenate to
-	// its non-space text.
-	type slot struct {
-		span string
-		k    int
-	}
-	owner := make([]slot, len(words))
-	w := 0
-	for si, sp := range spans {
-		rest := strings.Map(func(r rune) rune {
-			if unicodeIsSpace(r) {
-				return -1
-			}
-			return r
-		}, sp.text)
-		k := 0
-		for rest != "" {
-			if w >= len(words) || !strings.HasPrefix(rest, words[w]) || words[w] == "" {
-				return false
-			}
-			rest = rest[len(words[w]):]
-			if sp.cached {
-				owner[w] = slot{sp.text, k}
-			} else {
-				owner[w] = slot{fmt.Sprintf("\x00fresh%d", si), k}
-			}
-			w++
-			k++
-		}
-	}
-	if w != len(words) {
-		return false
-	}
-	last := map[slot]string{}
-	for i, o := range owner {
-		last[o] = tags[i]
-	}
-	for i, o := range owner {
-		tags[i] = last[o]
-	}
-	return true
-}
 
 func utf8DecodeRune(s string) (rune, int) { return utf8.DecodeRuneInString(s) }
 func unicodeIsSpace(r rune) bool          { return unicode.IsSpace(r) }

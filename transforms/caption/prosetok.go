@@ -1,0 +1,250 @@
+package caption
+
+import (
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jdkato/prose/v2"
+)
+
+// proseTokens is prose v2.0.0's word tokenizer (iterTokenizer), rewritten
+// to allocate little: whitespace-delimited spans, each split by doSplit
+// (opening $ ( " [ off the front, contractions 'll 's 're 'm n't, closing
+// , ) " ] ! ; . ? : ' off the back), with prose's special tokens (initials
+// such as "U.S.", abbreviations such as "Mr.") kept whole. It appends the
+// tokens to words and, per token, its span index to spanOf; spans are the
+// spans' texts, last reports whether the last span is the text's final one
+// (prose splits that one afresh). ok is false when a token prose would
+// check against its private emoticon list might be on it: the caller then
+// asks prose.
+type proseTok struct {
+	words  []string
+	spanOf []int
+	spans  []string
+	suffs  []string
+	fresh  int // index of the span split afresh (the text's last), or -1
+}
+
+func isProseSpecial(tok string) bool {
+	// ^(?:[A-Za-z]\.){2,}$
+	if len(tok) >= 4 && len(tok)%2 == 0 {
+		ok := true
+		for i := 0; i < len(tok); i += 2 {
+			c := tok[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') || tok[i+1] != '.' {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	// ^[A-Z][a-z]{1,2}\.$
+	if n := len(tok); n >= 3 && n <= 4 && tok[0] >= 'A' && tok[0] <= 'Z' && tok[n-1] == '.' {
+		for i := 1; i < n-1; i++ {
+			if tok[i] < 'a' || tok[i] > 'z' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+var (
+	prosePrefixes = []string{"$", "(", `"`, "["}
+	proseSuffixes = []string{",", ")", `"`, "]", "!", ";", ".", "?", ":", "'"}
+	proseContract = []string{"'ll", "'s", "'re", "'m"}
+	proseNot      = []string{"n't"}
+)
+
+func anyPrefix(s string, ps []string) bool {
+	for _, p := range ps {
+		if len(s) > len(p) && strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func anySuffix(s string, ps []string) bool {
+	for _, p := range ps {
+		if len(s) > len(p) && strings.HasSuffix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyIndex(s string, ps []string) int {
+	for _, p := range ps {
+		if idx := strings.Index(s, p); idx >= 0 && len(s) > len(p) {
+			return idx
+		}
+	}
+	return -1
+}
+
+func (pt *proseTok) add(s string, span int) {
+	if strings.TrimSpace(s) != "" {
+		pt.words = append(pt.words, s)
+		pt.spanOf = append(pt.spanOf, span)
+	}
+}
+
+// split is prose's doSplit for one span.
+func (pt *proseTok) split(token string, span int) bool {
+	pt.suffs = pt.suffs[:0]
+	last := 0
+	for token != "" && utf8.RuneCountInString(token) != last {
+		if maybeEmoticon(token) && !notEmoticon(token) {
+			return false
+		}
+		if isProseSpecial(token) {
+			pt.add(token, span)
+			break
+		}
+		last = utf8.RuneCountInString(token)
+		lower := strings.ToLower(token)
+		if anyPrefix(token, prosePrefixes) {
+			pt.add(string(token[0]), span)
+			token = token[1:]
+		} else if idx := anyIndex(lower, proseContract); idx > -1 {
+			pt.add(token[:idx], span)
+			token = token[idx:]
+		} else if idx := anyIndex(lower, proseNot); idx > -1 {
+			pt.add(token[:idx], span)
+			token = token[idx:]
+		} else if anySuffix(token, proseSuffixes) {
+			pt.suffs = append(pt.suffs, string(token[len(token)-1]))
+			token = token[:len(token)-1]
+		} else {
+			pt.add(token, span)
+		}
+	}
+	for i := len(pt.suffs) - 1; i >= 0; i-- {
+		pt.add(pt.suffs[i], span)
+	}
+	return true
+}
+
+// tokenize is prose's iterTokenizer.tokenize; false means "ask prose".
+func (pt *proseTok) tokenize(text string) bool {
+	pt.words, pt.spanOf, pt.spans, pt.fresh = pt.words[:0], pt.spanOf[:0], pt.spans[:0], -1
+	clean := text
+	if strings.ContainsAny(text, "\u201c\u201d\u2018\u2019&") {
+		clean = proseSanitizer.Replace(text)
+	}
+	white := false
+	start, index := 0, 0
+	for index <= len(clean) {
+		uc, size := utf8.DecodeRuneInString(clean[index:])
+		if size == 0 {
+			break
+		} else if index == 0 {
+			white = unicode.IsSpace(uc)
+		}
+		if unicode.IsSpace(uc) != white {
+			if start < index {
+				pt.spans = append(pt.spans, clean[start:index])
+				if !pt.split(clean[start:index], len(pt.spans)-1) {
+					return false
+				}
+			}
+			if uc == ' ' {
+				start = index + 1
+			} else {
+				start = index
+			}
+			white = !white
+		}
+		index += size
+	}
+	if start < index {
+		pt.spans = append(pt.spans, clean[start:index])
+		pt.fresh = len(pt.spans) - 1
+		if !pt.split(clean[start:index], pt.fresh) {
+			return false
+		}
+	}
+	return true
+}
+
+// shareTags reproduces a quirk of prose's tokenizer: it caches the tokens
+// of each whitespace-delimited span, so repeated spans share their token
+// objects, and the tag prose reports for every occurrence is the one given
+// to the last occurrence (the text's last span is split afresh and shares
+// nothing). It rewrites tags in place.
+func (pt *proseTok) shareTags(tags []string) {
+	type slot struct {
+		span string
+		k    int
+	}
+	if len(pt.words) < 2 {
+		return
+	}
+	last := map[slot]string{}
+	owner := make([]slot, len(pt.words))
+	k, prev := 0, -1
+	for i, si := range pt.spanOf {
+		if si != prev {
+			k, prev = 0, si
+		}
+		sp := pt.spans[si]
+		if si == pt.fresh {
+			sp = "\x00fresh"
+		}
+		owner[i] = slot{sp, k}
+		last[owner[i]] = tags[i]
+		k++
+	}
+	if len(last) == len(owner) {
+		return // no span repeats
+	}
+	for i, o := range owner {
+		tags[i] = last[o]
+	}
+}
+
+// notEmoticons caches, per candidate token, whether prose proves it is not
+// one of its emoticons.
+var notEmoticons sync.Map // string → bool
+
+// notEmoticon reports whether prose's own behaviour proves tok is not on
+// its emoticon list: prose keeps an emoticon whole and always tags it SYM,
+// so a candidate it splits, or tags otherwise in some context, is not one.
+// (A candidate kept whole and tagged SYM in both probes stays a candidate.)
+func notEmoticon(tok string) bool {
+	if v, ok := notEmoticons.Load(tok); ok {
+		return v.(bool)
+	}
+	model, err := posModel()
+	if err != nil {
+		return false
+	}
+	not := false
+	for _, text := range []string{"the " + tok + " is", tok} {
+		doc, err := prose.NewDocument(text, prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
+		if err != nil {
+			return false
+		}
+		toks := doc.Tokens()
+		whole := false
+		for _, tk := range toks {
+			if tk.Text == tok {
+				whole = true
+				if tk.Tag != "SYM" {
+					not = true
+				}
+			}
+		}
+		if !whole {
+			not = true
+		}
+	}
+	notEmoticons.Store(tok, not)
+	return not
+}
