@@ -118,7 +118,7 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 		m.byFirst[vr.words[0]] = append(m.byFirst[vr.words[0]], int32(vi))
 	}
 	if pos == POSNouns {
-		if _, err := posModel(); err != nil {
+		if _, err := fastTagger(); err != nil {
 			return nil, err
 		}
 	}
@@ -136,6 +136,7 @@ type Scratch struct {
 	seq      []int32
 	tokens   []string
 	uniqueID []int32
+	tag      *tagScratch
 }
 
 // NewScratch returns buffers sized for m.
@@ -223,18 +224,17 @@ func (m *Matcher) appendMatch(dst []int, c int32) []int {
 func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 	seq := sc.seq[:0]
 	if m.pos == POSNouns {
-		model, _ := posModel() // error already surfaced by NewMatcher
-		doc, err := prose.NewDocument(Clean(caption), prose.UsingModel(model),
-			prose.WithSegmentation(false), prose.WithExtraction(false))
-		if err != nil {
-			return seq
+		ft, _ := fastTagger() // error already surfaced by NewMatcher
+		if sc.tag == nil {
+			sc.tag = &tagScratch{}
 		}
-		for _, t := range doc.Tokens() {
-			if !isNounTag(t.Tag) {
+		words, tags := ft.tagCaption(Clean(caption), sc.tag)
+		for i, w := range words {
+			if !isNounTag(tags[i]) {
 				seq = append(seq, -1)
 				continue
 			}
-			sc.tokens = AppendTokens(sc.tokens[:0], t.Text)
+			sc.tokens = AppendTokens(sc.tokens[:0], w)
 			for _, w := range sc.tokens {
 				seq = append(seq, m.id(w))
 			}

@@ -129,3 +129,23 @@ func BenchmarkTagFast(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
 }
+
+func BenchmarkStudyMasks(b *testing.B) {
+	caps := laionCaptions(b)
+	v, err := DefaultVocabulary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	lem, _ := English()
+	m, err := NewStudyMatcher(v, lem)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := m.NewScratch()
+	var dst []ConceptMask
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dst = m.Masks(caps[i%len(caps)], sc, dst[:0])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
+}

@@ -186,6 +186,18 @@ func (pt *proseTok) shareTags(tags []string) {
 	if len(pt.words) < 2 {
 		return
 	}
+	repeat := false
+	for i := 0; i < len(pt.spans) && !repeat; i++ {
+		for j := i + 1; j < len(pt.spans); j++ {
+			if i != pt.fresh && j != pt.fresh && pt.spans[i] == pt.spans[j] && strings.TrimSpace(pt.spans[i]) != "" {
+				repeat = true
+				break
+			}
+		}
+	}
+	if !repeat {
+		return // no span repeats: no token is shared
+	}
 	last := map[slot]string{}
 	owner := make([]slot, len(pt.words))
 	k, prev := 0, -1

@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
-
-	"github.com/jdkato/prose/v2"
 )
 
 // Study is the study's caption search rule (--match=study), as its
@@ -136,7 +134,7 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 			}
 		}
 	}
-	if _, err := posModel(); err != nil {
+	if _, err := fastTagger(); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -152,6 +150,7 @@ type StudyScratch struct {
 	mask  []uint64
 	keys  map[string]struct{}
 	subs  []string
+	tag   *tagScratch
 }
 
 // NewScratch returns buffers sized for m.
@@ -206,18 +205,17 @@ func (m *StudyMatcher) Index(caption string) []string {
 
 // index fills sc.keys with the caption's noun keys.
 func (m *StudyMatcher) index(caption string, sc *StudyScratch) {
-	model, _ := posModel() // error surfaced by NewStudyMatcher
-	doc, err := prose.NewDocument(Clean(caption), prose.UsingModel(model),
-		prose.WithSegmentation(false), prose.WithExtraction(false))
-	if err != nil {
-		return
+	ft, _ := fastTagger() // error surfaced by NewStudyMatcher
+	if sc.tag == nil {
+		sc.tag = &tagScratch{}
 	}
-	for _, t := range doc.Tokens() {
-		proper := strings.HasPrefix(t.Tag, "NNP")
-		if !proper && !strings.HasPrefix(t.Tag, "NN") {
+	words, tags := ft.tagCaption(Clean(caption), sc.tag)
+	for i, text := range words {
+		proper := strings.HasPrefix(tags[i], "NNP")
+		if !proper && !strings.HasPrefix(tags[i], "NN") {
 			continue
 		}
-		sc.subs = appendWordRuns(sc.subs[:0], t.Text)
+		sc.subs = appendWordRuns(sc.subs[:0], text)
 		for _, w := range sc.subs {
 			var key string
 			if proper {
