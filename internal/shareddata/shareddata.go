@@ -8,9 +8,13 @@
 package shareddata
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/conceptfreq/conceptfreq/io/captionpq"
 )
 
 // RequireEnv is the environment variable that turns a missing shared
@@ -46,4 +50,33 @@ func Path(t testing.TB, rel string) string {
 		t.Skipf("shared data not available (%v); it lives in ../shared/data beside the checkout", err)
 	}
 	return p
+}
+
+// Captions returns the caption column of an img2dataset Parquet file under
+// shared/data (rel, e.g. "laion-captions/test_10000.parquet"), in row
+// order; null captions are empty strings.
+func Captions(t testing.TB, rel string) []string {
+	t.Helper()
+	path := Path(t, rel)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := captionpq.NewReader(context.Background(), f, path, captionpq.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []string
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, row.Caption)
+	}
 }

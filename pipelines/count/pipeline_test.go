@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/internal/synth"
-	"github.com/conceptfreq/conceptfreq/io/captionpq"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/shard"
@@ -346,27 +344,10 @@ func bruteForceWords(t *testing.T, path string, forms []string) wordHits {
 // dropped.
 func forEachCaptionWords(t *testing.T, path string, each func(row int, words map[string]bool)) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := captionpq.NewReader(context.Background(), f, path, captionpq.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	wordRE := regexp.MustCompile(`\p{L}+|\p{Nd}+`) // letter runs and digit runs, as the tokenizer splits
-	for row := 0; ; row++ {
-		c, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for row, c := range shareddata.Captions(t, strings.TrimPrefix(path, shareddata.Dir()+"/")) {
 		var kept []string
-		for _, f := range strings.Fields(html.UnescapeString(c.Caption)) {
+		for _, f := range strings.Fields(html.UnescapeString(c)) {
 			lf := strings.ToLower(f)
 			if strings.Contains(lf, "://") || strings.HasPrefix(lf, "www.") {
 				continue

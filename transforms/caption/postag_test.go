@@ -1,42 +1,24 @@
 package caption
 
 import (
-	"context"
-	"os"
 	"reflect"
 	"testing"
 
 	"github.com/jdkato/prose/v2"
 
 	"github.com/conceptfreq/conceptfreq/internal/shareddata"
-	"github.com/conceptfreq/conceptfreq/io/captionpq"
 )
 
 func laionCaptions(t testing.TB) []string {
 	t.Helper()
-	path := shareddata.Path(t, "laion-captions/test_10000.parquet")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	caps := shareddata.Captions(t, "laion-captions/test_10000.parquet")
+	if len(caps) != 10000 {
+		t.Fatalf("read %d captions, want 10,000", len(caps))
 	}
-	defer f.Close()
-	r, err := captionpq.NewReader(context.Background(), f, path, captionpq.Options{})
-	if err != nil {
-		t.Fatal(err)
+	for i, c := range caps {
+		caps[i] = Clean(c)
 	}
-	defer r.Close()
-	var out []string
-	for {
-		row, err := r.Next()
-		if err != nil {
-			break
-		}
-		out = append(out, Clean(row.Caption))
-	}
-	if len(out) != 10000 {
-		t.Fatalf("read %d captions, want 10,000", len(out))
-	}
-	return out
+	return caps
 }
 
 // proseTags tags a caption with prose.

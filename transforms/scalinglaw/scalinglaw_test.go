@@ -332,27 +332,7 @@ func TestOutputsPlotsAndReport(t *testing.T) {
 // the metric is planted as 10 + 4·log10(count), so the per-concept slope
 // must be 4 exactly and the unknown concept reported, not dropped.
 func TestOwnCountsAndGenericPerformance(t *testing.T) {
-	dir := t.TempDir()
-	rows := []tables.ConceptCount{}
-	var csv strings.Builder
-	csv.WriteString("model,pretraining,dataset,concept,metric,prompt\n")
-	for i := 0; i < 60; i++ {
-		c := int64(math.Pow(10, float64(i)/10))
-		name := fmt.Sprintf("concept%02d", i)
-		rows = append(rows, tables.ConceptCount{Concept: name, TextCount: c})
-		fmt.Fprintf(&csv, "m1,mycrawl,ds,%s,%g,class\n", name, 10+4*math.Log10(float64(c)))
-	}
-	csv.WriteString("m1,mycrawl,ds,not_counted,50,class\n")
-	var b bytes.Buffer
-	if err := tables.WriteConceptCounts(&b, rows, nil); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "counts.parquet"), b.Bytes(), 0o644)
-	os.WriteFile(filepath.Join(dir, "perf.csv"), []byte(csv.String()), 0o644)
-	cfg := defaultConfig(t)
-	cfg.PaperDir = ""
-	cfg.CountsPath, cfg.CountKind, cfg.CountsName = filepath.Join(dir, "counts.parquet"), paper.Text, "mycrawl"
-	cfg.PerformancePath = filepath.Join(dir, "perf.csv")
+	cfg := writeOwnInputs(t, t.TempDir(), 60, 10, "m1,mycrawl,ds,not_counted,50,class\n")
 	res, err := fitAndWrite(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -478,15 +458,16 @@ func TestCrossDatasetWithOwnCounts(t *testing.T) {
 	}
 }
 
-// writeOwnInputs writes 30 concepts' counts and a performance CSV whose
-// rows are the given extra lines after a clean log-linear block.
-func writeOwnInputs(t *testing.T, dir string, extra string) Config {
+// writeOwnInputs writes n concepts' counts (10^(i/per)) and a performance
+// CSV whose rows are the given extra lines after a clean log-linear block
+// (metric 10 + 4·log10 count).
+func writeOwnInputs(t *testing.T, dir string, n, per int, extra string) Config {
 	t.Helper()
 	rows := []tables.ConceptCount{}
 	var csv strings.Builder
 	csv.WriteString("model,pretraining,dataset,concept,metric,prompt\n")
-	for i := 0; i < 30; i++ {
-		c := int64(math.Pow(10, float64(i)/6))
+	for i := 0; i < n; i++ {
+		c := int64(math.Pow(10, float64(i)/float64(per)))
 		name := fmt.Sprintf("concept%02d", i)
 		rows = append(rows, tables.ConceptCount{Concept: name, TextCount: c})
 		fmt.Fprintf(&csv, "m1,mycrawl,ds,%s,%g,class\n", name, 10+4*math.Log10(float64(c)))
@@ -508,7 +489,7 @@ func writeOwnInputs(t *testing.T, dir string, extra string) Config {
 // NaN, ±Inf and empty metrics are dropped and accounted for, and every
 // output is written (the plotter used to crash on them half-way).
 func TestNonFiniteMetricsAreDropped(t *testing.T) {
-	cfg := writeOwnInputs(t, t.TempDir(), "m1,mycrawl,ds,concept01,NaN,simple\nm1,mycrawl,ds,concept02,+Inf,simple\nm1,mycrawl,ds,concept03,,simple\nm1,mycrawl,ds,concept04,-inf,class\n")
+	cfg := writeOwnInputs(t, t.TempDir(), 30, 6, "m1,mycrawl,ds,concept01,NaN,simple\nm1,mycrawl,ds,concept02,+Inf,simple\nm1,mycrawl,ds,concept03,,simple\nm1,mycrawl,ds,concept04,-inf,class\n")
 	res, err := fitAndWrite(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -561,7 +542,7 @@ func TestBadInputsSayWhatIsWrong(t *testing.T) {
 		{"wrong performance table", "", "other.csv", []string{"not a performance table", "no column model, pretraining, dataset, concept, metric", "found [name score]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := writeOwnInputs(t, t.TempDir(), "")
+			cfg := writeOwnInputs(t, t.TempDir(), 30, 6, "")
 			if tc.counts != "" {
 				cfg.CountsPath = filepath.Join(dir, tc.counts)
 			}
