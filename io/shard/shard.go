@@ -41,6 +41,7 @@ const (
 // Samples read before the failure still count.
 const (
 	Unreadable = "shard_unreadable"        // could not be opened or read
+	Empty      = "shard_empty"             // a file of zero bytes
 	Truncated  = "shard_truncated"         // ended early; samples before the cut are counted
 	BadFormat  = "shard_bad_format"        // not a tar/tar.gz/Parquet file
 	NoColumn   = "shard_no_caption_column" // a Parquet file without a caption column
@@ -53,10 +54,15 @@ func IsShardReason(reason string) bool { return strings.HasPrefix(reason, "shard
 // Parquet file.
 var ErrFormat = errors.New("shard: not a WebDataset tar or caption Parquet file")
 
+// ErrEmpty marks a shard of zero bytes.
+var ErrEmpty = errors.New("shard: empty file")
+
 // Reason classifies an error returned by Open or Source.Next as one of the
 // shard-level reasons.
 func Reason(err error) string {
 	switch {
+	case errors.Is(err, ErrEmpty), errors.Is(err, wds.ErrEmpty):
+		return Empty
 	case errors.Is(err, wds.ErrTruncated):
 		return Truncated
 	case errors.Is(err, captionpq.ErrNoCaptionColumn):
@@ -133,6 +139,9 @@ func Open(ctx context.Context, r io.Reader, path string, opts Options) (Source, 
 		data, err := io.ReadAll(br)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if len(data) == 0 {
+			return nil, fmt.Errorf("%w: %s", ErrEmpty, path)
 		}
 		pr, err := captionpq.NewReader(ctx, bytes.NewReader(data), path, captionpq.Options{CaptionColumn: opts.CaptionColumn})
 		if err != nil {

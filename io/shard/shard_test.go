@@ -184,7 +184,8 @@ func TestReasons(t *testing.T) {
 	}{
 		{"cut in a member", "a.tar", good[:700], shard.Truncated},
 		{"no end marker", "b.tar", tarTrunc.Bytes(), shard.Truncated},
-		{"empty file", "c.tar", nil, shard.Truncated},
+		{"empty file", "c.tar", nil, shard.Empty},
+		{"empty parquet", "c.parquet", nil, shard.Empty},
 		{"not a tar", "d.tar", bytes.Repeat([]byte("not a tar at all "), 64), shard.BadFormat},
 		{"bad gzip header", "e.tar.gz", []byte("\x1f\x8bXXXXXXXXXXXXXXXX"), shard.BadFormat},
 		{"short plain file named tar.gz", "e2.tar.gz", []byte("plain text, not gzip"), shard.Truncated},

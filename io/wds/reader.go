@@ -29,6 +29,8 @@ var (
 	ErrTruncated = errors.New("wds: truncated shard")
 	// ErrFormat means the shard is not a (gzipped) tar archive.
 	ErrFormat = errors.New("wds: not a tar archive")
+	// ErrEmpty means the shard has no bytes at all (it is also ErrTruncated).
+	ErrEmpty = fmt.Errorf("%w: empty file", ErrTruncated)
 )
 
 // DefaultMaxMemberSize bounds the bytes kept for one member.
@@ -86,7 +88,7 @@ func NewReader(r io.Reader, name string, opts Options) (*Reader, error) {
 	magic, err := br.Peek(2)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: %s: empty file", ErrTruncated, name)
+			return nil, fmt.Errorf("%w: %s", ErrEmpty, name)
 		}
 		return nil, fmt.Errorf("wds: shard %s: %w", name, err)
 	}

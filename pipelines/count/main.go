@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -59,8 +61,9 @@ var (
 	scoreFloor   = flag.Float64("score_floor", 0.3, "lowest score kept by --emit_scores")
 	scoresDir    = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores.parquet) instead of running a model")
 
-	verbose = flag.Bool("verbose", false, "show the runner's INFO logs")
-	pos     = flag.String("pos", string(caption.POSNone), "POS filter: none, or nouns (only noun/proper-noun tokens match; slower)")
+	verbose           = flag.Bool("verbose", false, "show the runner's INFO logs")
+	maxRejectFraction = flag.Float64("max_reject_fraction", 1, "fail (exit 1, after writing the outputs and rejects) when more than this fraction of the samples read have no usable caption")
+	pos               = flag.String("pos", string(caption.POSNone), "POS filter: none, or nouns (only noun/proper-noun tokens match; slower)")
 )
 
 // command groups the flags for --help.
@@ -78,7 +81,7 @@ var command = &cli.Command{
 		{Title: "Image tagging", Flags: []string{"tagger", "model", "tagger_labels", "concept_embeddings", "tagger_output", "threshold",
 			"embedding_scale", "embedding_activation", "embedding_temperature", "device", "batch_size", "input_size", "resize",
 			"mean", "std", "max_pixels", "ort_lib", "ort_threads", "scores"}},
-		{Title: "Output", Flags: []string{"output", "overwrite", "emit_samples", "emit_scores", "score_floor"}},
+		{Title: "Output", Flags: []string{"output", "overwrite", "emit_samples", "emit_scores", "score_floor", "max_reject_fraction"}},
 		{Title: "Runner", Flags: []string{"runner", "verbose", "help_beam", "version"}},
 	},
 	Runner:   true,
@@ -177,5 +180,35 @@ func run(ctx context.Context) error {
 		return err
 	}
 	PrintSummary(os.Stdout, *output, rs)
+	return Verdict(rs, *maxRejectFraction)
+}
+
+// Verdict fails a run that counted nothing it should have: no sample could
+// be read, every shard failed, or more than maxReject of the samples read
+// were rejected. The outputs are written either way.
+func Verdict(rs *count.RunStats, maxReject float64) error {
+	switch {
+	case rs.ShardsRead == 0 && rs.ShardsFailed > 0 && rs.SamplesRead == 0:
+		return fmt.Errorf("every input shard failed and no sample could be read (%s; see rejects.parquet)", reasons(rs))
+	case rs.SamplesRead == 0:
+		return fmt.Errorf("no sample could be read from %d shard(s)", rs.ShardsRead+rs.ShardsFailed)
+	case rs.ShardsRead == 0 && rs.ShardsFailed > 0:
+		return fmt.Errorf("every input shard failed (%s); the %d samples read before the damage are counted", reasons(rs), rs.SamplesRead)
+	}
+	if f := float64(rs.SampleRejects) / float64(rs.SamplesRead); f > maxReject {
+		return fmt.Errorf("%d of %d samples rejected (%.1f%%), more than --max_reject_fraction=%g; outputs and rejects are written", rs.SampleRejects, rs.SamplesRead, 100*f, maxReject)
+	}
 	return nil
+}
+
+// reasons lists the shard-level reject reasons of a run.
+func reasons(rs *count.RunStats) string {
+	var out []string
+	for r, n := range rs.Rejects {
+		if shard.IsShardReason(r) {
+			out = append(out, fmt.Sprintf("%s: %d", r, n))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }

@@ -744,3 +744,31 @@ func TestStudyRuleComposesOverShards(t *testing.T) {
 		t.Errorf("T-shirt %d (want 2), Model B200 %d (want 2)", one["T-shirt"], one["Model B200"])
 	}
 }
+
+// A run that counted nothing it should have fails with one line saying
+// why; rejects alone do not fail a run unless --max_reject_fraction says so.
+func TestVerdict(t *testing.T) {
+	stats := func(read, failed, samples, rejects int64, reasons map[string]int64) *count.RunStats {
+		return &count.RunStats{Stats: count.Stats{ShardsRead: read, ShardsFailed: failed, SamplesRead: samples, Rejects: reasons}, SampleRejects: rejects}
+	}
+	for _, tc := range []struct {
+		name      string
+		rs        *count.RunStats
+		maxReject float64
+		want      string
+	}{
+		{"fine", stats(2, 0, 100, 10, nil), 1, ""},
+		{"rejects below the limit", stats(2, 0, 100, 10, nil), 0.1, ""},
+		{"rejects above the limit", stats(2, 0, 100, 11, nil), 0.1, "11 of 100 samples rejected (11.0%), more than --max_reject_fraction=0.1"},
+		{"all rejected, default limit", stats(1, 0, 90, 90, nil), 1, ""},
+		{"empty shard", stats(0, 1, 0, 0, map[string]int64{shard.Empty: 1}), 1, "every input shard failed and no sample could be read (shard_empty: 1"},
+		{"empty tar read whole", stats(1, 0, 0, 0, nil), 1, "no sample could be read from 1 shard(s)"},
+		{"all truncated, some kept", stats(0, 2, 500, 0, map[string]int64{shard.Truncated: 2}), 1, "every input shard failed (shard_truncated: 2); the 500 samples read before the damage are counted"},
+		{"one of two failed", stats(1, 1, 500, 0, map[string]int64{shard.BadFormat: 1}), 1, ""},
+	} {
+		err := Verdict(tc.rs, tc.maxReject)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}

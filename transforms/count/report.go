@@ -32,6 +32,7 @@ var rejectMeaning = map[string]string{
 	shard.RejectDuplicateMember: "two members of a sample have the same extension",
 	shard.RejectMemberTooLarge:  "a member is over the size limit",
 	shard.Unreadable:            "the shard could not be opened or read (samples before the failure are kept)",
+	shard.Empty:                 "the shard is a file of zero bytes",
 	shard.Truncated:             "the shard ends early (samples before the cut are kept)",
 	shard.BadFormat:             "not a tar, tar.gz or Parquet file",
 	shard.NoColumn:              "a Parquet file without a caption column",
