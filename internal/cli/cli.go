@@ -6,19 +6,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/conceptfreq/conceptfreq/io/files"
 )
 
 // CheckOutput checks --output before a run writes into it (see
-// files.CheckOutput), with an error that names the flags.
+// files.CheckOutput) and that it can be written (files.Probe), with an
+// error that names the flags.
 func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
 	err := files.CheckOutput(ctx, dir, overwrite)
 	switch {
 	case err == nil:
-		return nil
 	case errors.Is(err, files.ErrNotEmpty):
 		return fmt.Errorf("--output: %w; pass --overwrite to replace its outputs", err)
+	default:
+		return fmt.Errorf("--output: %w", err)
 	}
-	return fmt.Errorf("--output: %w", err)
+	if err := files.Probe(ctx, dir); err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	return nil
+}
+
+// FirstLine shortens an error to its first line (Beam's pipeline errors
+// carry a stack trace), pointing at --verbose for the rest.
+func FirstLine(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		return strings.TrimSpace(msg[:i]) + " (--verbose for the full trace)"
+	}
+	return msg
 }

@@ -76,3 +76,13 @@ func TestVersions(t *testing.T) {
 		t.Errorf("got %v", rows)
 	}
 }
+
+func TestFirstLine(t *testing.T) {
+	err := errors.New("job failed: panic: bad thing\ngoroutine 1 [running]:\nmain.main()")
+	if got := FirstLine(err); got != "job failed: panic: bad thing (--verbose for the full trace)" {
+		t.Errorf("got %q", got)
+	}
+	if got := FirstLine(errors.New("one line")); got != "one line" {
+		t.Errorf("got %q", got)
+	}
+}

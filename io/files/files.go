@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -202,6 +203,11 @@ func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
 	if strings.TrimSpace(dir) == "" {
 		return fmt.Errorf("files: output location is empty")
 	}
+	if IsLocal(dir) {
+		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+			return fmt.Errorf("files: output %s is a file, not a directory", dir)
+		}
+	}
 	if overwrite {
 		return nil
 	}
@@ -273,4 +279,25 @@ func (c *Clients) Close() error {
 // on any of the registered filesystems.
 func IsNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrObjectNotExist)
+}
+
+// Probe checks that dir (local or gs://) can be written, by creating and
+// removing a small object in it, so a run fails at launch rather than after
+// counting.
+func Probe(ctx context.Context, dir string) error {
+	name := Join(dir, fmt.Sprintf(".conceptfreq-probe-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := WriteBytes(ctx, name, []byte("probe")); err != nil {
+		return fmt.Errorf("files: %s is not writable: %w", dir, err)
+	}
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	if r, ok := fs.(filesystem.Remover); ok {
+		if err := r.Remove(ctx, name); err != nil {
+			return fmt.Errorf("files: removing the probe %s: %w", name, err)
+		}
+	}
+	return nil
 }

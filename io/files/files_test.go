@@ -137,3 +137,32 @@ func TestCheckOutput(t *testing.T) {
 		t.Errorf("non-empty memfs dir: got %v, want ErrNotEmpty", err)
 	}
 }
+
+// Outputs are checked at launch: a file is not a directory, and a location
+// that cannot be written fails the probe; a probe leaves nothing behind.
+func TestOutputFileAndProbe(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "counts.parquet")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, overwrite := range []bool{false, true} {
+		if err := files.CheckOutput(ctx, file, overwrite); err == nil || !strings.Contains(err.Error(), "is a file, not a directory") {
+			t.Errorf("overwrite=%v onto a file: got %v", overwrite, err)
+		}
+	}
+	if err := files.Probe(ctx, filepath.Join(file, "sub")); err == nil || !strings.Contains(err.Error(), "is not writable") {
+		t.Errorf("probe under a file: got %v", err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := files.Probe(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("the probe left %d files behind", len(entries))
+	}
+	if err := files.Probe(ctx, "memfs://probe-test"); err != nil {
+		t.Errorf("memfs probe: %v", err)
+	}
+}

@@ -44,3 +44,24 @@ func FuzzReadMetadata(f *testing.F) {
 		ort.ReadMetadata(data) // must not panic or hang
 	})
 }
+
+// The output width is read from the graph without ONNX Runtime.
+func TestOutputWidth(t *testing.T) {
+	for name, want := range map[string]int64{"colour_tagger.onnx": 4, "colour_embedder.onnx": 3, "colour_text.onnx": 3} {
+		b, err := os.ReadFile("../../testdata/models/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, ok := ort.OutputWidth(b); !ok || w != want {
+			t.Errorf("%s: width %d, %v; want %d", name, w, ok, want)
+		}
+	}
+	m := onnxbuild.PoolLinear("m", "out", [3][]float32{{1}, {2}, {3}}, true, nil)
+	m.Outputs[0].Dims[1] = onnxbuild.Dim{Param: "classes"}
+	if w, ok := ort.OutputWidth(m.Marshal()); ok {
+		t.Errorf("symbolic width: got %d, want none", w)
+	}
+	if _, ok := ort.OutputWidth([]byte("garbage")); ok {
+		t.Error("garbage has a width")
+	}
+}

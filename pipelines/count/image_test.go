@@ -379,7 +379,9 @@ func TestImageConfigErrors(t *testing.T) {
 		{"bad tagger", count.ImageConfig{Tagger: "ram", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, `tagger "ram"`},
 		{"threshold", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 1.5, BatchSize: 1, Device: "cpu"}, "threshold 1.5"},
 		{"batch", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 0, Device: "cpu"}, "batch size 0"},
-		{"unknown labels", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "zebra\nlion\ntiger\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, count.ErrNothingKnown.Error()},
+		{"unknown labels", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "zebra\nlion\ntiger\nbear\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, count.ErrNothingKnown.Error()},
+		{"labels vs outputs", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "red\ngreen\nblue\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "has 4 output columns but 3 labels"},
+		{"embedding width", count.ImageConfig{Tagger: "embedding", Model: modelsDir + "/colour_tagger.onnx", ConceptEmbeddings: modelsDir + "/colour_concepts.parquet", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "gives 4-dimensional embeddings but the concept embeddings"},
 	} {
 		cfg := count.Config{Output: t.TempDir(), Image: tc.ic}.WithVocabulary(v)
 		before := fmt.Sprintf("%+v", cfg)

@@ -173,7 +173,10 @@ func run(ctx context.Context) error {
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, inputs, start)
 	if _, err := runners.Run(ctx, p); err != nil {
-		return fmt.Errorf("pipeline failed: %w", err)
+		if *verbose {
+			return fmt.Errorf("pipeline failed: %w", err)
+		}
+		return fmt.Errorf("pipeline failed: %s", cli.FirstLine(err))
 	}
 	rs, err := count.ReadRunStats(ctx, *output, files.ReadAll)
 	if err != nil {

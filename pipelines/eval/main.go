@@ -183,7 +183,10 @@ func run(ctx context.Context) error {
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, info, inputs, *output, start)
 	if _, err := runners.Run(ctx, p); err != nil {
-		return fmt.Errorf("pipeline failed: %w", err)
+		if *verbose {
+			return fmt.Errorf("pipeline failed: %w", err)
+		}
+		return fmt.Errorf("pipeline failed: %s", cli.FirstLine(err))
 	}
 	es, err := zeroshot.ReadStats(ctx, *output)
 	if err != nil {

@@ -280,6 +280,9 @@ func (c ImageConfig) head(ctx context.Context, v *caption.Vocabulary, model []by
 		if output != "" && output != "probabilities" && output != "logits" {
 			return nil, nil, fmt.Errorf("count: tagger output %q: want probabilities or logits", output)
 		}
+		if w, ok := ort.OutputWidth(model); ok && w != int64(len(labels)) {
+			return nil, nil, fmt.Errorf("count: model %s has %d output columns but %d labels (check the labels file)", c.Model, w, len(labels))
+		}
 		h, err := tagging.NewMultilabel(v.Names(), labels, output == "logits", norm)
 		return h, md, err
 	case tagging.Embedding:
@@ -293,6 +296,9 @@ func (c ImageConfig) head(ctx context.Context, v *caption.Vocabulary, model []by
 		names, embs, err := tables.ReadConceptEmbeddings(b, c.ConceptEmbeddings, nil)
 		if err != nil {
 			return nil, nil, err
+		}
+		if w, ok := ort.OutputWidth(model); ok && len(embs) > 0 && w != int64(len(embs[0])) {
+			return nil, nil, fmt.Errorf("count: model %s gives %d-dimensional embeddings but the concept embeddings %s have %d", c.Model, w, c.ConceptEmbeddings, len(embs[0]))
 		}
 		h, err := tagging.NewEmbedding(v.Names(), names, embs, norm)
 		if err != nil {
