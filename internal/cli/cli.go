@@ -29,6 +29,28 @@ func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
 	return nil
 }
 
+// ClaimOutput takes --output for this run (files.Claim), then checks it
+// (CheckOutput) and removes an earlier run's completion marker (marker,
+// e.g. run_stats.json, written last), so outputs of an interrupted run
+// never look complete. Call release when the run ends.
+func ClaimOutput(ctx context.Context, dir string, overwrite bool, marker string) (release func(), err error) {
+	release, err = files.Claim(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("--output: %w", err)
+	}
+	if err := CheckOutput(ctx, dir, overwrite); err != nil {
+		release()
+		return nil, err
+	}
+	if marker != "" {
+		if err := files.Remove(ctx, files.Join(dir, marker)); err != nil {
+			release()
+			return nil, fmt.Errorf("--output: %w", err)
+		}
+	}
+	return release, nil
+}
+
 // FirstLine shortens an error to its first line (Beam's pipeline errors
 // carry a stack trace), pointing at --verbose for the rest.
 func FirstLine(err error) string {

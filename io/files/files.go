@@ -119,6 +119,100 @@ func Write(ctx context.Context, path string, fill func(io.Writer) error) error {
 	return nil
 }
 
+// WriteAtomic is Write through a temporary name in the same directory,
+// renamed to path once committed, so an interrupted write never leaves a
+// partial file under path (on filesystems that rename; others are written
+// in place).
+func WriteAtomic(ctx context.Context, path string, fill func(io.Writer) error) error {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return fmt.Errorf("files: %s: %w", path, err)
+	}
+	defer fs.Close()
+	r, ok := fs.(filesystem.Renamer)
+	if !ok {
+		return Write(ctx, path, fill)
+	}
+	tmp := path + fmt.Sprintf(".tmp-%d-%d", os.Getpid(), time.Now().UnixNano())
+	if err := Write(ctx, tmp, fill); err != nil {
+		if rm, ok := fs.(filesystem.Remover); ok {
+			rm.Remove(ctx, tmp)
+		}
+		return err
+	}
+	if err := r.Rename(ctx, tmp, path); err != nil {
+		return fmt.Errorf("files: rename %s to %s: %w", tmp, path, err)
+	}
+	return nil
+}
+
+// Remove deletes path if it exists.
+func Remove(ctx context.Context, path string) error {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	rm, ok := fs.(filesystem.Remover)
+	if !ok {
+		return fmt.Errorf("files: %s: the filesystem cannot remove files", path)
+	}
+	if err := rm.Remove(ctx, path); err != nil && !IsNotExist(err) {
+		return fmt.Errorf("files: remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// LockName is the file a run holds in its output directory while it runs.
+const LockName = ".conceptfreq.lock"
+
+// ErrInUse is returned by Claim when another live run holds the output.
+var ErrInUse = errors.New("files: output location is in use by another run")
+
+// Claim takes dir for this process: it creates dir/.conceptfreq.lock
+// (exclusively on local disks) naming the process, host and start time.
+// A lock left by a process of this host that no longer runs is taken over.
+// release removes the lock. On gs:// the claim is a check then a write,
+// not atomic.
+func Claim(ctx context.Context, dir string) (release func(), err error) {
+	host, _ := os.Hostname()
+	me := fmt.Sprintf("pid %d on %s since %s", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	path := Join(dir, LockName)
+	release = func() { Remove(context.Background(), path) }
+	if !IsLocal(dir) {
+		if b, err := ReadAll(ctx, path); err == nil {
+			return nil, fmt.Errorf("%w (%s); wait for it, or remove %s if it died", ErrInUse, strings.TrimSpace(string(b)), path)
+		}
+		return release, WriteBytes(ctx, path, []byte(me+"\n"))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("files: output %s: %w", dir, err)
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			_, werr := f.WriteString(me + "\n")
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			return release, werr
+		}
+		if !os.IsExist(err) {
+			return nil, fmt.Errorf("files: output %s: %w", dir, err)
+		}
+		b, _ := os.ReadFile(path)
+		holder := strings.TrimSpace(string(b))
+		var pid int
+		var lockHost string
+		if n, _ := fmt.Sscanf(holder, "pid %d on %s", &pid, &lockHost); n == 2 && lockHost == host && !processAlive(pid) {
+			os.Remove(path) // stale: its process is gone
+			continue
+		}
+		return nil, fmt.Errorf("%w (%s); wait for it, or remove %s if it died", ErrInUse, holder, path)
+	}
+	return nil, fmt.Errorf("%w: could not take %s", ErrInUse, path)
+}
+
 // WriteBytes writes data to path (see Write).
 func WriteBytes(ctx context.Context, path string, data []byte) error {
 	return Write(ctx, path, func(w io.Writer) error {
@@ -219,14 +313,26 @@ func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
 			}
 			return fmt.Errorf("files: output %s: %w", dir, err)
 		}
-		if len(entries) > 0 {
-			return fmt.Errorf("%w: %s has %d entries", ErrNotEmpty, dir, len(entries))
+		n := 0
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".conceptfreq") { // our lock and probes
+				n++
+			}
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: %s has %d entries", ErrNotEmpty, dir, n)
 		}
 		return nil
 	}
-	list, err := List(ctx, Join(dir, "*"))
+	all, err := List(ctx, Join(dir, "*"))
 	if err != nil {
 		return fmt.Errorf("files: output %s: %w", dir, err)
+	}
+	var list []string
+	for _, o := range all {
+		if !strings.Contains(o[strings.LastIndex(o, "/")+1:], ".conceptfreq") {
+			list = append(list, o)
+		}
 	}
 	if len(list) > 0 {
 		return fmt.Errorf("%w: %s has %d objects", ErrNotEmpty, dir, len(list))

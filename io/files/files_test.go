@@ -166,3 +166,49 @@ func TestOutputFileAndProbe(t *testing.T) {
 		t.Errorf("memfs probe: %v", err)
 	}
 }
+
+// Two runs cannot share an output: the second is refused with a message
+// naming the first; a lock whose process died is taken over.
+func TestClaim(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "out")
+	release, err := files.Claim(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = files.Claim(ctx, dir)
+	if !errors.Is(err, files.ErrInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d on", os.Getpid())) {
+		t.Errorf("second claim: got %v, want ErrInUse naming pid %d", err, os.Getpid())
+	}
+	if err := files.CheckOutput(ctx, dir, false); err != nil {
+		t.Errorf("the lock makes the output look used: %v", err)
+	}
+	release()
+	if _, err := os.Stat(filepath.Join(dir, files.LockName)); !os.IsNotExist(err) {
+		t.Errorf("release left the lock: %v", err)
+	}
+	host, _ := os.Hostname()
+	stale := fmt.Sprintf("pid %d on %s since 2020-01-01T00:00:00Z\n", 1<<22+12345, host)
+	if err := os.WriteFile(filepath.Join(dir, files.LockName), []byte(stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	release, err = files.Claim(ctx, dir)
+	if err != nil {
+		t.Fatalf("stale lock of a dead process: %v", err)
+	}
+	release()
+	if err := files.WriteAtomic(ctx, filepath.Join(dir, "a.txt"), func(w io.Writer) error { _, err := w.Write([]byte("hi")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "a.txt" {
+		t.Errorf("WriteAtomic left %v", entries)
+	}
+	boom := errors.New("boom")
+	if err := files.WriteAtomic(ctx, filepath.Join(dir, "b.txt"), func(io.Writer) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("failed atomic write: got %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("a failed atomic write left files: %v", entries)
+	}
+}

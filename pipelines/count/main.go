@@ -22,6 +22,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/shard"
+	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -141,9 +142,11 @@ func run(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := cli.CheckOutput(ctx, *output, *overwrite); err != nil {
+	release, err := cli.ClaimOutput(ctx, *output, *overwrite, tables.RunStatsFile)
+	if err != nil {
 		return err
 	}
+	defer release()
 	vocab, err := LoadVocabulary(ctx, *concepts)
 	if err != nil {
 		return err

@@ -143,9 +143,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--input: %w", err)
 	}
-	if err := cli.CheckOutput(ctx, *output, *overwrite); err != nil {
+	release, err := cli.ClaimOutput(ctx, *output, *overwrite, zeroshot.StatsFile)
+	if err != nil {
 		return err
 	}
+	defer release()
 	classes, err := readClasses(ctx, *classesFile)
 	if err != nil {
 		return err

@@ -106,7 +106,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	if len(byName) != 0 {
 		return fmt.Errorf("count: %d counted concepts are not in the vocabulary (first: %v)", len(byName), firstKey(byName))
 	}
-	if err := files.Write(ctx, files.Join(f.Dir, tables.ConceptCountsFile), func(w io.Writer) error {
+	if err := files.WriteAtomic(ctx, files.Join(f.Dir, tables.ConceptCountsFile), func(w io.Writer) error {
 		return tables.WriteConceptCounts(w, rows, nil)
 	}); err != nil {
 		return err
@@ -178,10 +178,10 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	if err != nil {
 		return err
 	}
-	if err := files.WriteBytes(ctx, files.Join(f.Dir, ReportFile), page); err != nil {
+	if err := files.WriteAtomic(ctx, files.Join(f.Dir, ReportFile), func(w io.Writer) error { _, err := w.Write(page); return err }); err != nil {
 		return err
 	}
-	return files.Write(ctx, files.Join(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
+	return files.WriteAtomic(ctx, files.Join(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rs)
@@ -198,7 +198,7 @@ func firstKey[V any](m map[string]V) string {
 // writeRows streams the rows of a side-input iterable into a Parquet file.
 func writeRows[T any](ctx context.Context, path string, open func(io.Writer, memory.Allocator) (*tables.RowWriter, error),
 	next func(*T) bool, write func(*tables.RowWriter, T) error) error {
-	return files.Write(ctx, path, func(w io.Writer) error {
+	return files.WriteAtomic(ctx, path, func(w io.Writer) error {
 		rw, err := open(w, nil)
 		if err != nil {
 			return err
