@@ -63,6 +63,7 @@ var (
 	scoresDir    = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores.parquet) instead of running a model")
 
 	verbose           = flag.Bool("verbose", false, "show the runner's INFO logs")
+	progress          = flag.Bool("progress", stderrIsTerminal(), "show progress on stderr (shards, samples, samples/s, rejects, ETA); default on when stderr is a terminal")
 	maxRejectFraction = flag.Float64("max_reject_fraction", 1, "fail (exit 1, after writing the outputs and rejects) when more than this fraction of the samples read have no usable caption")
 	pos               = flag.String("pos", string(caption.POSNone), "POS filter: none, or nouns (only noun/proper-noun tokens match; slower)")
 )
@@ -83,7 +84,7 @@ var command = &cli.Command{
 			"embedding_scale", "embedding_activation", "embedding_temperature", "device", "batch_size", "input_size", "resize",
 			"mean", "std", "max_pixels", "ort_lib", "ort_threads", "scores"}},
 		{Title: "Output", Flags: []string{"output", "overwrite", "emit_samples", "emit_scores", "score_floor", "max_reject_fraction"}},
-		{Title: "Runner", Flags: []string{"runner", "verbose", "help_beam", "version"}},
+		{Title: "Runner", Flags: []string{"runner", "verbose", "progress", "help_beam", "version"}},
 	},
 	Runner:   true,
 	Defaults: map[string]string{"runner": runners.Default},
@@ -175,7 +176,18 @@ func run(ctx context.Context) error {
 	}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, inputs, start)
-	if _, err := runners.Run(ctx, p); err != nil {
+	stopProgress := func() {}
+	if *progress {
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			count.ReportProgress(os.Stderr, int64(len(inputs)), 300*time.Millisecond, stop)
+			close(done)
+		}()
+		stopProgress = func() { close(stop); <-done }
+	}
+	_, err = runners.Run(ctx, p)
+	stopProgress()
+	if err != nil {
 		if *verbose {
 			return fmt.Errorf("pipeline failed: %w", err)
 		}
@@ -187,6 +199,12 @@ func run(ctx context.Context) error {
 	}
 	PrintSummary(os.Stdout, *output, rs)
 	return Verdict(rs, *maxRejectFraction)
+}
+
+// stderrIsTerminal reports whether stderr is a terminal.
+func stderrIsTerminal() bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // Verdict fails a run that counted nothing it should have: no sample could

@@ -8,6 +8,7 @@ package count
 import (
 	"context"
 	"reflect"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -80,6 +81,7 @@ type countShardFn struct {
 	closeFn func() error
 
 	samplesRead, samplesCounted, samplesRejected, shardsFailed, imagesTagged beam.Counter
+	shardMillis                                                              beam.Distribution
 }
 
 func (f *countShardFn) Setup(ctx context.Context) error {
@@ -110,21 +112,30 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	f.samplesRejected = beam.NewCounter("count", "samplesRejected")
 	f.shardsFailed = beam.NewCounter("count", "shardsFailed")
 	f.imagesTagged = beam.NewCounter("count", "imagesTagged")
+	f.shardMillis = beam.NewDistribution("count", "shardMilliseconds")
 	return nil
 }
 
 func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, Tally), emitReject func(tables.Reject),
 	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
 	clear(f.counts)
+	began := time.Now()
 	st, err := f.proc.ProcessShard(ctx, f.fs.Open, path, f.counts, Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
 	if err != nil {
 		return err
+	}
+	f.shardMillis.Update(ctx, time.Since(began).Milliseconds())
+	for reason, n := range st.Rejects {
+		beam.NewCounter("count", "rejects_"+reason).Inc(ctx, n)
 	}
 	for i, t := range f.counts {
 		if !t.IsZero() {
 			emitCount(f.Config.Concepts[i].Name, t)
 		}
 	}
+	Progress.Shards.Add(1)
+	Progress.Samples.Add(st.SamplesRead)
+	Progress.Rejects.Add(st.SamplesRead - st.SamplesWithCaption)
 	f.samplesRead.Inc(ctx, st.SamplesRead)
 	f.samplesCounted.Inc(ctx, st.SamplesWithCaption)
 	f.samplesRejected.Inc(ctx, st.SamplesRead-st.SamplesWithCaption)

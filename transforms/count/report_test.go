@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
 )
@@ -30,5 +31,29 @@ func TestCountReportDegenerateCounts(t *testing.T) {
 		if !bytes.Contains(page, []byte("data:image/png;base64,")) || !strings.Contains(string(page), "no caption member") {
 			t.Errorf("%s: report lacks the rank plot or the reject's meaning", name)
 		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	if got := ProgressLine(5, 20, 12345, 7, 10*time.Second); got != "5/20 shards, 12,345 samples, 1,234 samples/s, 7 rejects, ETA 30s" {
+		t.Errorf("got %q", got)
+	}
+	if got := ProgressLine(0, 3, 0, 0, 0); !strings.HasSuffix(got, "ETA ?") {
+		t.Errorf("no shard done yet: got %q", got)
+	}
+	Progress.Shards.Store(2)
+	Progress.Samples.Store(100)
+	Progress.Rejects.Store(1)
+	defer func() { Progress.Shards.Store(0); Progress.Samples.Store(0); Progress.Rejects.Store(0) }()
+	var b bytes.Buffer
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { ReportProgress(&b, 2, time.Millisecond, stop); close(done) }()
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	<-done
+	out := b.String()
+	if !strings.HasSuffix(out, "\033[K\n") || !strings.Contains(out, "\r2/2 shards, 100 samples") || strings.Count(out, "\n") != 1 {
+		t.Errorf("progress output %q: want lines rewritten in place and one final newline", out)
 	}
 }
