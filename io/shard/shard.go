@@ -35,6 +35,8 @@ const (
 	RejectCorruptMember   = wds.FaultCorruptMember
 	RejectDuplicateMember = wds.FaultDuplicateMember
 	RejectMemberTooLarge  = wds.FaultMemberTooLarge
+	// RejectSampleTruncated: the shard's damage cut the sample short.
+	RejectSampleTruncated = "sample_truncated"
 )
 
 // Shard-level reasons: why a shard ended early or could not be read at all.
@@ -200,6 +202,15 @@ func (s *wdsSource) Next() (*Sample, error) {
 	ws, err := s.r.Next()
 	if err != nil {
 		return nil, err
+	}
+	if ws.Cut {
+		members := make([]string, 0, len(ws.Members))
+		for e := range ws.Members {
+			members = append(members, e)
+		}
+		sort.Strings(members)
+		return &Sample{Key: ws.Key, Reject: RejectSampleTruncated, Members: ws.Members,
+			Detail: fmt.Sprintf("the shard is damaged inside this sample (members read whole: %s)", strings.Join(members, ","))}, nil
 	}
 	text, reason, detail := CaptionOf(ws, s.ext)
 	return &Sample{Key: ws.Key, Caption: text, Reject: reason, Detail: detail, Members: ws.Members}, nil

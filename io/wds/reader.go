@@ -18,7 +18,10 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
+	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Errors reported by the reader. Shard-level errors returned by Next wrap one
@@ -59,6 +62,10 @@ type Sample struct {
 	Key     string
 	Members map[string][]byte // extension ("txt", "jpg", "seg.png") → bytes
 	Faults  []Fault
+	// Cut is set on a sample the shard's damage cut short: some of its
+	// members may be missing. It is returned just before the shard's error
+	// so that the caller can list it.
+	Cut bool
 }
 
 // Options configure a Reader.
@@ -77,6 +84,8 @@ type Reader struct {
 	maxSize int64
 
 	pending *Sample // sample being assembled
+	queue   []*Sample
+	prevSet []string // the extensions of the last complete sample
 	err     error
 }
 
@@ -108,26 +117,37 @@ func NewReader(r io.Reader, name string, opts Options) (*Reader, error) {
 	return &Reader{name: name, cr: cr, tr: tar.NewReader(cr), maxSize: maxSize}, nil
 }
 
-// Next returns the next sample, or io.EOF after the last one.
+// Next returns the next sample, or io.EOF after the last one. When the
+// shard is damaged, the samples that lie wholly before the damage are
+// returned, then the sample the damage cut (if any) with Cut set, then the
+// error.
 func (r *Reader) Next() (*Sample, error) {
+	if len(r.queue) > 0 {
+		s := r.queue[0]
+		r.queue = r.queue[1:]
+		return s, nil
+	}
 	if r.err != nil {
-		if r.err == io.EOF && r.pending != nil {
-			s := r.pending
-			r.pending = nil
-			return s, nil
-		}
 		return nil, r.err
 	}
 	for {
 		hdr, err := r.tr.Next()
 		if err != nil {
 			r.err = r.classify(err)
-			if r.err == io.EOF && r.pending != nil {
-				s := r.pending
-				r.pending = nil
-				return s, nil
+			if r.err == io.EOF {
+				if r.pending != nil {
+					r.queue = append(r.queue, r.complete())
+				}
+			} else {
+				key, known := r.cr.partialKey()
+				own := known && (r.pending == nil || r.pending.Key != key)
+				r.damaged(key, known)
+				if own {
+					// The cut header names a sample of its own: it is cut.
+					r.queue = append(r.queue, &Sample{Key: key, Members: map[string][]byte{}, Cut: true})
+				}
 			}
-			return nil, r.err
+			return r.Next()
 		}
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
 			continue
@@ -139,9 +159,13 @@ func (r *Reader) Next() (*Sample, error) {
 		data, fault, err := r.readMember(hdr)
 		if err != nil {
 			r.err = err
-			// The partly assembled sample is lost with the shard: report it
-			// as the error's context rather than as a sample.
-			return nil, r.err
+			own := r.pending == nil || r.pending.Key != key
+			r.damaged(key, true)
+			if own {
+				// The member being read starts a sample of its own: it is cut.
+				r.queue = append(r.queue, &Sample{Key: key, Members: map[string][]byte{}, Cut: true})
+			}
+			return r.Next()
 		}
 		var gzFault *Fault
 		if strings.HasSuffix(ext, ".gz") || ext == "gz" {
@@ -154,8 +178,7 @@ func (r *Reader) Next() (*Sample, error) {
 		}
 		var out *Sample
 		if r.pending != nil && r.pending.Key != key {
-			out = r.pending
-			r.pending = nil
+			out = r.complete()
 		}
 		if r.pending == nil {
 			r.pending = &Sample{Key: key, Members: make(map[string][]byte, 3)}
@@ -178,6 +201,49 @@ func (r *Reader) Next() (*Sample, error) {
 			return out, nil
 		}
 	}
+}
+
+// complete hands over the pending sample as a whole one.
+func (r *Reader) complete() *Sample {
+	s := r.pending
+	r.pending = nil
+	r.prevSet = memberSet(s)
+	return s
+}
+
+func memberSet(s *Sample) []string {
+	exts := make([]string, 0, len(s.Members))
+	for e := range s.Members {
+		exts = append(exts, e)
+	}
+	sort.Strings(exts)
+	return exts
+}
+
+// damaged queues the pending sample when the shard fails: whole when the
+// damage lies in a member of another sample (nextKey, when known), or —
+// when the next key is unknown — when it has the members of the sample
+// before it; otherwise cut. The first sample of a shard cut at a member
+// boundary cannot be told from a whole one and counts as cut.
+func (r *Reader) damaged(nextKey string, known bool) {
+	if r.pending == nil {
+		return
+	}
+	whole := false
+	switch {
+	case known:
+		whole = nextKey != r.pending.Key
+	case r.prevSet != nil:
+		whole = slices.Equal(r.prevSet, memberSet(r.pending))
+	}
+	if whole {
+		r.queue = append(r.queue, r.complete())
+		return
+	}
+	s := r.pending
+	r.pending = nil
+	s.Cut = true
+	r.queue = append(r.queue, s)
 }
 
 // classify turns errors from archive/tar into the package's errors.
@@ -258,8 +324,9 @@ func SplitName(name string) (key, ext string, ok bool) {
 type blockCounter struct {
 	r           io.Reader
 	n           int64
-	curNonZero  bool // bytes of the incomplete current block seen so far
-	lastWasZero bool // the last complete block
+	curNonZero  bool   // bytes of the incomplete current block seen so far
+	lastWasZero bool   // the last complete block
+	cur         []byte // the incomplete current block's bytes (a header cut short)
 }
 
 func (c *blockCounter) Read(p []byte) (int, error) {
@@ -276,10 +343,31 @@ func (c *blockCounter) Read(p []byte) (int, error) {
 		}
 		c.lastWasZero = !(nonZero || anyNonZero(p[from-start:end-start]))
 		c.curNonZero = anyNonZero(p[end-start : n])
+		c.cur = append(c.cur[:0], p[end-start:n]...)
 	} else {
 		c.curNonZero = c.curNonZero || anyNonZero(p[:n])
+		if len(c.cur)+n <= 512 {
+			c.cur = append(c.cur, p[:n]...)
+		}
 	}
 	return n, err
+}
+
+// partialKey returns the sample key in the name field of a tar header cut
+// short (the incomplete block's first 100 bytes), when there is one.
+func (c *blockCounter) partialKey() (string, bool) {
+	if len(c.cur) < 100 {
+		return "", false
+	}
+	name := c.cur[:100]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	if len(name) == 0 || !utf8.Valid(name) {
+		return "", false
+	}
+	key, _, ok := SplitName(string(name))
+	return key, ok
 }
 
 func anyNonZero(b []byte) bool {

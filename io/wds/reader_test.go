@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -417,4 +419,99 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// layout is where each sample's members lie in a plain tar written here.
+type layout struct {
+	keys        []string
+	firstHeader []int64 // offset of the sample's first member header
+	dataEnd     []int64 // end of the sample's last member data
+}
+
+func layoutTar(t *testing.T, n int) ([]byte, layout) {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	var l layout
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("%09d", i)
+		l.keys = append(l.keys, key)
+		for j, ext := range []string{"jpg", "json", "txt"} {
+			if err := tw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if j == 0 {
+				l.firstHeader = append(l.firstHeader, int64(b.Len()))
+			}
+			body := bytes.Repeat([]byte{byte('a' + i%26)}, 300+97*i+13*j)
+			if err := tw.WriteHeader(&tar.Header{Name: key + "." + ext, Mode: 0o644, Size: int64(len(body)), Format: tar.FormatUSTAR}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write(body); err != nil {
+				t.Fatal(err)
+			}
+			if j == 2 {
+				l.dataEnd = append(l.dataEnd, int64(b.Len()))
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes(), l
+}
+
+// A cut shard loses nothing: at every cut point, the samples that lie wholly
+// before it are returned whole, the sample the cut falls in is returned Cut
+// (once its header's name is readable), then the error. Expectations come
+// from the tar's own layout, not from the reader. The documented limit: the
+// first sample of a shard cut right after one of its members (before the
+// next header's name) cannot be told from a whole one and counts as cut.
+func TestTruncationKeepsWholeSamples(t *testing.T) {
+	data, l := layoutTar(t, 6)
+	end := l.dataEnd[len(l.dataEnd)-1]
+	var cuts []int64
+	for off := int64(1); off < end+512; off += 37 {
+		cuts = append(cuts, off)
+	}
+	for off := int64(512); off < end+512; off += 512 {
+		cuts = append(cuts, off)
+	}
+	cuts = append(cuts, l.firstHeader...)
+	cuts = append(cuts, l.dataEnd...)
+	for _, c := range cuts {
+		var wantWhole, wantCut []string
+		for i, k := range l.keys {
+			nextName := end + 100 // past the last sample: the end marker, no name
+			if i+1 < len(l.keys) {
+				nextName = l.firstHeader[i+1] + 100
+			}
+			switch {
+			case l.dataEnd[i] <= c && (i > 0 || c >= nextName):
+				wantWhole = append(wantWhole, k)
+			case l.dataEnd[i] <= c: // the first sample, next name unread
+				wantCut = append(wantCut, k)
+			case c >= l.firstHeader[i]+100:
+				wantCut = append(wantCut, k)
+			}
+		}
+		samples, err := readAll(t, data[:c], "layout.tar")
+		if err == nil || !errors.Is(err, wds.ErrTruncated) {
+			t.Fatalf("cut at %d: got %v, want ErrTruncated", c, err)
+		}
+		var gotWhole, gotCut []string
+		for _, s := range samples {
+			if s.Cut {
+				gotCut = append(gotCut, s.Key)
+			} else {
+				gotWhole = append(gotWhole, s.Key)
+				if len(s.Members) != 3 {
+					t.Errorf("cut at %d: whole sample %s has %d members", c, s.Key, len(s.Members))
+				}
+			}
+		}
+		if !reflect.DeepEqual(gotWhole, wantWhole) || !reflect.DeepEqual(gotCut, wantCut) {
+			t.Errorf("cut at %d: whole %v cut %v; want whole %v cut %v", c, gotWhole, gotCut, wantWhole, wantCut)
+		}
+	}
 }

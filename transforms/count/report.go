@@ -31,6 +31,7 @@ var rejectMeaning = map[string]string{
 	shard.RejectCorruptMember:   "a gzip member does not decompress",
 	shard.RejectDuplicateMember: "two members of a sample have the same extension",
 	shard.RejectMemberTooLarge:  "a member is over the size limit",
+	shard.RejectSampleTruncated: "the shard's damage cut this sample short",
 	shard.Unreadable:            "the shard could not be opened or read (samples before the failure are kept)",
 	shard.Empty:                 "the shard is a file of zero bytes",
 	shard.Truncated:             "the shard ends early (samples before the cut are kept)",
