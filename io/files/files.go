@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ func Open(ctx context.Context, path string) (io.ReadCloser, error) {
 	rc, err := fs.OpenRead(ctx, path)
 	if err != nil {
 		fs.Close()
+		if errors.Is(err, storage.ErrObjectNotExist) && !errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", os.ErrNotExist, err)
+		}
 		return nil, err
 	}
 	return &closeBoth{ReadCloser: rc, fs: fs}, nil
@@ -240,9 +244,11 @@ func List(ctx context.Context, glob string) ([]string, error) {
 var ShardExts = []string{"*.tar", "*.tar.gz", "*.tgz", "*.parquet"}
 
 // Expand resolves patterns (local globs, gs:// globs, directories — a local
-// directory or a gs:// prefix ending in "/" stands for its shard files) into
-// a sorted, de-duplicated list of files. A pattern that matches nothing is
-// an error naming it.
+// directory or a gs:// prefix ending in "/" stands for its shard files —
+// and img2dataset's brace ranges, see Braces) into a sorted, de-duplicated
+// list of files. A pattern without braces that matches nothing is an error
+// naming it; the files a brace pattern names one by one are taken as given,
+// without listing, and one that is missing is the reader's to report.
 func Expand(ctx context.Context, patterns []string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
@@ -251,36 +257,13 @@ func Expand(ctx context.Context, patterns []string) ([]string, error) {
 		if p == "" {
 			continue
 		}
-		globs := []string{p}
-		if IsLocal(p) {
-			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-				globs = nil
-				for _, ext := range ShardExts {
-					globs = append(globs, filepath.Join(p, ext))
-				}
+		if err := MatchPattern(ctx, p, func(f string) {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
 			}
-		} else if strings.HasSuffix(p, "/") {
-			globs = nil
-			for _, ext := range ShardExts {
-				globs = append(globs, p+ext)
-			}
-		}
-		matched := 0
-		for _, g := range globs {
-			list, err := List(ctx, g)
-			if err != nil {
-				return nil, fmt.Errorf("files: %s: %w", p, err)
-			}
-			for _, f := range list {
-				matched++
-				if !seen[f] {
-					seen[f] = true
-					out = append(out, f)
-				}
-			}
-		}
-		if matched == 0 {
-			return nil, fmt.Errorf("files: %s matched no files", p)
+		}); err != nil {
+			return nil, err
 		}
 	}
 	if len(out) == 0 {
@@ -288,6 +271,150 @@ func Expand(ctx context.Context, patterns []string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// MatchPattern calls emit for each file one --input pattern names: its
+// brace groups expanded (Braces), then each expansion listed when it is a
+// glob or a directory. A brace expansion without glob characters is emitted
+// as is, so a range of 41,408 shard names costs no listing calls. A
+// pattern, or a glob within a brace expansion, that matches nothing is an
+// error naming it.
+func MatchPattern(ctx context.Context, pattern string, emit func(string)) error {
+	items, err := Braces(pattern)
+	if err != nil {
+		return err
+	}
+	braced := len(items) != 1 || items[0] != pattern
+	for _, item := range items {
+		if braced && !HasMeta(item) && !strings.HasSuffix(item, "/") {
+			emit(item)
+			continue
+		}
+		list, err := matchOne(ctx, item)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			if braced {
+				return fmt.Errorf("files: %s (from %s) matched no files", item, pattern)
+			}
+			return fmt.Errorf("files: %s matched no files", pattern)
+		}
+		for _, f := range list {
+			emit(f)
+		}
+	}
+	return nil
+}
+
+// matchOne lists one pattern without braces: a glob, a file, or a
+// directory (local, or gs:// ending in "/") standing for its shard files.
+func matchOne(ctx context.Context, p string) ([]string, error) {
+	globs := []string{p}
+	if IsLocal(p) {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			globs = nil
+			for _, ext := range ShardExts {
+				globs = append(globs, filepath.Join(p, ext))
+			}
+		}
+	} else if strings.HasSuffix(p, "/") {
+		globs = nil
+		for _, ext := range ShardExts {
+			globs = append(globs, p+ext)
+		}
+	}
+	var out []string
+	for _, g := range globs {
+		list, err := List(ctx, g)
+		if err != nil {
+			return nil, fmt.Errorf("files: %s: %w", p, err)
+		}
+		out = append(out, list...)
+	}
+	return out, nil
+}
+
+// HasMeta reports whether p has glob characters (* ? [).
+func HasMeta(p string) bool { return strings.ContainsAny(p, "*?[") }
+
+// MaxBraceExpansion bounds the names one pattern's brace groups may expand
+// to.
+const MaxBraceExpansion = 10_000_000
+
+// Braces expands the brace groups of pattern as img2dataset names shards:
+// a numeric range {00000..41407} (zero-padded to the width of its bounds
+// when a bound has a leading zero; descending when the first bound is the
+// larger) or a list {a,b,c}. Several groups multiply, left to right; nested
+// groups are not supported. A pattern without braces is returned alone.
+func Braces(pattern string) ([]string, error) {
+	open := strings.IndexByte(pattern, '{')
+	if open < 0 {
+		if strings.IndexByte(pattern, '}') >= 0 {
+			return nil, fmt.Errorf("files: %s: '}' without '{'", pattern)
+		}
+		return []string{pattern}, nil
+	}
+	end := strings.IndexByte(pattern[open:], '}')
+	if end < 0 {
+		return nil, fmt.Errorf("files: %s: '{' without '}'", pattern)
+	}
+	end += open
+	body := pattern[open+1 : end]
+	if strings.IndexByte(body, '{') >= 0 {
+		return nil, fmt.Errorf("files: %s: nested braces are not supported", pattern)
+	}
+	alts, err := braceGroup(body)
+	if err != nil {
+		return nil, fmt.Errorf("files: %s: %w", pattern, err)
+	}
+	rest, err := Braces(pattern[end+1:])
+	if err != nil {
+		return nil, err
+	}
+	if len(alts)*len(rest) > MaxBraceExpansion {
+		return nil, fmt.Errorf("files: %s expands to more than %d names", pattern, MaxBraceExpansion)
+	}
+	out := make([]string, 0, len(alts)*len(rest))
+	for _, a := range alts {
+		for _, r := range rest {
+			out = append(out, pattern[:open]+a+r)
+		}
+	}
+	return out, nil
+}
+
+// braceGroup expands the inside of one brace group.
+func braceGroup(body string) ([]string, error) {
+	if lo, hi, ok := strings.Cut(body, ".."); ok && !strings.Contains(body, ",") {
+		a, errA := strconv.ParseInt(lo, 10, 64)
+		b, errB := strconv.ParseInt(hi, 10, 64)
+		if errA != nil || errB != nil || a < 0 || b < 0 {
+			return nil, fmt.Errorf("brace range {%s} needs two non-negative integers", body)
+		}
+		n := b - a
+		step := int64(1)
+		if n < 0 {
+			n, step = -n, -1
+		}
+		if n+1 > MaxBraceExpansion {
+			return nil, fmt.Errorf("brace range {%s} has more than %d names", body, MaxBraceExpansion)
+		}
+		width := 0
+		if (len(lo) > 1 && lo[0] == '0') || (len(hi) > 1 && hi[0] == '0') {
+			width = max(len(lo), len(hi))
+		}
+		out := make([]string, 0, n+1)
+		for i, v := int64(0), a; i <= n; i, v = i+1, v+step {
+			out = append(out, fmt.Sprintf("%0*d", width, v))
+		}
+		return out, nil
+	}
+	alts := strings.Split(body, ",")
+	if len(alts) < 2 {
+		return nil, fmt.Errorf("brace group {%s} is neither a range {a..b} nor a list {a,b}", body)
+	}
+	return alts, nil
 }
 
 // CheckOutput checks an output directory before a run writes into it: it

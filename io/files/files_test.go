@@ -105,6 +105,69 @@ func TestExpand(t *testing.T) {
 	}
 }
 
+// Brace groups expand as img2dataset names shards: zero-padded numeric
+// ranges, lists, several groups multiplied.
+func TestBraces(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+	}{
+		{"gs://b/laion/{00000..00003}.tar", []string{"gs://b/laion/00000.tar", "gs://b/laion/00001.tar", "gs://b/laion/00002.tar", "gs://b/laion/00003.tar"}},
+		{"s/{8..11}.tar", []string{"s/8.tar", "s/9.tar", "s/10.tar", "s/11.tar"}},
+		{"s/{0009..0011}.tar", []string{"s/0009.tar", "s/0010.tar", "s/0011.tar"}},
+		{"s/{3..1}.tar", []string{"s/3.tar", "s/2.tar", "s/1.tar"}},
+		{"{a,b}/{0..1}.{tar,tar.gz}", []string{"a/0.tar", "a/0.tar.gz", "a/1.tar", "a/1.tar.gz", "b/0.tar", "b/0.tar.gz", "b/1.tar", "b/1.tar.gz"}},
+		{"plain/*.tar", []string{"plain/*.tar"}},
+	} {
+		got, err := files.Braces(tt.in)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Braces(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	got, err := files.Braces("gs://b/laion/{00000..41407}.tar")
+	if err != nil || len(got) != 41408 || got[41407] != "gs://b/laion/41407.tar" || got[12] != "gs://b/laion/00012.tar" {
+		t.Errorf("LAION-400M range: %d names, last %q, %v", len(got), got[len(got)-1], err)
+	}
+	for in, want := range map[string]string{
+		"s/{0..3.tar":         "without '}'",
+		"s/0..3}.tar":         "without '{'",
+		"s/{a}.tar":           "neither a range",
+		"s/{x..3}.tar":        "non-negative integers",
+		"s/{{a,b},c}.tar":     "nested",
+		"s/{0..99999999}.tar": "more than",
+	} {
+		if _, err := files.Braces(in); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), in) {
+			t.Errorf("Braces(%q): got %v, want an error naming it and saying %q", in, err, want)
+		}
+	}
+}
+
+// A brace range names files without listing them: present ones come back
+// in order, missing ones too (the reader rejects them as shard_missing);
+// a glob inside a brace expansion must still match.
+func TestExpandBraces(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, name := range []string{"00000.tar", "00001.tar", "00003.tar"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := files.Expand(ctx, []string{filepath.Join(dir, "{00000..00003}.tar")})
+	want := []string{filepath.Join(dir, "00000.tar"), filepath.Join(dir, "00001.tar"), filepath.Join(dir, "00002.tar"), filepath.Join(dir, "00003.tar")}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("range: got %v, %v; want %v", got, err, want)
+	}
+	got, err = files.Expand(ctx, []string{filepath.Join(dir, "{00000,00003}*.tar")})
+	if want := []string{filepath.Join(dir, "00000.tar"), filepath.Join(dir, "00003.tar")}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("globs in a list: got %v, %v; want %v", got, err, want)
+	}
+	bad := filepath.Join(dir, "{00000,00007}*.tar")
+	if _, err := files.Expand(ctx, []string{bad}); err == nil || !strings.Contains(err.Error(), "00007*.tar") || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a glob of a brace list matching nothing: got %v, want an error naming it and its pattern", err)
+	}
+}
+
 func TestCheckOutput(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -43,6 +44,7 @@ const (
 // Samples read before the failure still count.
 const (
 	Unreadable = "shard_unreadable"        // could not be opened or read
+	Missing    = "shard_missing"           // named (by a brace range) but not there
 	Empty      = "shard_empty"             // a file of zero bytes
 	Truncated  = "shard_truncated"         // ended early; samples before the cut are counted
 	BadFormat  = "shard_bad_format"        // not a tar/tar.gz/Parquet file
@@ -284,7 +286,11 @@ func (f *Failure) Unwrap() error { return f.Err }
 func ForEach(ctx context.Context, open func(ctx context.Context, path string) (io.ReadCloser, error), path string, opts Options, each func(*Sample) error) error {
 	rc, err := open(ctx, path)
 	if err != nil {
-		return &Failure{Reason: Unreadable, Err: fmt.Errorf("open %s: %w", path, err)}
+		reason := Unreadable
+		if errors.Is(err, fs.ErrNotExist) {
+			reason = Missing
+		}
+		return &Failure{Reason: reason, Err: fmt.Errorf("open %s: %w", path, err)}
 	}
 	defer rc.Close()
 	src, err := Open(ctx, rc, path, opts)

@@ -135,17 +135,34 @@ func run(ctx context.Context) error {
 	if *input == DefaultInput {
 		patterns = DefaultInputs()
 	}
-	inputs, err := files.Expand(ctx, patterns)
-	if err != nil {
-		err = fmt.Errorf("--input: %w", err)
-		if *input == DefaultInput {
-			err = fmt.Errorf("%w (the default input is the bundled testdata/shards of the source tree, which is not here: pass --input)", err)
+	// The patterns go into the job and are matched on a worker. A local run
+	// lists them here as well, to fail before counting and to size the
+	// progress figures; Dataflow checks their syntax only, so a launch over
+	// a million shards lists nothing and a dry run touches no cloud service.
+	shardsTotal := int64(0)
+	if runners.Name() == "dataflow" {
+		for _, p := range patterns {
+			if _, err := files.Braces(strings.TrimSpace(p)); err != nil {
+				return fmt.Errorf("--input: %w", err)
+			}
 		}
-		return err
+	} else {
+		inputs, err := files.Expand(ctx, patterns)
+		if err != nil {
+			err = fmt.Errorf("--input: %w", err)
+			if *input == DefaultInput {
+				err = fmt.Errorf("%w (the default input is the bundled testdata/shards of the source tree, which is not here: pass --input)", err)
+			}
+			return err
+		}
+		shardsTotal = int64(len(inputs))
 	}
-	release, err := cli.ClaimOutput(ctx, *output, *overwrite, tables.RunStatsFile)
-	if err != nil {
-		return err
+	dryRun := runners.DryRun()
+	release := func() {}
+	if !dryRun {
+		if release, err = cli.ClaimOutput(ctx, *output, *overwrite, tables.RunStatsFile); err != nil {
+			return err
+		}
 	}
 	defer release()
 	vocab, err := LoadVocabulary(ctx, *concepts)
@@ -175,12 +192,23 @@ func run(ctx context.Context) error {
 		}
 	}
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, cfg, inputs, start)
+	Build(s, cfg, start)
+	if dryRun {
+		job := runners.CaptureDryRunJob(*verbose)
+		if _, err := runners.Run(ctx, p); err != nil {
+			return fmt.Errorf("dry run: %s", cli.FirstLine(err))
+		}
+		if err := job.Write(os.Stdout, p); err != nil {
+			return fmt.Errorf("dry run: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "count: dry run: the Dataflow job above was validated and printed; nothing was submitted, read or written\n")
+		return nil
+	}
 	stopProgress := func() {}
-	if *progress {
+	if *progress && shardsTotal > 0 {
 		stop, done := make(chan struct{}), make(chan struct{})
 		go func() {
-			count.ReportProgress(os.Stderr, int64(len(inputs)), 300*time.Millisecond, stop)
+			count.ReportProgress(os.Stderr, shardsTotal, 300*time.Millisecond, stop)
 			close(done)
 		}()
 		stopProgress = func() { close(stop); <-done }

@@ -47,14 +47,15 @@ func DefaultInputs() []string {
 	return out
 }
 
-// Build adds the count job to s: the shards in inputs → caption matches
-// (and image tags) → per-concept counts, rejects and run statistics written
-// into cfg.Output. cfg must be resolved (count.Config.Resolve); start is
-// the run's start time, recorded in run_stats.json.
-func Build(s beam.Scope, cfg count.Config, inputs []string, start time.Time) {
-	shards := beam.CreateList(s, inputs)
+// Build adds the count job to s: the shards cfg.Inputs name (patterns,
+// matched on a worker: count.MatchInputs) → caption matches (and image
+// tags) → per-concept counts, rejects and run statistics written into
+// cfg.Output. cfg must be resolved (count.Config.Resolve); start is the
+// run's start time, recorded in run_stats.json.
+func Build(s beam.Scope, cfg count.Config, start time.Time) {
+	shards := count.MatchInputs(s, cfg.Inputs)
 	out := count.Captions(s, shards, cfg)
-	count.WriteOutputs(s, cfg, cfg.Record(len(inputs), runners.Name()), start, out)
+	count.WriteOutputs(s, cfg, cfg.Record(runners.Name()), start, out)
 }
 
 // LoadVocabulary reads --concepts (local or gs://), or the embedded default

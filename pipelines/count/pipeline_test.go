@@ -67,16 +67,12 @@ func runJob(t *testing.T, runner string, cfg count.Config) *result {
 		}
 		cfg = cfg.WithVocabulary(v)
 	}
-	inputs, err := files.Expand(ctx, cfg.Inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
 	resolved, err := cfg.Resolve(ctx, files.ReadAll)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, resolved, inputs, time.Now())
+	Build(s, resolved, time.Now())
 	if runner == "" {
 		err = ptest.Run(p)
 	} else {
@@ -248,6 +244,35 @@ func TestExactAcrossShardingAndRunners(t *testing.T) {
 			t.Errorf("%s: counts differ from the planted truth", name)
 		}
 	}
+}
+
+// img2dataset's brace ranges expand on the worker: every shard of the
+// range is counted once even when another pattern names it too, and a
+// shard the range names that is not there is a shard_missing reject, not
+// a silent gap.
+func TestBraceRangeInputs(t *testing.T) {
+	dir, truth, v := plantedDataset(t, 4, 200, false)
+	res := runJob(t, "", count.Config{Inputs: []string{
+		filepath.Join(dir, "{00000..00004}.tar"), // 00004.tar does not exist
+		filepath.Join(dir, "0000[02].tar"),       // overlaps the range
+	}}.WithVocabulary(v))
+	if !reflect.DeepEqual(res.counts, truth.TextCounts) {
+		t.Errorf("counts differ from the planted truth (a shard counted twice or not at all)")
+	}
+	if res.stats.SamplesRead != truth.Samples || res.stats.ShardsRead != 4 || res.stats.ShardsFailed != 1 || res.stats.Config.Files != 5 {
+		t.Errorf("samples %d (want %d), shards read %d failed %d files %d; want 4, 1, 5",
+			res.stats.SamplesRead, truth.Samples, res.stats.ShardsRead, res.stats.ShardsFailed, res.stats.Config.Files)
+	}
+	var missing []tables.Reject
+	for _, r := range res.rejects {
+		if r.Reason == shard.Missing {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) != 1 || !strings.HasSuffix(missing[0].Shard, "00004.tar") || res.stats.Rejects[shard.Missing] != 1 {
+		t.Errorf("shard_missing rejects: %+v (stats %v)", missing, res.stats.Rejects)
+	}
+	checkAccounting(t, res)
 }
 
 // An independent brute-force count over the 10,000 real LAION captions: a

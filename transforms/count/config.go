@@ -373,12 +373,11 @@ type ImageRunConfig struct {
 	UnknownConcepts []string  `json:"unknown_concepts"`
 }
 
-// Record is what run_stats.json says about a run of c over files input
-// files on the named runner.
-func (c Config) Record(files int, runner string) RunConfig {
+// Record is what run_stats.json says about a run of c on the named runner.
+// Its Files, the number of input files, is filled in when the run ends.
+func (c Config) Record(runner string) RunConfig {
 	rc := RunConfig{
 		Inputs:           c.Inputs,
-		Files:            files,
 		VocabularySource: c.VocabularySource,
 		VocabularySize:   len(c.Concepts),
 		VocabularyHash:   c.VocabularyHash,

@@ -33,6 +33,7 @@ var rejectMeaning = map[string]string{
 	shard.RejectMemberTooLarge:  "a member is over the size limit",
 	shard.RejectSampleTruncated: "the shard's damage cut this sample short",
 	shard.Unreadable:            "the shard could not be opened or read (samples before the failure are kept)",
+	shard.Missing:               "a shard named by a brace range is not there",
 	shard.Empty:                 "the shard is a file of zero bytes",
 	shard.Truncated:             "the shard ends early (samples before the cut are kept)",
 	shard.BadFormat:             "not a tar, tar.gz or Parquet file",

@@ -137,6 +137,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	}
 
 	rs := RunStats{Stats: total, Config: f.Config, StartedAt: time.Unix(0, f.StartUnixNano).UTC()}
+	rs.Config.Files = int(total.ShardsRead + total.ShardsFailed)
 	for reason, k := range total.Rejects {
 		switch {
 		case shard.IsShardReason(reason):

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/conceptfreq/conceptfreq/runners"
+)
+
+// dryRun runs the count binary (built as a Dataflow launcher is, without
+// cgo) with --runner=dataflow --dry_run and the given flags, offline and
+// without credentials, and returns the printed job.
+func dryRun(t *testing.T, bin string, args ...string) (job map[string]any, steps []runners.Step, raw string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--runner=dataflow", "--dry_run", "--project=P", "--region=us-central1",
+		"--staging_location=gs://B/staging"}, args...)...)
+	home := t.TempDir() // no application-default credentials, no gcloud config
+	// GCE_METADATA_HOST pointing nowhere would make a cloud call hang: the
+	// dry run must not make one.
+	cmd.Env = append(os.Environ(), "HOME="+home, "CLOUDSDK_CONFIG="+home, "GCE_METADATA_HOST=127.0.0.1:1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("dry run %v: %v\nstderr:\n%s", args, err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "nothing was submitted") {
+		t.Errorf("dry run did not say it submitted nothing; stderr:\n%s", stderr.String())
+	}
+	var doc struct {
+		Job   map[string]any `json:"job"`
+		Steps []runners.Step `json:"steps"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("dry run printed no JSON job: %v\n%s", err, out)
+	}
+	return doc.Job, doc.Steps, string(out)
+}
+
+func buildLauncher(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "count")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func stepNames(steps []runners.Step) map[string]string {
+	m := map[string]string{}
+	for _, s := range steps {
+		m[s.Name] = s.URN
+	}
+	return m
+}
+
+// The Dataflow job validates and prints offline: it has the shard-count
+// step, the per-concept combine and the worker-side input matching, and
+// its size does not grow with the number of shards (the patterns, not the
+// files, are in the graph).
+func TestDataflowDryRun(t *testing.T) {
+	bin := buildLauncher(t)
+	job, steps, raw := dryRun(t, bin, "--input=gs://B/laion/{00000..00009}.tar", "--output=gs://B/counts")
+	if job["projectId"] != "P" || job["type"] != "JOB_TYPE_BATCH" {
+		t.Errorf("job project/type: %v %v", job["projectId"], job["type"])
+	}
+	names := stepNames(steps)
+	for name, urn := range map[string]string{
+		"count.Captions/count.countShardFn":               "beam:transform:pardo:v1",
+		"count.Captions/CombinePerKey":                    "beam:transform:combine_per_key:v1",
+		"count.Captions/CombinePerKey/count.mergeTally":   "beam:transform:pardo:v1",
+		"count.MatchInputs/count.matchPatternFn":          "beam:transform:pardo:v1",
+		"count.MatchInputs/filter.Distinct/CombinePerKey": "beam:transform:combine_per_key:v1",
+		"count.WriteOutputs/count.writeOutputsFn":         "beam:transform:pardo:v1",
+	} {
+		if names[name] != urn {
+			t.Errorf("step %s: urn %q, want %q", name, names[name], urn)
+		}
+	}
+	if strings.Contains(raw, "00005.tar") {
+		t.Errorf("a shard name expanded into the job at launch")
+	}
+	if !strings.Contains(raw, "{00000..00009}") {
+		t.Errorf("the job does not carry the --input pattern")
+	}
+	_, bigSteps, bigRaw := dryRun(t, bin, "--input=gs://B/laion/{00000..41407}.tar", "--output=gs://B/counts")
+	if !slices.Equal(steps, bigSteps) {
+		t.Errorf("41,408 shards changed the job's steps")
+	}
+	if d := len(bigRaw) - len(raw); d < -64 || d > 64 {
+		t.Errorf("job size grew by %d bytes from 10 to 41,408 shards", d)
+	}
+	// Malformed patterns fail at launch, naming them.
+	cmd := exec.Command(bin, "--runner=dataflow", "--dry_run", "--project=P", "--region=R", "--staging_location=gs://B/s",
+		"--input=gs://B/laion/{00000..x}.tar", "--output=gs://B/counts")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "{00000..x}") {
+		t.Errorf("a bad brace range: %v\n%s", err, out)
+	}
+}
+
+// A tagging job with the GPU flags validates and prints offline too, and
+// carries the accelerator and the worker container.
+func TestDataflowDryRunTagging(t *testing.T) {
+	bin := buildLauncher(t)
+	image := "us-docker.pkg.dev/P/r/conceptfreq-worker:test"
+	vocab := filepath.Join(t.TempDir(), "colours.txt")
+	if err := os.WriteFile(vocab, []byte("red\ngreen\nblue\nmagenta\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job, steps, raw := dryRun(t, bin, "--concepts="+vocab, "--input=gs://B/laion/{00000..00009}.tar", "--output=gs://B/counts",
+		"--model="+modelsDir+"/colour_tagger.onnx", "--device=cuda", "--worker_machine_type=g2-standard-8",
+		"--dataflow_service_options=worker_accelerator=type:nvidia-l4;count:1;install-nvidia-driver",
+		"--sdk_container_image="+image, "--worker_binary="+bin)
+	if job["type"] != "JOB_TYPE_BATCH" {
+		t.Errorf("job type %v", job["type"])
+	}
+	for _, want := range []string{"nvidia-l4", image, "g2-standard-8"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("the tagging job does not carry %q", want)
+		}
+	}
+	if names := stepNames(steps); names["count.Captions/count.countShardFn"] == "" || names["count.Captions/CombinePerKey"] == "" {
+		t.Errorf("tagging job steps: %v", steps)
+	}
+	// Without the worker container, a GPU job fails at launch, saying what is missing.
+	out, err := exec.Command(bin, "--runner=dataflow", "--dry_run", "--project=P", "--region=R", "--staging_location=gs://B/s",
+		"--input=gs://B/x/{0..1}.tar", "--output=gs://B/counts", "--concepts="+vocab, "--model="+modelsDir+"/colour_tagger.onnx", "--device=cuda").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--sdk_container_image") {
+		t.Errorf("GPU job without the worker container: %v\n%s", err, out)
+	}
+}
