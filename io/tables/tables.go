@@ -1,11 +1,15 @@
 // Package tables writes conceptfreq's Parquet outputs with arrow-go's pqarrow:
-// concept_counts.parquet and rejects.parquet. Column names are a contract with
+// concept_counts.parquet and the row outputs (rejects, image scores, sample
+// concepts). Column names are a contract with
 // downstream notebooks; see the README.
 package tables
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -21,6 +25,38 @@ const (
 	RejectsFile       = "rejects.parquet"
 	RunStatsFile      = "run_stats.json"
 )
+
+// Row outputs that grow with the crawl are directories of Parquet parts,
+// written by the workers in parallel: one part per input shard that has
+// rows (PartName), and SchemaPart, a part of zero rows that carries the
+// schema, so that the directory reads as one table with a glob
+// ('out/rejects/*.parquet' in DuckDB, pandas.read_parquet('out/rejects'))
+// even when no shard had a row.
+const (
+	RejectsDir        = "rejects"
+	ImageScoresDir    = "image_scores"
+	SampleConceptsDir = "sample_concepts"
+	SchemaPart        = "part-schema.parquet"
+)
+
+// PartName is the name of the part holding an input shard's rows: the
+// shard's base name (for people) and a hash of its full path (so that
+// shards of one name in different folders do not collide), stable across
+// runs and retries, so a retried write replaces its part.
+func PartName(shard string) string {
+	base := shard[strings.LastIndexAny(shard, `/\`)+1:]
+	clean := strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, base)
+	if len(clean) > 64 {
+		clean = clean[:64]
+	}
+	sum := sha256.Sum256([]byte(shard))
+	return "part-" + clean + "-" + hex.EncodeToString(sum[:8]) + ".parquet"
+}
 
 // RowGroupRows is the row-group length used by the writers.
 const RowGroupRows = 64 * 1024

@@ -293,25 +293,26 @@ func TestPlantedColoursThroughONNXRuntime(t *testing.T) {
 // of every row against the planted truth: one row per tagged sample.
 func checkSampleRows(t *testing.T, dir string, tr *plantedTruth) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, tables.SampleConceptsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]bool{}
-	if err := tables.ReadSamples(b, func(r tables.SampleRow) error {
-		want, ok := tr.rows[r.Key]
-		switch {
-		case !ok:
-			t.Errorf("sample_concepts: row for key %s, which was not tagged", r.Key)
-		case seen[r.Key]:
-			t.Errorf("sample_concepts: key %s twice", r.Key)
-		case !reflect.DeepEqual(r, want):
-			t.Errorf("sample_concepts: key %s:\n got  %+v\n want %+v", r.Key, r, want)
+	for _, part := range readParts(t, dir, tables.SampleConceptsDir) {
+		if err := tables.ReadSamples(part.data, func(r tables.SampleRow) error {
+			if tables.PartName(r.Shard) != part.name {
+				t.Errorf("sample_concepts/%s holds a row of shard %s", part.name, r.Shard)
+			}
+			want, ok := tr.rows[r.Key]
+			switch {
+			case !ok:
+				t.Errorf("sample_concepts: row for key %s, which was not tagged", r.Key)
+			case seen[r.Key]:
+				t.Errorf("sample_concepts: key %s twice", r.Key)
+			case !reflect.DeepEqual(r, want):
+				t.Errorf("sample_concepts: key %s:\n got  %+v\n want %+v", r.Key, r, want)
+			}
+			seen[r.Key] = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		seen[r.Key] = true
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 	if len(seen) != len(tr.rows) {
 		t.Errorf("sample_concepts: %d rows, want one per tagged sample (%d)", len(seen), len(tr.rows))
@@ -323,40 +324,41 @@ func checkSampleRows(t *testing.T, dir string, tr *plantedTruth) {
 // above the 0.7 threshold and nothing else above it.
 func checkScoreRows(t *testing.T, dir string, tr *plantedTruth) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, tables.ImageScoresFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]bool{}
-	if err := tables.ReadScores(b, func(r tables.ScoreRow) error {
-		want, ok := tr.rows[r.Key]
-		if !ok || seen[r.Key] {
-			t.Errorf("image_scores: unexpected or repeated key %s", r.Key)
-			return nil
-		}
-		seen[r.Key] = true
-		if r.Shard != want.Shard {
-			t.Errorf("image_scores: key %s: shard %q, want %q", r.Key, r.Shard, want.Shard)
-		}
-		if len(r.Concepts) != len(r.Scores) {
-			t.Errorf("image_scores: key %s: %d concepts, %d scores", r.Key, len(r.Concepts), len(r.Scores))
-			return nil
-		}
-		var above []string
-		for i, s := range r.Scores {
-			if s < 0.3 {
-				t.Errorf("image_scores: key %s: score %v of %s below the floor", r.Key, s, r.Concepts[i])
+	for _, part := range readParts(t, dir, tables.ImageScoresDir) {
+		if err := tables.ReadScores(part.data, func(r tables.ScoreRow) error {
+			if tables.PartName(r.Shard) != part.name {
+				t.Errorf("image_scores/%s holds a row of shard %s", part.name, r.Shard)
 			}
-			if s > 0.7 {
-				above = append(above, r.Concepts[i])
+			want, ok := tr.rows[r.Key]
+			if !ok || seen[r.Key] {
+				t.Errorf("image_scores: unexpected or repeated key %s", r.Key)
+				return nil
 			}
+			seen[r.Key] = true
+			if r.Shard != want.Shard {
+				t.Errorf("image_scores: key %s: shard %q, want %q", r.Key, r.Shard, want.Shard)
+			}
+			if len(r.Concepts) != len(r.Scores) {
+				t.Errorf("image_scores: key %s: %d concepts, %d scores", r.Key, len(r.Concepts), len(r.Scores))
+				return nil
+			}
+			var above []string
+			for i, s := range r.Scores {
+				if s < 0.3 {
+					t.Errorf("image_scores: key %s: score %v of %s below the floor", r.Key, s, r.Concepts[i])
+				}
+				if s > 0.7 {
+					above = append(above, r.Concepts[i])
+				}
+			}
+			if !reflect.DeepEqual(append([]string{}, above...), want.ImageConcepts) {
+				t.Errorf("image_scores: key %s: concepts above the threshold %v, want %v", r.Key, above, want.ImageConcepts)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(append([]string{}, above...), want.ImageConcepts) {
-			t.Errorf("image_scores: key %s: concepts above the threshold %v, want %v", r.Key, above, want.ImageConcepts)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 	if len(seen) != len(tr.rows) {
 		t.Errorf("image_scores: %d rows, want one per tagged sample (%d)", len(seen), len(tr.rows))
@@ -460,8 +462,8 @@ func TestDuckDBReadsImageOutputs(t *testing.T) {
 		Top   string  `json:"top"`
 		Score float64 `json:"s"`
 	}
-	duckdb(t, fmt.Sprintf("select count(*) as n, max(s.concept) as top, max(s.score) as s from (select unnest(scores) as s from '%s/%s') where s.score > 0.7",
-		res.dir, tables.ImageScoresFile), &scored)
+	duckdb(t, fmt.Sprintf("select count(*) as n, max(s.concept) as top, max(s.score) as s from (select unnest(scores) as s from '%s/%s/*.parquet') where s.score > 0.7",
+		res.dir, tables.ImageScoresDir), &scored)
 	var tagged int64
 	for _, c := range []string{"red", "green", "blue"} {
 		tagged += tr.image[c]
@@ -472,7 +474,7 @@ func TestDuckDBReadsImageOutputs(t *testing.T) {
 	var samples []struct {
 		N string `json:"n"`
 	}
-	duckdb(t, fmt.Sprintf("select count(*) as n from '%s/%s' where len(image_concepts) > 0", res.dir, tables.SampleConceptsFile), &samples)
+	duckdb(t, fmt.Sprintf("select count(*) as n from '%s/%s/*.parquet' where len(image_concepts) > 0", res.dir, tables.SampleConceptsDir), &samples)
 	if len(samples) != 1 || samples[0].N != fmt.Sprint(tagged) {
 		t.Errorf("duckdb: samples with image concepts: %+v, want %d", samples, tagged)
 	}

@@ -37,7 +37,7 @@ var (
 	captionColumn = flag.String("caption_column", "", "caption column of Parquet inputs (default: first of caption, TEXT, text)")
 	captionExt    = flag.String("caption_ext", "txt", "WebDataset member holding the caption (falls back to the .json 'caption' field)")
 	match         = flag.String("match", string(caption.AllWords), "match rule: all-words (every concept lemma anywhere in the caption), phrase (contiguous, in order), or study (the study's noun-index rule, to compare with its released counts; see the README)")
-	emitSamples   = flag.Bool("emit_samples", false, "also write sample_concepts.parquet (shard, key, caption, text_concepts, image_concepts)")
+	emitSamples   = flag.Bool("emit_samples", false, "also write sample_concepts/*.parquet (shard, key, caption, text_concepts, image_concepts)")
 
 	// Image side.
 	tagger       = flag.String("tagger", "", "image tagger: none, multilabel (RAM++-style) or embedding (CLIP-style); default multilabel when --model is given, else none")
@@ -58,9 +58,9 @@ var (
 	ortLib       = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
 	ortThreads   = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
 	maxPixels    = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
-	emitScores   = flag.Bool("emit_scores", false, "also write image_scores.parquet: per-sample scores at or above --score_floor, to recount later with --scores")
+	emitScores   = flag.Bool("emit_scores", false, "also write image_scores/*.parquet: per-sample scores at or above --score_floor, to recount later with --scores")
 	scoreFloor   = flag.Float64("score_floor", 0.3, "lowest score kept by --emit_scores")
-	scoresDir    = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores.parquet) instead of running a model")
+	scoresDir    = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores/ parts) instead of running a model")
 
 	verbose           = flag.Bool("verbose", false, "show the runner's INFO logs")
 	progress          = flag.Bool("progress", stderrIsTerminal(), "show progress on stderr (shards, samples, samples/s, rejects, ETA); default on when stderr is a terminal")
@@ -163,6 +163,12 @@ func run(ctx context.Context) error {
 		if release, err = cli.ClaimOutput(ctx, *output, *overwrite, tables.RunStatsFile); err != nil {
 			return err
 		}
+		if *overwrite {
+			if err := count.ClearRowOutputs(ctx, *output); err != nil {
+				release()
+				return err
+			}
+		}
 	}
 	defer release()
 	vocab, err := LoadVocabulary(ctx, *concepts)
@@ -241,7 +247,7 @@ func stderrIsTerminal() bool {
 func Verdict(rs *count.RunStats, maxReject float64) error {
 	switch {
 	case rs.ShardsRead == 0 && rs.ShardsFailed > 0 && rs.SamplesRead == 0:
-		return fmt.Errorf("every input shard failed and no sample could be read (%s; see rejects.parquet)", reasons(rs))
+		return fmt.Errorf("every input shard failed and no sample could be read (%s; see rejects/)", reasons(rs))
 	case rs.SamplesRead == 0:
 		return fmt.Errorf("no sample could be read from %d shard(s)", rs.ShardsRead+rs.ShardsFailed)
 	case rs.ShardsRead == 0 && rs.ShardsFailed > 0:

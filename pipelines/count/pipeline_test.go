@@ -98,8 +98,17 @@ func readOutputs(t *testing.T, dir string) *result {
 		res.order = append(res.order, r.Concept)
 		res.byConcept[r.Concept] = r
 	}
-	if res.rejects, err = tables.ReadRejects(bytes.NewReader(readFrom(t, ctx, files.Join(dir, tables.RejectsFile))), nil); err != nil {
-		t.Fatal(err)
+	for _, part := range readParts(t, dir, tables.RejectsDir) {
+		rej, err := tables.ReadRejects(bytes.NewReader(part.data), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rej {
+			if part.name == tables.SchemaPart || tables.PartName(r.Shard) != part.name {
+				t.Errorf("rejects/%s holds a row of shard %s", part.name, r.Shard)
+			}
+		}
+		res.rejects = append(res.rejects, rej...)
 	}
 	if res.stats, err = count.ReadRunStats(context.Background(), dir, files.ReadAll); err != nil {
 		t.Fatal(err)
@@ -113,6 +122,33 @@ func readOutputs(t *testing.T, dir string) *result {
 		}
 	}
 	return res
+}
+
+type part struct {
+	name string
+	data []byte
+}
+
+// readParts reads the parts of a row output directory (local or gs://):
+// the schema part always, one part per shard with rows.
+func readParts(t *testing.T, dir, name string) []part {
+	t.Helper()
+	ctx := context.Background()
+	list, err := files.List(ctx, files.Join(files.Join(dir, name), "*.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []part
+	schema := false
+	for _, f := range list {
+		base := f[strings.LastIndexAny(f, "/\\")+1:]
+		schema = schema || base == tables.SchemaPart
+		out = append(out, part{name: base, data: readFrom(t, ctx, f)})
+	}
+	if !schema {
+		t.Errorf("%s/: no %s (parts: %d)", name, tables.SchemaPart, len(list))
+	}
+	return out
 }
 
 // checkAccounting: every sample read is counted or listed as a reject, and
@@ -145,20 +181,24 @@ func checkAccounting(t *testing.T, res *result) {
 		t.Errorf("samples_read %d != images_tagged %d + image rejects %d", st.SamplesRead, st.ImagesTagged, imageRejects)
 	}
 	if st.ImageRejects != imageRejects {
-		t.Errorf("run_stats image_rejects %d, rejects.parquet has %d", st.ImageRejects, imageRejects)
+		t.Errorf("run_stats image_rejects %d, rejects/ has %d", st.ImageRejects, imageRejects)
 	}
 	if st.SampleRejects != sampleRejects {
-		t.Errorf("run_stats sample_rejects %d, rejects.parquet has %d", st.SampleRejects, sampleRejects)
+		t.Errorf("run_stats sample_rejects %d, rejects/ has %d", st.SampleRejects, sampleRejects)
 	}
 	for reason, n := range byReason {
 		if st.Rejects[reason] != n {
-			t.Errorf("reason %s: run_stats says %d, rejects.parquet has %d", reason, st.Rejects[reason], n)
+			t.Errorf("reason %s: run_stats says %d, rejects/ has %d", reason, st.Rejects[reason], n)
 		}
 	}
 	for reason, n := range st.Rejects {
 		if byReason[reason] != n {
-			t.Errorf("reason %s: run_stats says %d, rejects.parquet has %d", reason, n, byReason[reason])
+			t.Errorf("reason %s: run_stats says %d, rejects/ has %d", reason, n, byReason[reason])
 		}
+	}
+	scores := st.Config.Image != nil && st.Config.Image.EmitScores
+	if !scores && !st.Config.EmitSamples && st.RowsInParts != int64(len(res.rejects)) {
+		t.Errorf("run_stats rows_in_parts %d, rejects/ has %d rows", st.RowsInParts, len(res.rejects))
 	}
 }
 
@@ -440,7 +480,7 @@ func TestBundledShards(t *testing.T) {
 		t.Errorf("rejects: got %v, want 90 no_caption (sample.tgz has .png+.cls only)", st.Rejects)
 	}
 	if len(res.rejects) != 90 {
-		t.Errorf("rejects.parquet has %d rows, want 90", len(res.rejects))
+		t.Errorf("rejects/ has %d rows, want 90", len(res.rejects))
 	}
 	for _, r := range res.rejects {
 		if !strings.HasSuffix(r.Shard, "sample.tgz") {
@@ -495,7 +535,7 @@ func TestBadShardsAreRejectedNotFatal(t *testing.T) {
 		}
 	}
 	if shardRejects != 3 {
-		t.Errorf("rejects.parquet has %d shard rows, want 3", shardRejects)
+		t.Errorf("rejects/ has %d shard rows, want 3", shardRejects)
 	}
 }
 
@@ -575,7 +615,7 @@ func TestDuckDBInterop(t *testing.T) {
 		Reason string `json:"reason"`
 		N      string `json:"n"`
 	}
-	duckdb(t, fmt.Sprintf("select reason, count(*) as n from '%s' group by reason order by reason", filepath.Join(res.dir, tables.RejectsFile)), &reasons)
+	duckdb(t, fmt.Sprintf("select reason, count(*) as n from '%s' group by reason order by reason", filepath.Join(res.dir, tables.RejectsDir, "*.parquet")), &reasons)
 	got := map[string]int64{}
 	for _, r := range reasons {
 		var n int64

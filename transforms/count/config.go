@@ -84,7 +84,7 @@ type ImageConfig struct {
 	MaxPixels         int64
 	EmitScores        bool
 	ScoreFloor        float64
-	// ScoresDir recounts from a previous run's image_scores.parquet instead
+	// ScoresDir recounts from a previous run's image_scores/ parts instead
 	// of running a model.
 	ScoresDir string
 

@@ -33,10 +33,12 @@ type conceptScore struct {
 
 // ImageSide configures image tagging for a Processor.
 type ImageSide struct {
-	Tagger     ImageTagger               // nil when replaying Saved
-	Saved      map[string][]conceptScore // shard+"\x00"+key → saved scores (recount mode)
-	Known      []bool                    // per concept: the tagger knows it
-	Threshold  float64                   // strict: score > Threshold
+	Tagger ImageTagger // nil when replaying saved scores
+	// LoadSaved, in recount mode, reads one input shard's saved scores
+	// (sample key → scores): only that shard's part, not the whole table.
+	LoadSaved  func(ctx context.Context, shard string) (map[string][]conceptScore, error)
+	Known      []bool  // per concept: the tagger knows it
+	Threshold  float64 // strict: score > Threshold
 	MaxPixels  int64
 	BatchSize  int
 	ScoreFloor float64 // scores at or above it are emitted with EmitScores
@@ -62,8 +64,8 @@ type imageState struct {
 func (r *shardRun) image(key, caption string, text []int, members map[string][]byte) error {
 	side := r.p.Image
 	ps := pendingSample{shard: r.path, key: key, caption: caption, text: append([]int(nil), text...)}
-	if side.Saved != nil {
-		saved, ok := side.Saved[r.path+"\x00"+key]
+	if side.LoadSaved != nil {
+		saved, ok := r.saved[key]
 		if !ok {
 			r.reject(key, RejectImageNoScores, "no saved scores for this sample (text counted)")
 			return nil
@@ -246,21 +248,36 @@ func (c ImageConfig) open(ctx context.Context, v *caption.Vocabulary, read ReadF
 			index[name] = int32(i)
 			side.Known[i] = !unknown[name]
 		}
-		data, err := read(ctx, files.Join(c.ScoresDir, tables.ImageScoresFile))
-		if err != nil {
-			return nil, nil, fmt.Errorf("count: recount: %w", err)
-		}
-		side.Saved = map[string][]conceptScore{}
-		err = tables.ReadScores(data, func(r tables.ScoreRow) error {
-			var cs []conceptScore
-			for i, name := range r.Concepts {
-				if ci, ok := index[name]; ok {
-					cs = append(cs, conceptScore{concept: ci, score: r.Scores[i]})
-				}
+		dir := files.Join(c.ScoresDir, tables.ImageScoresDir)
+		side.LoadSaved = func(ctx context.Context, shard string) (map[string][]conceptScore, error) {
+			path := files.Join(dir, tables.PartName(shard))
+			data, err := read(ctx, path)
+			if files.IsNotExist(err) {
+				return nil, nil // no saved scores: every sample is an image_no_saved_scores reject
 			}
-			side.Saved[r.Shard+"\x00"+r.Key] = cs
-			return nil
-		})
+			if err != nil {
+				return nil, fmt.Errorf("count: recount: %w", err)
+			}
+			saved := map[string][]conceptScore{}
+			err = tables.ReadScores(data, func(r tables.ScoreRow) error {
+				if r.Shard != shard {
+					return fmt.Errorf("%s holds scores of shard %s, not %s", path, r.Shard, shard)
+				}
+				var cs []conceptScore
+				for i, name := range r.Concepts {
+					if ci, ok := index[name]; ok {
+						cs = append(cs, conceptScore{concept: ci, score: r.Scores[i]})
+					}
+				}
+				saved[r.Key] = cs
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("count: recount: %s: %w", path, err)
+			}
+			return saved, nil
+		}
+		var err error
 		return side, func() error { return nil }, err
 	}
 	model, err := read(ctx, c.Model)

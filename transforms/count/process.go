@@ -160,7 +160,8 @@ type shardRun struct {
 	counts []Tally
 	out    Emitters
 	st     Stats
-	hist   map[int]map[uint64]int64 // study rule: concept → piece-mask histogram
+	hist   map[int]map[uint64]int64  // study rule: concept → piece-mask histogram
+	saved  map[string][]conceptScore // recount mode: this shard's saved scores by sample key
 }
 
 func (r *shardRun) reject(key, reason, detail string) {
@@ -239,6 +240,12 @@ func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path 
 			r.counts[c].SetStudyHist(h)
 		}
 	}()
+	if p.Image != nil && p.Image.LoadSaved != nil {
+		var err error
+		if r.saved, err = p.Image.LoadSaved(ctx, path); err != nil {
+			return r.st, err
+		}
+	}
 	// The one per-shard loop, whatever the shard's format: every sample the
 	// source yields is counted or rejected with its reason.
 	opts := shard.Options{CaptionExt: p.CaptionExt, CaptionColumn: p.CaptionColumn}

@@ -100,7 +100,7 @@ Misalignment (the study's App. K: image and caption concepts both found and disj
 <h2>Rejects</h2>
 {{if .Rejects}}<table class="sortable"><thead><tr><th class="l">reason</th><th>count</th><th class="l">unit</th><th class="l">meaning</th></tr></thead>
 <tbody>{{range .Rejects}}<tr><td class="l">{{.Reason}}</td><td>{{n .N}}</td><td class="l">{{.Unit}}</td><td class="l">{{.Meaning}}</td></tr>{{end}}</tbody></table>
-<p class="muted">Every sample is counted or listed in <code>rejects.parquet</code> with its shard, key, reason and detail.</p>
+<p class="muted">Every sample is counted or listed in <code>rejects/</code> with its shard, key, reason and detail.</p>
 {{else}}<p>No rejects: every sample read was counted.</p>{{end}}
 <p class="muted">Outputs: {{range $i, $f := .S.OutputFiles}}{{if $i}}, {{end}}<code>{{$f}}</code>{{end}}. Generated {{.S.FinishedAt.Format "2006-01-02T15:04:05Z07:00"}} by conceptfreq <code>pipelines/count</code>.</p>
 <script>{{.Script}}</script>

@@ -19,13 +19,21 @@ import (
 )
 
 func init() {
-	register.DoFn7x1[context.Context, []byte, func(*string, *Tally) bool, func(*Stats) bool, func(*tables.Reject) bool,
-		func(*tables.ScoreRow) bool, func(*tables.SampleRow) bool, error](&writeOutputsFn{})
+	register.DoFn5x1[context.Context, []byte, func(*string, *Tally) bool, func(*Stats) bool, func(*int64) bool, error](&writeOutputsFn{})
 	register.Iter2[string, Tally]()
 	register.Iter1[Stats]()
+	register.Iter1[int64]()
 	register.Iter1[tables.Reject]()
 	register.Iter1[tables.ScoreRow]()
 	register.Iter1[tables.SampleRow]()
+	register.Function1x2[tables.Reject, string, tables.Reject](keyReject)
+	register.Function1x2[tables.ScoreRow, string, tables.ScoreRow](keyScore)
+	register.Function1x2[tables.SampleRow, string, tables.SampleRow](keySample)
+	register.DoFn4x1[context.Context, string, func(*tables.Reject) bool, func(int64), error](&writeRejectPartFn{})
+	register.DoFn4x1[context.Context, string, func(*tables.ScoreRow) bool, func(int64), error](&writeScorePartFn{})
+	register.DoFn4x1[context.Context, string, func(*tables.SampleRow) bool, func(int64), error](&writeSamplePartFn{})
+	register.Emitter1[int64]()
+	register.Function2x1[int64, int64, int64](sumRows)
 }
 
 // ConceptTotal is one entry of run_stats.json's top_concepts.
@@ -51,19 +59,116 @@ type RunStats struct {
 	SamplesPerSecond             float64        `json:"samples_per_second"`
 	ImageTaggingRan              bool           `json:"image_tagging"`
 	OutputFiles                  []string       `json:"output_files"`
+	RowsInParts                  int64          `json:"rows_in_parts"` // rows written to the rejects/, image_scores/ and sample_concepts/ parts
 }
 
 // WriteOutputs writes concept_counts.parquet (one row per concept of cfg,
-// zeros included), rejects.parquet and run_stats.json (with record) into
-// cfg.Output, and image_scores.parquet / sample_concepts.parquet when asked
-// for. It runs as one DoFn reading the outputs of Captions as (streamed)
-// side inputs.
+// zeros included), the rejects/ parts and run_stats.json (with record) into
+// cfg.Output, and the image_scores/ and sample_concepts/ parts when asked
+// for. The row outputs grow with the crawl, so they never pass through one
+// worker: rows are grouped by input shard and each shard's part is written
+// by the worker holding the group (tables.PartName). The small outputs are
+// written by one DoFn that reads the combined counts and statistics, and
+// the total of rows the parts hold, as side inputs: so run_stats.json,
+// written last, appears only once every part is in place.
 func WriteOutputs(s beam.Scope, cfg Config, record RunConfig, start time.Time, out Outputs) {
 	s = s.Scope("count.WriteOutputs")
+	written := []beam.PCollection{
+		beam.ParDo(s, &writeRejectPartFn{Dir: files.Join(cfg.Output, tables.RejectsDir)},
+			beam.GroupByKey(s, beam.ParDo(s, keyReject, out.Rejects))),
+	}
+	if record.Image != nil && record.Image.EmitScores {
+		written = append(written, beam.ParDo(s, &writeScorePartFn{Dir: files.Join(cfg.Output, tables.ImageScoresDir)},
+			beam.GroupByKey(s, beam.ParDo(s, keyScore, out.Scores))))
+	}
+	if record.EmitSamples {
+		written = append(written, beam.ParDo(s, &writeSamplePartFn{Dir: files.Join(cfg.Output, tables.SampleConceptsDir)},
+			beam.GroupByKey(s, beam.ParDo(s, keySample, out.Samples))))
+	}
+	rows := beam.Combine(s, sumRows, beam.Flatten(s, written...))
 	imp := beam.Impulse(s)
 	beam.ParDo0(s, &writeOutputsFn{Dir: cfg.Output, Concepts: cfg.Names(), Config: record, StartUnixNano: start.UnixNano()}, imp,
-		beam.SideInput{Input: out.Counts}, beam.SideInput{Input: out.Stats}, beam.SideInput{Input: out.Rejects},
-		beam.SideInput{Input: out.Scores}, beam.SideInput{Input: out.Samples})
+		beam.SideInput{Input: out.Counts}, beam.SideInput{Input: out.Stats}, beam.SideInput{Input: rows})
+}
+
+func keyReject(r tables.Reject) (string, tables.Reject)       { return r.Shard, r }
+func keyScore(r tables.ScoreRow) (string, tables.ScoreRow)    { return r.Shard, r }
+func keySample(r tables.SampleRow) (string, tables.SampleRow) { return r.Shard, r }
+func sumRows(a, b int64) int64                                { return a + b }
+
+// writeRejectPartFn writes one input shard's reject rows as a part of
+// Dir and emits how many it wrote.
+type writeRejectPartFn struct{ Dir string }
+
+func (f *writeRejectPartFn) ProcessElement(ctx context.Context, shard string, rows func(*tables.Reject) bool, emit func(int64)) error {
+	return writePart(ctx, f.Dir, shard, tables.NewRejectWriter, rows, (*tables.RowWriter).WriteReject, emit)
+}
+
+// writeScorePartFn writes one input shard's image scores as a part of Dir.
+type writeScorePartFn struct{ Dir string }
+
+func (f *writeScorePartFn) ProcessElement(ctx context.Context, shard string, rows func(*tables.ScoreRow) bool, emit func(int64)) error {
+	return writePart(ctx, f.Dir, shard, tables.NewScoreWriter, rows, (*tables.RowWriter).WriteScore, emit)
+}
+
+// writeSamplePartFn writes one input shard's sample rows as a part of Dir.
+type writeSamplePartFn struct{ Dir string }
+
+func (f *writeSamplePartFn) ProcessElement(ctx context.Context, shard string, rows func(*tables.SampleRow) bool, emit func(int64)) error {
+	return writePart(ctx, f.Dir, shard, tables.NewSampleWriter, rows, (*tables.RowWriter).WriteSample, emit)
+}
+
+// writePart streams a shard's grouped rows into Dir/PartName(shard),
+// atomically, and emits the number of rows.
+func writePart[T any](ctx context.Context, dir, shard string, open func(io.Writer, memory.Allocator) (*tables.RowWriter, error),
+	next func(*T) bool, write func(*tables.RowWriter, T) error, emit func(int64)) error {
+	var n int64
+	err := files.WriteAtomic(ctx, files.Join(dir, tables.PartName(shard)), func(w io.Writer) error {
+		rw, err := open(w, nil)
+		if err != nil {
+			return err
+		}
+		var row T
+		for next(&row) {
+			if err := write(rw, row); err != nil {
+				rw.Close()
+				return err
+			}
+			n++
+		}
+		return rw.Close()
+	})
+	if err != nil {
+		return err
+	}
+	emit(n)
+	return nil
+}
+
+// ClearRowOutputs removes the parts an earlier run left in dir's row
+// output directories (and the single-file row outputs of versions before
+// them), so that an --overwrite run's directories hold its own shards only.
+func ClearRowOutputs(ctx context.Context, dir string) error {
+	for _, legacy := range []string{"rejects.parquet", "image_scores.parquet", "sample_concepts.parquet"} {
+		if err := files.Remove(ctx, files.Join(dir, legacy)); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{tables.RejectsDir, tables.ImageScoresDir, tables.SampleConceptsDir} {
+		old, err := files.List(ctx, files.Join(files.Join(dir, d), "*.parquet"))
+		if err != nil {
+			if files.IsNotExist(err) {
+				continue
+			}
+			return fmt.Errorf("count: clearing %s: %w", files.Join(dir, d), err)
+		}
+		for _, f := range old {
+			if err := files.Remove(ctx, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 type writeOutputsFn struct {
@@ -74,7 +179,7 @@ type writeOutputsFn struct {
 }
 
 func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts func(*string, *Tally) bool, sts func(*Stats) bool,
-	rejects func(*tables.Reject) bool, scores func(*tables.ScoreRow) bool, samples func(*tables.SampleRow) bool) error {
+	partRows func(*int64) bool) error {
 	byName := make(map[string]Tally, len(f.Concepts))
 	var name string
 	var n Tally
@@ -118,25 +223,39 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	for sts(&st) {
 		total.Merge(st)
 	}
-	if err := writeRows(ctx, files.Join(f.Dir, tables.RejectsFile), tables.NewRejectWriter, rejects, (*tables.RowWriter).WriteReject); err != nil {
-		return err
+	var partRowsTotal, k int64
+	for partRows(&k) {
+		partRowsTotal += k
 	}
-
-	outputs := []string{tables.ConceptCountsFile, tables.RejectsFile}
-	if f.Config.Image != nil && f.Config.Image.EmitScores {
-		if err := writeRows(ctx, files.Join(f.Dir, tables.ImageScoresFile), tables.NewScoreWriter, scores, (*tables.RowWriter).WriteScore); err != nil {
+	// A part of zero rows in each row directory carries its schema, so the
+	// directory reads as a table even when no shard had a row.
+	outputs := []string{tables.ConceptCountsFile}
+	dirs := []struct {
+		name string
+		open func(io.Writer, memory.Allocator) (*tables.RowWriter, error)
+		on   bool
+	}{
+		{tables.RejectsDir, tables.NewRejectWriter, true},
+		{tables.ImageScoresDir, tables.NewScoreWriter, f.Config.Image != nil && f.Config.Image.EmitScores},
+		{tables.SampleConceptsDir, tables.NewSampleWriter, f.Config.EmitSamples},
+	}
+	for _, d := range dirs {
+		if !d.on {
+			continue
+		}
+		if err := files.WriteAtomic(ctx, files.Join(files.Join(f.Dir, d.name), tables.SchemaPart), func(w io.Writer) error {
+			rw, err := d.open(w, nil)
+			if err != nil {
+				return err
+			}
+			return rw.Close()
+		}); err != nil {
 			return err
 		}
-		outputs = append(outputs, tables.ImageScoresFile)
-	}
-	if f.Config.EmitSamples {
-		if err := writeRows(ctx, files.Join(f.Dir, tables.SampleConceptsFile), tables.NewSampleWriter, samples, (*tables.RowWriter).WriteSample); err != nil {
-			return err
-		}
-		outputs = append(outputs, tables.SampleConceptsFile)
+		outputs = append(outputs, d.name+"/")
 	}
 
-	rs := RunStats{Stats: total, Config: f.Config, StartedAt: time.Unix(0, f.StartUnixNano).UTC()}
+	rs := RunStats{Stats: total, Config: f.Config, StartedAt: time.Unix(0, f.StartUnixNano).UTC(), RowsInParts: partRowsTotal}
 	rs.Config.Files = int(total.ShardsRead + total.ShardsFailed)
 	for reason, k := range total.Rejects {
 		switch {
@@ -194,23 +313,4 @@ func firstKey[V any](m map[string]V) string {
 		return k
 	}
 	return ""
-}
-
-// writeRows streams the rows of a side-input iterable into a Parquet file.
-func writeRows[T any](ctx context.Context, path string, open func(io.Writer, memory.Allocator) (*tables.RowWriter, error),
-	next func(*T) bool, write func(*tables.RowWriter, T) error) error {
-	return files.WriteAtomic(ctx, path, func(w io.Writer) error {
-		rw, err := open(w, nil)
-		if err != nil {
-			return err
-		}
-		var row T
-		for next(&row) {
-			if err := write(rw, row); err != nil {
-				rw.Close()
-				return err
-			}
-		}
-		return rw.Close()
-	})
 }
