@@ -83,6 +83,7 @@ models:
 ## bench: throughput table of the count job per match mode (see bench/README.md)
 bench:
 	bash bench/count.sh
+	bash bench/rss.sh
 
 ## fuzz: a minute of fuzzing each for the WebDataset reader and CLIP's tokenizer
 fuzz:
