@@ -534,3 +534,28 @@ func Probe(ctx context.Context, dir string) error {
 	}
 	return nil
 }
+
+// Identity names the version of a file a run read: its path, size and last
+// modification time (on gs://, the object's update time, which changes
+// with every new generation). A file whose bytes changed has a new
+// identity.
+func Identity(ctx context.Context, path string) (string, error) {
+	fsys, err := filesystem.New(ctx, path)
+	if err != nil {
+		return "", err
+	}
+	defer fsys.Close()
+	size, err := fsys.Size(ctx, path)
+	if err != nil {
+		return "", fmt.Errorf("files: %s: %w", path, err)
+	}
+	var mod int64
+	if lm, ok := fsys.(filesystem.LastModifiedGetter); ok {
+		t, err := lm.LastModified(ctx, path)
+		if err != nil {
+			return "", fmt.Errorf("files: %s: %w", path, err)
+		}
+		mod = t.UnixNano()
+	}
+	return fmt.Sprintf("%s\x00%d\x00%d", path, size, mod), nil
+}

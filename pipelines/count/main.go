@@ -34,6 +34,7 @@ var (
 	concepts      = flag.String("concepts", "", "concept vocabulary: a file (one per line, '#' comments, optional 'concept<TAB>alias1|alias2'), or embedded:study (the default: the study's 3,204 class-name spellings) or embedded:study-retrieval (its coco/flickr caption words)")
 	output        = flag.String("output", "out", "output directory (local or gs://)")
 	overwrite     = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
+	state         = flag.String("state", "", "keep a partial result per processed shard in this directory (local or gs://) and reuse it: a re-run (with --overwrite) over a grown input set processes only new or changed shards; partials are keyed by everything that changes counts")
 	captionColumn = flag.String("caption_column", "", "caption column of Parquet inputs (default: first of caption, TEXT, text)")
 	captionExt    = flag.String("caption_ext", "txt", "WebDataset member holding the caption (falls back to the .json 'caption' field)")
 	match         = flag.String("match", string(caption.AllWords), "match rule: all-words (every concept lemma anywhere in the caption), phrase (contiguous, in order), or study (the study's noun-index rule, to compare with its released counts; see the README)")
@@ -83,7 +84,7 @@ var command = &cli.Command{
 		{Title: "Image tagging", Flags: []string{"tagger", "model", "tagger_labels", "concept_embeddings", "tagger_output", "threshold",
 			"embedding_scale", "embedding_activation", "embedding_temperature", "device", "batch_size", "input_size", "resize",
 			"mean", "std", "max_pixels", "ort_lib", "ort_threads", "scores"}},
-		{Title: "Output", Flags: []string{"output", "overwrite", "emit_samples", "emit_scores", "score_floor", "max_reject_fraction"}},
+		{Title: "Output", Flags: []string{"output", "overwrite", "state", "emit_samples", "emit_scores", "score_floor", "max_reject_fraction"}},
 		{Title: "Runner", Flags: []string{"runner", "verbose", "progress", "help_beam", "version"}},
 	},
 	Runner:   true,
@@ -194,6 +195,11 @@ func run(ctx context.Context) error {
 	}
 	if cfg.Image.Enabled() && cfg.Image.ScoresDir == "" {
 		if err := runners.CheckGPU(cfg.Image.Device); err != nil {
+			return err
+		}
+	}
+	if *state != "" && !dryRun {
+		if cfg, err = cfg.WithState(ctx, *state); err != nil {
 			return err
 		}
 	}

@@ -41,6 +41,7 @@ type Config struct {
 	CaptionColumn    string // Parquet caption column (default auto-detected)
 	EmitSamples      bool
 	Image            ImageConfig
+	State            string // with --state: the fingerprint folder of kept per-shard partials (WithState)
 }
 
 // WithVocabulary returns c with the vocabulary's concepts, source and hash.
@@ -353,6 +354,7 @@ type RunConfig struct {
 	CaptionColumn    string          `json:"caption_column"`
 	Runner           string          `json:"runner"`
 	EmitSamples      bool            `json:"emit_samples"`
+	State            string          `json:"state,omitempty"` // --state fingerprint folder
 	Image            *ImageRunConfig `json:"image,omitempty"`
 }
 
@@ -390,6 +392,7 @@ func (c Config) Record(runner string) RunConfig {
 		CaptionColumn:    c.CaptionColumn,
 		Runner:           runner,
 		EmitSamples:      c.EmitSamples,
+		State:            c.State,
 	}
 	ic := c.Image
 	if !ic.Enabled() {

@@ -7,6 +7,7 @@ package count
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"time"
 
@@ -80,8 +81,8 @@ type countShardFn struct {
 	fs      files.Clients // one filesystem client per scheme, closed in Teardown
 	closeFn func() error
 
-	samplesRead, samplesCounted, samplesRejected, shardsFailed, imagesTagged beam.Counter
-	shardMillis                                                              beam.Distribution
+	samplesRead, samplesCounted, samplesRejected, shardsFailed, imagesTagged, shardsReused beam.Counter
+	shardMillis                                                                            beam.Distribution
 }
 
 func (f *countShardFn) Setup(ctx context.Context) error {
@@ -112,6 +113,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	f.samplesRejected = beam.NewCounter("count", "samplesRejected")
 	f.shardsFailed = beam.NewCounter("count", "shardsFailed")
 	f.imagesTagged = beam.NewCounter("count", "imagesTagged")
+	f.shardsReused = beam.NewCounter("count", "shardsReused")
 	f.shardMillis = beam.NewDistribution("count", "shardMilliseconds")
 	return nil
 }
@@ -120,18 +122,93 @@ func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCoun
 	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
 	clear(f.counts)
 	began := time.Now()
-	st, err := f.proc.ProcessShard(ctx, f.fs.Open, path, f.counts, Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
+	out := Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample}
+	var keep *partial
+	var partialAt string
+	if f.Config.State != "" {
+		if id, err := files.Identity(ctx, path); err == nil {
+			partialAt = partialPath(f.Config.State, id)
+			if b, err := f.fs.ReadAll(ctx, partialAt); err == nil {
+				return f.reuse(ctx, partialAt, b, emitCount, emitStats, out)
+			} else if !files.IsNotExist(err) {
+				return fmt.Errorf("count: --state: %w", err)
+			}
+			// Not processed under this fingerprint yet: collect what the
+			// shard gives, to keep it.
+			keep = &partial{Counts: map[string]Tally{}}
+			out = Emitters{
+				Reject: func(r tables.Reject) { keep.Rejects = append(keep.Rejects, r); emitReject(r) },
+				Score:  func(r tables.ScoreRow) { keep.Scores = append(keep.Scores, r); emitScore(r) },
+				Sample: func(r tables.SampleRow) { keep.Samples = append(keep.Samples, r); emitSample(r) },
+			}
+		}
+		// A shard without an identity (missing, unreadable) is processed
+		// and rejected as usual, and not kept: the next run looks again.
+	}
+	st, err := f.proc.ProcessShard(ctx, f.fs.Open, path, f.counts, out)
 	if err != nil {
 		return err
 	}
-	f.shardMillis.Update(ctx, time.Since(began).Milliseconds())
-	for reason, n := range st.Rejects {
-		beam.NewCounter("count", "rejects_"+reason).Inc(ctx, n)
+	if keep != nil && f.proc.Image != nil {
+		// A kept shard must hold all of its own rows: tag its queued
+		// images now rather than in a batch shared with the next shard.
+		fl, err := f.proc.Flush(f.counts, out)
+		if err != nil {
+			return err
+		}
+		st.Merge(fl)
 	}
+	f.shardMillis.Update(ctx, time.Since(began).Milliseconds())
 	for i, t := range f.counts {
 		if !t.IsZero() {
 			emitCount(f.Config.Concepts[i].Name, t)
+			if keep != nil {
+				keep.Counts[f.Config.Concepts[i].Name] = t
+			}
 		}
+	}
+	if keep != nil {
+		keep.Stats = st
+		if err := files.WriteAtomic(ctx, partialAt, keep.encode); err != nil {
+			return fmt.Errorf("count: --state: %w", err)
+		}
+	}
+	f.account(ctx, st)
+	emitStats(st)
+	return nil
+}
+
+// reuse emits a shard's kept partial instead of processing the shard.
+func (f *countShardFn) reuse(ctx context.Context, at string, b []byte, emitCount func(string, Tally), emitStats func(Stats), out Emitters) error {
+	p, err := decodePartial(b)
+	if err != nil {
+		return fmt.Errorf("count: --state: %s: %w (remove it to recount the shard)", at, err)
+	}
+	for name, t := range p.Counts {
+		emitCount(name, t)
+	}
+	for _, r := range p.Rejects {
+		out.Reject(r)
+	}
+	for _, r := range p.Scores {
+		out.Score(r)
+	}
+	for _, r := range p.Samples {
+		out.Sample(r)
+	}
+	st := p.Stats
+	st.ShardsReused = 1
+	f.shardsReused.Inc(ctx, 1)
+	f.account(ctx, st)
+	emitStats(st)
+	return nil
+}
+
+// account updates the progress figures and Beam metrics with a shard's
+// statistics.
+func (f *countShardFn) account(ctx context.Context, st Stats) {
+	for reason, n := range st.Rejects {
+		beam.NewCounter("count", "rejects_"+reason).Inc(ctx, n)
 	}
 	Progress.Shards.Add(1)
 	Progress.Samples.Add(st.SamplesRead)
@@ -141,8 +218,6 @@ func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCoun
 	f.samplesRejected.Inc(ctx, st.SamplesRead-st.SamplesWithCaption)
 	f.shardsFailed.Inc(ctx, st.ShardsFailed)
 	f.imagesTagged.Inc(ctx, st.ImagesTagged)
-	emitStats(st)
-	return nil
 }
 
 // FinishBundle tags the images still queued by the bundle's shards, so

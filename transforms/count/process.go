@@ -37,6 +37,7 @@ func IsImageReason(reason string) bool { return strings.HasPrefix(reason, "image
 type Stats struct {
 	ShardsRead             int64            `json:"shards_read"`
 	ShardsFailed           int64            `json:"shards_failed"`
+	ShardsReused           int64            `json:"shards_reused"`            // --state: taken from a kept partial, not processed
 	SamplesInFailedShards  int64            `json:"samples_in_failed_shards"` // read (and counted or rejected) before the shard failed
 	SamplesRead            int64            `json:"samples_read"`
 	SamplesWithCaption     int64            `json:"samples_with_caption"`
@@ -53,6 +54,7 @@ type Stats struct {
 func (s *Stats) Merge(o Stats) {
 	s.ShardsRead += o.ShardsRead
 	s.ShardsFailed += o.ShardsFailed
+	s.ShardsReused += o.ShardsReused
 	s.SamplesInFailedShards += o.SamplesInFailedShards
 	s.SamplesRead += o.SamplesRead
 	s.SamplesWithCaption += o.SamplesWithCaption

@@ -59,7 +59,8 @@ type RunStats struct {
 	SamplesPerSecond             float64        `json:"samples_per_second"`
 	ImageTaggingRan              bool           `json:"image_tagging"`
 	OutputFiles                  []string       `json:"output_files"`
-	RowsInParts                  int64          `json:"rows_in_parts"` // rows written to the rejects/, image_scores/ and sample_concepts/ parts
+	ShardsProcessed              int64          `json:"shards_processed"` // read in this run (the others were reused from --state)
+	RowsInParts                  int64          `json:"rows_in_parts"`    // rows written to the rejects/, image_scores/ and sample_concepts/ parts
 }
 
 // WriteOutputs writes concept_counts.parquet (one row per concept of cfg,
@@ -257,6 +258,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 
 	rs := RunStats{Stats: total, Config: f.Config, StartedAt: time.Unix(0, f.StartUnixNano).UTC(), RowsInParts: partRowsTotal}
 	rs.Config.Files = int(total.ShardsRead + total.ShardsFailed)
+	rs.ShardsProcessed = total.ShardsRead + total.ShardsFailed - total.ShardsReused
 	for reason, k := range total.Rejects {
 		switch {
 		case shard.IsShardReason(reason):

@@ -1,0 +1,118 @@
+package count
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/tables"
+)
+
+// A --state directory keeps one partial result per processed shard, under
+// a folder named by the fingerprint of everything that changes counts, so
+// a later run over a grown (or the same) input set processes only the
+// shards without a partial and merges the rest:
+//
+//	STATE/<fingerprint>/fingerprint.json          what the fingerprint stands for
+//	STATE/<fingerprint>/<hash of shard identity>.partial
+//
+// A shard's identity is its path, size and modification time (files.Identity),
+// so a shard whose bytes changed is processed again; a partial is written
+// atomically (temporary name, then rename; a single object write on gs://),
+// so a run killed at any point leaves whole partials or none.
+
+// PartialVersion changes when the partial encoding does.
+const PartialVersion = 1
+
+// Fingerprint hashes what changes counts: the run record without the
+// inputs and runner (vocabulary hash, match rule, POS mode, lemmatiser,
+// caption ext/column, image tagger, model, labels, threshold,
+// preprocessing, emitted outputs) and the identities of the files the
+// image side reads (model, labels, concept embeddings, saved scores).
+func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
+	rc := c.Record("")
+	rc.Inputs, rc.Runner, rc.State = nil, "", ""
+	doc := struct {
+		Version int               `json:"partial_version"`
+		Record  RunConfig         `json:"config"`
+		Files   map[string]string `json:"files,omitempty"`
+	}{Version: PartialVersion, Record: rc, Files: map[string]string{}}
+	for _, p := range []string{c.Image.Model, c.Image.Labels, c.Image.ConceptEmbeddings} {
+		if p == "" {
+			continue
+		}
+		id, err := files.Identity(ctx, p)
+		if err != nil {
+			return "", nil, fmt.Errorf("count: --state: %w", err)
+		}
+		doc.Files[p] = hex.EncodeToString(sha256Of(id))
+	}
+	if c.Image.ScoresDir != "" {
+		id, err := files.Identity(ctx, files.Join(c.Image.ScoresDir, tables.RunStatsFile))
+		if err != nil {
+			return "", nil, fmt.Errorf("count: --state: %w", err)
+		}
+		doc.Files[c.Image.ScoresDir] = hex.EncodeToString(sha256Of(id))
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return "", nil, err
+	}
+	return hex.EncodeToString(sha256Of(string(b)))[:24], b, nil
+}
+
+func sha256Of(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// partial is what one shard contributed to a run.
+type partial struct {
+	Counts  map[string]Tally
+	Stats   Stats
+	Rejects []tables.Reject
+	Scores  []tables.ScoreRow
+	Samples []tables.SampleRow
+}
+
+// partialPath is where the partial of a shard version lives in dir (the
+// fingerprint folder).
+func partialPath(dir, identity string) string {
+	return files.Join(dir, hex.EncodeToString(sha256Of(identity))[:32]+".partial")
+}
+
+func (p *partial) encode(w io.Writer) error {
+	return gob.NewEncoder(w).Encode(p)
+}
+
+func decodePartial(b []byte) (*partial, error) {
+	var p partial
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// WithState returns c keeping per-shard partials under dir (local or
+// gs://), in the folder of c's fingerprint, and writes fingerprint.json
+// there to say what the folder stands for. c must be resolved.
+func (c Config) WithState(ctx context.Context, dir string) (Config, error) {
+	fp, doc, err := c.Fingerprint(ctx)
+	if err != nil {
+		return c, err
+	}
+	c.State = files.Join(dir, fp)
+	if err := files.WriteAtomic(ctx, files.Join(c.State, "fingerprint.json"), func(w io.Writer) error {
+		_, err := w.Write(doc)
+		return err
+	}); err != nil {
+		return c, fmt.Errorf("count: --state: %w", err)
+	}
+	return c, nil
+}
