@@ -71,6 +71,11 @@ func runJob(t *testing.T, runner string, cfg count.Config) *result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.State != "" { // the --state directory; WithState picks the fingerprint folder
+		if resolved, err = resolved.WithState(ctx, cfg.State); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, resolved, time.Now())
 	if runner == "" {

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/count"
+)
+
+// sameOutputs checks that two runs wrote the same outputs: every concept
+// row, the rejects as a multiset, and every figure of run_stats.json but
+// the timings and the reuse split.
+func sameOutputs(t *testing.T, what string, got, want *result) {
+	t.Helper()
+	if !reflect.DeepEqual(got.rows, want.rows) {
+		t.Errorf("%s: concept_counts differ", what)
+	}
+	key := func(rs []tables.Reject) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Shard+"|"+r.Key+"|"+r.Reason+"|"+r.Detail)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if !reflect.DeepEqual(key(got.rejects), key(want.rejects)) {
+		t.Errorf("%s: rejects differ: %d rows, want %d", what, len(got.rejects), len(want.rejects))
+	}
+	g, w := got.stats.Stats, want.stats.Stats
+	g.ShardsReused, w.ShardsReused = 0, 0
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s: run statistics differ:\n got  %+v\n want %+v", what, g, w)
+	}
+	if got.stats.Config.Files != want.stats.Config.Files || got.stats.RowsInParts != want.stats.RowsInParts {
+		t.Errorf("%s: files %d rows %d, want %d %d", what, got.stats.Config.Files, got.stats.RowsInParts, want.stats.Config.Files, want.stats.RowsInParts)
+	}
+}
+
+func shardPaths(dir string, ids ...int) []string {
+	var out []string
+	for _, i := range ids {
+		out = append(out, filepath.Join(dir, fmt.Sprintf("%05d.tar", i)))
+	}
+	return out
+}
+
+func reuse(t *testing.T, res *result, reused, processed int64) {
+	t.Helper()
+	if res.stats.ShardsReused != reused || res.stats.ShardsProcessed != processed {
+		t.Errorf("shards reused %d processed %d, want %d and %d", res.stats.ShardsReused, res.stats.ShardsProcessed, reused, processed)
+	}
+}
+
+// The incremental properties of --state: a grown input set processes only
+// the new shards and equals a clean run; a changed shard is recounted; a
+// shard that left the input set is not in the outputs; a changed
+// vocabulary never reuses a partial.
+func TestStateIncremental(t *testing.T) {
+	dir, _, v := plantedDataset(t, 6, 300, false) // planted bad samples included: rejects are kept too
+	state := t.TempDir()
+	run := func(inputs []string, withState bool, vocab *caption.Vocabulary) *result {
+		cfg := count.Config{Inputs: inputs}.WithVocabulary(vocab)
+		if withState {
+			cfg.State = state
+		}
+		return runJob(t, "", cfg)
+	}
+	all := shardPaths(dir, 0, 1, 2, 3, 4, 5)
+
+	first := run(all[:3], true, v)
+	reuse(t, first, 0, 3)
+	sameOutputs(t, "S1 with a fresh state", first, run(all[:3], false, v))
+
+	grown := run(all, true, v)
+	reuse(t, grown, 3, 3)
+	sameOutputs(t, "S1 then S1 ∪ S2", grown, run(all, false, v))
+
+	again := run(all, true, v)
+	reuse(t, again, 6, 0)
+	sameOutputs(t, "an unchanged re-run", again, grown)
+
+	// A shard whose bytes changed is recounted: 00001.tar now holds 00004's samples.
+	b, err := os.ReadFile(all[4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(all[1], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed := run(all, true, v)
+	reuse(t, changed, 5, 1)
+	clean := run(all, false, v)
+	sameOutputs(t, "a changed shard", changed, clean)
+	if reflect.DeepEqual(changed.rows, grown.rows) {
+		t.Fatal("rewriting a shard did not change the counts: the test proves nothing")
+	}
+
+	// A shard that left the input set is not in the outputs.
+	fewer := run(all[:5], true, v)
+	reuse(t, fewer, 5, 0)
+	sameOutputs(t, "a shard left the input set", fewer, run(all[:5], false, v))
+	for _, r := range fewer.rejects {
+		if r.Shard == all[5] {
+			t.Errorf("a reject of the dropped shard: %+v", r)
+		}
+	}
+
+	// Another vocabulary (or rule, or threshold: all in the fingerprint) reuses nothing.
+	lem, err := caption.English()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := v.Names()
+	other, err := caption.ParseVocabulary(strings.NewReader(strings.Join(names[:len(names)-1], "\n")), "fewer", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reuse(t, run(all, true, other), 0, 6)
+	phrase := count.Config{Inputs: all, Rule: caption.Phrase, State: state}.WithVocabulary(v)
+	reuse(t, runJob(t, "", phrase), 0, 6)
+}
+
+// A run killed with SIGKILL part way, then run again with the same state,
+// gives exactly a clean run: kept partials are whole, none is counted twice.
+func TestStateSurvivesSIGKILL(t *testing.T) {
+	bin := buildLauncher(t)
+	dir, truth, _ := plantedDataset(t, 60, 2000, false)
+	state, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	vocab := filepath.Join(dir, "vocabulary.txt")
+	args := []string{"--input=" + dir, "--concepts=" + vocab, "--state=" + state, "--progress=false", "--overwrite"}
+
+	cmd := exec.Command(bin, append(args, "--output="+out)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	partials := func() int {
+		m, _ := filepath.Glob(filepath.Join(state, "*", "*.partial"))
+		return len(m)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for partials() < 5 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	kept := partials()
+	if kept == 0 || kept >= 60 {
+		t.Fatalf("%d of 60 partials when the run was killed: not part way", kept)
+	}
+	if _, err := os.Stat(filepath.Join(out, tables.RunStatsFile)); err == nil {
+		t.Fatalf("the killed run wrote run_stats.json: it was not killed part way")
+	}
+
+	if b, err := exec.Command(bin, append(args, "--output="+out)...).CombinedOutput(); err != nil {
+		t.Fatalf("the re-run: %v\n%s", err, b)
+	}
+	resumed := readOutputs(t, out)
+	cleanOut := filepath.Join(t.TempDir(), "clean")
+	if b, err := exec.Command(bin, "--input="+dir, "--concepts="+vocab, "--progress=false", "--output="+cleanOut).CombinedOutput(); err != nil {
+		t.Fatalf("the clean run: %v\n%s", err, b)
+	}
+	clean := readOutputs(t, cleanOut)
+	sameOutputs(t, "killed, then resumed", resumed, clean)
+	if resumed.stats.SamplesRead != truth.Samples || resumed.stats.ShardsReused < int64(kept) || resumed.stats.ShardsReused+resumed.stats.ShardsProcessed != 60 {
+		t.Errorf("resumed: %d samples (want %d), %d reused (kept %d), %d processed",
+			resumed.stats.SamplesRead, truth.Samples, resumed.stats.ShardsReused, kept, resumed.stats.ShardsProcessed)
+	}
+}
