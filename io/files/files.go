@@ -62,12 +62,29 @@ func Open(ctx context.Context, path string) (io.ReadCloser, error) {
 	rc, err := fs.OpenRead(ctx, path)
 	if err != nil {
 		fs.Close()
-		if errors.Is(err, storage.ErrObjectNotExist) && !errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%w: %w", os.ErrNotExist, err)
-		}
-		return nil, err
+		return nil, notExist(err)
+	}
+	if ras, ok := rc.(readAtSeeker); ok {
+		// A local file: keep random access, so a Parquet shard is read by
+		// row group in place.
+		return &closeBothAt{closeBoth: closeBoth{ReadCloser: rc, fs: fs}, ras: ras}, nil
 	}
 	return &closeBoth{ReadCloser: rc, fs: fs}, nil
+}
+
+type readAtSeeker interface {
+	io.ReaderAt
+	io.Seeker
+}
+
+type closeBothAt struct {
+	closeBoth
+	ras readAtSeeker
+}
+
+func (c *closeBothAt) ReadAt(p []byte, off int64) (int, error) { return c.ras.ReadAt(p, off) }
+func (c *closeBothAt) Seek(off int64, whence int) (int64, error) {
+	return c.ras.Seek(off, whence)
 }
 
 type closeBoth struct {
@@ -488,7 +505,16 @@ func (c *Clients) Open(ctx context.Context, path string) (io.ReadCloser, error) 
 		}
 		c.fs[scheme] = fs
 	}
-	return fs.OpenRead(ctx, path)
+	rc, err := fs.OpenRead(ctx, path)
+	return rc, notExist(err)
+}
+
+// notExist makes a missing gs:// object an os.ErrNotExist too.
+func notExist(err error) error {
+	if err != nil && errors.Is(err, storage.ErrObjectNotExist) && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %w", os.ErrNotExist, err)
+	}
+	return err
 }
 
 // ReadAll reads a whole file with the client of its scheme.

@@ -11,13 +11,13 @@ package shard
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -140,21 +140,7 @@ func Open(ctx context.Context, r io.Reader, path string, opts Options) (Source, 
 		}
 	}
 	if format == FormatParquet {
-		data, err := io.ReadAll(br)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-		if len(data) == 0 {
-			return nil, fmt.Errorf("%w: %s", ErrEmpty, path)
-		}
-		pr, err := captionpq.NewReader(ctx, bytes.NewReader(data), path, captionpq.Options{CaptionColumn: opts.CaptionColumn})
-		if err != nil {
-			if errors.Is(err, captionpq.ErrNoCaptionColumn) {
-				return nil, err
-			}
-			return nil, formatError{err}
-		}
-		return &parquetSource{r: pr}, nil
+		return openParquet(ctx, r, br, path, opts)
 	}
 	wr, err := wds.NewReader(br, path, wds.Options{})
 	if err != nil {
@@ -177,8 +163,61 @@ func (e formatError) Error() string        { return e.err.Error() }
 func (e formatError) Unwrap() error        { return e.err }
 func (e formatError) Is(target error) bool { return target == ErrFormat }
 
+// openParquet reads a Parquet shard by row group, never whole into
+// memory: straight from r when it can seek (a local file), else from a
+// temporary spool file that Close removes (gs://, memfs://, pipes).
+// br is r behind the format sniffer's buffer.
+func openParquet(ctx context.Context, r io.Reader, br io.Reader, path string, opts Options) (Source, error) {
+	ras, ok := r.(parquetFile)
+	var spool *os.File
+	if !ok {
+		f, err := os.CreateTemp("", "conceptfreq-parquet-*")
+		if err != nil {
+			return nil, fmt.Errorf("read %s: spooling to a temporary file: %w", path, err)
+		}
+		os.Remove(f.Name()) // unlinked: gone with the handle, whatever happens
+		if _, err := io.Copy(f, br); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		ras, spool = f, f
+	}
+	size, err := ras.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = ras.Seek(0, io.SeekStart)
+	}
+	fail := func(err error) (Source, error) {
+		if spool != nil {
+			spool.Close()
+		}
+		return nil, err
+	}
+	if err != nil {
+		return fail(fmt.Errorf("read %s: %w", path, err))
+	}
+	if size == 0 {
+		return fail(fmt.Errorf("%w: %s", ErrEmpty, path))
+	}
+	pr, err := captionpq.NewReader(ctx, ras, path, captionpq.Options{CaptionColumn: opts.CaptionColumn})
+	if err != nil {
+		if errors.Is(err, captionpq.ErrNoCaptionColumn) {
+			return fail(err)
+		}
+		return fail(formatError{err})
+	}
+	return &parquetSource{r: pr, spool: spool}, nil
+}
+
+// parquetFile is what a Parquet reader needs of its input.
+type parquetFile interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+}
+
 type parquetSource struct {
-	r *captionpq.Reader
+	r     *captionpq.Reader
+	spool *os.File // the temporary copy of a shard that could not seek
 }
 
 func (s *parquetSource) Next() (*Sample, error) {
@@ -193,7 +232,13 @@ func (s *parquetSource) Next() (*Sample, error) {
 	return &Sample{Key: row.Key, Caption: text, Reject: reason, Detail: detail}, nil
 }
 
-func (s *parquetSource) Close() error { return s.r.Close() }
+func (s *parquetSource) Close() error {
+	err := s.r.Close()
+	if s.spool != nil {
+		s.spool.Close()
+	}
+	return err
+}
 
 type wdsSource struct {
 	r   *wds.Reader

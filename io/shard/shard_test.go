@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -242,5 +243,48 @@ func TestCaptionOf(t *testing.T) {
 		if reason != "" && detail == "" {
 			t.Errorf("%s: reject without detail", tt.name)
 		}
+	}
+}
+
+// A Parquet shard is read by row group: in place from a local file, or
+// through a temporary spool from a stream that cannot seek (gs://); both
+// give the same samples, and an empty stream is shard_empty.
+func TestParquetStreamedBothWays(t *testing.T) {
+	ctx := context.Background()
+	const path = "../../testdata/captions/laion_test_1000.parquet"
+	read := func(r io.Reader) []shard.Sample {
+		src, err := shard.Open(ctx, r, path, shard.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var out []shard.Sample
+		for {
+			s, err := src.Next()
+			if err == io.EOF {
+				return out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, *s)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	direct := read(f)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spooled := read(io.NopCloser(bytes.NewReader(b))) // no ReadAt: spooled
+	if len(direct) != 1000 || !reflect.DeepEqual(direct, spooled) {
+		t.Errorf("direct %d samples, spooled %d; equal %v", len(direct), len(spooled), reflect.DeepEqual(direct, spooled))
+	}
+	if _, err := shard.Open(ctx, io.NopCloser(strings.NewReader("")), "empty.parquet", shard.Options{}); shard.Reason(err) != shard.Empty {
+		t.Errorf("an empty Parquet stream: %v (reason %s), want shard_empty", err, shard.Reason(err))
 	}
 }
