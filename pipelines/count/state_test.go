@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
@@ -174,5 +175,35 @@ func TestStateSurvivesSIGKILL(t *testing.T) {
 	if resumed.stats.SamplesRead != truth.Samples || resumed.stats.ShardsReused < int64(kept) || resumed.stats.ShardsReused+resumed.stats.ShardsProcessed != 60 {
 		t.Errorf("resumed: %d samples (want %d), %d reused (kept %d), %d processed",
 			resumed.stats.SamplesRead, truth.Samples, resumed.stats.ShardsReused, kept, resumed.stats.ShardsProcessed)
+	}
+}
+
+// With image tagging, a kept partial holds all of its shard's rows (its
+// queued images are tagged at the end of the shard): a state run, then a
+// re-run reusing every shard, both equal a run without state, sample and
+// score rows included.
+func TestStateWithImageTagging(t *testing.T) {
+	lib := orttest.Lib(t)
+	dir := t.TempDir()
+	tr := colourDataset(t, dir)
+	state := t.TempDir()
+	ic := baseImageConfig(lib)
+	ic.EmitScores = true
+	job := func(withState bool) *result {
+		cfg := count.Config{Inputs: []string{dir + "/*.tar"}, Image: ic, EmitSamples: true}.WithVocabulary(colourVocab(t))
+		if withState {
+			cfg.State = state
+		}
+		return runJob(t, "", cfg)
+	}
+	clean := job(false)
+	first, second := job(true), job(true)
+	reuse(t, first, 0, 3)
+	reuse(t, second, 3, 0)
+	for name, res := range map[string]*result{"state, processed": first, "state, reused": second} {
+		sameOutputs(t, name, res, clean)
+		checkColourTruth(t, name, res, tr)
+		checkSampleRows(t, res.dir, tr)
+		checkScoreRows(t, res.dir, tr)
 	}
 }
