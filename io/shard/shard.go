@@ -26,6 +26,10 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/wds"
 )
 
+// MaxCaptionBytes bounds a caption: a longer one is not a caption (alt
+// texts are at most a few kB) and is rejected before it is matched.
+const MaxCaptionBytes = 1 << 20
+
 // Sample-level reasons a caption could not be taken.
 const (
 	RejectNoCaption       = "no_caption"
@@ -36,6 +40,9 @@ const (
 	RejectCorruptMember   = wds.FaultCorruptMember
 	RejectDuplicateMember = wds.FaultDuplicateMember
 	RejectMemberTooLarge  = wds.FaultMemberTooLarge
+	RejectUnsafePath      = wds.FaultUnsafePath
+	// RejectCaptionTooLarge: a caption over MaxCaptionBytes.
+	RejectCaptionTooLarge = "caption_too_large"
 	// RejectSampleTruncated: the shard's damage cut the sample short.
 	RejectSampleTruncated = "sample_truncated"
 )
@@ -49,6 +56,7 @@ const (
 	Truncated  = "shard_truncated"         // ended early; samples before the cut are counted
 	BadFormat  = "shard_bad_format"        // not a tar/tar.gz/Parquet file
 	NoColumn   = "shard_no_caption_column" // a Parquet file without a caption column
+	Bomb       = "shard_gzip_bomb"         // a gzip stream that inflates past wds.MaxInflation
 )
 
 // IsShardReason reports whether a reject reason counts shards, not samples.
@@ -67,6 +75,8 @@ func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrEmpty), errors.Is(err, wds.ErrEmpty):
 		return Empty
+	case errors.Is(err, wds.ErrBomb):
+		return Bomb
 	case errors.Is(err, wds.ErrTruncated):
 		return Truncated
 	case errors.Is(err, captionpq.ErrNoCaptionColumn):
@@ -295,6 +305,9 @@ func CaptionOf(s *wds.Sample, ext string) (text, reason, detail string) {
 }
 
 func checkText(b []byte, where string) (string, string, string) {
+	if len(b) > MaxCaptionBytes {
+		return "", RejectCaptionTooLarge, fmt.Sprintf("%s is %d bytes, limit %d", where, len(b), MaxCaptionBytes)
+	}
 	if !utf8.Valid(b) {
 		return "", RejectInvalidUTF8, where + " is not valid UTF-8"
 	}

@@ -13,6 +13,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ const (
 	FaultCorruptMember = "corrupt_member"
 	// FaultDuplicateMember: two members of one sample with the same extension.
 	FaultDuplicateMember = "duplicate_member"
+	// FaultUnsafePath: a member path that climbs out of the archive ("..")
+	// or is absolute; never a sample of a well-formed shard.
+	FaultUnsafePath = "unsafe_member_path"
 	// FaultMemberTooLarge: a member larger than the reader's limit.
 	FaultMemberTooLarge = "member_too_large"
 )
@@ -103,11 +107,12 @@ func NewReader(r io.Reader, name string, opts Options) (*Reader, error) {
 	}
 	var src io.Reader = br
 	if magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
+		in := &countReader{r: br}
+		zr, err := gzip.NewReader(in)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: bad gzip header: %v", ErrFormat, name, err)
 		}
-		src = zr
+		src = &bombGuard{r: zr, in: in, name: name}
 	}
 	maxSize := opts.MaxMemberSize
 	if maxSize <= 0 {
@@ -156,7 +161,13 @@ func (r *Reader) Next() (*Sample, error) {
 		if !ok {
 			continue
 		}
-		data, fault, err := r.readMember(hdr)
+		var data []byte
+		var fault *Fault
+		if unsafePath(hdr.Name) {
+			fault = &Fault{Member: hdr.Name, Reason: FaultUnsafePath, Detail: "the path climbs out of the archive or is absolute"}
+		} else {
+			data, fault, err = r.readMember(hdr)
+		}
 		if err != nil {
 			r.err = err
 			own := r.pending == nil || r.pending.Key != key
@@ -255,7 +266,14 @@ func (r *Reader) classify(err error) error {
 		return io.EOF
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
+		if r.cr.n < 512 && notTarText(r.cr.cur) {
+			return fmt.Errorf("%w: %s: %d bytes of text, no tar header", ErrFormat, r.name, r.cr.n)
+		}
 		return fmt.Errorf("%w: %s: at byte %d: %v", ErrTruncated, r.name, r.cr.n, err)
+	}
+	var corrupt flate.CorruptInputError
+	if errors.As(err, &corrupt) {
+		return fmt.Errorf("%w: %s: the gzip stream is corrupt: %v", ErrFormat, r.name, err)
 	}
 	if errors.Is(err, tar.ErrHeader) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) {
 		return fmt.Errorf("%w: %s: at byte %d: %v", ErrFormat, r.name, r.cr.n, err)
@@ -271,12 +289,63 @@ func (r *Reader) readMember(hdr *tar.Header) ([]byte, *Fault, error) {
 	}
 	buf := make([]byte, hdr.Size)
 	if _, err := io.ReadFull(r.tr, buf); err != nil {
+		if errors.Is(err, ErrBomb) {
+			return nil, nil, err
+		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, nil, fmt.Errorf("%w: %s: member %s: %v", ErrTruncated, r.name, hdr.Name, err)
 	}
 	return buf, nil, nil
+}
+
+// MaxInflation bounds how much a whole-shard gzip stream may expand:
+// past BombFloor inflated bytes, more than MaxInflation bytes out per byte
+// in is a decompression bomb (deflate's own limit is about 1,032; real
+// shards of JPEGs inflate about 1:1, tars of short captions a few tens).
+const (
+	MaxInflation = 500
+	BombFloor    = 256 << 20
+)
+
+// ErrBomb marks a gzip shard that inflates past MaxInflation.
+var ErrBomb = errors.New("wds: gzip decompression bomb")
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ReadByte lets gzip read the stream without its own read-ahead buffer, so
+// n counts exactly the compressed bytes consumed.
+func (c *countReader) ReadByte() (byte, error) {
+	var b [1]byte
+	_, err := io.ReadFull(c, b[:])
+	return b[0], err
+}
+
+// bombGuard stops a gzip stream that inflates too far, in bounded time.
+type bombGuard struct {
+	r    io.Reader
+	in   *countReader
+	out  int64
+	name string
+}
+
+func (g *bombGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.out += int64(n)
+	if g.out > BombFloor && g.out > MaxInflation*max(g.in.n, 1) {
+		return n, fmt.Errorf("%w: %s: %d bytes inflated from %d (more than %d:1)", ErrBomb, g.name, g.out, g.in.n, MaxInflation)
+	}
+	return n, err
 }
 
 func gunzipMember(name string, data []byte, maxSize int64) ([]byte, *Fault) {
@@ -293,6 +362,20 @@ func gunzipMember(name string, data []byte, maxSize int64) ([]byte, *Fault) {
 			Detail: fmt.Sprintf("decompresses to more than %d bytes", maxSize)}
 	}
 	return out, nil
+}
+
+// unsafePath reports whether a member path is absolute or has a ".."
+// element.
+func unsafePath(name string) bool {
+	if strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) {
+		return true
+	}
+	for _, el := range strings.FieldsFunc(name, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if el == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // SplitName splits a member name into sample key and extension the way the
@@ -368,6 +451,22 @@ func (c *blockCounter) partialKey() (string, bool) {
 	}
 	key, _, ok := SplitName(string(name))
 	return key, ok
+}
+
+// notTarText reports whether the bytes of a file shorter than one tar
+// block are text rather than the start of a tar header: no NUL (a header
+// pads its name with NULs) and a control character such as a newline (a
+// member name has none).
+func notTarText(b []byte) bool {
+	if len(b) == 0 || bytes.IndexByte(b, 0) >= 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 func anyNonZero(b []byte) bool {
