@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -206,4 +207,58 @@ func TestStateWithImageTagging(t *testing.T) {
 		checkSampleRows(t, res.dir, tr)
 		checkScoreRows(t, res.dir, tr)
 	}
+}
+
+// The incremental properties on real inputs nobody here wrote: the
+// webdataset project's own shards, img2dataset's LAION caption Parquet
+// and a real shard cut in the middle (its damage and rejects are kept in
+// the partial as well).
+func TestStateOnRealShards(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for _, rel := range []string{"webdataset-shards/tendata.tar", "webdataset-shards/mpdata.tar", "webdataset-shards/sample.tgz",
+		"webdataset-shards/testgz.tar", "laion-captions/test_1000.parquet"} {
+		b, err := os.ReadFile(shareddata.Path(t, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.Base(rel))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "tendata-cut.tar")
+	if err := os.WriteFile(cut, b[:len(b)/2+123], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	paths = append(paths, cut)
+	v, err := caption.DefaultVocabulary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	run := func(inputs []string, withState bool) *result {
+		cfg := count.Config{Inputs: inputs}.WithVocabulary(v)
+		if withState {
+			cfg.State = state
+		}
+		return runJob(t, "", cfg)
+	}
+	first := run(paths[:3], true)
+	reuse(t, first, 0, 3)
+	grown := run(paths, true)
+	reuse(t, grown, 3, 3)
+	clean := run(paths, false)
+	sameOutputs(t, "real shards: S1 then S1 ∪ S2", grown, clean)
+	if clean.stats.ShardsFailed != 1 || clean.stats.SamplesRead < 1000 {
+		t.Errorf("the real inputs did not exercise a damaged shard and the Parquet file: %+v", clean.stats.Stats)
+	}
+	fewer := run(paths[1:], true)
+	reuse(t, fewer, 5, 0)
+	sameOutputs(t, "real shards: one left the input set", fewer, run(paths[1:], false))
 }
