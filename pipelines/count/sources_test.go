@@ -119,6 +119,14 @@ func TestSourcesConformance(t *testing.T) {
 			}
 
 			res := runJob(t, "", count.Config{Inputs: inputs, Output: out}.WithVocabulary(v))
+			// --state on the same backend: partials written, then reused.
+			state := root + "/state"
+			s1 := runJob(t, "", count.Config{Inputs: inputs, Output: root + "/out-state-1", State: state}.WithVocabulary(v))
+			s2 := runJob(t, "", count.Config{Inputs: inputs, Output: root + "/out-state-2", State: state}.WithVocabulary(v))
+			reuse(t, s1, 0, 4)
+			reuse(t, s2, 4, 0)
+			sameOutputs(t, be.name+": --state, processed", s1, res)
+			sameOutputs(t, be.name+": --state, reused", s2, res)
 			rows, rejects, rs := res.rows, res.rejects, res.stats
 			if rs.SamplesRead != truth.Samples+1000 || rs.ShardsRead != 4 {
 				t.Errorf("got %d samples from %d shards, want %d from 4", rs.SamplesRead, rs.ShardsRead, truth.Samples+1000)
