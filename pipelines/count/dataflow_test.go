@@ -42,6 +42,8 @@ func dryRun(t *testing.T, bin string, args ...string) (job map[string]any, steps
 	return doc.Job, doc.Steps, string(out)
 }
 
+// buildLauncher builds the count binary without cgo, as Beam's Dataflow
+// launcher cross-compiles it.
 func buildLauncher(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {

@@ -409,15 +409,7 @@ func writeLabels(t *testing.T, text string) string {
 // A binary built without cgo (as Beam's Dataflow launcher cross-compiles)
 // counts text but refuses to tag images, saying why.
 func TestCgoOffBinaryRefusesImages(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary")
-	}
-	bin := filepath.Join(t.TempDir(), "count")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
-	}
+	bin := buildLauncher(t)
 	out, err := exec.Command(bin, "--input=../../testdata/shards/compressed.tar", "--output="+t.TempDir(),
 		"--model="+modelsDir+"/colour_tagger.onnx").CombinedOutput()
 	if err == nil {
