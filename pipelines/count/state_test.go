@@ -201,6 +201,10 @@ func TestStateWithImageTagging(t *testing.T) {
 	first, second := job(true), job(true)
 	reuse(t, first, 0, 3)
 	reuse(t, second, 3, 0)
+	// Another threshold reuses nothing.
+	ic.Threshold = 0.8
+	reuse(t, job(true), 0, 3)
+	ic.Threshold = 0.7
 	for name, res := range map[string]*result{"state, processed": first, "state, reused": second} {
 		sameOutputs(t, name, res, clean)
 		checkColourTruth(t, name, res, tr)

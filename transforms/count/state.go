@@ -33,8 +33,9 @@ const PartialVersion = 1
 // Fingerprint hashes what changes counts: the run record without the
 // inputs and runner (vocabulary hash, match rule, POS mode, lemmatiser,
 // caption ext/column, image tagger, model, labels, threshold,
-// preprocessing, emitted outputs) and the identities of the files the
-// image side reads (model, labels, concept embeddings, saved scores).
+// preprocessing, emitted outputs) and what the image side reads: the
+// sha256 of the model, labels and concept embeddings, and the identity
+// (path, size, time) of the saved scores' run_stats.json.
 func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
 	rc := c.Record("")
 	rc.Inputs, rc.Runner, rc.State = nil, "", ""
@@ -47,11 +48,11 @@ func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
 		if p == "" {
 			continue
 		}
-		id, err := files.Identity(ctx, p)
+		sum, err := contentHash(ctx, p)
 		if err != nil {
 			return "", nil, fmt.Errorf("count: --state: %w", err)
 		}
-		doc.Files[p] = hex.EncodeToString(sha256Of(id))
+		doc.Files[p] = sum
 	}
 	if c.Image.ScoresDir != "" {
 		id, err := files.Identity(ctx, files.Join(c.Image.ScoresDir, tables.RunStatsFile))
@@ -65,6 +66,20 @@ func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
 		return "", nil, err
 	}
 	return hex.EncodeToString(sha256Of(string(b)))[:24], b, nil
+}
+
+// contentHash is the sha256 of a file's bytes, streamed.
+func contentHash(ctx context.Context, path string) (string, error) {
+	rc, err := files.Open(ctx, path)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func sha256Of(s string) []byte {
