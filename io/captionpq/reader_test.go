@@ -12,8 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/conceptfreq/conceptfreq/internal/pqtest"
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
 )
 
@@ -64,34 +64,13 @@ func TestLAIONSample(t *testing.T) {
 	}
 }
 
-func writeParquet(t *testing.T, schema *arrow.Schema, fill func(b *array.RecordBuilder)) []byte {
-	t.Helper()
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
-	fill(b)
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	var buf bytes.Buffer
-	fw, err := pqarrow.NewFileWriter(schema, &buf, nil, pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func TestKeysNullsAndOverride(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "key", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "caption", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "alt", Type: arrow.BinaryTypes.LargeString, Nullable: true},
 	}, nil)
-	data := writeParquet(t, schema, func(b *array.RecordBuilder) {
+	data := pqtest.Write(t, schema, func(b *array.RecordBuilder) {
 		b.Field(0).(*array.StringBuilder).AppendValues([]string{"000000007", "000000008"}, nil)
 		b.Field(1).(*array.StringBuilder).AppendValues([]string{"a dog", ""}, []bool{true, false})
 		b.Field(2).(*array.LargeStringBuilder).AppendValues([]string{"alt one", "alt two"}, nil)
@@ -112,7 +91,7 @@ func TestKeysNullsAndOverride(t *testing.T) {
 
 func TestNoCaptionColumn(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "url", Type: arrow.BinaryTypes.String}}, nil)
-	data := writeParquet(t, schema, func(b *array.RecordBuilder) { b.Field(0).(*array.StringBuilder).Append("u") })
+	data := pqtest.Write(t, schema, func(b *array.RecordBuilder) { b.Field(0).(*array.StringBuilder).Append("u") })
 	for _, opts := range []captionpq.Options{{}, {CaptionColumn: "nope"}} {
 		_, _, err := readAll(t, data, opts)
 		if !errors.Is(err, captionpq.ErrNoCaptionColumn) {

@@ -301,7 +301,7 @@ func MatchPattern(ctx context.Context, pattern string, emit func(string)) error 
 	if err != nil {
 		return err
 	}
-	braced := len(items) != 1 || items[0] != pattern
+	braced := strings.ContainsRune(pattern, '{')
 	for _, item := range items {
 		if braced && !HasMeta(item) && !strings.HasSuffix(item, "/") {
 			emit(item)
@@ -493,20 +493,29 @@ type Clients struct {
 
 // Open opens path for reading with the client of its scheme.
 func (c *Clients) Open(ctx context.Context, path string) (io.ReadCloser, error) {
-	scheme := Scheme(path)
-	fs, ok := c.fs[scheme]
-	if !ok {
-		var err error
-		if fs, err = filesystem.New(ctx, path); err != nil {
-			return nil, err
-		}
-		if c.fs == nil {
-			c.fs = map[string]filesystem.Interface{}
-		}
-		c.fs[scheme] = fs
+	fs, err := c.client(ctx, path)
+	if err != nil {
+		return nil, err
 	}
 	rc, err := fs.OpenRead(ctx, path)
 	return rc, notExist(err)
+}
+
+// client returns the filesystem client of path's scheme, made on first use.
+func (c *Clients) client(ctx context.Context, path string) (filesystem.Interface, error) {
+	scheme := Scheme(path)
+	if fs, ok := c.fs[scheme]; ok {
+		return fs, nil
+	}
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if c.fs == nil {
+		c.fs = map[string]filesystem.Interface{}
+	}
+	c.fs[scheme] = fs
+	return fs, nil
 }
 
 // notExist makes a missing gs:// object an os.ErrNotExist too.
@@ -566,11 +575,17 @@ func Probe(ctx context.Context, dir string) error {
 // with every new generation). A file whose bytes changed has a new
 // identity.
 func Identity(ctx context.Context, path string) (string, error) {
-	fsys, err := filesystem.New(ctx, path)
+	var c Clients
+	defer c.Close()
+	return c.Identity(ctx, path)
+}
+
+// Identity is files.Identity with the client of path's scheme.
+func (c *Clients) Identity(ctx context.Context, path string) (string, error) {
+	fsys, err := c.client(ctx, path)
 	if err != nil {
 		return "", err
 	}
-	defer fsys.Close()
 	size, err := fsys.Size(ctx, path)
 	if err != nil {
 		return "", fmt.Errorf("files: %s: %w", path, err)

@@ -14,9 +14,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/conceptfreq/conceptfreq/internal/pqtest"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/wds"
 )
@@ -62,31 +61,9 @@ func wdsShard(t *testing.T, gzipped bool, member func(text string) (string, []by
 	return b.Bytes()
 }
 
-// writeParquet writes one record batch of schema, filled by fill.
-func writeParquet(t *testing.T, schema *arrow.Schema, fill func(b *array.RecordBuilder)) []byte {
-	t.Helper()
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
-	fill(b)
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	var out bytes.Buffer
-	fw, err := pqarrow.NewFileWriter(schema, &out, nil, pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
 func parquetShard(t *testing.T) []byte {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "key", Type: arrow.BinaryTypes.String}, {Name: "caption", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-	return writeParquet(t, schema, func(b *array.RecordBuilder) {
+	return pqtest.Write(t, schema, func(b *array.RecordBuilder) {
 		for _, c := range captions {
 			b.Field(0).(*array.StringBuilder).Append(c.key)
 			b.Field(1).(*array.StringBuilder).Append(c.text)
@@ -170,7 +147,7 @@ func json(s string) ([]byte, error) {
 // Errors that end a shard are classified by Reason.
 func TestReasons(t *testing.T) {
 	good := wdsShard(t, false, func(s string) (string, []byte) { return "txt", []byte(s) })
-	noCol := writeParquet(t, arrow.NewSchema([]arrow.Field{{Name: "url", Type: arrow.BinaryTypes.String}}, nil), func(b *array.RecordBuilder) {
+	noCol := pqtest.Write(t, arrow.NewSchema([]arrow.Field{{Name: "url", Type: arrow.BinaryTypes.String}}, nil), func(b *array.RecordBuilder) {
 		b.Field(0).(*array.StringBuilder).Append("http://x")
 	})
 	var tarTrunc bytes.Buffer

@@ -39,6 +39,9 @@ const (
 	SchemaPart        = "part-schema.parquet"
 )
 
+// RowDirs are the row output directories, in the order a run lists them.
+var RowDirs = []string{RejectsDir, ImageScoresDir, SampleConceptsDir}
+
 // PartName is the name of the part holding an input shard's rows: the
 // shard's base name (for people) and a hash of its full path (so that
 // shards of one name in different folders do not collide), stable across

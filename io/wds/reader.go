@@ -312,8 +312,11 @@ const (
 // ErrBomb marks a gzip shard that inflates past MaxInflation.
 var ErrBomb = errors.New("wds: gzip decompression bomb")
 
+// countReader counts the compressed bytes gzip consumes. It is an
+// io.ByteReader, so gzip reads it without a read-ahead buffer of its own
+// (the count is exact) and byte reads go straight to the bufio.Reader.
 type countReader struct {
-	r io.Reader
+	r *bufio.Reader
 	n int64
 }
 
@@ -323,12 +326,12 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadByte lets gzip read the stream without its own read-ahead buffer, so
-// n counts exactly the compressed bytes consumed.
 func (c *countReader) ReadByte() (byte, error) {
-	var b [1]byte
-	_, err := io.ReadFull(c, b[:])
-	return b[0], err
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
 }
 
 // bombGuard stops a gzip stream that inflates too far, in bounded time.

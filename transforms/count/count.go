@@ -126,7 +126,7 @@ func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCoun
 	var keep *partial
 	var partialAt string
 	if f.Config.State != "" {
-		if id, err := files.Identity(ctx, path); err == nil {
+		if id, err := f.fs.Identity(ctx, path); err == nil {
 			partialAt = partialPath(f.Config.State, id)
 			if b, err := f.fs.ReadAll(ctx, partialAt); err == nil {
 				return f.reuse(ctx, partialAt, b, emitCount, emitStats, out)
@@ -149,9 +149,10 @@ func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCoun
 	if err != nil {
 		return err
 	}
-	if keep != nil && f.proc.Image != nil {
-		// A kept shard must hold all of its own rows: tag its queued
-		// images now rather than in a batch shared with the next shard.
+	if f.Config.State != "" && f.proc.Image != nil {
+		// With --state a shard's partial must hold all of its own rows:
+		// tag its queued images now, never in a batch shared with the
+		// next shard.
 		fl, err := f.proc.Flush(f.counts, out)
 		if err != nil {
 			return err

@@ -150,12 +150,12 @@ func writePart[T any](ctx context.Context, dir, shard string, open func(io.Write
 // output directories (and the single-file row outputs of versions before
 // them), so that an --overwrite run's directories hold its own shards only.
 func ClearRowOutputs(ctx context.Context, dir string) error {
-	for _, legacy := range []string{"rejects.parquet", "image_scores.parquet", "sample_concepts.parquet"} {
+	for _, legacy := range []string{tables.RejectsFile, tables.ImageScoresFile, tables.SampleConceptsFile} {
 		if err := files.Remove(ctx, files.Join(dir, legacy)); err != nil {
 			return err
 		}
 	}
-	for _, d := range []string{tables.RejectsDir, tables.ImageScoresDir, tables.SampleConceptsDir} {
+	for _, d := range tables.RowDirs {
 		old, err := files.List(ctx, files.Join(files.Join(dir, d), "*.parquet"))
 		if err != nil {
 			if files.IsNotExist(err) {
