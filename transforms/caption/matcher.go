@@ -69,7 +69,10 @@ type Matcher struct {
 	// followers lists, per concept matched, the later concepts with the
 	// same spellings (same name and alias keys): matched once, counted for
 	// each row.
-	followers map[int32][]int32
+	followers [][]int32
+	// lex maps every lower-case token whose lemma is a concept word to
+	// that lemma's ID; any other token is -1 without a lemmatiser call.
+	lex *lexicon
 }
 
 // NewMatcher compiles a vocabulary for matching.
@@ -83,7 +86,7 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 	if _, err := ParsePOS(string(pos)); err != nil {
 		return nil, err
 	}
-	m := &Matcher{lem: lem, rule: rule, pos: pos, lemmaID: map[string]int32{}, nConcept: len(v.Concepts), followers: map[int32][]int32{}}
+	m := &Matcher{lem: lem, rule: rule, pos: pos, lemmaID: map[string]int32{}, nConcept: len(v.Concepts), followers: make([][]int32, len(v.Concepts))}
 	leaders := map[string]int32{}
 	for ci, c := range v.Concepts {
 		var keys []string
@@ -113,6 +116,11 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 			m.variants = append(m.variants, vr)
 		}
 	}
+	lex, err := tokenLexicon(lem, m.lemmaID)
+	if err != nil {
+		return nil, err
+	}
+	m.lex = lex
 	m.byFirst = make([][]int32, len(m.lemmaID))
 	for vi, vr := range m.variants {
 		m.byFirst[vr.words[0]] = append(m.byFirst[vr.words[0]], int32(vi))
@@ -134,7 +142,8 @@ type Scratch struct {
 	present  []uint32 // lemma ID → gen when present in the current caption
 	matched  []uint32 // concept → gen when already matched
 	seq      []int32
-	tokens   []string
+	scan     tokScan
+	ascii    asciiScan
 	uniqueID []int32
 	tag      *tagScratch
 }
@@ -154,6 +163,11 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 		sc.gen = 1
 	}
 	sc.seq = m.lemmaSeq(caption, sc)
+	return m.matchSeq(sc, dst)
+}
+
+// matchSeq matches the lemma IDs in sc.seq (a new generation of sc).
+func (m *Matcher) matchSeq(sc *Scratch, dst []int) []int {
 	switch m.rule {
 	case Phrase:
 		for p, id := range sc.seq {
@@ -234,25 +248,61 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 				seq = append(seq, -1)
 				continue
 			}
-			sc.tokens = AppendTokens(sc.tokens[:0], w)
-			for _, w := range sc.tokens {
-				seq = append(seq, m.id(w))
-			}
+			seq = m.appendIDs(seq, &sc.scan, Clean(w))
 		}
 		return seq
 	}
-	sc.tokens = AppendTokens(sc.tokens[:0], caption)
-	for _, w := range sc.tokens {
-		seq = append(seq, m.id(w))
+	if sc.ascii.tokens(caption) {
+		a := &sc.ascii
+		for k, st := range a.starts {
+			id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf)
+			if !ok {
+				id = -1
+			}
+			seq = append(seq, id)
+		}
+		return seq
+	}
+	return m.appendIDs(seq, &sc.scan, Clean(caption))
+}
+
+// appendIDs appends the lemma ID of each token of s (-1: in no concept).
+func (m *Matcher) appendIDs(seq []int32, sc *tokScan, s string) []int32 {
+	sc.scan(s)
+	for _, t := range sc.toks {
+		id, ok := m.lex.get(sc.bytes(t), t.h)
+		if !ok {
+			id = -1
+		}
+		seq = append(seq, id)
 	}
 	return seq
 }
 
-func (m *Matcher) id(word string) int32 {
-	if id, ok := m.lemmaID[m.lem.Lemma(word)]; ok {
-		return id
+// tokenLexicon maps every lower-case token whose lemma has an ID in ids to
+// that ID. A token outside the lemmatiser's dictionary is its own lemma, so
+// the candidates are the dictionary's words and the lemmas themselves.
+func tokenLexicon(lem *Lemmatizer, ids map[string]int32) (*lexicon, error) {
+	words, err := DictionaryWords()
+	if err != nil {
+		return nil, err
 	}
-	return -1
+	lex := newLexicon(4 * len(ids))
+	add := func(w string) {
+		if id, ok := ids[lem.Lemma(w)]; ok {
+			lex.put(w, id)
+		}
+	}
+	for l := range ids {
+		if strings.ToLower(l) == l {
+			add(l)
+		}
+	}
+	for _, w := range words {
+		add(w)
+	}
+	lex.seal()
+	return lex, nil
 }
 
 func isNounTag(tag string) bool { return strings.HasPrefix(tag, "NN") }

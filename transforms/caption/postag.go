@@ -257,6 +257,7 @@ func (t *posTagger) wordInfo(sc *tagScratch, w string) *wordFeats {
 	if wf, ok := sc.words[w]; ok {
 		return wf
 	}
+	w = strings.Clone(w) // kept in the cache: must not point into the caller's buffer
 	norm := normalizeWord(w)
 	wf := &wordFeats{norm: norm,
 		iWord: t.lookup(sc, "i word", norm), m1Word: t.lookup(sc, "i-1 word", norm), p1Word: t.lookup(sc, "i+1 word", norm),

@@ -222,16 +222,25 @@ func (pt *proseTok) shareTags(tags []string) {
 }
 
 // notEmoticons caches, per candidate token, whether prose proves it is not
-// one of its emoticons.
-var notEmoticons sync.Map // string → bool
+// one of its emoticons. It is bounded: a crawl's unique tokens must not
+// grow it without end.
+var notEmoticons struct {
+	sync.Mutex
+	m map[string]bool
+}
+
+const maxNotEmoticons = 1 << 16
 
 // notEmoticon reports whether prose's own behaviour proves tok is not on
 // its emoticon list: prose keeps an emoticon whole and always tags it SYM,
 // so a candidate it splits, or tags otherwise in some context, is not one.
 // (A candidate kept whole and tagged SYM in both probes stays a candidate.)
 func notEmoticon(tok string) bool {
-	if v, ok := notEmoticons.Load(tok); ok {
-		return v.(bool)
+	notEmoticons.Lock()
+	v, ok := notEmoticons.m[tok]
+	notEmoticons.Unlock()
+	if ok {
+		return v
 	}
 	model, err := posModel()
 	if err != nil {
@@ -257,6 +266,11 @@ func notEmoticon(tok string) bool {
 			not = true
 		}
 	}
-	notEmoticons.Store(tok, not)
+	notEmoticons.Lock()
+	if notEmoticons.m == nil || len(notEmoticons.m) >= maxNotEmoticons {
+		notEmoticons.m = map[string]bool{}
+	}
+	notEmoticons.m[strings.Clone(tok)] = not
+	notEmoticons.Unlock()
 	return not
 }

@@ -60,7 +60,7 @@ func Clean(caption string) string {
 	if !utf8.ValidString(caption) {
 		caption = strings.ToValidUTF8(caption, " ")
 	}
-	if strings.IndexByte(caption, '&') >= 0 {
+	if hasEntity(caption) {
 		caption = html.UnescapeString(caption)
 	}
 	if strings.IndexByte(caption, '<') >= 0 {
@@ -70,6 +70,22 @@ func Clean(caption string) string {
 		caption = stripURLs(caption)
 	}
 	return caption
+}
+
+// hasEntity reports whether s may hold an HTML entity: an '&' followed by
+// '#' or an ASCII letter or digit. Without one html.UnescapeString returns
+// its input unchanged (but copies it).
+func hasEntity(s string) bool {
+	for {
+		i := strings.IndexByte(s, '&')
+		if i < 0 || i+1 >= len(s) {
+			return false
+		}
+		if c := s[i+1]; c == '#' || c >= '0' && c <= '9' || isASCIILetter(c) {
+			return true
+		}
+		s = s[i+1:]
+	}
 }
 
 // stripTags blanks out "<...>" spans that look like HTML tags: a '<'

@@ -1,0 +1,397 @@
+package caption
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/aaaton/golem/v4/dicts/en"
+)
+
+// lexicon is an open-addressing hash table from token bytes to an int32,
+// built once at matcher construction and read without allocating. A bit
+// filter small enough for a core's L2 cache rejects most tokens that are in
+// no concept before the table is touched. Keys of up to 16 bytes are kept
+// in the slot as two zero-padded little-endian words, so the ASCII fast
+// path (asciiTokens) compares a token without copying it.
+type lexicon struct {
+	mask   uint64
+	slots  []lexSlot
+	keys   []byte
+	filter []uint64
+	fmask  uint64
+	n      int
+}
+
+type lexSlot struct {
+	tag    uint32 // high half of the key's hash
+	n      uint32 // key length; 0: empty slot
+	val    int32
+	off    uint32 // key bytes keys[off:off+n]
+	k0, k1 uint64 // the key's first 16 bytes, zero-padded
+}
+
+const hashMul = 0x9E3779B97F4A7C15
+
+func hashMix(h, w uint64) uint64 { return (h ^ w) * hashMul }
+
+func hashEnd(h uint64) uint64 { return h ^ h>>29 }
+
+// hashKey hashes bytes as 8-byte little-endian words, the last one
+// zero-padded, seeded with the length: asciiTokens computes the same hash
+// straight from a caption's bytes.
+func hashKey(b []byte) uint64 {
+	h := uint64(len(b)) * hashMul
+	for len(b) >= 8 {
+		h = hashMix(h, binary.LittleEndian.Uint64(b))
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		h = hashMix(h, tailWord(b))
+	}
+	return hashEnd(h)
+}
+
+func tailWord(b []byte) uint64 {
+	var t [8]byte
+	copy(t[:], b)
+	return binary.LittleEndian.Uint64(t[:])
+}
+
+func newLexicon(capacity int) *lexicon {
+	size := 16
+	for size < 2*capacity {
+		size *= 2
+	}
+	return &lexicon{mask: uint64(size - 1), slots: make([]lexSlot, size)}
+}
+
+// put sets key's value (the first put of a key wins). seal must be called
+// after the last put.
+func (l *lexicon) put(key string, val int32) {
+	if key == "" {
+		return
+	}
+	if 2*(l.n+1) > len(l.slots) {
+		old := l.slots
+		l.slots = make([]lexSlot, 2*len(old))
+		l.mask = uint64(len(l.slots) - 1)
+		for _, s := range old {
+			if s.n != 0 {
+				l.insertSlot(s, hashKey(l.keys[s.off:s.off+s.n]))
+			}
+		}
+	}
+	kb := []byte(key)
+	h := hashKey(kb)
+	if _, ok := l.lookup(kb, h); ok {
+		return
+	}
+	s := lexSlot{tag: uint32(h >> 32), off: uint32(len(l.keys)), n: uint32(len(key)), val: val}
+	s.k0 = tailWord(kb[:min(8, len(kb))])
+	if len(kb) > 8 {
+		s.k1 = tailWord(kb[8:min(16, len(kb))])
+	}
+	l.keys = append(l.keys, key...)
+	l.insertSlot(s, h)
+	l.n++
+}
+
+func (l *lexicon) insertSlot(s lexSlot, h uint64) {
+	i := h & l.mask
+	for l.slots[i].n != 0 {
+		i = (i + 1) & l.mask
+	}
+	l.slots[i] = s
+}
+
+// seal builds the filter: 32 bits per key, so about 3% of the tokens in no
+// concept reach the table.
+func (l *lexicon) seal() {
+	bits := uint64(1 << 12)
+	for bits < 32*uint64(l.n) {
+		bits *= 2
+	}
+	l.filter = make([]uint64, bits/64)
+	l.fmask = bits - 1
+	for _, s := range l.slots {
+		if s.n != 0 {
+			b := hashKey(l.keys[s.off:s.off+s.n]) >> 20 & l.fmask
+			l.filter[b/64] |= 1 << (b % 64)
+		}
+	}
+}
+
+// maybe reports whether a key with hash h may be in the table.
+func (l *lexicon) maybe(h uint64) bool {
+	b := h >> 20 & l.fmask
+	return l.filter[b/64]&(1<<(b%64)) != 0
+}
+
+// get returns the value of key, whose hashKey is h.
+func (l *lexicon) get(key []byte, h uint64) (int32, bool) {
+	if !l.maybe(h) {
+		return 0, false
+	}
+	return l.lookup(key, h)
+}
+
+func (l *lexicon) lookup(key []byte, h uint64) (int32, bool) {
+	tag := uint32(h >> 32)
+	for i := h & l.mask; ; i = (i + 1) & l.mask {
+		s := &l.slots[i]
+		if s.n == 0 {
+			return 0, false
+		}
+		if s.tag == tag && int(s.n) == len(key) && string(l.keys[s.off:s.off+s.n]) == string(key) {
+			return s.val, true
+		}
+	}
+}
+
+// lookupShort finds a key of n ≤ 16 bytes given as its two zero-padded
+// words.
+func (l *lexicon) lookupShort(h uint64, n int, w0, w1 uint64) (int32, bool) {
+	tag := uint32(h >> 32)
+	for i := h & l.mask; ; i = (i + 1) & l.mask {
+		s := &l.slots[i]
+		if s.n == 0 {
+			return 0, false
+		}
+		if s.tag == tag && int(s.n) == n && s.k0 == w0 && s.k1 == w1 {
+			return s.val, true
+		}
+	}
+}
+
+var (
+	dictOnce  sync.Once
+	dictWords []string
+	dictErr   error
+)
+
+// DictionaryWords returns every lower-case word of the lemmatiser's
+// dictionary (the words whose lemma may differ from themselves). A word not
+// in it is its own lemma, so the words that lemmatise to a given set of
+// lemmas are these words' preimages plus the lemmas themselves: that is what
+// lets a matcher precompute every token that can match.
+func DictionaryWords() ([]string, error) {
+	dictOnce.Do(func() {
+		b, err := en.New().GetResource()
+		if err != nil {
+			dictErr = err
+			return
+		}
+		seen := map[string]bool{}
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, w := range strings.Split(line, "\t") {
+				if w != "" && !seen[w] && strings.ToLower(w) == w {
+					seen[w] = true
+					dictWords = append(dictWords, w)
+				}
+			}
+		}
+	})
+	return dictWords, dictErr
+}
+
+// tokenClass is the tokenizer's class of an ASCII byte: 1 letter, 2 digit,
+// 0 separator.
+var tokenClass = func() (t [128]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = 1, 1
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = 2
+	}
+	return t
+}()
+
+// token is one token of a scanned caption: its lower-cased bytes are
+// buf[off:end] of the tokScan that produced it, h their hashKey.
+type token struct {
+	off, end uint32
+	h        uint64
+}
+
+// tokScan holds one caption's scanned tokens; reused across captions.
+type tokScan struct {
+	buf  []byte
+	toks []token
+}
+
+func (t *tokScan) bytes(k token) []byte { return t.buf[k.off:k.end] }
+
+// scan tokenizes a cleaned caption exactly as AppendTokens does (letters
+// with their combining marks, digits; everything else separates), storing
+// each token lower-cased as strings.ToLower would, with its hash, without
+// allocating once the buffers have grown.
+func (t *tokScan) scan(s string) {
+	buf, toks := t.buf[:0], t.toks[:0]
+	kind := uint8(0)
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		k := uint8(0)
+		if c < utf8.RuneSelf {
+			k = tokenClass[c]
+			if k != kind {
+				if kind != 0 {
+					toks = append(toks, token{off: uint32(start), end: uint32(len(buf))})
+				}
+				kind, start = k, len(buf)
+			}
+			if k != 0 {
+				if k == 1 && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				buf = append(buf, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case unicode.IsLetter(r):
+			k = 1
+		case kind == 1 && unicode.Is(unicode.Mn, r):
+			k = 1
+		case unicode.IsDigit(r):
+			k = 2
+		}
+		if k != kind {
+			if kind != 0 {
+				toks = append(toks, token{off: uint32(start), end: uint32(len(buf))})
+			}
+			kind, start = k, len(buf)
+		}
+		if k != 0 {
+			buf = utf8.AppendRune(buf, unicode.ToLower(r))
+		}
+		i += size
+	}
+	if kind != 0 {
+		toks = append(toks, token{off: uint32(start), end: uint32(len(buf))})
+	}
+	for i := range toks {
+		toks[i].h = hashKey(buf[toks[i].off:toks[i].end])
+	}
+	t.buf, t.toks = buf, toks
+}
+
+var zeros [72]byte
+
+// asciiScan holds the fast path's buffers.
+type asciiScan struct {
+	pad           []byte   // the caption, zero-padded to whole 64-byte blocks + 8
+	letter, digit []uint64 // per byte: bit set when a letter / digit (+1 zero word)
+	starts, ends  []uint32
+}
+
+// asciiTokens finds the tokens of a raw caption that needs no cleaning and
+// is all ASCII, the common case: it classifies bytes into bit masks without
+// branches, takes token starts and ends from the masks, and leaves the
+// tokens' byte ranges in a.starts/a.ends. ok is false when the caption has
+// a non-ASCII byte or something Clean would change (an entity, a tag, a
+// URL); the caller then takes the general path.
+func (a *asciiScan) tokens(s string) (ok bool) {
+	n := len(s)
+	nw := (n + 63) / 64
+	a.pad = append(a.pad[:0], s...)
+	a.pad = append(a.pad, zeros[:nw*64+8-n]...)
+	if cap(a.letter) < nw+1 {
+		a.letter, a.digit = make([]uint64, nw+1, 2*nw+2), make([]uint64, nw+1, 2*nw+2)
+	}
+	a.letter, a.digit = a.letter[:nw+1], a.digit[:nw+1]
+	var nonASCII, special uint64
+	for w := 0; w < nw; w++ {
+		var l, d uint64
+		for k := 0; k < 8; k++ {
+			x := binary.LittleEndian.Uint64(a.pad[w*64+8*k:])
+			nonASCII |= x
+			special |= eqBytes(x, '&') | eqBytes(x, '<') | eqBytes(x, ':') | eqBytes(x, '.')
+			l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << (8 * k)
+			d |= gatherHigh(inRange(x, '0', '9')) << (8 * k)
+		}
+		a.letter[w], a.digit[w] = l, d
+	}
+	a.letter[nw], a.digit[nw] = 0, 0
+	if nonASCII&hiBits != 0 || special != 0 && (strings.IndexByte(s, '<') >= 0 || hasEntity(s) ||
+		strings.Contains(s, "://") || strings.Contains(s, "www.")) {
+		return false
+	}
+	a.starts, a.ends = a.starts[:0], a.ends[:0]
+	var prevL, prevD uint64 // the previous word's top bit
+	for w := 0; w < nw; w++ {
+		l, d := a.letter[w], a.digit[w]
+		st := l&^(l<<1|prevL) | d&^(d<<1|prevD)
+		en := l&^(l>>1|a.letter[w+1]<<63) | d&^(d>>1|a.digit[w+1]<<63)
+		prevL, prevD = l>>63, d>>63
+		for st != 0 {
+			a.starts = append(a.starts, uint32(w*64+bits.TrailingZeros64(st)))
+			st &= st - 1
+		}
+		for en != 0 {
+			a.ends = append(a.ends, uint32(w*64+bits.TrailingZeros64(en)+1))
+			en &= en - 1
+		}
+	}
+	return true
+}
+
+const (
+	hiBits  = 0x8080808080808080
+	oneBits = 0x0101010101010101
+)
+
+// inRange sets the high bit of each byte of x (every byte < 0x80) that is
+// in [a, b], and clears every other bit.
+func inRange(x uint64, a, b byte) uint64 {
+	return (x + oneBits*uint64(0x80-a)) &^ (x + oneBits*uint64(0x7f-b)) & hiBits
+}
+
+// eqBytes sets the high bit of each byte of x (every byte < 0x80) equal to c.
+func eqBytes(x uint64, c byte) uint64 { return inRange(x, c, c) }
+
+// gatherHigh packs the high bits of x's eight bytes into bits 0..7 (byte
+// 0's into bit 0): the multiplier puts byte i's bit at bit 56+i, with no
+// other product term (and so no carry) in bits 56..63.
+func gatherHigh(x uint64) uint64 { return (x >> 7) * 0x0102040810204080 >> 56 }
+
+// lowerWord is the lower-cased word of token bytes at pad[i:] keeping n
+// (1..8) bytes: an ASCII letter or digit OR 0x20 is its lower case.
+func lowerWord(pad []byte, i, n int) uint64 {
+	w := binary.LittleEndian.Uint64(pad[i:]) | 0x2020202020202020
+	if n < 8 {
+		w &= 1<<(8*n) - 1
+	}
+	return w
+}
+
+// id looks up the token pad[a:b] of an asciiScan.
+func (l *lexicon) asciiID(pad []byte, a, b int, buf []byte) (int32, bool) {
+	n := b - a
+	h := uint64(n) * hashMul
+	if n <= 16 {
+		w0 := lowerWord(pad, a, min(n, 8))
+		h = hashMix(h, w0)
+		var w1 uint64
+		if n > 8 {
+			w1 = lowerWord(pad, a+8, n-8)
+			h = hashMix(h, w1)
+		}
+		h = hashEnd(h)
+		if !l.maybe(h) {
+			return 0, false
+		}
+		return l.lookupShort(h, n, w0, w1)
+	}
+	buf = buf[:0]
+	for i := a; i < b; i++ {
+		buf = append(buf, pad[i]|0x20)
+	}
+	return l.get(buf, hashKey(buf))
+}

@@ -1,0 +1,161 @@
+package caption
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
+)
+
+// refMatch is the matcher as it was before the token lexicon: every token
+// string lower-cased, lemmatised and looked up by lemma. The differential
+// tests hold the lexicon path to it.
+func refMatch(m *Matcher, caption string, sc *Scratch, dst []int) []int {
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.present)
+		clear(sc.matched)
+		sc.gen = 1
+	}
+	id := func(w string) int32 {
+		if id, ok := m.lemmaID[m.lem.Lemma(w)]; ok {
+			return id
+		}
+		return -1
+	}
+	seq := sc.seq[:0]
+	if m.pos == POSNouns {
+		ft, _ := fastTagger()
+		if sc.tag == nil {
+			sc.tag = &tagScratch{}
+		}
+		words, tags := ft.tagCaption(Clean(caption), sc.tag)
+		for i, w := range words {
+			if !isNounTag(tags[i]) {
+				seq = append(seq, -1)
+				continue
+			}
+			for _, t := range Tokenize(w) {
+				seq = append(seq, id(t))
+			}
+		}
+	} else {
+		for _, t := range Tokenize(caption) {
+			seq = append(seq, id(t))
+		}
+	}
+	sc.seq = seq
+	return m.matchSeq(sc, dst)
+}
+
+// rawLAION loads the 10,000 real LAION captions as they are (shared data).
+func rawLAION(t testing.TB) []string {
+	t.Helper()
+	caps := shareddata.Captions(t, "laion-captions/test_10000.parquet")
+	if len(caps) != 10000 {
+		t.Fatalf("read %d captions, want 10,000", len(caps))
+	}
+	return caps
+}
+
+// generatedCaptions mixes the real captions' tokens with concept words'
+// inflections, numbers, accents, entities, tags and punctuation: captions
+// no cache has seen.
+func generatedCaptions(real []string, n int, seed uint64) []string {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var pool []string
+	for _, c := range real {
+		pool = append(pool, strings.Fields(c)...)
+	}
+	extra := []string{"Mice", "WOMEN", "leaves", "dining", "T-Shirts", "four-poster", "café", "CRÈME", "naïve", "Ⅻ", "٣٤", "x²",
+		"&amp;", "&#233;", "& ", "<b>", "</i>", "www.example.com/dog", "https://a.b/cat", "ǅungla", "İstanbul", "ΣΊΣΥΦΟΣ",
+		"geese", "oxen", "children's", "wolves", "\u0301", "e\u0301", "ﬁsh", "ＡＢＣ", "3rd", "first", "\xff", "K9", "ak47"}
+	out := make([]string, n)
+	var b strings.Builder
+	for i := range out {
+		b.Reset()
+		k := 1 + r.IntN(14)
+		for j := 0; j < k; j++ {
+			if j > 0 {
+				b.WriteString([]string{" ", " ", " ", "-", ", ", "/", "'s ", "_"}[r.IntN(8)])
+			}
+			switch r.IntN(10) {
+			case 0:
+				b.WriteString(extra[r.IntN(len(extra))])
+			case 1:
+				b.WriteString(strconv.Itoa(r.IntN(100000)))
+			case 2:
+				w := pool[r.IntN(len(pool))]
+				b.WriteString(strings.ToUpper(w))
+			default:
+				b.WriteString(pool[r.IntN(len(pool))])
+			}
+		}
+		out[i] = b.String()
+	}
+	return out
+}
+
+func TestMatcherLexiconDifferential(t *testing.T) {
+	real := rawLAION(t)
+	lem, err := English()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 2_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	gen := generatedCaptions(real, n, 7)
+	vocabs := map[string]*Vocabulary{}
+	v, err := DefaultVocabulary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocabs["default"] = v
+	// A vocabulary of words the generator plants, with inflected and
+	// non-ASCII spellings and numbers.
+	pv, err := ParseVocabulary(strings.NewReader("mouse\nwoman\nleaf\ndine\nt-shirt\ncafé\ncrème brûlée\nnaïve\nistanbul\n3\n47\nfish\nchild\nwolf\ngoose\nox\nbed\nposter\n"), "planted", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocabs["planted"] = pv
+	for name, v := range vocabs {
+		for _, mode := range []struct {
+			rule  Rule
+			pos   POS
+			limit int
+		}{{AllWords, POSNone, len(gen)}, {Phrase, POSNone, len(gen)}, {AllWords, POSNouns, 100_000}} {
+			t.Run(fmt.Sprintf("%s/%s/%s", name, mode.rule, mode.pos), func(t *testing.T) {
+				m, err := NewMatcher(v, lem, mode.rule, mode.pos)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, b := m.NewScratch(), m.NewScratch()
+				var got, want []int
+				matched, diffs := 0, 0
+				caps := append(slices.Clip(real), gen[:min(mode.limit, len(gen))]...)
+				for _, c := range caps {
+					got = m.Match(c, a, got[:0])
+					want = refMatch(m, c, b, want[:0])
+					if len(want) > 0 {
+						matched++
+					}
+					if !slices.Equal(got, want) {
+						if diffs++; diffs <= 5 {
+							t.Errorf("%q: lexicon %v, reference %v", c, got, want)
+						}
+					}
+				}
+				t.Logf("%d captions, %d with a concept, %d differences", len(caps), matched, diffs)
+				if matched < len(caps)/50 {
+					t.Errorf("only %d of %d captions matched: the test exercises too little", matched, len(caps))
+				}
+			})
+		}
+	}
+}
