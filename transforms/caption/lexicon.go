@@ -20,6 +20,7 @@ import (
 type lexicon struct {
 	mask   uint64
 	slots  []lexSlot
+	ext    []lexKey // by slot
 	keys   []byte
 	filter []uint64
 	fmask  uint64
@@ -27,12 +28,28 @@ type lexicon struct {
 }
 
 type lexSlot struct {
-	tag    uint32 // high half of the key's hash
-	n      uint32 // key length; 0: empty slot
-	val    int32
-	off    uint32 // key bytes keys[off:off+n]
-	k0, k1 uint64 // the key's first 16 bytes, zero-padded
+	tag uint32 // high half of the key's hash
+	nv  uint32 // key length << 24 | value; 0: empty slot
+	k0  uint64 // the key's first 8 bytes, zero-padded
 }
+
+// lexKey is where a slot's key lives (kept apart: only keys of more than 8
+// bytes need it).
+type lexKey struct {
+	off uint32 // key bytes keys[off:off+n]
+	k1  uint64 // key bytes 8..15, zero-padded
+}
+
+// maxLexValue bounds lexicon values (lemma and piece IDs), maxLexKey its
+// key lengths; longer keys cannot be tokens that match (no concept word is
+// that long) and are left out.
+const (
+	maxLexValue = 1<<24 - 1
+	maxLexKey   = 255
+)
+
+func (s lexSlot) n() int     { return int(s.nv >> 24) }
+func (s lexSlot) val() int32 { return int32(s.nv & maxLexValue) }
 
 const hashMul = 0x9E3779B97F4A7C15
 
@@ -61,65 +78,70 @@ func tailWord(b []byte) uint64 {
 	return binary.LittleEndian.Uint64(t[:])
 }
 
-func newLexicon(capacity int) *lexicon {
-	size := 16
-	for size < 2*capacity {
-		size *= 2
-	}
-	return &lexicon{mask: uint64(size - 1), slots: make([]lexSlot, size)}
-}
+func newLexicon() *lexicon { return &lexicon{} }
 
 // put sets key's value (the first put of a key wins). seal must be called
 // after the last put.
 func (l *lexicon) put(key string, val int32) {
-	if key == "" {
+	if key == "" || len(key) > maxLexKey || val < 0 || val > maxLexValue {
 		return
 	}
 	if 2*(l.n+1) > len(l.slots) {
-		old := l.slots
-		l.slots = make([]lexSlot, 2*len(old))
-		l.mask = uint64(len(l.slots) - 1)
-		for _, s := range old {
-			if s.n != 0 {
-				l.insertSlot(s, hashKey(l.keys[s.off:s.off+s.n]))
-			}
-		}
+		l.resize(max(16, 2*len(l.slots)))
 	}
 	kb := []byte(key)
 	h := hashKey(kb)
 	if _, ok := l.lookup(kb, h); ok {
 		return
 	}
-	s := lexSlot{tag: uint32(h >> 32), off: uint32(len(l.keys)), n: uint32(len(key)), val: val}
-	s.k0 = tailWord(kb[:min(8, len(kb))])
-	if len(kb) > 8 {
-		s.k1 = tailWord(kb[8:min(16, len(kb))])
-	}
-	l.keys = append(l.keys, key...)
-	l.insertSlot(s, h)
+	l.insert(kb, h, uint32(len(key))<<24|uint32(val))
 	l.n++
 }
 
-func (l *lexicon) insertSlot(s lexSlot, h uint64) {
+func (l *lexicon) insert(kb []byte, h uint64, nv uint32) {
+	s := lexSlot{tag: uint32(h >> 32), nv: nv, k0: tailWord(kb[:min(8, len(kb))])}
+	e := lexKey{off: uint32(len(l.keys))}
+	if len(kb) > 8 {
+		e.k1 = tailWord(kb[8:min(16, len(kb))])
+	}
+	l.keys = append(l.keys, kb...)
 	i := h & l.mask
-	for l.slots[i].n != 0 {
+	for l.slots[i].nv != 0 {
 		i = (i + 1) & l.mask
 	}
-	l.slots[i] = s
+	l.slots[i], l.ext[i] = s, e
 }
 
-// seal builds the filter: 32 bits per key, so about 3% of the tokens in no
-// concept reach the table.
+// resize rehashes into size slots.
+func (l *lexicon) resize(size int) {
+	old, oldExt, oldKeys := l.slots, l.ext, l.keys
+	l.slots, l.ext, l.keys = make([]lexSlot, size), make([]lexKey, size), nil
+	l.mask = uint64(size - 1)
+	for i, s := range old {
+		if s.nv != 0 {
+			kb := oldKeys[oldExt[i].off : oldExt[i].off+uint32(s.n())]
+			l.insert(kb, hashKey(kb), s.nv)
+		}
+	}
+}
+
+// seal shrinks the table to a load of at most 1/2 and builds the filter:
+// 32 bits per key, so about 3% of the tokens in no concept reach the table.
 func (l *lexicon) seal() {
+	size := 16
+	for size < 2*l.n {
+		size *= 2
+	}
+	l.resize(size)
 	bits := uint64(1 << 12)
 	for bits < 32*uint64(l.n) {
 		bits *= 2
 	}
 	l.filter = make([]uint64, bits/64)
 	l.fmask = bits - 1
-	for _, s := range l.slots {
-		if s.n != 0 {
-			b := hashKey(l.keys[s.off:s.off+s.n]) >> 20 & l.fmask
+	for i, s := range l.slots {
+		if s.nv != 0 {
+			b := hashKey(l.keys[l.ext[i].off:l.ext[i].off+uint32(s.n())]) >> 20 & l.fmask
 			l.filter[b/64] |= 1 << (b % 64)
 		}
 	}
@@ -140,14 +162,20 @@ func (l *lexicon) get(key []byte, h uint64) (int32, bool) {
 }
 
 func (l *lexicon) lookup(key []byte, h uint64) (int32, bool) {
+	if l.mask == 0 && len(l.slots) == 0 {
+		return 0, false
+	}
 	tag := uint32(h >> 32)
 	for i := h & l.mask; ; i = (i + 1) & l.mask {
-		s := &l.slots[i]
-		if s.n == 0 {
+		s := l.slots[i]
+		if s.nv == 0 {
 			return 0, false
 		}
-		if s.tag == tag && int(s.n) == len(key) && string(l.keys[s.off:s.off+s.n]) == string(key) {
-			return s.val, true
+		if s.tag == tag && s.n() == len(key) {
+			off := l.ext[i].off
+			if string(l.keys[off:off+uint32(len(key))]) == string(key) {
+				return s.val(), true
+			}
 		}
 	}
 }
@@ -157,12 +185,12 @@ func (l *lexicon) lookup(key []byte, h uint64) (int32, bool) {
 func (l *lexicon) lookupShort(h uint64, n int, w0, w1 uint64) (int32, bool) {
 	tag := uint32(h >> 32)
 	for i := h & l.mask; ; i = (i + 1) & l.mask {
-		s := &l.slots[i]
-		if s.n == 0 {
+		s := l.slots[i]
+		if s.nv == 0 {
 			return 0, false
 		}
-		if s.tag == tag && int(s.n) == n && s.k0 == w0 && s.k1 == w1 {
-			return s.val, true
+		if s.tag == tag && s.n() == n && s.k0 == w0 && (n <= 8 || l.ext[i].k1 == w1) {
+			return s.val(), true
 		}
 	}
 }
@@ -289,13 +317,74 @@ type asciiScan struct {
 	pad           []byte   // the caption, zero-padded to whole 64-byte blocks + 8
 	letter, digit []uint64 // per byte: bit set when a letter / digit (+1 zero word)
 	starts, ends  []uint32
+	nonASCII      bool // the caption has non-ASCII runes
+}
+
+// runeMasks classifies a valid caption with non-ASCII runes rune by rune,
+// as AppendTokens does: letters, combining marks continuing a letter run,
+// digits; every byte of a rune gets its rune's class.
+func (a *asciiScan) runeMasks(s string, nw int) {
+	clear(a.letter[:nw])
+	clear(a.digit[:nw])
+	kind := uint8(0)
+	for i := 0; i < len(s); {
+		c := s[i]
+		k, size := uint8(0), 1
+		if c < utf8.RuneSelf {
+			k = tokenClass[c]
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			switch {
+			case unicode.IsLetter(r):
+				k = 1
+			case kind == 1 && unicode.Is(unicode.Mn, r):
+				k = 1
+			case unicode.IsDigit(r):
+				k = 2
+			}
+		}
+		if k != 0 {
+			m := a.letter
+			if k == 2 {
+				m = a.digit
+			}
+			for j := i; j < i+size; j++ {
+				m[j/64] |= 1 << (j % 64)
+			}
+		}
+		kind = k
+		i += size
+	}
+}
+
+// hasNonASCII reports whether pad[a:b] holds a byte ≥ 0x80.
+func hasNonASCII(pad []byte, a, b int) bool {
+	for _, c := range pad[a:b] {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerRunes appends the lower case of the valid UTF-8 token t to buf, as
+// strings.ToLower would.
+func lowerRunes(buf []byte, t []byte) []byte {
+	for len(t) > 0 {
+		r, size := utf8.DecodeRune(t)
+		buf = utf8.AppendRune(buf, unicode.ToLower(r))
+		t = t[size:]
+	}
+	return buf
 }
 
 // asciiTokens finds the tokens of a raw caption that needs no cleaning and
 // is all ASCII, the common case: it classifies bytes into bit masks without
 // branches, takes token starts and ends from the masks, and leaves the
-// tokens' byte ranges in a.starts/a.ends. ok is false when the caption has
-// a non-ASCII byte or something Clean would change (an entity, a tag, a
+// tokens' byte ranges in a.starts/a.ends. Captions with non-ASCII runes are classified
+// rune by rune (runeMasks). ok is false when the caption has invalid UTF-8
+// or something Clean would change (an entity, a tag, a
 // URL); the caller then takes the general path.
 func (a *asciiScan) tokens(s string) (ok bool) {
 	n := len(s)
@@ -306,21 +395,29 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 		a.letter, a.digit = make([]uint64, nw+1, 2*nw+2), make([]uint64, nw+1, 2*nw+2)
 	}
 	a.letter, a.digit = a.letter[:nw+1], a.digit[:nw+1]
-	var nonASCII, special uint64
+	var nonASCII uint64
 	for w := 0; w < nw; w++ {
 		var l, d uint64
-		for k := 0; k < 8; k++ {
-			x := binary.LittleEndian.Uint64(a.pad[w*64+8*k:])
+		blk := a.pad[64*w : 64*w+min(64, (n-64*w+7)&^7)]
+		for k := 0; k+8 <= len(blk); k += 8 {
+			x := binary.LittleEndian.Uint64(blk[k:])
 			nonASCII |= x
-			special |= eqBytes(x, '&') | eqBytes(x, '<') | eqBytes(x, ':') | eqBytes(x, '.')
-			l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << (8 * k)
-			d |= gatherHigh(inRange(x, '0', '9')) << (8 * k)
+			l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
+			d |= gatherHigh(inRange(x, '0', '9')) << k
 		}
 		a.letter[w], a.digit[w] = l, d
 	}
 	a.letter[nw], a.digit[nw] = 0, 0
-	if nonASCII&hiBits != 0 || special != 0 && (strings.IndexByte(s, '<') >= 0 || hasEntity(s) ||
-		strings.Contains(s, "://") || strings.Contains(s, "www.")) {
+	a.nonASCII = nonASCII&hiBits != 0
+	if a.nonASCII {
+		if !utf8.ValidString(s) {
+			return false
+		}
+		a.runeMasks(s, nw)
+	}
+	if strings.IndexByte(s, '<') >= 0 || hasEntity(s) ||
+		strings.IndexByte(s, ':') >= 0 && strings.Contains(s, "://") ||
+		strings.IndexByte(s, '.') >= 0 && strings.Contains(s, "www.") {
 		return false
 	}
 	a.starts, a.ends = a.starts[:0], a.ends[:0]
@@ -353,9 +450,6 @@ func inRange(x uint64, a, b byte) uint64 {
 	return (x + oneBits*uint64(0x80-a)) &^ (x + oneBits*uint64(0x7f-b)) & hiBits
 }
 
-// eqBytes sets the high bit of each byte of x (every byte < 0x80) equal to c.
-func eqBytes(x uint64, c byte) uint64 { return inRange(x, c, c) }
-
 // gatherHigh packs the high bits of x's eight bytes into bits 0..7 (byte
 // 0's into bit 0): the multiplier puts byte i's bit at bit 56+i, with no
 // other product term (and so no carry) in bits 56..63.
@@ -371,8 +465,13 @@ func lowerWord(pad []byte, i, n int) uint64 {
 	return w
 }
 
-// id looks up the token pad[a:b] of an asciiScan.
-func (l *lexicon) asciiID(pad []byte, a, b int, buf []byte) (int32, bool) {
+// id looks up the token pad[a:b] of an asciiScan; buf is scratch for
+// tokens that are long or not ASCII.
+func (l *lexicon) asciiID(pad []byte, a, b int, buf []byte, nonASCII bool) (int32, bool) {
+	if nonASCII && hasNonASCII(pad, a, b) {
+		buf = lowerRunes(buf[:0], pad[a:b])
+		return l.get(buf, hashKey(buf))
+	}
 	n := b - a
 	h := uint64(n) * hashMul
 	if n <= 16 {

@@ -50,6 +50,12 @@ func ParsePOS(s string) (POS, error) {
 	return "", fmt.Errorf("caption: unknown POS mode %q (want %q or %q)", s, POSNone, POSNouns)
 }
 
+// flatVariant is a variant in the matcher's flat index: its concept and
+// its words after the first, rest[off:off+n].
+type flatVariant struct {
+	concept, off, n int32
+}
+
 // variant is one spelling of a concept (its name or an alias) as lemma IDs.
 type variant struct {
 	concept int32
@@ -64,7 +70,11 @@ type Matcher struct {
 	pos      POS
 	lemmaID  map[string]int32
 	variants []variant
-	byFirst  [][]int32 // lemma ID → indices into variants whose first word it is
+	// The variants by first word, flat: lemma ID i starts the variants
+	// first[firstOff[i]:firstOff[i+1]], whose other words are in rest.
+	firstOff []int32
+	first    []flatVariant
+	rest     []int32
 	nConcept int
 	// followers lists, per concept matched, the later concepts with the
 	// same spellings (same name and alias keys): matched once, counted for
@@ -121,10 +131,20 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 		return nil, err
 	}
 	m.lex = lex
-	m.byFirst = make([][]int32, len(m.lemmaID))
+	byFirst := make([][]int32, len(m.lemmaID))
 	for vi, vr := range m.variants {
-		m.byFirst[vr.words[0]] = append(m.byFirst[vr.words[0]], int32(vi))
+		byFirst[vr.words[0]] = append(byFirst[vr.words[0]], int32(vi))
 	}
+	m.firstOff = make([]int32, 0, len(byFirst)+1)
+	for _, vis := range byFirst {
+		m.firstOff = append(m.firstOff, int32(len(m.first)))
+		for _, vi := range vis {
+			vr := m.variants[vi]
+			m.first = append(m.first, flatVariant{concept: vr.concept, off: int32(len(m.rest)), n: int32(len(vr.words) - 1)})
+			m.rest = append(m.rest, vr.words[1:]...)
+		}
+	}
+	m.firstOff = append(m.firstOff, int32(len(m.first)))
 	if pos == POSNouns {
 		if _, err := fastTagger(); err != nil {
 			return nil, err
@@ -174,13 +194,12 @@ func (m *Matcher) matchSeq(sc *Scratch, dst []int) []int {
 			if id < 0 {
 				continue
 			}
-			for _, vi := range m.byFirst[id] {
-				vr := &m.variants[vi]
-				if sc.matched[vr.concept] == sc.gen || p+len(vr.words) > len(sc.seq) {
+			for _, vr := range m.first[m.firstOff[id]:m.firstOff[id+1]] {
+				if sc.matched[vr.concept] == sc.gen || p+1+int(vr.n) > len(sc.seq) {
 					continue
 				}
 				ok := true
-				for k, w := range vr.words[1:] {
+				for k, w := range m.rest[vr.off : vr.off+vr.n] {
 					if sc.seq[p+1+k] != w {
 						ok = false
 						break
@@ -201,13 +220,12 @@ func (m *Matcher) matchSeq(sc *Scratch, dst []int) []int {
 			}
 		}
 		for _, id := range sc.uniqueID {
-			for _, vi := range m.byFirst[id] {
-				vr := &m.variants[vi]
+			for _, vr := range m.first[m.firstOff[id]:m.firstOff[id+1]] {
 				if sc.matched[vr.concept] == sc.gen {
 					continue
 				}
 				ok := true
-				for _, w := range vr.words[1:] {
+				for _, w := range m.rest[vr.off : vr.off+vr.n] {
 					if sc.present[w] != sc.gen {
 						ok = false
 						break
@@ -255,7 +273,7 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 	if sc.ascii.tokens(caption) {
 		a := &sc.ascii
 		for k, st := range a.starts {
-			id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf)
+			id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII)
 			if !ok {
 				id = -1
 			}
@@ -287,7 +305,7 @@ func tokenLexicon(lem *Lemmatizer, ids map[string]int32) (*lexicon, error) {
 	if err != nil {
 		return nil, err
 	}
-	lex := newLexicon(4 * len(ids))
+	lex := newLexicon()
 	add := func(w string) {
 		if id, ok := ids[lem.Lemma(w)]; ok {
 			lex.put(w, id)
