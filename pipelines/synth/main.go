@@ -6,6 +6,12 @@
 //
 //	go run ./pipelines/synth --output=/tmp/synth --shards=4 --samples_per_shard=1000
 //
+// Parquet mode writes img2dataset-style caption Parquet (URL, TEXT) from
+// real captions, optionally made unique (the speed bench's input):
+//
+//	go run ./pipelines/synth --parquet --unique --captions=../shared/data/laion-captions/test_10000.parquet \
+//	    --output=/tmp/pq --shards=10 --samples_per_shard=600000
+//
 // Real-caption mode wraps real captions and photos into shards:
 //
 //	go run ./pipelines/synth --output=testdata/shards --captions=../shared/data/laion-captions/test_1000.parquet \
@@ -40,6 +46,9 @@ var (
 	skip            = flag.Int("skip", 0, "real-caption mode: caption rows to skip first")
 	images          = flag.String("images", "", "comma-separated JPEG files to use as images (default: tiny generated JPEGs)")
 	badEvery        = flag.Int("bad_every", 0, "plant a sample without a usable caption every N samples (0: none)")
+	parquetOut      = flag.Bool("parquet", false, "real-caption mode: write img2dataset-style caption Parquet files (URL, TEXT) instead of shards: --shards files of --samples_per_shard rows")
+	rowGroup        = flag.Int("row_group", 65536, "with --parquet: rows per row group")
+	unique          = flag.Bool("unique", false, "with --parquet: append \" #<row>\" to every caption so that none repeats")
 	colourEval      = flag.Bool("colour_eval", false, "write the planted colour evaluation set for pipelines/eval instead (labelled solid-colour PNGs and classes.txt)")
 )
 
@@ -57,6 +66,22 @@ func main() {
 			log.Fatal(err)
 		}
 		fmt.Printf("synth: wrote the colour evaluation set (%d samples, classes %v) to %s\n", tr.Samples, synth.ColourClasses, *output)
+		return
+	}
+	if *parquetOut {
+		if *captions == "" {
+			log.Fatal("synth: --parquet needs --captions")
+		}
+		caps, err := readCaptions(*captions, *captionColumn, *skip, 1<<31-1)
+		if err != nil {
+			log.Fatal(err)
+		}
+		n, err := synth.WriteParquet(synth.ParquetConfig{Dir: *output, Files: *shards, RowsPerFile: *samplesPerShard,
+			RowGroup: *rowGroup, Captions: caps, Unique: *unique})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("synth: wrote %d caption rows in %d Parquet files to %s\n", n, *shards, *output)
 		return
 	}
 	cfg := synth.Config{Dir: *output, Shards: *shards, SamplesPerShard: *samplesPerShard, Seed: *seed,
