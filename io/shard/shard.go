@@ -134,6 +134,11 @@ func FormatOf(path string) Format {
 type Options struct {
 	CaptionExt    string // WebDataset member holding the caption (default "txt"), else the .json "caption" field
 	CaptionColumn string // Parquet caption column (default: the first of captionpq.CaptionColumns)
+	// TextOnly reads only the members a caption can come from (the
+	// caption member and .json) of a WebDataset shard; the others (the
+	// images) are skipped unread and appear in Sample.Members with nil
+	// bytes.
+	TextOnly bool
 }
 
 // Open starts reading the shard r, named path in errors. The format comes
@@ -152,16 +157,20 @@ func Open(ctx context.Context, r io.Reader, path string, opts Options) (Source, 
 	if format == FormatParquet {
 		return openParquet(ctx, r, br, path, opts)
 	}
-	wr, err := wds.NewReader(br, path, wds.Options{})
+	ext := opts.CaptionExt
+	if ext == "" {
+		ext = "txt"
+	}
+	var wopts wds.Options
+	if opts.TextOnly {
+		wopts.Keep = func(e string) bool { return e == ext || e == "json" }
+	}
+	wr, err := wds.NewReader(br, path, wopts)
 	if err != nil {
 		if errors.Is(err, wds.ErrTruncated) {
 			return nil, err
 		}
 		return nil, formatError{err}
-	}
-	ext := opts.CaptionExt
-	if ext == "" {
-		ext = "txt"
 	}
 	return &wdsSource{r: wr, ext: ext}, nil
 }

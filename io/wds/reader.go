@@ -77,15 +77,21 @@ type Options struct {
 	// MaxMemberSize is the largest member kept, after decompression.
 	// Zero means DefaultMaxMemberSize.
 	MaxMemberSize int64
+	// Keep, when set, says which members' bytes are needed, by extension
+	// (".gz" removed). The others are skipped unread: they appear in
+	// Sample.Members with nil bytes (so member lists and duplicate checks
+	// are unchanged), and a compressed one is not decompressed (so a
+	// corrupt one is no fault). A text-only count keeps "txt" and "json".
+	Keep func(ext string) bool
 }
 
 // Reader iterates over the samples of one shard. Errors are sticky: once Next
 // returns an error other than io.EOF it returns the same error again.
 type Reader struct {
 	name    string
-	cr      *blockCounter
-	tr      *tar.Reader
+	ts      *tarScanner
 	maxSize int64
+	keep    func(ext string) bool
 
 	pending *Sample // sample being assembled
 	queue   []*Sample
@@ -118,8 +124,11 @@ func NewReader(r io.Reader, name string, opts Options) (*Reader, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxMemberSize
 	}
-	cr := &blockCounter{r: src}
-	return &Reader{name: name, cr: cr, tr: tar.NewReader(cr), maxSize: maxSize}, nil
+	tb, ok := src.(*bufio.Reader)
+	if !ok {
+		tb = bufio.NewReaderSize(src, 64<<10)
+	}
+	return &Reader{name: name, ts: newTarScanner(tb), maxSize: maxSize, keep: opts.Keep}, nil
 }
 
 // Next returns the next sample, or io.EOF after the last one. When the
@@ -136,7 +145,7 @@ func (r *Reader) Next() (*Sample, error) {
 		return nil, r.err
 	}
 	for {
-		hdr, err := r.tr.Next()
+		hdr, err := r.ts.next()
 		if err != nil {
 			r.err = r.classify(err)
 			if r.err == io.EOF {
@@ -144,7 +153,7 @@ func (r *Reader) Next() (*Sample, error) {
 					r.queue = append(r.queue, r.complete())
 				}
 			} else {
-				key, known := r.cr.partialKey()
+				key, known := r.ts.partialKey()
 				own := known && (r.pending == nil || r.pending.Key != key)
 				r.damaged(key, known)
 				if own {
@@ -154,18 +163,23 @@ func (r *Reader) Next() (*Sample, error) {
 			}
 			return r.Next()
 		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+		if hdr.typeflag != tar.TypeReg || hdr.sparse {
 			continue
 		}
-		key, ext, ok := SplitName(hdr.Name)
+		key, ext, ok := SplitName(hdr.name)
 		if !ok {
 			continue
 		}
+		base := strings.TrimSuffix(ext, ".gz")
+		skipped := r.keep != nil && base != "gz" && !r.keep(base)
 		var data []byte
 		var fault *Fault
-		if unsafePath(hdr.Name) {
-			fault = &Fault{Member: hdr.Name, Reason: FaultUnsafePath, Detail: "the path climbs out of the archive or is absolute"}
-		} else {
+		switch {
+		case unsafePath(hdr.name):
+			fault = &Fault{Member: hdr.name, Reason: FaultUnsafePath, Detail: "the path climbs out of the archive or is absolute"}
+		case skipped:
+			// left unread; the scanner skips it at the next header
+		default:
 			data, fault, err = r.readMember(hdr)
 		}
 		if err != nil {
@@ -183,8 +197,8 @@ func (r *Reader) Next() (*Sample, error) {
 			if ext != "gz" {
 				ext = strings.TrimSuffix(ext, ".gz")
 			}
-			if fault == nil {
-				data, gzFault = gunzipMember(hdr.Name, data, r.maxSize)
+			if fault == nil && !skipped {
+				data, gzFault = gunzipMember(hdr.name, data, r.maxSize)
 			}
 		}
 		var out *Sample
@@ -202,7 +216,7 @@ func (r *Reader) Next() (*Sample, error) {
 			s.Faults = append(s.Faults, *gzFault)
 		default:
 			if _, dup := s.Members[ext]; dup {
-				s.Faults = append(s.Faults, Fault{Member: hdr.Name, Reason: FaultDuplicateMember,
+				s.Faults = append(s.Faults, Fault{Member: hdr.name, Reason: FaultDuplicateMember,
 					Detail: fmt.Sprintf("key %q has more than one %q member", key, ext)})
 			} else {
 				s.Members[ext] = data
@@ -257,45 +271,45 @@ func (r *Reader) damaged(nextKey string, known bool) {
 	r.queue = append(r.queue, s)
 }
 
-// classify turns errors from archive/tar into the package's errors.
+// classify turns the tar scanner's errors into the package's errors.
 func (r *Reader) classify(err error) error {
 	if err == io.EOF {
-		if !r.cr.sawEndMarker() {
-			return fmt.Errorf("%w: %s: no end-of-archive marker after %d bytes", ErrTruncated, r.name, r.cr.n)
+		if !r.ts.sawEndMarker() {
+			return fmt.Errorf("%w: %s: no end-of-archive marker after %d bytes", ErrTruncated, r.name, r.ts.n)
 		}
 		return io.EOF
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		if r.cr.n < 512 && notTarText(r.cr.cur) {
-			return fmt.Errorf("%w: %s: %d bytes of text, no tar header", ErrFormat, r.name, r.cr.n)
+		if r.ts.n < 512 && notTarText(r.ts.cur) {
+			return fmt.Errorf("%w: %s: %d bytes of text, no tar header", ErrFormat, r.name, r.ts.n)
 		}
-		return fmt.Errorf("%w: %s: at byte %d: %v", ErrTruncated, r.name, r.cr.n, err)
+		return fmt.Errorf("%w: %s: at byte %d: %v", ErrTruncated, r.name, r.ts.n, err)
 	}
 	var corrupt flate.CorruptInputError
 	if errors.As(err, &corrupt) {
 		return fmt.Errorf("%w: %s: the gzip stream is corrupt: %v", ErrFormat, r.name, err)
 	}
 	if errors.Is(err, tar.ErrHeader) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) {
-		return fmt.Errorf("%w: %s: at byte %d: %v", ErrFormat, r.name, r.cr.n, err)
+		return fmt.Errorf("%w: %s: at byte %d: %v", ErrFormat, r.name, r.ts.n, err)
 	}
 	return fmt.Errorf("wds: shard %s: %w", r.name, err)
 }
 
-func (r *Reader) readMember(hdr *tar.Header) ([]byte, *Fault, error) {
-	if hdr.Size > r.maxSize {
-		// archive/tar skips the unread data on the next call to Next.
-		return nil, &Fault{Member: hdr.Name, Reason: FaultMemberTooLarge,
-			Detail: fmt.Sprintf("%d bytes, limit %d", hdr.Size, r.maxSize)}, nil
+func (r *Reader) readMember(hdr tarEntry) ([]byte, *Fault, error) {
+	if hdr.size > r.maxSize {
+		// The scanner skips the unread data at the next header.
+		return nil, &Fault{Member: hdr.name, Reason: FaultMemberTooLarge,
+			Detail: fmt.Sprintf("%d bytes, limit %d", hdr.size, r.maxSize)}, nil
 	}
-	buf := make([]byte, hdr.Size)
-	if _, err := io.ReadFull(r.tr, buf); err != nil {
+	buf := make([]byte, hdr.size)
+	if _, err := r.ts.read(buf); err != nil {
 		if errors.Is(err, ErrBomb) {
 			return nil, nil, err
 		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, nil, fmt.Errorf("%w: %s: member %s: %v", ErrTruncated, r.name, hdr.Name, err)
+		return nil, nil, fmt.Errorf("%w: %s: member %s: %v", ErrTruncated, r.name, hdr.name, err)
 	}
 	return buf, nil, nil
 }
@@ -373,6 +387,9 @@ func unsafePath(name string) bool {
 	if strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) {
 		return true
 	}
+	if !strings.Contains(name, "..") {
+		return false
+	}
 	for _, el := range strings.FieldsFunc(name, func(r rune) bool { return r == '/' || r == '\\' }) {
 		if el == ".." {
 			return true
@@ -402,46 +419,9 @@ func SplitName(name string) (key, ext string, ok bool) {
 	return dir + base[:dot], base[dot+1:], true
 }
 
-// blockCounter counts the bytes read through it and remembers whether the
-// last complete 512-byte block was all zeros, which is how a tar archive that
-// ends with its end-of-archive marker can be told from one cut short on a
-// header boundary. Only the bytes of the last block completed by each read
-// (and of the block still being filled) are examined, not every byte.
-type blockCounter struct {
-	r           io.Reader
-	n           int64
-	curNonZero  bool   // bytes of the incomplete current block seen so far
-	lastWasZero bool   // the last complete block
-	cur         []byte // the incomplete current block's bytes (a header cut short)
-}
-
-func (c *blockCounter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	start := c.n
-	c.n += int64(n)
-	if end := c.n / 512 * 512; end > start {
-		// [end-512, end) is the last block this read completed.
-		from := end - 512
-		nonZero := false
-		if from < start {
-			nonZero = c.curNonZero
-			from = start
-		}
-		c.lastWasZero = !(nonZero || anyNonZero(p[from-start:end-start]))
-		c.curNonZero = anyNonZero(p[end-start : n])
-		c.cur = append(c.cur[:0], p[end-start:n]...)
-	} else {
-		c.curNonZero = c.curNonZero || anyNonZero(p[:n])
-		if len(c.cur)+n <= 512 {
-			c.cur = append(c.cur, p[:n]...)
-		}
-	}
-	return n, err
-}
-
 // partialKey returns the sample key in the name field of a tar header cut
 // short (the incomplete block's first 100 bytes), when there is one.
-func (c *blockCounter) partialKey() (string, bool) {
+func (c *tarScanner) partialKey() (string, bool) {
 	if len(c.cur) < 100 {
 		return "", false
 	}
@@ -472,17 +452,8 @@ func notTarText(b []byte) bool {
 	return false
 }
 
-func anyNonZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // sawEndMarker reports whether the stream consumed so far ended on a block
-// boundary with a zero block.
-func (c *blockCounter) sawEndMarker() bool {
-	return c.n > 0 && c.n%512 == 0 && c.lastWasZero
+// boundary after a zero block.
+func (c *tarScanner) sawEndMarker() bool {
+	return c.n > 0 && c.n%512 == 0 && c.lastZero
 }

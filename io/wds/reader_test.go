@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -101,6 +102,7 @@ func keys(m map[string][]byte) []string {
 	for k := range m {
 		out = append(out, k)
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -513,5 +515,77 @@ func TestTruncationKeepsWholeSamples(t *testing.T) {
 		if !reflect.DeepEqual(gotWhole, wantWhole) || !reflect.DeepEqual(gotCut, wantCut) {
 			t.Errorf("cut at %d: whole %v cut %v; want whole %v cut %v", c, gotWhole, gotCut, wantWhole, wantCut)
 		}
+	}
+}
+
+// TestKeepSkipsMembers: members Keep rejects are listed with nil bytes and
+// not read; the kept ones are as without Keep, on a real shard too.
+func TestKeepSkipsMembers(t *testing.T) {
+	data := makeTar(t, tar.FormatPAX, []member{
+		{name: "a/0.txt", data: []byte("a dog")}, {name: "a/0.jpg", data: bytes.Repeat([]byte{7}, 3000)},
+		{name: "a/0.json", data: []byte(`{"caption":"x"}`)},
+		{name: "a/1.txt", data: []byte("a cat")}, {name: "a/1.jpg.gz", data: []byte("not gzip")},
+		{name: "a/2.txt", data: []byte("one")}, {name: "a/2.jpg", data: []byte{1}}, {name: "a/2.jpg", data: []byte{2}},
+	})
+	keep := func(ext string) bool { return ext == "txt" || ext == "json" }
+	read := func(data []byte, opts wds.Options) []*wds.Sample {
+		r, err := wds.NewReader(bytes.NewReader(data), "keep.tar", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []*wds.Sample
+		for {
+			s, err := r.Next()
+			if err == io.EOF {
+				return out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+	}
+	got := read(data, wds.Options{Keep: keep})
+	if len(got) != 3 {
+		t.Fatalf("got %d samples, want 3", len(got))
+	}
+	if b, ok := got[0].Members["jpg"]; !ok || b != nil {
+		t.Errorf("skipped jpg: present %v, bytes %d; want listed with nil bytes", ok, len(b))
+	}
+	if string(got[0].Members["txt"]) != "a dog" || string(got[0].Members["json"]) != `{"caption":"x"}` {
+		t.Errorf("kept members: %q", got[0].Members)
+	}
+	if len(got[1].Faults) != 0 {
+		t.Errorf("a skipped .jpg.gz is not decompressed, so it is no fault: %+v", got[1].Faults)
+	}
+	if len(got[2].Faults) != 1 || got[2].Faults[0].Reason != wds.FaultDuplicateMember {
+		t.Errorf("a duplicate skipped member is still a fault: %+v", got[2].Faults)
+	}
+	all := read(data, wds.Options{})
+	if len(all[1].Faults) != 1 || all[1].Faults[0].Reason != wds.FaultCorruptMember {
+		t.Errorf("without Keep the corrupt .jpg.gz is a fault: %+v", all[1].Faults)
+	}
+	skippedBytes := 0
+	for _, file := range []string{"laion-00000.tar", "laion-00001.tar.gz"} {
+		real, err := os.ReadFile(filepath.Join(shardDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := read(real, wds.Options{Keep: keep}), read(real, wds.Options{})
+		if len(a) != len(b) || len(a) == 0 {
+			t.Fatalf("%s: %d samples with Keep, %d without", file, len(a), len(b))
+		}
+		for i := range a {
+			if a[i].Key != b[i].Key || !bytes.Equal(a[i].Members["txt"], b[i].Members["txt"]) || !reflect.DeepEqual(keys(a[i].Members), keys(b[i].Members)) {
+				t.Fatalf("%s sample %d: with Keep %s %v, without %s %v", file, i, a[i].Key, keys(a[i].Members), b[i].Key, keys(b[i].Members))
+			}
+			if a[i].Members["jpg"] != nil {
+				t.Fatalf("%s sample %d: jpg read with Keep (%d bytes)", file, i, len(a[i].Members["jpg"]))
+			}
+			skippedBytes += len(b[i].Members["jpg"])
+		}
+	}
+	if skippedBytes == 0 {
+		t.Error("the real shards' images were empty: nothing was skipped")
 	}
 }

@@ -250,7 +250,8 @@ func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path 
 	}
 	// The one per-shard loop, whatever the shard's format: every sample the
 	// source yields is counted or rejected with its reason.
-	opts := shard.Options{CaptionExt: p.CaptionExt, CaptionColumn: p.CaptionColumn}
+	// A text-only run does not read image bytes.
+	opts := shard.Options{CaptionExt: p.CaptionExt, CaptionColumn: p.CaptionColumn, TextOnly: p.Image == nil}
 	err := shard.ForEach(ctx, open, path, opts, func(s *shard.Sample) error {
 		r.st.SamplesRead++
 		if s.Reject != "" {
