@@ -192,8 +192,8 @@ func (t *tarScanner) parseHeader() (tarEntry, error) {
 	if err != nil {
 		return tarEntry{}, err
 	}
-	unsigned, signed := headerChecksums(b)
-	if sum != unsigned && sum != signed {
+	// The signed sum (of old tar writers) only when the unsigned one fails.
+	if unsigned := headerSum(b); sum != unsigned && sum != unsigned-256*int64(highBytes(b)) {
 		return tarEntry{}, fmt.Errorf("%w: checksum mismatch", tar.ErrHeader)
 	}
 	// Fields archive/tar parses (and so rejects when malformed): mode, uid,
@@ -278,25 +278,45 @@ func isASCII(b []byte) bool {
 
 // headerChecksums sums the header's bytes with the checksum field taken
 // as spaces, as unsigned and as signed bytes, eight bytes at a time: pairs
-// of bytes summed in 16-bit lanes (64 words × 2 × 255 fits), and each
-// byte ≥ 0x80 counted to turn the unsigned sum into the signed one.
+// of bytes summed in 16-bit lanes (64 words × 2 × 255 fits), the checksum
+// field's bytes then swapped for spaces, and each byte ≥ 0x80 counted to
+// turn the unsigned sum into the signed one.
 func headerChecksums(b []byte) (unsigned, signed int64) {
+	unsigned = headerSum(b)
+	return unsigned, unsigned - 256*int64(highBytes(b))
+}
+
+func headerSum(b []byte) int64 {
 	const lanes = 0x00ff00ff00ff00ff
-	var acc uint64
-	high := 0
-	for i := 0; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		if i == 144 { // bytes 148..151 are checksum
-			w = w&0x00000000ffffffff | 0x2020202000000000
-		} else if i == 152 { // bytes 152..155 are checksum
-			w = w&0xffffffff00000000 | 0x0000000020202020
-		}
-		acc += w&lanes + w>>8&lanes
-		high += bits.OnesCount64(w & 0x8080808080808080)
+	var a0, a1 uint64
+	b = b[:512]
+	for i := 0; i < 512; i += 16 {
+		w0 := binary.LittleEndian.Uint64(b[i:])
+		w1 := binary.LittleEndian.Uint64(b[i+8:])
+		a0 += w0&lanes + w0>>8&lanes
+		a1 += w1&lanes + w1>>8&lanes
 	}
+	acc := a0 + a1 // lanes stay below 64 × 2 × 255 = 32,640
 	acc = acc&0x0000ffff0000ffff + acc>>16&0x0000ffff0000ffff
-	unsigned = int64(acc&0xffffffff + acc>>32)
-	return unsigned, unsigned - 256*int64(high)
+	sum := int64(acc&0xffffffff + acc>>32)
+	for _, c := range b[148:156] {
+		sum -= int64(c)
+	}
+	return sum + 8*' '
+}
+
+func highBytes(b []byte) int {
+	n := 0
+	for i := 0; i < 512; i += 8 {
+		if i == 144 || i == 152 {
+			continue
+		}
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(b[i:]) & 0x8080808080808080)
+	}
+	// bytes 144..147 and 156..159 are outside the checksum field
+	n += bits.OnesCount64(binary.LittleEndian.Uint64(b[144:]) & 0x0000000080808080)
+	n += bits.OnesCount64(binary.LittleEndian.Uint64(b[152:]) & 0x8080808000000000)
+	return n
 }
 
 // cString is b up to its first NUL.
