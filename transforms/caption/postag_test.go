@@ -3,6 +3,7 @@ package caption
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/jdkato/prose/v2"
 
@@ -130,4 +131,36 @@ func BenchmarkStudyMasks(b *testing.B) {
 		dst = m.Masks(caps[i%len(caps)], sc, dst[:0])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
+}
+
+// BenchmarkTagRatio times prose and the fast tagger on the same captions
+// in alternating rounds of one run (shared machines drift; a ratio within
+// one run does not) and reports the speed-up.
+func BenchmarkTagRatio(b *testing.B) {
+	caps := laionCaptions(b)
+	model, _ := posModel()
+	ft, _ := fastTagger()
+	sc := &tagScratch{}
+	for _, c := range caps { // the fast tagger's word cache warm, as prose's model maps are
+		ft.tagCaption(c, sc)
+	}
+	var tProse, tFast time.Duration
+	n := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		for k := 0; k < 200; k++ {
+			prose.NewDocument(caps[(n+k)%len(caps)], prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
+		}
+		tProse += time.Since(start)
+		start = time.Now()
+		for k := 0; k < 200; k++ {
+			ft.tagCaption(caps[(n+k)%len(caps)], sc)
+		}
+		tFast += time.Since(start)
+		n += 200
+	}
+	b.ReportMetric(float64(n)/tProse.Seconds(), "prose-captions/s")
+	b.ReportMetric(float64(n)/tFast.Seconds(), "fast-captions/s")
+	b.ReportMetric(tProse.Seconds()/tFast.Seconds(), "speedup")
 }

@@ -88,6 +88,19 @@ func anyIndex(s string, ps []string) int {
 	return -1
 }
 
+// plainAlnum reports whether s is non-empty ASCII letters and digits only.
+func plainAlnum(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 func (pt *proseTok) add(s string, span int) {
 	if strings.TrimSpace(s) != "" {
 		pt.words = append(pt.words, s)
@@ -97,6 +110,12 @@ func (pt *proseTok) add(s string, span int) {
 
 // split is prose's doSplit for one span.
 func (pt *proseTok) split(token string, span int) bool {
+	if plainAlnum(token) && !maybeEmoticon(token) {
+		// No prefix, contraction or suffix to split off, not special:
+		// doSplit keeps it whole.
+		pt.add(token, span)
+		return true
+	}
 	pt.suffs = pt.suffs[:0]
 	last := 0
 	for token != "" && utf8.RuneCountInString(token) != last {
