@@ -1,52 +1,125 @@
 #!/usr/bin/env bash
-# Throughput of the count job on the prism runner, per match mode.
+# make bench: every row of the README's Performance table, measured in one
+# run, each beside its reference (ratios within one run: shared machines
+# drift). Inputs are made from the 10,000 real LAION captions:
+#   - Parquet: 10 files × 600,000 rows, every caption made unique ("<caption> #<n>"),
+#     65,536-row row groups (pipelines/synth --parquet --unique);
+#   - tars: 40 img2dataset-style shards × 25,000 samples with small JPEGs (pipelines/synth).
+# Set QUICK=1 for a smaller, faster pass (2 Parquet files, 8 tars).
 #
-#   bash bench/count.sh            # 200,000 samples (10,000 real LAION captions cycled)
-#   SAMPLES_PER_SHARD=5000 SHARDS=4 bash bench/count.sh
-#
-# Prints a table; raw outputs go to bench/results/ (ignored by git).
+# Prints the table; raw outputs go to bench/results/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARDS=${SHARDS:-8}
-SAMPLES_PER_SHARD=${SAMPLES_PER_SHARD:-25000}
 CAPTIONS=${CAPTIONS:-../shared/data/laion-captions/test_10000.parquet}
+IMAGES=${IMAGES:-../shared/data/images}
 RES=bench/results
-DATA=$RES/data-$SHARDS-$SAMPLES_PER_SHARD
+PQ_FILES=10 TARS=40
+if [ "${QUICK:-}" = 1 ]; then PQ_FILES=2 TARS=8; fi
 mkdir -p "$RES" bin
-go build -o bin/ ./pipelines/count ./pipelines/synth
-if [ ! -f "$DATA/truth.json" ]; then
-  rm -rf "$DATA"
-  bin/synth --output="$DATA" --captions="$CAPTIONS" --shards="$SHARDS" --samples_per_shard="$SAMPLES_PER_SHARD" >/dev/null
+go build -o bin/ ./pipelines/count ./pipelines/synth ./bench/plainloop
+
+PQ=$RES/pq-unique-$PQ_FILES
+if [ ! -f "$PQ/$(printf %05d $((PQ_FILES - 1))).parquet" ]; then
+  rm -rf "$PQ"
+  bin/synth --parquet --unique --captions="$CAPTIONS" --output="$PQ" --shards="$PQ_FILES" --samples_per_shard=600000 >/dev/null
 fi
-bytes=$(du -sb "$DATA" | cut -f1)
-printf "%-22s %10s %8s %12s %20s\n" mode samples wall_s samples/s samples_with_concept
-for mode in "all-words none" "phrase none" "all-words nouns"; do
+TAR=$RES/tars-$TARS
+if [ ! -f "$TAR/truth.json" ]; then
+  rm -rf "$TAR"
+  bin/synth --captions="$CAPTIONS" --output="$TAR" --shards="$TARS" --samples_per_shard=25000 >/dev/null
+fi
+STUDY=$RES/pq-unique-study
+mkdir -p "$STUDY"
+ln -sf "$PWD/$PQ/00000.parquet" "$STUDY/00000.parquet"
+ln -sf "$PWD/$PQ/00001.parquet" "$STUDY/00001.parquet"
+
+TIME=$RES/time.txt
+# timed CMD...: runs CMD under /usr/bin/time; sets WALL (s), RSS (MiB), CPU (%).
+timed() {
+  /usr/bin/time -f '%e %M %P' -o "$TIME" "$@" >"$RES/stdout.txt" 2>"$RES/stderr.txt" || { cat "$RES/stderr.txt"; exit 1; }
+  read -r WALL RSS CPU <"$TIME"
+  RSS=$((RSS / 1024))
+}
+# warm FILES...: read the inputs once so every row reads from the page cache.
+warm() { cat "$@" >/dev/null; }
+# metric FILE BENCH UNIT: the figure before UNIT on the first line of FILE whose benchmark name holds BENCH.
+metric() { awk -v p="$2" -v m="$3" 'index($1, p) { for (i = 2; i <= NF; i++) if ($i == m) { print $(i-1); exit } }' "$1"; }
+samples_in() { grep -m1 '"samples_read"' "$1/run_stats.json" | tr -dc 0-9; }
+
+printf "%-40s %14s %22s %8s %16s %9s\n" row figure reference ratio target peak_RSS
+line() { printf "%-40s %14s %22s %8s %16s %9s\n" "$@"; }
+
+# 1. Matcher kernel, one core, unique captions; reference: the old path.
+go test -run XXX -bench 'MatchUnique/all-words' -benchtime=2s -cpu=1 ./transforms/caption >"$RES/kernel.txt"
+fast=$(metric "$RES/kernel.txt" "all-words/lexicon" captions/s)
+ref=$(metric "$RES/kernel.txt" "all-words/reference" captions/s)
+allocs=$(metric "$RES/kernel.txt" "all-words/lexicon" allocs/caption)
+line "1 matcher kernel (captions/s, 1 core)" "$fast" "$ref old path" "$(awk -v a="$fast" -v b="$ref" 'BEGIN{printf "%.1f", a/b}')" ">= 3,000,000" "-"
+line "  allocations per caption" "$allocs" "" "" "0" "-"
+
+# 2. Parquet end to end, 2 cores; reference: the plain loop on the same files.
+warm "$PQ"/*.parquet
+rm -rf "$RES/out-pq"
+timed bin/count --input="$PQ/*.parquet" --output="$RES/out-pq" --overwrite
+n=$(samples_in "$RES/out-pq"); pq_wall=$WALL; pq_rss=$RSS; pq_cpu=$CPU
+timed bin/plainloop --input="$PQ/*.parquet"
+loop_wall=$WALL
+line "2 Parquet e2e (captions/s, $(nproc) cores)" "$(awk -v n="$n" -v w="$pq_wall" 'BEGIN{printf "%.0f", n/w}')" \
+  "$(awk -v n="$n" -v w="$loop_wall" 'BEGIN{printf "%.0f", n/w}') plain loop" "" ">= 1,200,000" "${pq_rss} MiB"
+line "  CPU use of the run" "$pq_cpu" "" "" "both cores busy" ""
+line "4 Beam overhead, Parquet (wall ratio)" "${pq_wall} s" "${loop_wall} s plain loop" \
+  "$(awk -v a="$pq_wall" -v b="$loop_wall" 'BEGIN{printf "%.2f", a/b}')" "<= 1.3" ""
+
+# 3. Tars, text only; reference: reading the same bytes.
+warm "$TAR"/*.tar
+start=$(date +%s.%N); cat "$TAR"/*.tar >/dev/null; end=$(date +%s.%N)
+read_s=$(awk -v s="$start" -v e="$end" 'BEGIN{printf "%.3f", e-s}')
+rm -rf "$RES/out-tar"
+timed bin/count --input="$TAR/*.tar" --output="$RES/out-tar" --overwrite
+n=$(samples_in "$RES/out-tar"); tar_wall=$WALL; tar_rss=$RSS; tar_cpu=$CPU
+line "3 tars text-only (samples/s)" "$(awk -v n="$n" -v w="$tar_wall" 'BEGIN{printf "%.0f", n/w}')" \
+  "$(awk -v n="$n" -v w="$read_s" 'BEGIN{printf "%.0f", n/w}') cat" "$(awk -v a="$tar_wall" -v b="$read_s" 'BEGIN{printf "%.1f", a/b}')" ">= 300,000" "${tar_rss} MiB"
+line "  CPU use of the run" "$tar_cpu" "" "" "" ""
+timed bin/plainloop --input="$TAR/*.tar"
+line "4 Beam overhead, tars (wall ratio)" "${tar_wall} s" "${WALL} s plain loop" \
+  "$(awk -v a="$tar_wall" -v b="$WALL" 'BEGIN{printf "%.2f", a/b}')" "<= 1.3" ""
+
+# 5. Image preprocessing, one core; reference: Pillow doing the same work.
+if ! /usr/bin/python3 -c 'import PIL, numpy' 2>/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pil python3-numpy >/dev/null
+fi
+go test -run XXX -bench PreprocessRealPhotos -benchtime=3s -cpu=1 ./models/preprocess >"$RES/pre.txt"
+gopre=$(metric "$RES/pre.txt" PreprocessRealPhotos images/s)
+pil=$(/usr/bin/python3 bench/pillow_preprocess.py "$IMAGES" 3)
+line "5 preprocess 384² (images/s, 1 core)" "$gopre" "$pil Pillow" "$(awk -v a="$gopre" -v b="$pil" 'BEGIN{printf "%.2f", a/b}')" "-" "-"
+
+# Study fidelity: the tagger against prose, and --match=study / --pos=nouns end to end.
+go test -run XXX -bench TagRatio -benchtime=3s ./transforms/caption >"$RES/tag.txt"
+line "6 POS tagger vs prose (captions/s)" "$(metric "$RES/tag.txt" TagRatio fast-captions/s)" \
+  "$(metric "$RES/tag.txt" TagRatio prose-captions/s) prose" "$(metric "$RES/tag.txt" TagRatio speedup)" ">= 15" "-"
+for mode in "study none" "all-words nouns"; do
   set -- $mode
-  out=$RES/out-$1-$2
-  start=$(date +%s.%N)
-  bin/count --input="$DATA" --output="$out" --overwrite --match="$1" --pos="$2" >/dev/null 2>"$RES/stderr.txt" || { cat "$RES/stderr.txt"; exit 1; }
-  end=$(date +%s.%N)
-  samples=$(grep -m1 '"samples_read"' "$out/run_stats.json" | tr -dc 0-9)
-  matched=$(grep -m1 '"samples_with_concept"' "$out/run_stats.json" | tr -dc 0-9)
-  awk -v m="$1/pos=$2" -v n="$samples" -v s="$start" -v e="$end" -v k="$matched" \
-    'BEGIN { w = e - s; printf "%-22s %10d %8.2f %12.0f %20d\n", m, n, w, n / w, k }'
+  rm -rf "$RES/out-$1-$2"
+  timed bin/count --input="$STUDY/*.parquet" --output="$RES/out-$1-$2" --overwrite --match="$1" --pos="$2"
+  n=$(samples_in "$RES/out-$1-$2"); w=$WALL; r=$RSS
+  timed bin/plainloop --input="$STUDY/*.parquet" --match="$1" --pos="$2"
+  target="-"; [ "$1" = study ] && target=">= 200,000"
+  line "7 --match=$1 --pos=$2 e2e (captions/s)" "$(awk -v n="$n" -v w="$w" 'BEGIN{printf "%.0f", n/w}')" \
+    "$(awk -v n="$n" -v w="$WALL" 'BEGIN{printf "%.0f", n/w}') plain loop" "" "$target" "${r} MiB"
 done
-# Image side: real photos (img2dataset's test images, cycled) through the
-# colour test model at 384×384 on the CPU build of ONNX Runtime.
+
+# Image tagging end to end: real photos through the colour test model on ONNX Runtime (CPU).
 IMGDATA=$RES/images-2-2000
 if [ ! -f "$IMGDATA/truth.json" ]; then
   rm -rf "$IMGDATA"
-  imgs=$(ls ../shared/data/images/*.jpg | paste -sd, -)
+  imgs=$(ls "$IMAGES"/*.jpg | paste -sd, -)
   bin/synth --output="$IMGDATA" --captions="$CAPTIONS" --images="$imgs" --shards=2 --samples_per_shard=2000 >/dev/null
 fi
-bash models/install_ort.sh
-out=$RES/out-images
-start=$(date +%s.%N)
-bin/count --input="$IMGDATA" --output="$out" --overwrite --model=testdata/models/colour_tagger.onnx --input_size=384 \
-  --ort_lib="$PWD/.cache/onnxruntime/libonnxruntime.so.1" >/dev/null 2>"$RES/stderr.txt" || { cat "$RES/stderr.txt"; exit 1; }
-end=$(date +%s.%N)
-samples=$(grep -m1 '"samples_read"' "$out/run_stats.json" | tr -dc 0-9)
-tagged=$(grep -m1 '"images_tagged"' "$out/run_stats.json" | tr -dc 0-9)
-awk -v n="$samples" -v k="$tagged" -v s="$start" -v e="$end" \
-  'BEGIN { w = e - s; printf "%-22s %10d %8.2f %12.0f %20s\n", "images (384px, cpu)", n, w, n / w, k " tagged" }'
-echo "data: $SHARDS shards, $(( bytes / 1024 / 1024 )) MiB, default vocabulary; wall includes process start and prism; machine: $(nproc) cores"
+bash models/install_ort.sh >/dev/null
+rm -rf "$RES/out-images"
+timed bin/count --input="$IMGDATA" --output="$RES/out-images" --overwrite --model=testdata/models/colour_tagger.onnx \
+  --input_size=384 --ort_lib="$PWD/.cache/onnxruntime/libonnxruntime.so.1"
+n=$(samples_in "$RES/out-images")
+line "8 image tagging e2e (samples/s, 384px)" "$(awk -v n="$n" -v w="$WALL" 'BEGIN{printf "%.0f", n/w}')" "" "" "-" "${RSS} MiB"
+
+echo "wall = the whole process (start, vocabulary, pipeline, outputs), inputs in the page cache; $(nproc) cores; $(date -u +%F)"

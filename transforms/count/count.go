@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -92,7 +93,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	}
 	v := f.Config.Vocabulary()
 	f.proc = &Processor{Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
-		EmitSamples: f.Config.EmitSamples}
+		EmitSamples: f.Config.EmitSamples, Workers: runtime.GOMAXPROCS(0)}
 	if f.Config.Rule == caption.Study {
 		if f.proc.Study, err = caption.NewStudyMatcher(v, lem); err != nil {
 			return err

@@ -147,12 +147,16 @@ type Processor struct {
 	CaptionColumn string                // Parquet caption column, default auto-detected
 	EmitSamples   bool                  // emit a SampleRow per sample (text-only runs; tagged samples with Image)
 	Image         *ImageSide
+	// Workers > 1 matches a text-only shard's captions on that many
+	// goroutines (results applied in input order: the same outputs).
+	Workers int
 
 	sc      *caption.Scratch
 	matched []int
 	img     imageState
 	ssc     *caption.StudyScratch
 	masks   []caption.ConceptMask
+	workers []*textWorker
 }
 
 // shardRun is the state of one ProcessShard call.
@@ -179,43 +183,64 @@ func (r *shardRun) sample(key, text string, ok bool, members map[string][]byte) 
 	if ok && p.Study != nil {
 		// The study rule: piece masks now, counts once the whole input is
 		// known (caption.StudyCount in the writer).
-		r.st.SamplesWithCaption++
 		p.masks = p.Study.Masks(text, p.ssc, p.masks[:0])
-		if len(p.masks) > 0 {
-			r.st.SamplesMatched++
-		}
-		for _, cm := range p.masks {
-			h := r.hist[cm.Concept]
-			if h == nil {
-				h = map[uint64]int64{}
-				r.hist[cm.Concept] = h
-			}
-			h[cm.Mask]++
+		r.studyResult(p.masks)
+		return nil
+	}
+	if ok {
+		p.matched = p.Matcher.Match(text, p.sc, p.matched[:0])
+		textConcepts = p.matched
+	}
+	if p.Image == nil {
+		if ok {
+			r.textResult(key, text, textConcepts)
 		}
 		return nil
 	}
 	if ok {
-		r.st.SamplesWithCaption++
-		p.matched = p.Matcher.Match(text, p.sc, p.matched[:0])
-		if len(p.matched) > 0 {
-			r.st.SamplesMatched++
-		}
-		for _, ci := range p.matched {
-			r.counts[ci].Text++
-		}
-		textConcepts = p.matched
-	}
-	if p.Image == nil {
-		if ok && p.EmitSamples && r.out.Sample != nil {
-			names := make([]string, len(textConcepts))
-			for i, c := range textConcepts {
-				names[i] = p.Names[c]
-			}
-			r.out.Sample(tables.SampleRow{Shard: r.path, Key: key, Caption: text, TextConcepts: names})
-		}
-		return nil
+		r.tallyText(textConcepts)
 	}
 	return r.image(key, text, textConcepts, members)
+}
+
+// studyResult tallies one caption's piece masks.
+func (r *shardRun) studyResult(masks []caption.ConceptMask) {
+	r.st.SamplesWithCaption++
+	if len(masks) > 0 {
+		r.st.SamplesMatched++
+	}
+	for _, cm := range masks {
+		h := r.hist[cm.Concept]
+		if h == nil {
+			h = map[uint64]int64{}
+			r.hist[cm.Concept] = h
+		}
+		h[cm.Mask]++
+	}
+}
+
+// tallyText tallies one caption's concepts.
+func (r *shardRun) tallyText(concepts []int) {
+	r.st.SamplesWithCaption++
+	if len(concepts) > 0 {
+		r.st.SamplesMatched++
+	}
+	for _, ci := range concepts {
+		r.counts[ci].Text++
+	}
+}
+
+// textResult tallies a text-only run's caption and emits its sample row.
+func (r *shardRun) textResult(key, text string, concepts []int) {
+	r.tallyText(concepts)
+	p := r.p
+	if p.EmitSamples && r.out.Sample != nil {
+		names := make([]string, len(concepts))
+		for i, c := range concepts {
+			names[i] = p.Names[c]
+		}
+		r.out.Sample(tables.SampleRow{Shard: r.path, Key: key, Caption: text, TextConcepts: names})
+	}
 }
 
 // ProcessShard reads one shard, tallies every sample's concepts into counts
@@ -252,13 +277,26 @@ func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path 
 	// source yields is counted or rejected with its reason.
 	// A text-only run does not read image bytes.
 	opts := shard.Options{CaptionExt: p.CaptionExt, CaptionColumn: p.CaptionColumn, TextOnly: p.Image == nil}
+	var par *parallelText
+	if p.Image == nil && p.Workers > 1 {
+		par = r.startParallel()
+	}
 	err := shard.ForEach(ctx, open, path, opts, func(s *shard.Sample) error {
 		r.st.SamplesRead++
 		if s.Reject != "" {
 			r.reject(s.Key, s.Reject, s.Detail)
 		}
+		if par != nil {
+			if s.Reject == "" {
+				par.add(s.Key, s.Caption)
+			}
+			return nil
+		}
 		return r.sample(s.Key, s.Caption, s.Reject == "", s.Members)
 	})
+	if par != nil {
+		par.finish()
+	}
 	var f *shard.Failure
 	switch {
 	case err == nil:

@@ -5,9 +5,11 @@ import (
 	"context"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
@@ -95,4 +97,62 @@ func BenchmarkProcessShardLAION(b *testing.B) {
 		samples += st.SamplesRead
 	}
 	b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// TestWorkersSameOutputs: matching a shard's captions on several goroutines
+// gives the same tallies, stats, rejects and sample rows, in the same
+// order, as one goroutine, for every rule, on real shards and real Parquet.
+func TestWorkersSameOutputs(t *testing.T) {
+	lem, _ := caption.English()
+	v, err := caption.DefaultVocabulary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq := shareddata.Path(t, "laion-captions/test_10000.parquet")
+	inputs := []string{"../../testdata/shards/laion-00000.tar", "../../testdata/shards/laion-00001.tar.gz", pq}
+	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return os.Open(path) }
+	type result struct {
+		counts  []count.Tally
+		stats   []count.Stats
+		rejects []tables.Reject
+		samples []tables.SampleRow
+	}
+	run := func(rule caption.Rule, pos caption.POS, workers int) result {
+		p := &count.Processor{Names: v.Names(), EmitSamples: rule != caption.Study, Workers: workers}
+		if rule == caption.Study {
+			if p.Study, err = caption.NewStudyMatcher(v, lem); err != nil {
+				t.Fatal(err)
+			}
+		} else if p.Matcher, err = caption.NewMatcher(v, lem, rule, pos); err != nil {
+			t.Fatal(err)
+		}
+		var res result
+		res.counts = make([]count.Tally, len(v.Concepts))
+		out := count.Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
+			Sample: func(r tables.SampleRow) { res.samples = append(res.samples, r) }}
+		for _, in := range inputs {
+			st, err := p.ProcessShard(context.Background(), open, in, res.counts, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.stats = append(res.stats, st)
+		}
+		return res
+	}
+	for _, mode := range []struct {
+		rule caption.Rule
+		pos  caption.POS
+	}{{caption.AllWords, caption.POSNone}, {caption.Phrase, caption.POSNone}, {caption.AllWords, caption.POSNouns}, {caption.Study, caption.POSNone}} {
+		one, many := run(mode.rule, mode.pos, 1), run(mode.rule, mode.pos, 3)
+		if !reflect.DeepEqual(one, many) {
+			t.Errorf("%s/%s: 3 workers differ from 1", mode.rule, mode.pos)
+		}
+		matched := int64(0)
+		for _, st := range one.stats {
+			matched += st.SamplesMatched
+		}
+		if matched < 1000 || mode.rule != caption.Study && len(one.samples) < 10000 {
+			t.Errorf("%s/%s: %d samples matched, %d sample rows: the comparison covers too little", mode.rule, mode.pos, matched, len(one.samples))
+		}
+	}
 }
