@@ -119,16 +119,17 @@ func loadPOSTagger() (*posTagger, error) {
 // tagScratch holds one goroutine's buffers and its cache of per-word
 // feature IDs (words repeat across captions; the cache is bounded).
 type tagScratch struct {
-	ctx     []string
-	key     []byte
-	scores  []float64
-	tags    []string
-	words   map[string]*wordFeats
-	infos   []*wordFeats
-	tok     *proseTok
-	tagIDs  map[string]int32 // tag → index into the tag-feature tables
-	tagFeat [][3]int32       // per tag index: "i-1 tag", "i-2 tag", pair row
-	pairs   map[[2]int32]int32 // (i-1 tag, i-2 tag) → index into pairVec
+	ctx      []string
+	key      []byte
+	scores   []float64
+	tags     []string
+	words    map[string]*wordFeats
+	oldWords map[string]*wordFeats // the previous generation of words
+	infos    []*wordFeats
+	tok      *proseTok
+	tagIDs   map[string]int32   // tag → index into the tag-feature tables
+	tagFeat  [][3]int32         // per tag index: "i-1 tag", "i-2 tag", pair row
+	pairs    map[[2]int32]int32 // (i-1 tag, i-2 tag) → index into pairVec
 	// pairVec holds, per pair of previous tags, the sum of the weights of
 	// "i-1 tag", "i-2 tag" and "i tag+i-2 tag", dense over the classes.
 	pairVec  []float64
@@ -192,7 +193,7 @@ func (t *posTagger) setContext(wf *wordFeats) {
 
 type tagFeat struct{ tag, feat int32 }
 
-const maxCachedWords = 1 << 17
+const maxCachedWords = 1 << 15 // per scratch; a crawl's unique words must not grow it without end
 
 var (
 	noneRE = regexp.MustCompile(`^(?:0|\*[\w?]\*|\*\-\d{1,3}|\*[A-Z]+\*\-\d{1,3}|\*)$`)
@@ -255,7 +256,9 @@ func (t *posTagger) tag(words []string, sc *tagScratch) (tags []string, ok bool)
 	}
 	n := len(words)
 	if sc.words == nil || len(sc.words) > maxCachedWords {
-		sc.words = map[string]*wordFeats{}
+		// Two generations: the words met since the last turn stay, so the
+		// frequent ones are not recomputed, and memory stays bounded.
+		sc.oldWords, sc.words = sc.words, map[string]*wordFeats{}
 	}
 	sc.infos = sc.infos[:0]
 	for _, w := range words {
@@ -316,6 +319,10 @@ func (t *posTagger) wordInfo(sc *tagScratch, w string) *wordFeats {
 	if wf, ok := sc.words[w]; ok {
 		return wf
 	}
+	if wf, ok := sc.oldWords[w]; ok {
+		sc.words[w] = wf
+		return wf
+	}
 	w = strings.Clone(w) // kept in the cache: must not point into the caller's buffer
 	norm := normalizeWord(w)
 	wf := &wordFeats{norm: norm,
@@ -356,6 +363,10 @@ func (t *posTagger) ctxInfo(sc *tagScratch, j int) *wordFeats {
 		}
 	}
 	if wf, ok := sc.words["\x00"+m]; ok {
+		return wf
+	}
+	if wf, ok := sc.oldWords["\x00"+m]; ok {
+		sc.words["\x00"+m] = wf
 		return wf
 	}
 	wf := &wordFeats{norm: m,

@@ -254,11 +254,13 @@ func (r *shardRun) textResult(key, text string, concepts []int) {
 // error is for failures that are not the data's fault (the image tagger
 // failing), which should stop the job.
 func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path string, counts []Tally, out Emitters) (Stats, error) {
-	if p.Study != nil {
+	switch {
+	case p.Image == nil && p.Workers > 1: // the workers have their own scratch
+	case p.Study != nil:
 		if p.ssc == nil {
 			p.ssc = p.Study.NewScratch()
 		}
-	} else if p.sc == nil {
+	case p.sc == nil:
 		p.sc = p.Matcher.NewScratch()
 	}
 	r := &shardRun{p: p, path: path, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}, hist: map[int]map[uint64]int64{}}
