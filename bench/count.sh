@@ -116,8 +116,9 @@ if [ ! -f "$IMGDATA/truth.json" ]; then
   bin/synth --output="$IMGDATA" --captions="$CAPTIONS" --images="$imgs" --shards=2 --samples_per_shard=2000 >/dev/null
 fi
 bash models/install_ort.sh >/dev/null
+printf 'red\ngreen\nblue\norange\ncar\n' >"$RES/colours.txt"
 rm -rf "$RES/out-images"
-timed bin/count --input="$IMGDATA" --output="$RES/out-images" --overwrite --model=testdata/models/colour_tagger.onnx \
+timed bin/count --input="$IMGDATA" --output="$RES/out-images" --overwrite --concepts="$RES/colours.txt" --model=testdata/models/colour_tagger.onnx \
   --input_size=384 --ort_lib="$PWD/.cache/onnxruntime/libonnxruntime.so.1"
 n=$(samples_in "$RES/out-images")
 line "8 image tagging e2e (samples/s, 384px)" "$(awk -v n="$n" -v w="$WALL" 'BEGIN{printf "%.0f", n/w}')" "" "" "-" "${RSS} MiB"

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -486,8 +487,10 @@ func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
 
 // Clients opens files through one filesystem client per scheme, kept open
 // until Close: a DoFn holds one for its lifetime so that each shard does
-// not dial a new GCS client. It is not safe for concurrent use.
+// not dial a new GCS client. It is safe for concurrent use (Beam's
+// filesystem clients are).
 type Clients struct {
+	mu sync.Mutex
 	fs map[string]filesystem.Interface
 }
 
@@ -503,6 +506,8 @@ func (c *Clients) Open(ctx context.Context, path string) (io.ReadCloser, error) 
 
 // client returns the filesystem client of path's scheme, made on first use.
 func (c *Clients) client(ctx context.Context, path string) (filesystem.Interface, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	scheme := Scheme(path)
 	if fs, ok := c.fs[scheme]; ok {
 		return fs, nil
@@ -533,6 +538,8 @@ func (c *Clients) ReadAll(ctx context.Context, path string) ([]byte, error) {
 
 // Close closes every client opened, returning the first error.
 func (c *Clients) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var first error
 	for _, fs := range c.fs {
 		if err := fs.Close(); err != nil && first == nil {

@@ -82,6 +82,14 @@ type countShardFn struct {
 	fs      files.Clients // one filesystem client per scheme, closed in Teardown
 	closeFn func() error
 
+	// Text-only runs read several of a bundle's shards at once (see
+	// async.go): idle holds the shard readers' Processors, done their
+	// finished shards, inflight how many are out.
+	async    bool
+	idle     chan *shardSlot
+	done     chan *shardResult
+	inflight int
+
 	samplesRead, samplesCounted, samplesRejected, shardsFailed, imagesTagged, shardsReused beam.Counter
 	shardMillis                                                                            beam.Distribution
 }
@@ -93,7 +101,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	}
 	v := f.Config.Vocabulary()
 	f.proc = &Processor{Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
-		EmitSamples: f.Config.EmitSamples, Workers: runtime.GOMAXPROCS(0)}
+		EmitSamples: f.Config.EmitSamples, Workers: runtime.GOMAXPROCS(0)} // Workers: a bundle of one big shard (Pool replaces it in async runs)
 	if f.Config.Rule == caption.Study {
 		if f.proc.Study, err = caption.NewStudyMatcher(v, lem); err != nil {
 			return err
@@ -109,6 +117,9 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 		f.proc.Image, f.closeFn = side, closeFn
 	}
 	f.counts = make([]Tally, len(f.Config.Concepts))
+	if f.proc.Image == nil && !f.Config.EmitSamples {
+		f.startAsync()
+	}
 	f.samplesRead = beam.NewCounter("count", "samplesRead")
 	f.samplesCounted = beam.NewCounter("count", "samplesWithCaption")
 	f.samplesRejected = beam.NewCounter("count", "samplesRejected")
@@ -121,49 +132,75 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 
 func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, Tally), emitReject func(tables.Reject),
 	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
-	clear(f.counts)
+	if f.async {
+		return f.submit(ctx, path, emitCount, emitReject, emitStats)
+	}
+	res := f.runShard(ctx, f.proc, f.counts, path, shardSink{count: emitCount, stats: emitStats,
+		out: Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample}})
+	return f.finishShard(ctx, res)
+}
+
+// shardSink is where a shard's outputs go: the DoFn's emitters, or a
+// buffer of an asynchronous shard (async.go).
+type shardSink struct {
+	count func(string, Tally)
+	stats func(Stats)
+	out   Emitters
+}
+
+// runShard counts one shard (or reuses its --state partial) with proc and
+// counts, sending every output to sink. It touches no Beam metric: the
+// caller accounts for the result (finishShard) on the DoFn's goroutine.
+func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []Tally, path string, sink shardSink) *shardResult {
+	clear(counts)
 	began := time.Now()
-	out := Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample}
+	res := &shardResult{}
+	out := sink.out
 	var keep *partial
 	var partialAt string
 	if f.Config.State != "" {
 		if id, err := f.fs.Identity(ctx, path); err == nil {
 			partialAt = partialPath(f.Config.State, id)
 			if b, err := f.fs.ReadAll(ctx, partialAt); err == nil {
-				return f.reuse(ctx, partialAt, b, emitCount, emitStats, out)
+				res.stats, res.err = f.reuse(at(partialAt), b, sink)
+				res.reused = true
+				return res
 			} else if !files.IsNotExist(err) {
-				return fmt.Errorf("count: --state: %w", err)
+				res.err = fmt.Errorf("count: --state: %w", err)
+				return res
 			}
 			// Not processed under this fingerprint yet: collect what the
 			// shard gives, to keep it.
 			keep = &partial{Counts: map[string]Tally{}}
 			out = Emitters{
-				Reject: func(r tables.Reject) { keep.Rejects = append(keep.Rejects, r); emitReject(r) },
-				Score:  func(r tables.ScoreRow) { keep.Scores = append(keep.Scores, r); emitScore(r) },
-				Sample: func(r tables.SampleRow) { keep.Samples = append(keep.Samples, r); emitSample(r) },
+				Reject: func(r tables.Reject) { keep.Rejects = append(keep.Rejects, r); sink.out.Reject(r) },
+				Score:  func(r tables.ScoreRow) { keep.Scores = append(keep.Scores, r); sink.out.Score(r) },
+				Sample: func(r tables.SampleRow) { keep.Samples = append(keep.Samples, r); sink.out.Sample(r) },
 			}
 		}
 		// A shard without an identity (missing, unreadable) is processed
 		// and rejected as usual, and not kept: the next run looks again.
 	}
-	st, err := f.proc.ProcessShard(ctx, f.fs.Open, path, f.counts, out)
+	st, err := proc.ProcessShard(ctx, f.fs.Open, path, counts, out)
 	if err != nil {
-		return err
+		res.err = err
+		return res
 	}
-	if f.Config.State != "" && f.proc.Image != nil {
+	if f.Config.State != "" && proc.Image != nil {
 		// With --state a shard's partial must hold all of its own rows:
 		// tag its queued images now, never in a batch shared with the
 		// next shard.
-		fl, err := f.proc.Flush(f.counts, out)
+		fl, err := proc.Flush(counts, out)
 		if err != nil {
-			return err
+			res.err = err
+			return res
 		}
 		st.Merge(fl)
 	}
-	f.shardMillis.Update(ctx, time.Since(began).Milliseconds())
-	for i, t := range f.counts {
+	res.millis = time.Since(began).Milliseconds()
+	for i, t := range counts {
 		if !t.IsZero() {
-			emitCount(f.Config.Concepts[i].Name, t)
+			sink.count(f.Config.Concepts[i].Name, t)
 			if keep != nil {
 				keep.Counts[f.Config.Concepts[i].Name] = t
 			}
@@ -172,38 +209,54 @@ func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCoun
 	if keep != nil {
 		keep.Stats = st
 		if err := files.WriteAtomic(ctx, partialAt, keep.encode); err != nil {
-			return fmt.Errorf("count: --state: %w", err)
+			res.err = fmt.Errorf("count: --state: %w", err)
+			return res
 		}
 	}
-	f.account(ctx, st)
-	emitStats(st)
+	sink.stats(st)
+	res.stats = st
+	return res
+}
+
+// finishShard accounts for a shard's result in the progress figures and
+// Beam metrics.
+func (f *countShardFn) finishShard(ctx context.Context, res *shardResult) error {
+	if res.err != nil {
+		return res.err
+	}
+	if res.reused {
+		f.shardsReused.Inc(ctx, 1)
+	} else {
+		f.shardMillis.Update(ctx, res.millis)
+	}
+	f.account(ctx, res.stats)
 	return nil
 }
 
+type at string
+
 // reuse emits a shard's kept partial instead of processing the shard.
-func (f *countShardFn) reuse(ctx context.Context, at string, b []byte, emitCount func(string, Tally), emitStats func(Stats), out Emitters) error {
+func (f *countShardFn) reuse(partialAt at, b []byte, sink shardSink) (Stats, error) {
 	p, err := decodePartial(b)
 	if err != nil {
-		return fmt.Errorf("count: --state: %s: %w (remove it to recount the shard)", at, err)
+		return Stats{}, fmt.Errorf("count: --state: %s: %w (remove it to recount the shard)", partialAt, err)
 	}
 	for name, t := range p.Counts {
-		emitCount(name, t)
+		sink.count(name, t)
 	}
 	for _, r := range p.Rejects {
-		out.Reject(r)
+		sink.out.Reject(r)
 	}
 	for _, r := range p.Scores {
-		out.Score(r)
+		sink.out.Score(r)
 	}
 	for _, r := range p.Samples {
-		out.Sample(r)
+		sink.out.Sample(r)
 	}
 	st := p.Stats
 	st.ShardsReused = 1
-	f.shardsReused.Inc(ctx, 1)
-	f.account(ctx, st)
-	emitStats(st)
-	return nil
+	sink.stats(st)
+	return st, nil
 }
 
 // account updates the progress figures and Beam metrics with a shard's
@@ -226,6 +279,9 @@ func (f *countShardFn) account(ctx context.Context, st Stats) {
 // batches fill across shards and nothing waits past the bundle.
 func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, Tally), emitReject func(tables.Reject),
 	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
+	if f.async {
+		return f.drain(ctx, emitCount, emitReject, emitStats, 0)
+	}
 	if f.proc.Image == nil {
 		return nil
 	}
@@ -247,6 +303,10 @@ func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, 
 }
 
 func (f *countShardFn) Teardown() error {
+	if f.proc != nil && f.proc.Pool != nil {
+		f.proc.Pool.Close()
+		f.proc.Pool = nil
+	}
 	var first error
 	if f.closeFn != nil {
 		first = f.closeFn()

@@ -34,17 +34,38 @@ type textWorker struct {
 	ssc *caption.StudyScratch
 }
 
-func (p *Processor) textWorkers() []*textWorker {
-	for len(p.workers) < p.Workers {
+// MatchPool is a set of caption-matching goroutines, each with its own
+// scratch, shared by the Processors that hold it (Processor.Pool).
+type MatchPool struct {
+	jobs chan *textBatch
+}
+
+// NewMatchPool starts n matchers for p's rule (its Matcher or Study).
+func NewMatchPool(p *Processor, n int) *MatchPool {
+	mp := &MatchPool{jobs: make(chan *textBatch, n)}
+	for i := 0; i < n; i++ {
 		w := &textWorker{}
 		if p.Study != nil {
 			w.ssc = p.Study.NewScratch()
 		} else {
 			w.sc = p.Matcher.NewScratch()
 		}
-		p.workers = append(p.workers, w)
+		go func() {
+			for b := range mp.jobs {
+				p.matchBatch(w, b)
+			}
+		}()
 	}
-	return p.workers[:p.Workers]
+	return mp
+}
+
+// Close stops the matchers.
+func (mp *MatchPool) Close() { close(mp.jobs) }
+
+// resetScratch drops p's per-goroutine state, for a copy of p that will
+// run on another goroutine.
+func (p *Processor) resetScratch() {
+	p.sc, p.ssc, p.matched, p.masks, p.img = nil, nil, nil, nil, imageState{}
 }
 
 func (p *Processor) matchBatch(w *textWorker, b *textBatch) {
@@ -66,19 +87,19 @@ func (p *Processor) matchBatch(w *textWorker, b *textBatch) {
 type parallelText struct {
 	r       *shardRun
 	jobs    chan *textBatch
+	own     *MatchPool // a pool of this call's own, closed by finish
 	cur     *textBatch
 	pending []*textBatch
 	free    []*textBatch
 }
 
 func (r *shardRun) startParallel() *parallelText {
-	pt := &parallelText{r: r, jobs: make(chan *textBatch, len(r.p.textWorkers()))}
-	for _, w := range r.p.textWorkers() {
-		go func(w *textWorker) {
-			for b := range pt.jobs {
-				r.p.matchBatch(w, b)
-			}
-		}(w)
+	pt := &parallelText{r: r}
+	if r.p.Pool != nil {
+		pt.jobs = r.p.Pool.jobs
+	} else {
+		pt.own = NewMatchPool(r.p, r.p.Workers)
+		pt.jobs = pt.own.jobs
 	}
 	return pt
 }
@@ -107,7 +128,7 @@ func (pt *parallelText) send() {
 	// Apply what is done; keep at most a few batches per worker in flight.
 	for len(pt.pending) > 0 {
 		head := pt.pending[0]
-		if len(pt.pending) <= 2*cap(pt.jobs) {
+		if len(pt.pending) <= 4 {
 			select {
 			case <-head.done:
 			default:
@@ -128,7 +149,9 @@ func (pt *parallelText) finish() {
 		pt.jobs <- b
 		pt.pending = append(pt.pending, b)
 	}
-	close(pt.jobs)
+	if pt.own != nil {
+		pt.own.Close()
+	}
 	for len(pt.pending) > 0 {
 		<-pt.pending[0].done
 		pt.apply(pt.pending[0])

@@ -1,0 +1,127 @@
+package count
+
+import (
+	"context"
+	"runtime"
+
+	"github.com/conceptfreq/conceptfreq/io/tables"
+)
+
+// A text-only run reads up to GOMAXPROCS of a bundle's shards at once:
+// ProcessElement hands the shard to an idle reader and returns, and the
+// shards' outputs are emitted, on the DoFn's goroutine, by later
+// ProcessElement calls and by FinishBundle, which waits for every shard of
+// the bundle. Runners that put many shards in one bundle and split bundles
+// only when progress stalls (prism) still keep every core busy, and one
+// slow shard does not hold the next. The readers share one pool of caption
+// matchers (Processor.Pool), so a bundle of a single big shard keeps every
+// core busy too.
+//
+// Every output of a shard is buffered until the shard is done; runs that
+// emit a row per sample (--emit_samples) or tag images stay synchronous.
+
+// shardSlot is one shard reader: its Processor and tallies.
+type shardSlot struct {
+	proc   *Processor
+	counts []Tally
+}
+
+// shardResult is a finished shard's outputs (async) and figures.
+type shardResult struct {
+	slot    *shardSlot
+	counts  []namedTally
+	rejects []tables.Reject
+	stats   Stats
+	millis  int64
+	reused  bool
+	err     error
+	emitted []Stats
+}
+
+type namedTally struct {
+	name string
+	t    Tally
+}
+
+func (f *countShardFn) startAsync() {
+	n := runtime.GOMAXPROCS(0)
+	f.proc.Pool = NewMatchPool(f.proc, n)
+	f.async = true
+	f.idle = make(chan *shardSlot, n)
+	f.done = make(chan *shardResult, n)
+	for i := 0; i < n; i++ {
+		p := *f.proc // shares the matchers and the pool; its own scratch
+		p.resetScratch()
+		f.idle <- &shardSlot{proc: &p, counts: make([]Tally, len(f.Config.Concepts))}
+	}
+}
+
+// submit starts path on an idle reader, emitting finished shards while it
+// waits for one.
+func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(string, Tally), emitReject func(tables.Reject), emitStats func(Stats)) error {
+	var slot *shardSlot
+	for slot == nil {
+		select {
+		case slot = <-f.idle:
+		case res := <-f.done:
+			f.inflight--
+			if err := f.emitResult(ctx, res, emitCount, emitReject, emitStats); err != nil {
+				f.drainQuietly()
+				return err
+			}
+		}
+	}
+	f.inflight++
+	go func() {
+		res := &shardResult{slot: slot}
+		sink := shardSink{
+			count: func(name string, t Tally) { res.counts = append(res.counts, namedTally{name, t}) },
+			stats: func(st Stats) { res.emitted = append(res.emitted, st) },
+			out: Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
+				Score: func(tables.ScoreRow) {}, Sample: func(tables.SampleRow) {}},
+		}
+		r := f.runShard(ctx, slot.proc, slot.counts, path, sink)
+		res.stats, res.millis, res.reused, res.err = r.stats, r.millis, r.reused, r.err
+		f.done <- res
+	}()
+	return nil
+}
+
+// drain emits finished shards until at most keep are still running.
+func (f *countShardFn) drain(ctx context.Context, emitCount func(string, Tally), emitReject func(tables.Reject), emitStats func(Stats), keep int) error {
+	for f.inflight > keep {
+		res := <-f.done
+		f.inflight--
+		if err := f.emitResult(ctx, res, emitCount, emitReject, emitStats); err != nil {
+			f.drainQuietly()
+			return err
+		}
+	}
+	return nil
+}
+
+// drainQuietly waits for the shards still running after an error.
+func (f *countShardFn) drainQuietly() {
+	for f.inflight > 0 {
+		res := <-f.done
+		f.inflight--
+		f.idle <- res.slot
+	}
+}
+
+func (f *countShardFn) emitResult(ctx context.Context, res *shardResult, emitCount func(string, Tally), emitReject func(tables.Reject), emitStats func(Stats)) error {
+	f.idle <- res.slot
+	if res.err != nil {
+		return res.err
+	}
+	for _, c := range res.counts {
+		emitCount(c.name, c.t)
+	}
+	for _, r := range res.rejects {
+		emitReject(r)
+	}
+	for _, st := range res.emitted {
+		emitStats(st)
+	}
+	return f.finishShard(ctx, res)
+}
