@@ -46,8 +46,8 @@ warm() { cat "$@" >/dev/null; }
 metric() { awk -v p="$2" -v m="$3" 'index($1, p) { for (i = 2; i <= NF; i++) if ($i == m) { print $(i-1); exit } }' "$1"; }
 samples_in() { grep -m1 '"samples_read"' "$1/run_stats.json" | tr -dc 0-9; }
 
-printf "%-40s %14s %22s %8s %16s %9s\n" row figure reference ratio target peak_RSS
-line() { printf "%-40s %14s %22s %8s %16s %9s\n" "$@"; }
+printf "%-46s %12s %24s %7s %16s %9s\n" row figure reference ratio target peak_RSS
+line() { printf "%-46s %12s %24s %7s %16s %9s\n" "$@"; }
 
 # 1. Matcher kernel, one core, unique captions; reference: the old path.
 go test -run XXX -bench 'MatchUnique/all-words' -benchtime=2s -cpu=1 ./transforms/caption >"$RES/kernel.txt"
@@ -104,7 +104,7 @@ for mode in "study none" "all-words nouns"; do
   n=$(samples_in "$RES/out-$1-$2"); w=$WALL; r=$RSS
   timed bin/plainloop --input="$STUDY/*.parquet" --match="$1" --pos="$2"
   target="-"; [ "$1" = study ] && target=">= 200,000"
-  line "7 --match=$1 --pos=$2 e2e (captions/s)" "$(awk -v n="$n" -v w="$w" 'BEGIN{printf "%.0f", n/w}')" \
+  line "7 --match=$1 --pos=$2 (captions/s)" "$(awk -v n="$n" -v w="$w" 'BEGIN{printf "%.0f", n/w}')" \
     "$(awk -v n="$n" -v w="$WALL" 'BEGIN{printf "%.0f", n/w}') plain loop" "" "$target" "${r} MiB"
 done
 
