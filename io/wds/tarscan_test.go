@@ -1,10 +1,10 @@
 package wds
 
 import (
-	"crypto/sha256"
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -201,7 +201,6 @@ func FuzzScanner(f *testing.F) {
 		}
 	})
 }
-
 
 func TestHeaderChecksums(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
