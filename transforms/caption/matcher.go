@@ -166,6 +166,8 @@ type Scratch struct {
 	ascii    asciiScan
 	uniqueID []int32
 	tag      *tagScratch
+	wordIDs  []int32 // noun mode: the tagger's tokens' lemma IDs, token i's ending at wordEnd[i]
+	wordEnd  []int
 }
 
 // NewScratch returns buffers sized for m.
@@ -260,13 +262,35 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 		if sc.tag == nil {
 			sc.tag = &tagScratch{}
 		}
-		words, tags := ft.tagCaption(Clean(caption), sc.tag)
+		// A token's IDs first: only the tags of tokens with a concept word
+		// (and the tags those depend on) are computed.
+		sc.wordIDs, sc.wordEnd = sc.wordIDs[:0], sc.wordEnd[:0]
+		needed := func(i int, w string) bool {
+			start := len(sc.wordIDs)
+			sc.wordIDs = m.appendIDs(sc.wordIDs, &sc.scan, Clean(w))
+			sc.wordEnd = append(sc.wordEnd, len(sc.wordIDs))
+			for _, id := range sc.wordIDs[start:] {
+				if id >= 0 {
+					return true
+				}
+			}
+			return false
+		}
+		words, tags, lazy := ft.tagCaptionNeeded(Clean(caption), sc.tag, needed)
 		for i, w := range words {
 			if !isNounTag(tags[i]) {
 				seq = append(seq, -1)
 				continue
 			}
-			seq = m.appendIDs(seq, &sc.scan, Clean(w))
+			if lazy {
+				start := 0
+				if i > 0 {
+					start = sc.wordEnd[i-1]
+				}
+				seq = append(seq, sc.wordIDs[start:sc.wordEnd[i]]...)
+			} else {
+				seq = m.appendIDs(seq, &sc.scan, Clean(w))
+			}
 		}
 		return seq
 	}

@@ -2,6 +2,7 @@ package caption
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -157,5 +158,59 @@ func TestMatcherLexiconDifferential(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestStudyLazyTagging: the study rule tags only the tokens whose tag can
+// change a mask; its masks equal those of tagging every token, on the real
+// captions and generated ones.
+func TestStudyLazyTagging(t *testing.T) {
+	real := rawLAION(t)
+	lem, err := English()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := DefaultVocabulary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewStudyMatcher(v, lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 60_000
+	if testing.Short() {
+		n = 5_000
+	}
+	caps := append(slices.Clip(real), generatedCaptions(real, n, 11)...)
+	a, b := m.NewScratch(), m.NewScratch()
+	var got []ConceptMask
+	withMask, diffs := 0, 0
+	for _, c := range caps {
+		got = m.Masks(c, a, got[:0])
+		gm := map[int]uint64{}
+		for _, cm := range got {
+			gm[cm.Concept] = cm.Mask
+		}
+		clear(b.keys)
+		m.index(c, b, false)
+		want := map[int]uint64{}
+		for k := range b.keys {
+			for _, p := range m.byPiece[k] {
+				want[int(p.concept)] |= p.bit
+			}
+		}
+		if len(want) > 0 {
+			withMask++
+		}
+		if !maps.Equal(gm, want) {
+			if diffs++; diffs <= 5 {
+				t.Errorf("%q: lazy %v, full %v", c, gm, want)
+			}
+		}
+	}
+	t.Logf("%d captions, %d with a mask, %d differences", len(caps), withMask, diffs)
+	if withMask < len(caps)/10 {
+		t.Errorf("only %d captions have a mask", withMask)
 	}
 }

@@ -125,6 +125,8 @@ type tagScratch struct {
 	tags     []string
 	words    map[string]*wordFeats
 	oldWords map[string]*wordFeats // the previous generation of words
+	need     []bool                // tags to compute (tagCaptionNeeded)
+	needIn   []bool
 	infos    []*wordFeats
 	tok      *proseTok
 	tagIDs   map[string]int32   // tag → index into the tag-feature tables
@@ -248,13 +250,12 @@ func normalizeWord(word string) string {
 
 // tag tags the words as prose's tagger would; ok is false when a word
 // might be an emoticon (the caller then asks prose itself).
-func (t *posTagger) tag(words []string, sc *tagScratch) (tags []string, ok bool) {
+func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []string, ok bool) {
 	for _, w := range words {
 		if maybeEmoticon(w) && !notEmoticon(w) {
 			return nil, false
 		}
 	}
-	n := len(words)
 	if sc.words == nil || len(sc.words) > maxCachedWords {
 		// Two generations: the words met since the last turn stay, so the
 		// frequent ones are not recomputed, and memory stays bounded.
@@ -267,33 +268,60 @@ func (t *posTagger) tag(words []string, sc *tagScratch) (tags []string, ok bool)
 	if len(sc.scores) < len(t.classes) {
 		sc.scores = make([]float64, len(t.classes))
 	}
+	// Tags that do not depend on the tags before them first; "" marks the
+	// ones to predict.
 	sc.tags = sc.tags[:0]
-	p1, p2 := "-START-", "-START2-"
-	for i := 0; i < n; i++ {
-		word := words[i]
-		var tag string
-		switch {
-		case word == "-":
-			tag = "-"
-		case strings.IndexByte(word, '.') >= 0 && commonregex.LinkRegex.MatchString(word),
-			strings.IndexByte(word, '@') >= 0 && (commonregex.EmailRegex.MatchString(word) || strings.HasPrefix(word, "@")):
-			tag = "NN"
-		case (word == "0" || strings.HasPrefix(word, "*")) && noneRE.MatchString(word):
-			tag = "-NONE-"
-		case strings.HasPrefix(word, "-") && keepRE.MatchString(word):
-			tag = word
-		default:
-			if inf := sc.infos[i]; inf.hasFixed {
-				tag = inf.fixed
-			} else {
-				tag = t.predict(i, sc, word, p1, p2)
+	for i, w := range words {
+		sc.tags = append(sc.tags, fixedTag(w, sc.infos[i]))
+	}
+	if need != nil {
+		// Only the tags asked for, and those they depend on (a predicted
+		// tag depends on the two before it): the others stay "".
+		sc.need = append(sc.need[:0], need...)
+		for i := len(words) - 1; i >= 0; i-- {
+			if sc.need[i] && sc.tags[i] == "" {
+				if i >= 1 {
+					sc.need[i-1] = true
+				}
+				if i >= 2 {
+					sc.need[i-2] = true
+				}
 			}
 		}
-		sc.tags = append(sc.tags, tag)
-		p2 = p1
-		p1 = tag
+	}
+	for i := range words {
+		if sc.tags[i] != "" || need != nil && !sc.need[i] {
+			continue
+		}
+		p1, p2 := "-START-", "-START2-"
+		switch {
+		case i >= 2:
+			p1, p2 = sc.tags[i-1], sc.tags[i-2]
+		case i == 1:
+			p1, p2 = sc.tags[0], "-START-"
+		}
+		sc.tags[i] = t.predict(i, sc, words[i], p1, p2)
 	}
 	return sc.tags, true
+}
+
+// fixedTag is a word's tag when it does not depend on the words before:
+// prose's special cases and its tag map; "" otherwise.
+func fixedTag(word string, inf *wordFeats) string {
+	switch {
+	case word == "-":
+		return "-"
+	case strings.IndexByte(word, '.') >= 0 && commonregex.LinkRegex.MatchString(word),
+		strings.IndexByte(word, '@') >= 0 && (commonregex.EmailRegex.MatchString(word) || strings.HasPrefix(word, "@")):
+		return "NN"
+	case (word == "0" || strings.HasPrefix(word, "*")) && noneRE.MatchString(word):
+		return "-NONE-"
+	case strings.HasPrefix(word, "-") && keepRE.MatchString(word):
+		return word
+	case inf.hasFixed:
+		return inf.fixed
+	}
+	return ""
 }
 
 // lookup returns the ID of the feature whose key is the parts joined by
@@ -480,23 +508,44 @@ func (t *posTagger) predict(i int, sc *tagScratch, w, p1, p2 string) string {
 // tagCaption returns the tokens of a (cleaned) caption and their tags, as
 // prose's tokenizer and tagger give them.
 func (t *posTagger) tagCaption(text string, sc *tagScratch) (words, tags []string) {
+	words, tags, _ = t.tagCaptionNeeded(text, sc, nil)
+	return words, tags
+}
+
+// tagCaptionNeeded is tagCaption that may leave "" as the tag of a token
+// for which needed (given the token's index and text) is false: the tags
+// of the tokens it is true for are prose's, as in tagCaption. asked is
+// true when needed was called once for each of the returned words, in
+// order (else it may have been called for other words, or not at all, and
+// every tag is computed).
+func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i int, word string) bool) (words, tags []string, asked bool) {
 	if sc.tok == nil {
 		sc.tok = &proseTok{}
 	}
 	if sc.tok.tokenize(text) {
-		if tags, ok := t.tag(sc.tok.words, sc); ok {
+		var need []bool
+		if needed != nil && !sc.tok.repeats() {
+			// (A repeated span reports its last occurrence's tags, so a
+			// caption with one is tagged whole.)
+			sc.needIn = sc.needIn[:0]
+			for i, w := range sc.tok.words {
+				sc.needIn = append(sc.needIn, needed(i, w))
+			}
+			need = sc.needIn
+		}
+		if tags, ok := t.tag(sc.tok.words, sc, need); ok {
 			sc.tok.shareTags(tags)
-			return sc.tok.words, tags
+			return sc.tok.words, tags, need != nil
 		}
 	}
 	// A possible emoticon: prose itself.
 	model, err := posModel()
 	if err != nil {
-		return nil, nil
+		return nil, nil, false
 	}
 	full, err := prose.NewDocument(text, prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
 	if err != nil {
-		return nil, nil
+		return nil, nil, false
 	}
 	words, tags = sc.tok.words[:0], sc.tags[:0]
 	for _, tk := range full.Tokens() {
@@ -504,7 +553,7 @@ func (t *posTagger) tagCaption(text string, sc *tagScratch) (words, tags []strin
 		tags = append(tags, tk.Tag)
 	}
 	sc.tok.words, sc.tags = words, tags
-	return words, tags
+	return words, tags, false
 }
 
 // proseSanitizer is the replacement prose's tokenizer applies first.

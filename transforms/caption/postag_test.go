@@ -53,7 +53,7 @@ func TestFastTaggerMatchesProse(t *testing.T) {
 	tokens, fallbacks, ties, diffs := 0, 0, 0, 0
 	for _, c := range caps {
 		words, want := proseTags(t, model, c)
-		if _, ok := ft.tag(words, sc); !ok {
+		if _, ok := ft.tag(words, sc, nil); !ok {
 			fallbacks++
 		}
 		gotWords, gotTags := ft.tagCaption(c, sc)

@@ -202,19 +202,7 @@ func (pt *proseTok) shareTags(tags []string) {
 		span string
 		k    int
 	}
-	if len(pt.words) < 2 {
-		return
-	}
-	repeat := false
-	for i := 0; i < len(pt.spans) && !repeat; i++ {
-		for j := i + 1; j < len(pt.spans); j++ {
-			if i != pt.fresh && j != pt.fresh && pt.spans[i] == pt.spans[j] && strings.TrimSpace(pt.spans[i]) != "" {
-				repeat = true
-				break
-			}
-		}
-	}
-	if !repeat {
+	if len(pt.words) < 2 || !pt.repeats() {
 		return // no span repeats: no token is shared
 	}
 	last := map[slot]string{}
@@ -238,6 +226,19 @@ func (pt *proseTok) shareTags(tags []string) {
 	for i, o := range owner {
 		tags[i] = last[o]
 	}
+}
+
+// repeats reports whether a whitespace-delimited span (other than the
+// text's last) occurs twice: then tokens share their tags (shareTags).
+func (pt *proseTok) repeats() bool {
+	for i := 0; i < len(pt.spans); i++ {
+		for j := i + 1; j < len(pt.spans); j++ {
+			if i != pt.fresh && j != pt.fresh && pt.spans[i] == pt.spans[j] && strings.TrimSpace(pt.spans[i]) != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // notEmoticons caches, per candidate token, whether prose proves it is not

@@ -151,6 +151,10 @@ type StudyScratch struct {
 	keys  map[string]struct{}
 	subs  []string
 	tag   *tagScratch
+	// per tagger token, its keys that are pieces, as a proper and as a
+	// common noun: token i's end at properEnd[i], commonEnd[i]
+	proper, common       []string
+	properEnd, commonEnd []int
 }
 
 // NewScratch returns buffers sized for m.
@@ -173,7 +177,7 @@ func (m *StudyMatcher) Masks(caption string, sc *StudyScratch, dst []ConceptMask
 		sc.gen = 1
 	}
 	clear(sc.keys)
-	m.index(caption, sc)
+	m.index(caption, sc, true)
 	var touched []int32
 	for k := range sc.keys {
 		for _, p := range m.byPiece[k] {
@@ -195,7 +199,7 @@ func (m *StudyMatcher) Masks(caption string, sc *StudyScratch, dst []ConceptMask
 // and inspection.
 func (m *StudyMatcher) Index(caption string) []string {
 	sc := m.NewScratch()
-	m.index(caption, sc)
+	m.index(caption, sc, false)
 	out := make([]string, 0, len(sc.keys))
 	for k := range sc.keys {
 		out = append(out, k)
@@ -203,16 +207,56 @@ func (m *StudyMatcher) Index(caption string) []string {
 	return out
 }
 
-// index fills sc.keys with the caption's noun keys.
-func (m *StudyMatcher) index(caption string, sc *StudyScratch) {
+// index fills sc.keys with the caption's noun keys. A token's keys under
+// both readings (proper noun: letters of the token; common noun: letters
+// of its lemma) are found first, and only the tags of tokens with a key
+// that is some concept's piece (and the tags those depend on) are
+// computed: the others cannot change a mask. Without onlyPieces every
+// noun key is indexed and every tag computed.
+func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) {
 	ft, _ := fastTagger() // error surfaced by NewStudyMatcher
 	if sc.tag == nil {
 		sc.tag = &tagScratch{}
 	}
-	words, tags := ft.tagCaption(Clean(caption), sc.tag)
+	sc.proper, sc.common, sc.properEnd, sc.commonEnd = sc.proper[:0], sc.common[:0], sc.properEnd[:0], sc.commonEnd[:0]
+	needed := func(i int, text string) bool {
+		hit := false
+		sc.subs = appendWordRuns(sc.subs[:0], text)
+		for _, w := range sc.subs {
+			if k := lettersOnly(w); k != "" && m.byPiece[k] != nil {
+				sc.proper = append(sc.proper, k)
+				hit = true
+			}
+			if k := lettersOnly(m.lem.Lemma(strings.ToLower(w))); k != "" && m.byPiece[k] != nil {
+				sc.common = append(sc.common, k)
+				hit = true
+			}
+		}
+		sc.properEnd, sc.commonEnd = append(sc.properEnd, len(sc.proper)), append(sc.commonEnd, len(sc.common))
+		return hit
+	}
+	if !onlyPieces {
+		needed = nil
+	}
+	words, tags, asked := ft.tagCaptionNeeded(Clean(caption), sc.tag, needed)
 	for i, text := range words {
 		proper := strings.HasPrefix(tags[i], "NNP")
 		if !proper && !strings.HasPrefix(tags[i], "NN") {
+			continue
+		}
+		if asked {
+			// Only keys that are pieces were kept: the others touch no mask.
+			keys, ends := sc.common, sc.commonEnd
+			if proper {
+				keys, ends = sc.proper, sc.properEnd
+			}
+			start := 0
+			if i > 0 {
+				start = ends[i-1]
+			}
+			for _, k := range keys[start:ends[i]] {
+				sc.keys[k] = struct{}{}
+			}
 			continue
 		}
 		sc.subs = appendWordRuns(sc.subs[:0], text)
