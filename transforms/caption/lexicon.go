@@ -238,6 +238,21 @@ var tokenClass = func() (t [128]uint8) {
 	return t
 }()
 
+// runeClass is the tokenizer's class of a rune that follows a run of
+// class kind: 1 a letter (or a combining mark continuing letters), 2 a
+// digit, 0 a separator.
+func runeClass(r rune, kind uint8) uint8 {
+	switch {
+	case unicode.IsLetter(r):
+		return 1
+	case kind == 1 && unicode.Is(unicode.Mn, r):
+		return 1
+	case unicode.IsDigit(r):
+		return 2
+	}
+	return 0
+}
+
 // token is one token of a scanned caption: its lower-cased bytes are
 // buf[off:end] of the tokScan that produced it, h their hashKey.
 type token struct {
@@ -282,14 +297,7 @@ func (t *tokScan) scan(s string) {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case unicode.IsLetter(r):
-			k = 1
-		case kind == 1 && unicode.Is(unicode.Mn, r):
-			k = 1
-		case unicode.IsDigit(r):
-			k = 2
-		}
+		k = runeClass(r, kind)
 		if k != kind {
 			if kind != 0 {
 				toks = append(toks, token{off: uint32(start), end: uint32(len(buf))})
@@ -335,14 +343,7 @@ func (a *asciiScan) runeMasks(s string, nw int) {
 		} else {
 			var r rune
 			r, size = utf8.DecodeRuneInString(s[i:])
-			switch {
-			case unicode.IsLetter(r):
-				k = 1
-			case kind == 1 && unicode.Is(unicode.Mn, r):
-				k = 1
-			case unicode.IsDigit(r):
-				k = 2
-			}
+			k = runeClass(r, kind)
 		}
 		if k != 0 {
 			m := a.letter

@@ -2,7 +2,9 @@ package count
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
 )
@@ -74,6 +76,14 @@ func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(s
 	f.inflight++
 	go func() {
 		res := &shardResult{slot: slot}
+		defer func() {
+			// A panic fails the bundle, as it would on the DoFn's goroutine,
+			// instead of the whole worker process.
+			if p := recover(); p != nil {
+				res.err = fmt.Errorf("count: shard %s: panic: %v\n%s", path, p, debug.Stack())
+				f.done <- res
+			}
+		}()
 		sink := shardSink{
 			count: func(name string, t Tally) { res.counts = append(res.counts, namedTally{name, t}) },
 			stats: func(st Stats) { res.emitted = append(res.emitted, st) },
