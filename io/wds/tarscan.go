@@ -51,6 +51,14 @@ type tarEntry struct {
 
 const maxSpecialFile = 1 << 20 // archive/tar's limit on PAX and GNU long-name data
 
+// errHeader is tar.ErrHeader (errors.Is says so) in this reader's words.
+var errHeader error = headerError{}
+
+type headerError struct{}
+
+func (headerError) Error() string        { return "invalid tar header" }
+func (headerError) Is(target error) bool { return target == tar.ErrHeader }
+
 func newTarScanner(r *bufio.Reader) *tarScanner { return &tarScanner{r: r} }
 
 // next returns the next member's header, skipping what is left of the
@@ -73,7 +81,7 @@ func (t *tarScanner) next() (tarEntry, error) {
 			if t.lastZero {
 				return tarEntry{}, io.EOF
 			}
-			return tarEntry{}, fmt.Errorf("%w: a zero block followed by a non-zero one", tar.ErrHeader)
+			return tarEntry{}, fmt.Errorf("%w: a zero block followed by a non-zero one", errHeader)
 		}
 		e, err := t.parseHeader()
 		if err != nil {
@@ -131,7 +139,7 @@ func (t *tarScanner) next() (tarEntry, error) {
 				err = checkPAXTime(v)
 			}
 			if err != nil {
-				return tarEntry{}, fmt.Errorf("%w: PAX %s %q", tar.ErrHeader, k, v)
+				return tarEntry{}, fmt.Errorf("%w: PAX %s %q", errHeader, k, v)
 			}
 		}
 		if longName != "" {
@@ -194,7 +202,7 @@ func (t *tarScanner) parseHeader() (tarEntry, error) {
 	}
 	// The signed sum (of old tar writers) only when the unsigned one fails.
 	if unsigned := headerSum(b); sum != unsigned && sum != unsigned-256*int64(highBytes(b)) {
-		return tarEntry{}, fmt.Errorf("%w: checksum mismatch", tar.ErrHeader)
+		return tarEntry{}, fmt.Errorf("%w: checksum mismatch", errHeader)
 	}
 	// Fields archive/tar parses (and so rejects when malformed): mode, uid,
 	// gid, size, mtime, and, past V7, the device numbers.
@@ -251,7 +259,7 @@ func (t *tarScanner) parseHeader() (tarEntry, error) {
 		e.name = string(name)
 	}
 	if size < 0 {
-		return tarEntry{}, fmt.Errorf("%w: negative size %d", tar.ErrHeader, size)
+		return tarEntry{}, fmt.Errorf("%w: negative size %d", errHeader, size)
 	}
 	if e.typeflag == tar.TypeGNUSparse {
 		e.sparse = true
@@ -342,12 +350,12 @@ func parseNumeric(b []byte) (int64, error) {
 				c &= 0x7f
 			}
 			if x>>56 > 0 {
-				return 0, fmt.Errorf("%w: numeric field overflows", tar.ErrHeader)
+				return 0, fmt.Errorf("%w: numeric field overflows", errHeader)
 			}
 			x = x<<8 | uint64(c)
 		}
 		if x>>63 > 0 {
-			return 0, fmt.Errorf("%w: numeric field overflows", tar.ErrHeader)
+			return 0, fmt.Errorf("%w: numeric field overflows", errHeader)
 		}
 		if inv == 0xff {
 			return ^int64(x), nil
@@ -374,7 +382,7 @@ func parseOctal(b []byte) (int64, error) {
 	var x uint64
 	for _, c := range b {
 		if c < '0' || c > '7' || x>>61 != 0 {
-			return 0, fmt.Errorf("%w: bad octal field %q", tar.ErrHeader, b)
+			return 0, fmt.Errorf("%w: bad octal field %q", errHeader, b)
 		}
 		x = x<<3 | uint64(c-'0')
 	}
@@ -390,29 +398,29 @@ func parsePAX(data []byte) (map[string]string, error) {
 	for len(s) > 0 {
 		nStr, rest, ok := strings.Cut(s, " ")
 		if !ok {
-			return nil, fmt.Errorf("%w: malformed PAX record", tar.ErrHeader)
+			return nil, fmt.Errorf("%w: malformed PAX record", errHeader)
 		}
 		n, err := strconv.ParseInt(nStr, 10, 0)
 		if err != nil || n < 5 || n > int64(len(s)) {
-			return nil, fmt.Errorf("%w: malformed PAX record", tar.ErrHeader)
+			return nil, fmt.Errorf("%w: malformed PAX record", errHeader)
 		}
 		n -= int64(len(nStr) + 1)
 		if n <= 0 {
-			return nil, fmt.Errorf("%w: malformed PAX record", tar.ErrHeader)
+			return nil, fmt.Errorf("%w: malformed PAX record", errHeader)
 		}
 		rec, nl, rem := rest[:n-1], rest[n-1:n], rest[n:]
 		if nl != "\n" {
-			return nil, fmt.Errorf("%w: malformed PAX record", tar.ErrHeader)
+			return nil, fmt.Errorf("%w: malformed PAX record", errHeader)
 		}
 		k, v, ok := strings.Cut(rec, "=")
 		if !ok || !validPAXRecord(k, v) {
-			return nil, fmt.Errorf("%w: malformed PAX record", tar.ErrHeader)
+			return nil, fmt.Errorf("%w: malformed PAX record", errHeader)
 		}
 		s = rem
 		switch k {
 		case "GNU.sparse.offset", "GNU.sparse.numbytes":
 			if pairs%2 == 0 && k != "GNU.sparse.offset" || pairs%2 == 1 && k != "GNU.sparse.numbytes" || strings.Contains(v, ",") {
-				return nil, fmt.Errorf("%w: malformed GNU sparse PAX records", tar.ErrHeader)
+				return nil, fmt.Errorf("%w: malformed GNU sparse PAX records", errHeader)
 			}
 			pairs++
 			recs["GNU.sparse.map"] = "" // marks the member sparse
