@@ -80,14 +80,15 @@ worker:
 models:
 	$(GO) run ./models/onnxbuild/mkmodels -out testdata/models
 
-## bench: throughput table of the count job per match mode (see bench/README.md)
+## bench: the README's Performance table, every row beside its reference (see bench/README.md)
 bench:
 	bash bench/count.sh
 	bash bench/rss.sh
 
 ## fuzz: a minute of fuzzing each for the WebDataset reader and CLIP's tokenizer
 fuzz:
-	$(GO) test ./io/wds -run XXX -fuzz FuzzReader -fuzztime 60s
+	$(GO) test ./io/wds -run XXX -fuzz FuzzReader -fuzztime 60s -fuzzminimizetime 5s
+	$(GO) test ./io/wds -run XXX -fuzz FuzzScanner -fuzztime 60s -fuzzminimizetime 5s
 	$(GO) test ./models/clip -run XXX -fuzz FuzzTokenize -fuzztime 60s
 
 ## vocab: regenerate the embedded vocabularies (study classes, study retrieval words) from the study's released counts
