@@ -184,6 +184,19 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 		clear(sc.matched)
 		sc.gen = 1
 	}
+	if m.rule == AllWords && m.pos == POSNone && sc.ascii.tokens(caption) {
+		// The common case straight from the token masks: the caption's
+		// distinct concept words, no sequence.
+		a := &sc.ascii
+		sc.uniqueID = sc.uniqueID[:0]
+		for k, st := range a.starts {
+			if id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII); ok && sc.present[id] != sc.gen {
+				sc.present[id] = sc.gen
+				sc.uniqueID = append(sc.uniqueID, id)
+			}
+		}
+		return m.allWords(sc, dst)
+	}
 	sc.seq = m.lemmaSeq(caption, sc)
 	return m.matchSeq(sc, dst)
 }
@@ -221,22 +234,29 @@ func (m *Matcher) matchSeq(sc *Scratch, dst []int) []int {
 				sc.uniqueID = append(sc.uniqueID, id)
 			}
 		}
-		for _, id := range sc.uniqueID {
-			for _, vr := range m.first[m.firstOff[id]:m.firstOff[id+1]] {
-				if sc.matched[vr.concept] == sc.gen {
-					continue
+		return m.allWords(sc, dst)
+	}
+	return dst
+}
+
+// allWords matches the all-words rule on the caption's distinct concept
+// words (sc.uniqueID, marked in sc.present), in order of first occurrence.
+func (m *Matcher) allWords(sc *Scratch, dst []int) []int {
+	for _, id := range sc.uniqueID {
+		for _, vr := range m.first[m.firstOff[id]:m.firstOff[id+1]] {
+			if sc.matched[vr.concept] == sc.gen {
+				continue
+			}
+			ok := true
+			for _, w := range m.rest[vr.off : vr.off+vr.n] {
+				if sc.present[w] != sc.gen {
+					ok = false
+					break
 				}
-				ok := true
-				for _, w := range m.rest[vr.off : vr.off+vr.n] {
-					if sc.present[w] != sc.gen {
-						ok = false
-						break
-					}
-				}
-				if ok {
-					sc.matched[vr.concept] = sc.gen
-					dst = m.appendMatch(dst, vr.concept)
-				}
+			}
+			if ok {
+				sc.matched[vr.concept] = sc.gen
+				dst = m.appendMatch(dst, vr.concept)
 			}
 		}
 	}
