@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Study is the study's caption search rule (--match=study), as its
@@ -39,6 +40,12 @@ type StudyMatcher struct {
 	lem     *Lemmatizer
 	pieces  [][]string           // concept → piece lemmas (unfiltered)
 	byPiece map[string][]pieceOf // piece lemma → the concepts and bits it stands for
+	// common maps the lower-case dictionary words whose common-noun key
+	// (letters of the lemma) is a piece, or whose own letters are, to
+	// their key's index in keyNames (-1: their key is no piece); any other
+	// token is its own lemma.
+	common   *lexicon
+	keyNames []string
 }
 
 type pieceOf struct {
@@ -137,7 +144,48 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 	if _, err := fastTagger(); err != nil {
 		return nil, err
 	}
+	words, err := DictionaryWords()
+	if err != nil {
+		return nil, err
+	}
+	keyIndex := map[string]int32{}
+	m.common = newLexicon()
+	for _, w := range words {
+		key := lettersOnly(lem.Lemma(w))
+		_, isPiece := m.byPiece[key]
+		if _, ownIsPiece := m.byPiece[lettersOnly(w)]; !isPiece && !ownIsPiece {
+			continue // the fallback (its own letters) gives no piece either
+		}
+		idx := int32(maxLexValue) // no piece
+		if isPiece {
+			i, ok := keyIndex[key]
+			if !ok {
+				i = int32(len(m.keyNames))
+				keyIndex[key] = i
+				m.keyNames = append(m.keyNames, key)
+			}
+			idx = i
+		}
+		m.common.put(w, idx)
+	}
+	m.common.seal()
 	return m, nil
+}
+
+// commonKey is a lower-case token's common-noun key when it is a piece.
+func (m *StudyMatcher) commonKey(lower []byte) (string, bool) {
+	if idx, ok := m.common.get(lower, hashKey(lower)); ok {
+		if idx == maxLexValue {
+			return "", false
+		}
+		return m.keyNames[idx], true
+	}
+	// Not in the dictionary: the token is its own lemma.
+	k := lettersOnly(string(lower))
+	if k == "" || m.byPiece[k] == nil {
+		return "", false
+	}
+	return k, true
 }
 
 // Pieces returns concept c's piece lemmas.
@@ -155,6 +203,7 @@ type StudyScratch struct {
 	// common noun: token i's end at properEnd[i], commonEnd[i]
 	proper, common       []string
 	properEnd, commonEnd []int
+	lower                []byte
 }
 
 // NewScratch returns buffers sized for m.
@@ -227,7 +276,8 @@ func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) 
 				sc.proper = append(sc.proper, k)
 				hit = true
 			}
-			if k := lettersOnly(m.lem.Lemma(strings.ToLower(w))); k != "" && m.byPiece[k] != nil {
+			sc.lower = appendLower(sc.lower[:0], w)
+			if k, ok := m.commonKey(sc.lower); ok {
 				sc.common = append(sc.common, k)
 				hit = true
 			}
@@ -272,6 +322,21 @@ func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) 
 			}
 		}
 	}
+}
+
+// appendLower appends strings.ToLower(w) to dst.
+func appendLower(dst []byte, w string) []byte {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= utf8.RuneSelf {
+			return append(dst[:0], strings.ToLower(w)...)
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // appendWordRuns appends the runs of letters and digits of s, case kept:
