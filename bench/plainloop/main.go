@@ -67,11 +67,7 @@ func main() {
 	for w := 0; w < *workers; w++ {
 		// Each worker builds its own matcher, as each Beam worker's DoFn does.
 		proc := &count.Processor{}
-		if rule == caption.Study {
-			if proc.Study, err = caption.NewStudyMatcher(v, lem); err != nil {
-				log.Fatal(err)
-			}
-		} else if proc.Matcher, err = caption.NewMatcher(v, lem, rule, p); err != nil {
+		if err := proc.SetRule(v, lem, rule, p); err != nil {
 			log.Fatal(err)
 		}
 		counts := make([]count.Tally, len(v.Concepts))

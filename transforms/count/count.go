@@ -102,11 +102,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	v := f.Config.Vocabulary()
 	f.proc = &Processor{Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
 		EmitSamples: f.Config.EmitSamples, Workers: runtime.GOMAXPROCS(0)} // Workers: a bundle of one big shard (Pool replaces it in async runs)
-	if f.Config.Rule == caption.Study {
-		if f.proc.Study, err = caption.NewStudyMatcher(v, lem); err != nil {
-			return err
-		}
-	} else if f.proc.Matcher, err = caption.NewMatcher(v, lem, f.Config.Rule, f.Config.POS); err != nil {
+	if err := f.proc.SetRule(v, lem, f.Config.Rule, f.Config.POS); err != nil {
 		return err
 	}
 	if f.Config.Image.Enabled() {

@@ -161,6 +161,18 @@ type Processor struct {
 	masks   []caption.ConceptMask
 }
 
+// SetRule compiles v for the match rule and POS mode into p (its Matcher,
+// or its Study matcher for the study rule).
+func (p *Processor) SetRule(v *caption.Vocabulary, lem *caption.Lemmatizer, rule caption.Rule, pos caption.POS) error {
+	var err error
+	if rule == caption.Study {
+		p.Study, err = caption.NewStudyMatcher(v, lem)
+	} else {
+		p.Matcher, err = caption.NewMatcher(v, lem, rule, pos)
+	}
+	return err
+}
+
 // shardRun is the state of one ProcessShard call.
 type shardRun struct {
 	p      *Processor

@@ -119,11 +119,7 @@ func TestWorkersSameOutputs(t *testing.T) {
 	}
 	run := func(rule caption.Rule, pos caption.POS, workers int) result {
 		p := &count.Processor{Names: v.Names(), EmitSamples: rule != caption.Study, Workers: workers}
-		if rule == caption.Study {
-			if p.Study, err = caption.NewStudyMatcher(v, lem); err != nil {
-				t.Fatal(err)
-			}
-		} else if p.Matcher, err = caption.NewMatcher(v, lem, rule, pos); err != nil {
+		if err := p.SetRule(v, lem, rule, pos); err != nil {
 			t.Fatal(err)
 		}
 		var res result
