@@ -28,7 +28,8 @@ type shardSlot struct {
 	counts []Tally
 }
 
-// shardResult is a finished shard's outputs (async) and figures.
+// shardResult is a shard's figures and, for an asynchronous shard, its
+// buffered outputs (its Stats is stats).
 type shardResult struct {
 	slot    *shardSlot
 	counts  []namedTally
@@ -37,7 +38,6 @@ type shardResult struct {
 	millis  int64
 	reused  bool
 	err     error
-	emitted []Stats
 }
 
 type namedTally struct {
@@ -45,10 +45,9 @@ type namedTally struct {
 	t    Tally
 }
 
+// startAsync makes the shard readers (f.proc must have its Pool).
 func (f *countShardFn) startAsync() {
 	n := runtime.GOMAXPROCS(0)
-	f.proc.Pool = NewMatchPool(f.proc, n)
-	f.async = true
 	f.idle = make(chan *shardSlot, n)
 	f.done = make(chan *shardResult, n)
 	for i := 0; i < n; i++ {
@@ -86,20 +85,19 @@ func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(s
 		}()
 		sink := shardSink{
 			count: func(name string, t Tally) { res.counts = append(res.counts, namedTally{name, t}) },
-			stats: func(st Stats) { res.emitted = append(res.emitted, st) },
+			stats: func(Stats) {}, // res.stats, emitted by emitResult
 			out: Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
 				Score: func(tables.ScoreRow) {}, Sample: func(tables.SampleRow) {}},
 		}
-		r := f.runShard(ctx, slot.proc, slot.counts, path, sink)
-		res.stats, res.millis, res.reused, res.err = r.stats, r.millis, r.reused, r.err
+		f.runShard(ctx, slot.proc, slot.counts, path, sink, res)
 		f.done <- res
 	}()
 	return nil
 }
 
-// drain emits finished shards until at most keep are still running.
-func (f *countShardFn) drain(ctx context.Context, emitCount func(string, Tally), emitReject func(tables.Reject), emitStats func(Stats), keep int) error {
-	for f.inflight > keep {
+// drain waits for the shards still running and emits them.
+func (f *countShardFn) drain(ctx context.Context, emitCount func(string, Tally), emitReject func(tables.Reject), emitStats func(Stats)) error {
+	for f.inflight > 0 {
 		res := <-f.done
 		f.inflight--
 		if err := f.emitResult(ctx, res, emitCount, emitReject, emitStats); err != nil {
@@ -130,8 +128,6 @@ func (f *countShardFn) emitResult(ctx context.Context, res *shardResult, emitCou
 	for _, r := range res.rejects {
 		emitReject(r)
 	}
-	for _, st := range res.emitted {
-		emitStats(st)
-	}
+	emitStats(res.stats)
 	return f.finishShard(ctx, res)
 }

@@ -83,9 +83,8 @@ type countShardFn struct {
 	closeFn func() error
 
 	// Text-only runs read several of a bundle's shards at once (see
-	// async.go): idle holds the shard readers' Processors, done their
-	// finished shards, inflight how many are out.
-	async    bool
+	// async.go): idle (nil otherwise) holds the shard readers'
+	// Processors, done their finished shards, inflight how many are out.
 	idle     chan *shardSlot
 	done     chan *shardResult
 	inflight int
@@ -101,7 +100,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	}
 	v := f.Config.Vocabulary()
 	f.proc = &Processor{Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
-		EmitSamples: f.Config.EmitSamples, Workers: runtime.GOMAXPROCS(0)} // Workers: a bundle of one big shard (Pool replaces it in async runs)
+		EmitSamples: f.Config.EmitSamples}
 	if err := f.proc.SetRule(v, lem, f.Config.Rule, f.Config.POS); err != nil {
 		return err
 	}
@@ -113,8 +112,13 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 		f.proc.Image, f.closeFn = side, closeFn
 	}
 	f.counts = make([]Tally, len(f.Config.Concepts))
-	if f.proc.Image == nil && !f.Config.EmitSamples {
-		f.startAsync()
+	if f.proc.Image == nil {
+		// Captions are matched on every core, also for a bundle of one
+		// big shard, by one pool for the DoFn's lifetime.
+		f.proc.Pool = NewMatchPool(f.proc, runtime.GOMAXPROCS(0))
+		if !f.Config.EmitSamples {
+			f.startAsync()
+		}
 	}
 	f.samplesRead = beam.NewCounter("count", "samplesRead")
 	f.samplesCounted = beam.NewCounter("count", "samplesWithCaption")
@@ -128,11 +132,12 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 
 func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, Tally), emitReject func(tables.Reject),
 	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
-	if f.async {
+	if f.idle != nil {
 		return f.submit(ctx, path, emitCount, emitReject, emitStats)
 	}
-	res := f.runShard(ctx, f.proc, f.counts, path, shardSink{count: emitCount, stats: emitStats,
-		out: Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample}})
+	res := &shardResult{}
+	f.runShard(ctx, f.proc, f.counts, path, shardSink{count: emitCount, stats: emitStats,
+		out: Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample}}, res)
 	return f.finishShard(ctx, res)
 }
 
@@ -145,12 +150,12 @@ type shardSink struct {
 }
 
 // runShard counts one shard (or reuses its --state partial) with proc and
-// counts, sending every output to sink. It touches no Beam metric: the
-// caller accounts for the result (finishShard) on the DoFn's goroutine.
-func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []Tally, path string, sink shardSink) *shardResult {
+// counts, sending every output to sink and its figures to res. It touches
+// no Beam metric: the caller accounts for res (finishShard) on the DoFn's
+// goroutine.
+func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []Tally, path string, sink shardSink, res *shardResult) {
 	clear(counts)
 	began := time.Now()
-	res := &shardResult{}
 	out := sink.out
 	var keep *partial
 	var partialAt string
@@ -158,12 +163,12 @@ func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []T
 		if id, err := f.fs.Identity(ctx, path); err == nil {
 			partialAt = partialPath(f.Config.State, id)
 			if b, err := f.fs.ReadAll(ctx, partialAt); err == nil {
-				res.stats, res.err = f.reuse(at(partialAt), b, sink)
+				res.stats, res.err = f.reuse(partialAt, b, sink)
 				res.reused = true
-				return res
+				return
 			} else if !files.IsNotExist(err) {
 				res.err = fmt.Errorf("count: --state: %w", err)
-				return res
+				return
 			}
 			// Not processed under this fingerprint yet: collect what the
 			// shard gives, to keep it.
@@ -180,7 +185,7 @@ func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []T
 	st, err := proc.ProcessShard(ctx, f.fs.Open, path, counts, out)
 	if err != nil {
 		res.err = err
-		return res
+		return
 	}
 	if f.Config.State != "" && proc.Image != nil {
 		// With --state a shard's partial must hold all of its own rows:
@@ -189,7 +194,7 @@ func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []T
 		fl, err := proc.Flush(counts, out)
 		if err != nil {
 			res.err = err
-			return res
+			return
 		}
 		st.Merge(fl)
 	}
@@ -206,12 +211,11 @@ func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []T
 		keep.Stats = st
 		if err := files.WriteAtomic(ctx, partialAt, keep.encode); err != nil {
 			res.err = fmt.Errorf("count: --state: %w", err)
-			return res
+			return
 		}
 	}
 	sink.stats(st)
 	res.stats = st
-	return res
 }
 
 // finishShard accounts for a shard's result in the progress figures and
@@ -229,10 +233,8 @@ func (f *countShardFn) finishShard(ctx context.Context, res *shardResult) error 
 	return nil
 }
 
-type at string
-
 // reuse emits a shard's kept partial instead of processing the shard.
-func (f *countShardFn) reuse(partialAt at, b []byte, sink shardSink) (Stats, error) {
+func (f *countShardFn) reuse(partialAt string, b []byte, sink shardSink) (Stats, error) {
 	p, err := decodePartial(b)
 	if err != nil {
 		return Stats{}, fmt.Errorf("count: --state: %s: %w (remove it to recount the shard)", partialAt, err)
@@ -275,8 +277,8 @@ func (f *countShardFn) account(ctx context.Context, st Stats) {
 // batches fill across shards and nothing waits past the bundle.
 func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, Tally), emitReject func(tables.Reject),
 	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
-	if f.async {
-		return f.drain(ctx, emitCount, emitReject, emitStats, 0)
+	if f.idle != nil {
+		return f.drain(ctx, emitCount, emitReject, emitStats)
 	}
 	if f.proc.Image == nil {
 		return nil

@@ -4,7 +4,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
 
-// Text-only shards are matched by p.Workers goroutines (Processor.Workers):
+// Text-only shards are matched by the goroutines of a MatchPool (Processor.Pool):
 // the shard is read on the calling goroutine, captions go to the workers in
 // batches, and the results are applied (tallies, stats, emitted rows) on the
 // calling goroutine in input order, so outputs are the same as one
@@ -87,21 +87,13 @@ func (p *Processor) matchBatch(w *textWorker, b *textBatch) {
 type parallelText struct {
 	r       *shardRun
 	jobs    chan *textBatch
-	own     *MatchPool // a pool of this call's own, closed by finish
 	cur     *textBatch
 	pending []*textBatch
 	free    []*textBatch
 }
 
 func (r *shardRun) startParallel() *parallelText {
-	pt := &parallelText{r: r}
-	if r.p.Pool != nil {
-		pt.jobs = r.p.Pool.jobs
-	} else {
-		pt.own = NewMatchPool(r.p, r.p.Workers)
-		pt.jobs = pt.own.jobs
-	}
-	return pt
+	return &parallelText{r: r, jobs: r.p.Pool.jobs}
 }
 
 func (pt *parallelText) add(key, text string) {
@@ -141,16 +133,13 @@ func (pt *parallelText) send() {
 	}
 }
 
-// finish sends the last batch, applies every batch and stops the workers.
+// finish sends the last batch and applies every batch.
 func (pt *parallelText) finish() {
 	if pt.cur != nil && len(pt.cur.items) > 0 {
 		b := pt.cur
 		pt.cur = nil
 		pt.jobs <- b
 		pt.pending = append(pt.pending, b)
-	}
-	if pt.own != nil {
-		pt.own.Close()
 	}
 	for len(pt.pending) > 0 {
 		<-pt.pending[0].done

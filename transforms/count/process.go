@@ -147,12 +147,10 @@ type Processor struct {
 	CaptionColumn string                // Parquet caption column, default auto-detected
 	EmitSamples   bool                  // emit a SampleRow per sample (text-only runs; tagged samples with Image)
 	Image         *ImageSide
-	// Workers > 1 matches a text-only shard's captions on that many
-	// goroutines (results applied in input order: the same outputs); Pool,
-	// when set, is a pool of matchers shared with other Processors used
-	// instead.
-	Workers int
-	Pool    *MatchPool
+	// Pool, when set, matches a text-only shard's captions on its
+	// goroutines (results applied in input order: the same outputs); it
+	// may be shared with other Processors.
+	Pool *MatchPool
 
 	sc      *caption.Scratch
 	matched []int
@@ -269,7 +267,7 @@ func (r *shardRun) textResult(key, text string, concepts []int) {
 // failing), which should stop the job.
 func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path string, counts []Tally, out Emitters) (Stats, error) {
 	switch {
-	case p.Image == nil && (p.Pool != nil || p.Workers > 1): // the matchers have their own scratch
+	case p.Image == nil && p.Pool != nil: // the matchers have their own scratch
 	case p.Study != nil:
 		if p.ssc == nil {
 			p.ssc = p.Study.NewScratch()
@@ -294,7 +292,7 @@ func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path 
 	// A text-only run does not read image bytes.
 	opts := shard.Options{CaptionExt: p.CaptionExt, CaptionColumn: p.CaptionColumn, TextOnly: p.Image == nil}
 	var par *parallelText
-	if p.Image == nil && (p.Pool != nil || p.Workers > 1) {
+	if p.Image == nil && p.Pool != nil {
 		par = r.startParallel()
 	}
 	err := shard.ForEach(ctx, open, path, opts, func(s *shard.Sample) error {

@@ -118,9 +118,13 @@ func TestWorkersSameOutputs(t *testing.T) {
 		samples []tables.SampleRow
 	}
 	run := func(rule caption.Rule, pos caption.POS, workers int) result {
-		p := &count.Processor{Names: v.Names(), EmitSamples: rule != caption.Study, Workers: workers}
+		p := &count.Processor{Names: v.Names(), EmitSamples: rule != caption.Study}
 		if err := p.SetRule(v, lem, rule, pos); err != nil {
 			t.Fatal(err)
+		}
+		if workers > 1 {
+			p.Pool = count.NewMatchPool(p, workers)
+			defer p.Pool.Close()
 		}
 		var res result
 		res.counts = make([]count.Tally, len(v.Concepts))
