@@ -125,8 +125,7 @@ type tagScratch struct {
 	tags     []string
 	words    map[string]*wordFeats
 	oldWords map[string]*wordFeats // the previous generation of words
-	need     []bool                // tags to compute (tagCaptionNeeded)
-	needIn   []bool
+	need     []bool                // tags to compute (tagCaptionNeeded; tag marks what they depend on)
 	infos    []*wordFeats
 	tok      *proseTok
 	tagIDs   map[string]int32   // tag → index into the tag-feature tables
@@ -146,8 +145,7 @@ type wordFeats struct {
 	iSuffix, pref1                        int32     // of the word itself
 	m1Suffix, p1Suffix                    int32     // of norm
 	m1TagWord                             []tagFeat // "i-1 tag+i word" by tag index, filled as met
-	fixed                                 string    // prose's tag for the word when its tag map has one
-	hasFixed                              bool
+	fixed                                 string    // the word's tag when it does not depend on context (fixedTag), else ""
 	// own is the sum of the weights of the features the word gives as the
 	// token tagged (bias, suffix, first letter, word), dense over the
 	// classes, filled at the word's first prediction; ownMask the classes
@@ -249,7 +247,9 @@ func normalizeWord(word string) string {
 }
 
 // tag tags the words as prose's tagger would; ok is false when a word
-// might be an emoticon (the caller then asks prose itself).
+// might be an emoticon (the caller then asks prose itself). With need
+// (nil: every tag), only the tags need asks for and those they depend on
+// are computed (need is marked with the latter); the others are "".
 func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []string, ok bool) {
 	for _, w := range words {
 		if maybeEmoticon(w) && !notEmoticon(w) {
@@ -271,26 +271,26 @@ func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []str
 	// Tags that do not depend on the tags before them first; "" marks the
 	// ones to predict.
 	sc.tags = sc.tags[:0]
-	for i, w := range words {
-		sc.tags = append(sc.tags, fixedTag(w, sc.infos[i]))
+	for _, inf := range sc.infos {
+		sc.tags = append(sc.tags, inf.fixed)
 	}
 	if need != nil {
 		// Only the tags asked for, and those they depend on (a predicted
-		// tag depends on the two before it): the others stay "".
-		sc.need = append(sc.need[:0], need...)
+		// tag depends on the two before it), marked in need: the others
+		// stay "".
 		for i := len(words) - 1; i >= 0; i-- {
-			if sc.need[i] && sc.tags[i] == "" {
+			if need[i] && sc.tags[i] == "" {
 				if i >= 1 {
-					sc.need[i-1] = true
+					need[i-1] = true
 				}
 				if i >= 2 {
-					sc.need[i-2] = true
+					need[i-2] = true
 				}
 			}
 		}
 	}
 	for i := range words {
-		if sc.tags[i] != "" || need != nil && !sc.need[i] {
+		if sc.tags[i] != "" || need != nil && !need[i] {
 			continue
 		}
 		p1, p2 := "-START-", "-START2-"
@@ -307,7 +307,7 @@ func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []str
 
 // fixedTag is a word's tag when it does not depend on the words before:
 // prose's special cases and its tag map; "" otherwise.
-func fixedTag(word string, inf *wordFeats) string {
+func (t *posTagger) fixedTag(word string) string {
 	switch {
 	case word == "-":
 		return "-"
@@ -318,10 +318,8 @@ func fixedTag(word string, inf *wordFeats) string {
 		return "-NONE-"
 	case strings.HasPrefix(word, "-") && keepRE.MatchString(word):
 		return word
-	case inf.hasFixed:
-		return inf.fixed
 	}
-	return ""
+	return t.tagMap[word]
 }
 
 // lookup returns the ID of the feature whose key is the parts joined by
@@ -362,7 +360,7 @@ func (t *posTagger) wordInfo(sc *tagScratch, w string) *wordFeats {
 		wf.iSuffix = t.lookup(sc, "i suffix", suffix3(w))
 		wf.pref1 = t.lookup(sc, "i pref1", string(rune(w[0])))
 	}
-	wf.fixed, wf.hasFixed = t.tagMap[w]
+	wf.fixed = t.fixedTag(w)
 	t.setContext(wf)
 	sc.words[w] = wf
 	return wf
@@ -527,11 +525,11 @@ func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i 
 		if needed != nil && !sc.tok.repeats() {
 			// (A repeated span reports its last occurrence's tags, so a
 			// caption with one is tagged whole.)
-			sc.needIn = sc.needIn[:0]
+			sc.need = sc.need[:0]
 			for i, w := range sc.tok.words {
-				sc.needIn = append(sc.needIn, needed(i, w))
+				sc.need = append(sc.need, needed(i, w))
 			}
-			need = sc.needIn
+			need = sc.need
 		}
 		if tags, ok := t.tag(sc.tok.words, sc, need); ok {
 			sc.tok.shareTags(tags)
