@@ -119,18 +119,19 @@ func loadPOSTagger() (*posTagger, error) {
 // tagScratch holds one goroutine's buffers and its cache of per-word
 // feature IDs (words repeat across captions; the cache is bounded).
 type tagScratch struct {
-	ctx      []string
-	key      []byte
-	scores   []float64
-	tags     []string
-	words    map[string]*wordFeats
-	oldWords map[string]*wordFeats // the previous generation of words
-	need     []bool                // tags to compute (tagCaptionNeeded; tag marks what they depend on)
-	infos    []*wordFeats
-	tok      *proseTok
-	tagIDs   map[string]int32   // tag → index into the tag-feature tables
-	tagFeat  [][3]int32         // per tag index: "i-1 tag", "i-2 tag", pair row
-	pairs    map[[2]int32]int32 // (i-1 tag, i-2 tag) → index into pairVec
+	ctx         []string
+	key         []byte
+	scores      []float64
+	tags        []string
+	words       map[string]*wordFeats
+	oldWords    map[string]*wordFeats // the previous generation of words
+	predictions int64                 // tags predicted so far (for tests and benchmarks)
+	need        []bool                // tags to compute (tagCaptionNeeded; tag marks what they depend on)
+	infos       []*wordFeats
+	tok         *proseTok
+	tagIDs      map[string]int32   // tag → index into the tag-feature tables
+	tagFeat     [][3]int32         // per tag index: "i-1 tag", "i-2 tag", pair row
+	pairs       map[[2]int32]int32 // (i-1 tag, i-2 tag) → index into pairVec
 	// pairVec holds, per pair of previous tags, the sum of the weights of
 	// "i-1 tag", "i-2 tag" and "i tag+i-2 tag", dense over the classes.
 	pairVec  []float64
@@ -301,6 +302,7 @@ func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []str
 			p1, p2 = sc.tags[0], "-START-"
 		}
 		sc.tags[i] = t.predict(i, sc, words[i], p1, p2)
+		sc.predictions++
 	}
 	return sc.tags, true
 }

@@ -117,18 +117,30 @@ func isWordToken(s string) bool {
 	return false
 }
 
+// CheckStudyVocabulary reports why v cannot be counted by the study rule:
+// a concept with aliases, or with more pieces than MaxStudyPieces. It is
+// what NewStudyMatcher checks first, without building anything.
+func CheckStudyVocabulary(v *Vocabulary, lem *Lemmatizer) error {
+	for _, c := range v.Concepts {
+		if len(c.Aliases) > 0 {
+			return fmt.Errorf("caption: concept %q: aliases are not part of the study's rule (--match=study)", c.Name)
+		}
+		if ps := StudyPieces(lem, c.Name); len(ps) > MaxStudyPieces {
+			return fmt.Errorf("caption: concept %q has %d pieces; the study rule handles at most %d", c.Name, len(ps), MaxStudyPieces)
+		}
+	}
+	return nil
+}
+
 // NewStudyMatcher compiles a vocabulary for the study rule. Aliases are
 // not part of the study's rule and are an error.
 func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
+	if err := CheckStudyVocabulary(v, lem); err != nil {
+		return nil, err
+	}
 	m := &StudyMatcher{lem: lem, pieces: make([][]string, len(v.Concepts)), byPiece: map[string][]pieceOf{}}
 	for ci, c := range v.Concepts {
-		if len(c.Aliases) > 0 {
-			return nil, fmt.Errorf("caption: concept %q: aliases are not part of the study's rule (--match=study)", c.Name)
-		}
 		ps := StudyPieces(lem, c.Name)
-		if len(ps) > MaxStudyPieces {
-			return nil, fmt.Errorf("caption: concept %q has %d pieces; the study rule handles at most %d", c.Name, len(ps), MaxStudyPieces)
-		}
 		m.pieces[ci] = ps
 		seen := map[string]uint64{}
 		for i, p := range ps {

@@ -137,7 +137,7 @@ func (c Config) Resolve(ctx context.Context, read ReadFunc) (Config, error) {
 		if err != nil {
 			return c, err
 		}
-		if _, err := caption.NewStudyMatcher(c.Vocabulary(), lem); err != nil {
+		if err := caption.CheckStudyVocabulary(c.Vocabulary(), lem); err != nil {
 			return c, err
 		}
 	}

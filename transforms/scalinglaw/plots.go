@@ -177,14 +177,8 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		a, b := groups[keys[i]][0], groups[keys[j]][0]
-		if ra, rb := rank(kindOrder, a.Kind), rank(kindOrder, b.Kind); ra != rb {
-			return ra < rb
-		}
-		if ra, rb := rank(promptOrder, a.Prompt), rank(promptOrder, b.Prompt); ra != rb {
-			return ra < rb
-		}
-		if a.Pretraining != b.Pretraining {
-			return lessPretraining(a.Pretraining, b.Pretraining)
+		if less, decided := fitGroupLess(a, b); decided {
+			return less
 		}
 		return keys[i] < keys[j]
 	})
@@ -356,4 +350,20 @@ func save(out *Rendered, p *plot.Plot, name string) ([]byte, error) {
 	out.add(PlotsDir+"/"+name+".svg", svg)
 	out.add(PlotsDir+"/"+name+".png", png)
 	return png, nil
+}
+
+// fitGroupLess orders fits by count kind, prompt set and pretraining
+// dataset, the order of the report's and the plots' sections; decided is
+// false when the three are equal.
+func fitGroupLess(a, b *Fit) (less, decided bool) {
+	if ra, rb := rank(kindOrder, a.Kind), rank(kindOrder, b.Kind); ra != rb {
+		return ra < rb, true
+	}
+	if ra, rb := rank(promptOrder, a.Prompt), rank(promptOrder, b.Prompt); ra != rb {
+		return ra < rb, true
+	}
+	if a.Pretraining != b.Pretraining {
+		return lessPretraining(a.Pretraining, b.Pretraining), true
+	}
+	return false, false
 }

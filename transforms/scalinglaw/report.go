@@ -186,14 +186,8 @@ func renderReport(out *Rendered, res *Results, figs []Figure, cfg Config) error 
 	fits := append([]*Fit(nil), res.Fits...)
 	sort.SliceStable(fits, func(i, j int) bool {
 		a, b := fits[i], fits[j]
-		if ra, rb := rank(kindOrder, a.Kind), rank(kindOrder, b.Kind); ra != rb {
-			return ra < rb
-		}
-		if ra, rb := rank(promptOrder, a.Prompt), rank(promptOrder, b.Prompt); ra != rb {
-			return ra < rb
-		}
-		if a.Pretraining != b.Pretraining {
-			return lessPretraining(a.Pretraining, b.Pretraining)
+		if less, decided := fitGroupLess(a, b); decided {
+			return less
 		}
 		return a.Model+a.Mode < b.Model+b.Mode
 	})
