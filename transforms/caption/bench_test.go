@@ -94,3 +94,31 @@ func BenchmarkMatchUnique(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStudyUnique is the study rule's per-caption work (clean, prose
+// tokens, lazy tags, piece masks) on one core over unique real captions.
+func BenchmarkStudyUnique(b *testing.B) {
+	v, err := DefaultVocabulary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	lem, err := English()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := NewStudyMatcher(v, lem)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := newUniqueCaptions(b)
+	sc := m.NewScratch()
+	var dst []ConceptMask
+	u.start()
+	for i := 0; i < b.N; i++ {
+		dst = m.Masks(u.at(i), sc, dst[:0])
+	}
+	u.report()
+	if sc.tag != nil {
+		b.ReportMetric(float64(sc.tag.predictions)/float64(b.N), "predictions/caption")
+	}
+}

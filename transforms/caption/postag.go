@@ -12,6 +12,7 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/jdkato/prose/v2"
 	"github.com/mingrammer/commonregex"
@@ -19,23 +20,79 @@ import (
 
 // posTagger is prose's averaged-perceptron POS tagger (prose v2.0.0,
 // model/AveragedPerceptron) with a faster inference path and the same
-// tags: the model's weights are read once into a table indexed by feature
-// key, each token's 14 feature keys are built in a reused buffer and
-// looked up without allocating, and the per-class scores are summed into a
-// fixed array. prose sums the same weights in map order and breaks exact
-// ties at random; here the order is fixed, so a tag could differ only on a
-// tie to the last bit (none in the 10,000 LAION captions: TestFastTagger).
+// tags. At load, the model's features are regrouped by what they are keyed
+// on, so that tagging looks nothing up by a built string:
+//
+//   - per normalised word ("norm", the key of the word features), an entry
+//     with its "i word" feature, its "i-1 tag+i word" features by tag, and,
+//     per role as a neighbour of the token tagged (i-1, i-2, i+1, i+2), the
+//     weights of the word and suffix features it gives there merged per
+//     class; a norm no word feature has takes the entry of its suffix;
+//   - per previous-tag pair, the bias and the three tag features summed
+//     into a dense row (filled per scratch as pairs are met);
+//   - per exact word, prose's tag-map tag; per suffix and first byte, the
+//     "i suffix" and "i pref1" features.
+//
+// A token then costs a few probes of small read-only tables, shared by
+// every goroutine, and nothing is cached per word: a crawl's unseen words
+// cost what seen ones do. prose sums the same weights in map order and
+// breaks exact ties at random; here the order is fixed, so a tag could
+// differ only on a tie to the last bit (none in the 10,000 LAION captions:
+// TestFastTaggerMatchesProse).
 //
 // Captions holding a token that might be one of prose's emoticons (its
 // list is private) are tagged by prose itself.
 type posTagger struct {
-	bias    int32 // the "bias" feature
 	classes []string
+	nc      int
 	tagMap  map[string]string
-	feats   map[string]int32 // feature key → index into offs
+	feats   map[string]int32 // feature key → index into offs (load time and rare cases)
 	offs    []int32          // feature f's weights are lw[offs[f]:offs[f+1]]
 	lw      []labelWeight
 	fmask   []uint64 // feature f's labels as a bit set
+	bias    int32    // the "bias" feature, -1 if none
+
+	// Tags: the names met in tag features, classes and tag-map values, by ID;
+	// ID otherTag stands for any other tag (it is in no feature).
+	tagID    map[string]int32
+	tagNames []string
+	otherTag int32
+	classTag []int32 // class → tag ID
+	start1   int32   // "-START-"
+	start2   int32   // "-START2-"
+	m1Tag    []int32 // tag ID → "i-1 tag" feature
+	m2Tag    []int32 // tag ID → "i-2 tag" feature
+
+	// Words.
+	norms     *lexicon // norm → entry
+	suffixes  *lexicon // suffix of a norm no word feature has → entry
+	entries   []wordEntry
+	tw        []tagFeat     // "i-1 tag+i word" features of the entries
+	ctxW      []labelWeight // merged context weights of the entries
+	marker    [4]int32      // entries of -START-, -START2-, -END-, -END2-
+	hyphen    int32         // entries of the norms !HYPHEN, !YEAR, !DIGITS
+	year      int32
+	digits    int32
+	iSuffix   *lexicon   // suffix3(word) → "i suffix" feature
+	pref1     [256]int32 // first byte → "i pref1" feature
+	fixed     *lexicon   // word → index into fixedTags/fixedID (prose's tag map)
+	fixedTags []string   // tag-map tags
+	fixedID   []int32    // their tag IDs
+}
+
+// wordEntry is what a norm gives as the token tagged and as a neighbour.
+type wordEntry struct {
+	iWord    int32    // "i word" feature, -1 if none
+	tw0, tw1 int32    // its "i-1 tag+i word" features: tw[tw0:tw1]
+	ctx      [5]int32 // role r's merged weights: ctxW[ctx[r]:ctx[r+1]]
+	ctxMask  [4]uint64
+	// own (hasOwn: a word entry), for a token that is its norm (lower
+	// case, no special form): the "i word", "i suffix" and "i pref1"
+	// weights it gives as the token tagged, merged: ctxW[own0:own1];
+	// ownMask their classes.
+	own0, own1 int32
+	ownMask    uint64
+	hasOwn     bool
 }
 
 // labelWeight is one class weight of a feature.
@@ -43,6 +100,16 @@ type labelWeight struct {
 	w     float64
 	label int32
 }
+
+type tagFeat struct{ tag, feat int32 }
+
+// Roles of a context word.
+const (
+	ctxM1 = iota // "i-1 word", "i-1 suffix"
+	ctxM2        // "i-2 word"
+	ctxP1        // "i+1 word", "i+1 suffix"
+	ctxP2        // "i+2 word"
+)
 
 var (
 	fastTaggerOnce sync.Once
@@ -103,77 +170,167 @@ func loadPOSTagger() (*posTagger, error) {
 	if len(t.classes) > 64 {
 		return nil, fmt.Errorf("caption: prose model has %d classes; the tagger handles at most 64", len(t.classes))
 	}
+	t.nc = len(t.classes)
 	t.fmask = make([]uint64, len(t.offs)-1)
 	for f := range t.fmask {
 		for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
 			t.fmask[f] |= 1 << lw.label
 		}
 	}
-	t.bias = -1
-	if f, ok := t.feats["bias"]; ok {
-		t.bias = f
+	t.bias = t.feature("bias")
+	if err := t.indexTags(); err != nil {
+		return nil, err
+	}
+	if err := t.indexWords(); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
-// tagScratch holds one goroutine's buffers and its cache of per-word
-// feature IDs (words repeat across captions; the cache is bounded).
-type tagScratch struct {
-	ctx         []string
-	key         []byte
-	scores      []float64
-	tags        []string
-	words       map[string]*wordFeats
-	oldWords    map[string]*wordFeats // the previous generation of words
-	predictions int64                 // tags predicted so far (for tests and benchmarks)
-	need        []bool                // tags to compute (tagCaptionNeeded; tag marks what they depend on)
-	infos       []*wordFeats
-	tok         *proseTok
-	tagIDs      map[string]int32   // tag → index into the tag-feature tables
-	tagFeat     [][3]int32         // per tag index: "i-1 tag", "i-2 tag", pair row
-	pairs       map[[2]int32]int32 // (i-1 tag, i-2 tag) → index into pairVec
-	// pairVec holds, per pair of previous tags, the sum of the weights of
-	// "i-1 tag", "i-2 tag" and "i tag+i-2 tag", dense over the classes.
-	pairVec  []float64
-	pairMask []uint64
+// feature returns the ID of the feature whose key is the parts joined by
+// spaces, or -1.
+func (t *posTagger) feature(parts ...string) int32 {
+	if f, ok := t.feats[strings.Join(parts, " ")]; ok {
+		return f
+	}
+	return -1
 }
 
-// wordFeats are the IDs (-1: not in the model) of the features a word
-// gives, by its role around the token being tagged.
-type wordFeats struct {
-	norm                                  string    // prose's normalize(word)
-	iWord, m1Word, p1Word, m2Word, p2Word int32     // "i word", "i-1 word", ... of norm
-	iSuffix, pref1                        int32     // of the word itself
-	m1Suffix, p1Suffix                    int32     // of norm
-	m1TagWord                             []tagFeat // "i-1 tag+i word" by tag index, filled as met
-	fixed                                 string    // the word's tag when it does not depend on context (fixedTag), else ""
-	// own is the sum of the weights of the features the word gives as the
-	// token tagged (bias, suffix, first letter, word), dense over the
-	// classes, filled at the word's first prediction; ownMask the classes
-	// they weigh.
-	own     []float64
-	ownMask uint64
-	// ctx holds, per role as a neighbour of the token tagged (ctxM1: the
-	// word before it, ctxM2, ctxP1, ctxP2), the weights of the features it
-	// gives there, merged per class; ctxMask their classes.
-	ctx     [4][]labelWeight
-	ctxMask [4]uint64
+// indexTags interns the tag names and the tag features.
+func (t *posTagger) indexTags() error {
+	t.tagID = map[string]int32{}
+	intern := func(name string) int32 {
+		id, ok := t.tagID[name]
+		if !ok {
+			id = int32(len(t.tagNames))
+			t.tagID[name] = id
+			t.tagNames = append(t.tagNames, name)
+		}
+		return id
+	}
+	for _, c := range t.classes {
+		t.classTag = append(t.classTag, intern(c))
+	}
+	t.start1, t.start2 = intern("-START-"), intern("-START2-")
+	for key := range t.feats {
+		switch {
+		case strings.HasPrefix(key, "i-1 tag "), strings.HasPrefix(key, "i-2 tag "):
+			intern(key[len("i-1 tag "):])
+		case strings.HasPrefix(key, "i tag+i-2 tag "):
+			p1, p2, _ := strings.Cut(key[len("i tag+i-2 tag "):], " ")
+			intern(p1)
+			intern(p2)
+		case strings.HasPrefix(key, "i-1 tag+i word "):
+			p1, _, _ := strings.Cut(key[len("i-1 tag+i word "):], " ")
+			intern(p1)
+		}
+	}
+	t.fixed = newLexicon()
+	for word, tag := range t.tagMap {
+		if len(word) > maxLexKey || word == "" {
+			return fmt.Errorf("caption: prose tag-map word %q cannot be indexed", word)
+		}
+		t.fixed.put(word, int32(len(t.fixedTags)))
+		t.fixedTags = append(t.fixedTags, tag)
+		t.fixedID = append(t.fixedID, intern(tag))
+	}
+	t.fixed.seal()
+	t.otherTag = int32(len(t.tagNames))
+	t.m1Tag = make([]int32, len(t.tagNames)+1)
+	t.m2Tag = make([]int32, len(t.tagNames)+1)
+	t.m1Tag[t.otherTag], t.m2Tag[t.otherTag] = -1, -1
+	for id, name := range t.tagNames {
+		t.m1Tag[id], t.m2Tag[id] = t.feature("i-1 tag", name), t.feature("i-2 tag", name)
+	}
+	return nil
 }
 
-// Roles of a context word.
-const (
-	ctxM1 = iota // "i-1 word", "i-1 suffix"
-	ctxM2        // "i-2 word"
-	ctxP1        // "i+1 word", "i+1 suffix"
-	ctxP2        // "i+2 word"
-)
+// tagIDOf is a tag name's ID (otherTag for a name in no feature).
+func (t *posTagger) tagIDOf(name string) int32 {
+	if id, ok := t.tagID[name]; ok {
+		return id
+	}
+	return t.otherTag
+}
 
-// setContext merges the word's context features per role.
-func (t *posTagger) setContext(wf *wordFeats) {
+// indexWords builds the word entries and the suffix and prefix tables.
+func (t *posTagger) indexWords() error {
+	norms := map[string]bool{}
+	tagWords := map[string][]tagFeat{}
+	t.iSuffix = newLexicon()
+	suffixes := map[string]bool{}
+	for key, f := range t.feats {
+		switch {
+		case strings.HasPrefix(key, "i word "), strings.HasPrefix(key, "i-1 word "), strings.HasPrefix(key, "i+1 word "),
+			strings.HasPrefix(key, "i-2 word "), strings.HasPrefix(key, "i+2 word "):
+			norms[key[strings.Index(key, "word ")+len("word "):]] = true
+		case strings.HasPrefix(key, "i-1 tag+i word "):
+			p1, norm, _ := strings.Cut(key[len("i-1 tag+i word "):], " ")
+			norms[norm] = true
+			tagWords[norm] = append(tagWords[norm], tagFeat{tag: t.tagIDOf(p1), feat: f})
+		case strings.HasPrefix(key, "i suffix "):
+			if s := key[len("i suffix "):]; s != "" {
+				t.iSuffix.put(s, f)
+			}
+		case strings.HasPrefix(key, "i-1 suffix "), strings.HasPrefix(key, "i+1 suffix "):
+			suffixes[key[len("i-1 suffix "):]] = true
+		}
+	}
+	t.iSuffix.seal()
+	for b := range t.pref1 {
+		t.pref1[b] = t.feature("i pref1", string(rune(b)))
+	}
+	t.entries = append(t.entries, wordEntry{iWord: -1}) // 0: no feature
+	t.norms, t.suffixes = newLexicon(), newLexicon()
+	for norm := range norms {
+		if norm == "" || len(norm) > maxLexKey {
+			return fmt.Errorf("caption: prose model word %q cannot be indexed", norm)
+		}
+		e := t.newEntry(norm, true)
+		e.tw0 = int32(len(t.tw))
+		t.tw = append(t.tw, tagWords[norm]...)
+		e.tw1 = int32(len(t.tw))
+		t.norms.put(norm, int32(len(t.entries)))
+		t.entries = append(t.entries, e)
+	}
+	for s := range suffixes {
+		if s == "" {
+			continue
+		}
+		t.suffixes.put(s, int32(len(t.entries)))
+		t.entries = append(t.entries, t.newEntry(s, false))
+	}
+	t.norms.seal()
+	t.suffixes.seal()
+	for k, m := range []string{"-START-", "-START2-", "-END-", "-END2-"} {
+		t.marker[k] = t.entryOf([]byte(m))
+	}
+	t.hyphen, t.year, t.digits = t.entryOf([]byte("!HYPHEN")), t.entryOf([]byte("!YEAR")), t.entryOf([]byte("!DIGITS"))
+	return nil
+}
+
+// newEntry merges what a norm gives (word: true) or, for a norm no word
+// feature has, what its suffix s gives.
+func (t *posTagger) newEntry(s string, word bool) wordEntry {
+	e := wordEntry{iWord: -1}
+	var fs [4][2]int32
+	if word {
+		e.iWord = t.feature("i word", s)
+		suf := suffix3(s)
+		fs = [4][2]int32{
+			ctxM1: {t.feature("i-1 word", s), t.feature("i-1 suffix", suf)},
+			ctxM2: {t.feature("i-2 word", s), -1},
+			ctxP1: {t.feature("i+1 word", s), t.feature("i+1 suffix", suf)},
+			ctxP2: {t.feature("i+2 word", s), -1},
+		}
+	} else {
+		fs = [4][2]int32{ctxM1: {t.feature("i-1 suffix", s), -1}, ctxM2: {-1, -1}, ctxP1: {t.feature("i+1 suffix", s), -1}, ctxP2: {-1, -1}}
+	}
 	var acc [64]float64
-	for role, fs := range [4][2]int32{ctxM1: {wf.m1Word, wf.m1Suffix}, ctxM2: {wf.m2Word, -1}, ctxP1: {wf.p1Word, wf.p1Suffix}, ctxP2: {wf.p2Word, -1}} {
+	for role, pair := range fs {
+		e.ctx[role] = int32(len(t.ctxW))
 		var mask uint64
-		for _, f := range fs {
+		for _, f := range pair {
 			if f < 0 {
 				continue
 			}
@@ -182,19 +339,85 @@ func (t *posTagger) setContext(wf *wordFeats) {
 			}
 			mask |= t.fmask[f]
 		}
-		var lws []labelWeight
 		for m := mask; m != 0; m &= m - 1 {
 			c := bits.TrailingZeros64(m)
-			lws = append(lws, labelWeight{w: acc[c], label: int32(c)})
+			t.ctxW = append(t.ctxW, labelWeight{w: acc[c], label: int32(c)})
 			acc[c] = 0
 		}
-		wf.ctx[role], wf.ctxMask[role] = lws, mask
+		e.ctxMask[role] = mask
 	}
+	e.ctx[4] = int32(len(t.ctxW))
+	// As the token tagged, when the token is the norm itself, a word
+	// entry gives its word, suffix and first-letter features.
+	e.own0 = int32(len(t.ctxW))
+	if word {
+		e.hasOwn = true
+	}
+	for _, f := range []int32{e.iWord, t.feature("i suffix", suffix3(s)), t.pref1[s[0]]} {
+		if !word {
+			break
+		}
+		if f < 0 {
+			continue
+		}
+		for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
+			acc[lw.label] += lw.w
+		}
+		e.ownMask |= t.fmask[f]
+	}
+	for m := e.ownMask; m != 0; m &= m - 1 {
+		c := bits.TrailingZeros64(m)
+		t.ctxW = append(t.ctxW, labelWeight{w: acc[c], label: int32(c)})
+		acc[c] = 0
+	}
+	e.own1 = int32(len(t.ctxW))
+	return e
 }
 
-type tagFeat struct{ tag, feat int32 }
+// entryOf is a norm's entry: its own, else its suffix's, else 0.
+func (t *posTagger) entryOf(norm []byte) int32 {
+	if e, ok := t.norms.get(norm, hashKey(norm)); ok {
+		return e
+	}
+	suf := norm[len(norm)-min(len(norm), 3):]
+	if e, ok := t.suffixes.get(suf, hashKey(suf)); ok {
+		return e
+	}
+	return 0
+}
 
-const maxCachedWords = 1 << 15 // per scratch; a crawl's unique words must not grow it without end
+func suffix3(s string) string { return s[len(s)-min(len(s), 3):] }
+
+// tagScratch holds one goroutine's buffers.
+type tagScratch struct {
+	scores      []float64
+	tags        []string
+	tagIDs      []int32
+	infos       []tokInfo
+	need        []bool // tags to compute (tagCaptionNeeded; tag marks what they depend on)
+	predictions int64  // tags predicted so far (for tests and benchmarks)
+	tok         *proseTok
+	lower       []byte
+	words       []string // the words being tagged
+	// pairRow maps a pair of previous tag IDs to its row of pairVec (-1:
+	// not built yet): the bias and the "i-1 tag", "i-2 tag" and "i tag+i-2
+	// tag" weights summed, dense over the classes; pairMask their classes.
+	pairRow  []int32
+	pairVec  []float64
+	pairMask []uint64
+	// special caches the tags of words whose tag needs a regular
+	// expression (links, e-mails, prose's -NONE- and -XYZ- forms); bounded.
+	special map[string]string
+}
+
+// tokInfo is a token's entry (-1: not looked up yet; only tokens near a
+// predicted one are) and whether the token is its norm.
+type tokInfo struct {
+	entry int32
+	plain bool
+}
+
+const maxSpecialWords = 1 << 12
 
 var (
 	noneRE = regexp.MustCompile(`^(?:0|\*[\w?]\*|\*\-\d{1,3}|\*[A-Z]+\*\-\d{1,3}|\*)$`)
@@ -247,64 +470,38 @@ func normalizeWord(word string) string {
 	return strings.ToLower(word)
 }
 
-// tag tags the words as prose's tagger would; ok is false when a word
-// might be an emoticon (the caller then asks prose itself). With need
-// (nil: every tag), only the tags need asks for and those they depend on
-// are computed (need is marked with the latter); the others are "".
-func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []string, ok bool) {
-	for _, w := range words {
-		if maybeEmoticon(w) && !notEmoticon(w) {
-			return nil, false
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// normEntry is the entry of normalizeWord(w), computed without allocating
+// for ASCII words.
+// plain reports whether the norm is w itself.
+func (t *posTagger) normEntry(sc *tagScratch, w string) (entry int32, plain bool) {
+	switch {
+	case w == "":
+		return 0, false
+	case w[0] != '-' && strings.IndexByte(w, '-') >= 0:
+		return t.hyphen, false
+	case len(w) == 4 && (isDigit(w[0]) || w[0] == '+' || w[0] == '-') && isDigit(w[1]) && isDigit(w[2]) && isDigit(w[3]):
+		return t.year, false // strconv.Atoi accepts a sign
+	case isDigit(w[0]):
+		return t.digits, false
+	}
+	sc.lower = sc.lower[:0]
+	plain = true
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= utf8.RuneSelf {
+			sc.lower = append(sc.lower[:0], strings.ToLower(w)...)
+			plain = string(sc.lower) == w
+			break
 		}
-	}
-	if sc.words == nil || len(sc.words) > maxCachedWords {
-		// Two generations: the words met since the last turn stay, so the
-		// frequent ones are not recomputed, and memory stays bounded.
-		sc.oldWords, sc.words = sc.words, map[string]*wordFeats{}
-	}
-	sc.infos = sc.infos[:0]
-	for _, w := range words {
-		sc.infos = append(sc.infos, t.wordInfo(sc, w))
-	}
-	if len(sc.scores) < len(t.classes) {
-		sc.scores = make([]float64, len(t.classes))
-	}
-	// Tags that do not depend on the tags before them first; "" marks the
-	// ones to predict.
-	sc.tags = sc.tags[:0]
-	for _, inf := range sc.infos {
-		sc.tags = append(sc.tags, inf.fixed)
-	}
-	if need != nil {
-		// Only the tags asked for, and those they depend on (a predicted
-		// tag depends on the two before it), marked in need: the others
-		// stay "".
-		for i := len(words) - 1; i >= 0; i-- {
-			if need[i] && sc.tags[i] == "" {
-				if i >= 1 {
-					need[i-1] = true
-				}
-				if i >= 2 {
-					need[i-2] = true
-				}
-			}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+			plain = false
 		}
+		sc.lower = append(sc.lower, c)
 	}
-	for i := range words {
-		if sc.tags[i] != "" || need != nil && !need[i] {
-			continue
-		}
-		p1, p2 := "-START-", "-START2-"
-		switch {
-		case i >= 2:
-			p1, p2 = sc.tags[i-1], sc.tags[i-2]
-		case i == 1:
-			p1, p2 = sc.tags[0], "-START-"
-		}
-		sc.tags[i] = t.predict(i, sc, words[i], p1, p2)
-		sc.predictions++
-	}
-	return sc.tags, true
+	return t.entryOf(sc.lower), plain
 }
 
 // fixedTag is a word's tag when it does not depend on the words before:
@@ -324,109 +521,123 @@ func (t *posTagger) fixedTag(word string) string {
 	return t.tagMap[word]
 }
 
-// lookup returns the ID of the feature whose key is the parts joined by
-// spaces, or -1.
-func (t *posTagger) lookup(sc *tagScratch, parts ...string) int32 {
-	sc.key = sc.key[:0]
-	for k, p := range parts {
-		if k > 0 {
-			sc.key = append(sc.key, ' ')
+// fixedOf is fixedTag with its tag ID: a table lookup unless the word
+// needs one of the regular expressions (cached per scratch).
+func (t *posTagger) fixedOf(sc *tagScratch, w string) (string, int32) {
+	if w == "" || w == "-" || w == "0" || w[0] == '*' || w[0] == '-' || strings.IndexByte(w, '.') >= 0 || strings.IndexByte(w, '@') >= 0 {
+		tag, ok := sc.special[w]
+		if !ok {
+			tag = t.fixedTag(w)
+			if sc.special == nil || len(sc.special) >= maxSpecialWords {
+				sc.special = map[string]string{}
+			}
+			sc.special[strings.Clone(w)] = tag
 		}
-		sc.key = append(sc.key, p...)
+		if tag == "" {
+			return "", -1
+		}
+		return tag, t.tagIDOf(tag)
 	}
-	if f, ok := t.feats[string(sc.key)]; ok {
-		return f
+	kb := unsafe.Slice(unsafe.StringData(w), len(w))
+	if k, ok := t.fixed.get(kb, hashKey(kb)); ok {
+		return t.fixedTags[k], t.fixedID[k]
 	}
-	return -1
+	return "", -1
 }
 
-func suffix3(s string) string { return s[len(s)-min(len(s), 3):] }
-
-// wordInfo returns (and caches) a word's feature IDs.
-func (t *posTagger) wordInfo(sc *tagScratch, w string) *wordFeats {
-	if wf, ok := sc.words[w]; ok {
-		return wf
+// info returns token j's entry, looking it up at first use.
+func (t *posTagger) info(sc *tagScratch, j int) *tokInfo {
+	inf := &sc.infos[j]
+	if inf.entry < 0 {
+		inf.entry, inf.plain = t.normEntry(sc, sc.words[j])
 	}
-	if wf, ok := sc.oldWords[w]; ok {
-		sc.words[w] = wf
-		return wf
-	}
-	w = strings.Clone(w) // kept in the cache: must not point into the caller's buffer
-	norm := normalizeWord(w)
-	wf := &wordFeats{norm: norm,
-		iWord: t.lookup(sc, "i word", norm), m1Word: t.lookup(sc, "i-1 word", norm), p1Word: t.lookup(sc, "i+1 word", norm),
-		m2Word: t.lookup(sc, "i-2 word", norm), p2Word: t.lookup(sc, "i+2 word", norm),
-		m1Suffix: t.lookup(sc, "i-1 suffix", suffix3(norm)), p1Suffix: t.lookup(sc, "i+1 suffix", suffix3(norm)),
-		iSuffix: -1, pref1: -1}
-	if w != "" {
-		wf.iSuffix = t.lookup(sc, "i suffix", suffix3(w))
-		wf.pref1 = t.lookup(sc, "i pref1", string(rune(w[0])))
-	}
-	wf.fixed = t.fixedTag(w)
-	t.setContext(wf)
-	sc.words[w] = wf
-	return wf
+	return inf
 }
 
-// boundary are the context words outside the caption.
-var boundary = map[string]bool{"-START-": true, "-START2-": true, "-END-": true, "-END2-": true}
-
-// ctxInfo returns the features of the context word at position j of the
-// caption (negative or past the end: the -START-/-END- markers).
-func (t *posTagger) ctxInfo(sc *tagScratch, j int) *wordFeats {
-	if j >= 0 && j < len(sc.infos) {
-		return sc.infos[j]
+// tag tags the words as prose's tagger would; ok is false when a word
+// might be an emoticon (the caller then asks prose itself). With need
+// (nil: every tag), only the tags need asks for and those they depend on
+// are computed (need is marked with the latter); the others are "".
+func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []string, ok bool) {
+	for _, w := range words {
+		if maybeEmoticon(w) && !notEmoticon(w) {
+			return nil, false
+		}
 	}
-	var m string
-	switch j {
-	case -2:
-		m = "-START-"
-	case -1:
-		m = "-START2-"
-	default:
-		if j == len(sc.infos) {
-			m = "-END-"
+	// Tags that do not depend on the tags before them first; "" marks the
+	// ones to predict.
+	sc.infos, sc.tags, sc.tagIDs, sc.words = sc.infos[:0], sc.tags[:0], sc.tagIDs[:0], words
+	for _, w := range words {
+		sc.infos = append(sc.infos, tokInfo{entry: -1})
+		tag, id := t.fixedOf(sc, w)
+		sc.tags, sc.tagIDs = append(sc.tags, tag), append(sc.tagIDs, id)
+	}
+	if need != nil {
+		// Only the tags asked for, and those they depend on (a predicted
+		// tag depends on the two before it), marked in need: the others
+		// stay "".
+		for i := len(words) - 1; i >= 0; i-- {
+			if need[i] && sc.tags[i] == "" {
+				if i >= 1 {
+					need[i-1] = true
+				}
+				if i >= 2 {
+					need[i-2] = true
+				}
+			}
+		}
+	}
+	if len(sc.scores) < t.nc {
+		sc.scores = make([]float64, t.nc)
+	}
+	for i := range words {
+		if sc.tags[i] != "" || need != nil && !need[i] {
+			continue
+		}
+		t1, t2 := t.start1, t.start2
+		switch {
+		case i >= 2:
+			t1, t2 = sc.tagIDs[i-1], sc.tagIDs[i-2]
+		case i == 1:
+			t1, t2 = sc.tagIDs[0], t.start1
+		}
+		if class := t.predict(i, sc, t1, t2); class >= 0 {
+			sc.tags[i], sc.tagIDs[i] = t.classes[class], t.classTag[class]
 		} else {
-			m = "-END2-"
+			sc.tagIDs[i] = t.otherTag
+		}
+		sc.predictions++
+	}
+	return sc.tags, true
+}
+
+// pair returns the row of pairVec for previous tags t1 (i-1) and t2 (i-2).
+func (t *posTagger) pair(sc *tagScratch, t1, t2 int32) int {
+	n := int32(len(t.tagNames) + 1)
+	if t1 < 0 || t1 >= n {
+		t1 = t.otherTag
+	}
+	if t2 < 0 || t2 >= n {
+		t2 = t.otherTag
+	}
+	if sc.pairRow == nil {
+		sc.pairRow = make([]int32, n*n)
+		for k := range sc.pairRow {
+			sc.pairRow[k] = -1
 		}
 	}
-	if wf, ok := sc.words["\x00"+m]; ok {
-		return wf
+	k := t1*n + t2
+	if r := sc.pairRow[k]; r >= 0 {
+		return int(r)
 	}
-	if wf, ok := sc.oldWords["\x00"+m]; ok {
-		sc.words["\x00"+m] = wf
-		return wf
+	r := len(sc.pairMask)
+	sc.pairRow[k] = int32(r)
+	v := make([]float64, t.nc)
+	var mask uint64
+	fs := [4]int32{t.bias, t.m1Tag[t1], t.m2Tag[t2], -1}
+	if t1 != t.otherTag && t2 != t.otherTag {
+		fs[3] = t.feature("i tag+i-2 tag", t.tagNames[t1], t.tagNames[t2])
 	}
-	wf := &wordFeats{norm: m,
-		iWord: t.lookup(sc, "i word", m), m1Word: t.lookup(sc, "i-1 word", m), p1Word: t.lookup(sc, "i+1 word", m),
-		m2Word: t.lookup(sc, "i-2 word", m), p2Word: t.lookup(sc, "i+2 word", m),
-		m1Suffix: t.lookup(sc, "i-1 suffix", suffix3(m)), p1Suffix: t.lookup(sc, "i+1 suffix", suffix3(m)),
-		iSuffix: -1, pref1: -1}
-	t.setContext(wf)
-	sc.words["\x00"+m] = wf
-	return wf
-}
-
-// tagFeats returns a tag's index and its "i-1 tag" and "i-2 tag" feature IDs.
-func (t *posTagger) tagFeats(sc *tagScratch, tag string) (int32, [3]int32) {
-	if sc.tagIDs == nil {
-		sc.tagIDs = map[string]int32{}
-		sc.pairs = map[[2]int32]int32{}
-	}
-	id, ok := sc.tagIDs[tag]
-	if !ok {
-		id = int32(len(sc.tagFeat))
-		sc.tagIDs[tag] = id
-		sc.tagFeat = append(sc.tagFeat, [3]int32{t.lookup(sc, "i-1 tag", tag), t.lookup(sc, "i-2 tag", tag), -1})
-	}
-	return id, sc.tagFeat[id]
-}
-
-// predict is prose's featurize + predict for token i (the context window
-// is the words two either side, with -START-/-END- markers).
-// addDense adds the weights of features fs (-1: none) to the dense v and
-// their classes to mask.
-func (t *posTagger) addDense(v []float64, mask *uint64, fs ...int32) {
 	for _, f := range fs {
 		if f < 0 {
 			continue
@@ -434,64 +645,77 @@ func (t *posTagger) addDense(v []float64, mask *uint64, fs ...int32) {
 		for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
 			v[lw.label] += lw.w
 		}
-		*mask |= t.fmask[f]
+		mask |= t.fmask[f]
 	}
+	sc.pairVec = append(sc.pairVec, v...)
+	sc.pairMask = append(sc.pairMask, mask)
+	return r
 }
 
-func (t *posTagger) predict(i int, sc *tagScratch, w, p1, p2 string) string {
-	// prose: i = min(len(ctx)-2, i+2) on the padded context, which is i+2
-	// for every token: the window is tokens i-2 .. i+2.
-	cur, prev, next := sc.infos[i], t.ctxInfo(sc, i-1), t.ctxInfo(sc, i+1)
-	prev2, next2 := t.ctxInfo(sc, i-2), t.ctxInfo(sc, i+2)
-	t1, f1 := t.tagFeats(sc, p1)
-	t2, f2 := t.tagFeats(sc, p2)
-	nc := len(t.classes)
-	pair, ok := sc.pairs[[2]int32{t1, t2}]
-	if !ok {
-		pair = int32(len(sc.pairMask))
-		sc.pairs[[2]int32{t1, t2}] = pair
-		v := make([]float64, nc)
-		var m uint64
-		t.addDense(v, &m, f1[0], f2[1], t.lookup(sc, "i tag+i-2 tag", p1, p2))
-		sc.pairVec = append(sc.pairVec, v...)
-		sc.pairMask = append(sc.pairMask, m)
+// ctxEntry is the entry of the context word at position j of the caption
+// (negative or past the end: the -START-/-END- markers).
+func (t *posTagger) ctxEntry(sc *tagScratch, j int) *wordEntry {
+	switch {
+	case j >= 0 && j < len(sc.infos):
+		return &t.entries[t.info(sc, j).entry]
+	case j == -2:
+		return &t.entries[t.marker[0]]
+	case j == -1:
+		return &t.entries[t.marker[1]]
+	case j == len(sc.infos):
+		return &t.entries[t.marker[2]]
 	}
-	tagWord := int32(-2)
-	for _, tf := range cur.m1TagWord {
+	return &t.entries[t.marker[3]]
+}
+
+// predict is prose's featurize + predict for token i, given the tag IDs of
+// the two tokens before it; it returns the class, -1 if no feature weighs
+// any. (prose: i = min(len(ctx)-2, i+2) on the padded context, which is
+// i+2 for every token: the window is tokens i-2 .. i+2.)
+func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
+	nc := t.nc
+	r := t.pair(sc, t1, t2)
+	scores := sc.scores[:nc]
+	copy(scores, sc.pairVec[r*nc:(r+1)*nc])
+	present := sc.pairMask[r]
+	inf := t.info(sc, i)
+	cur := &t.entries[inf.entry]
+	w := sc.words[i]
+	fs := [4]int32{-1, -1, -1, -1}
+	for _, tf := range t.tw[cur.tw0:cur.tw1] {
 		if tf.tag == t1 {
-			tagWord = tf.feat
+			fs[0] = tf.feat
 			break
 		}
 	}
-	if tagWord == -2 {
-		tagWord = t.lookup(sc, "i-1 tag+i word", p1, cur.norm)
-		cur.m1TagWord = append(cur.m1TagWord, tagFeat{t1, tagWord})
-	}
-	if cur.own == nil {
-		cur.own = make([]float64, nc)
-		t.addDense(cur.own, &cur.ownMask, t.bias, cur.iSuffix, cur.pref1, cur.iWord)
-	}
-	// The token's own features and the previous tags' come summed; the
-	// rest are added weight by weight. (prose sums the same weights in map
-	// order; the grouping changes the last bits only, and no tag of the
-	// 10,000 LAION captions: TestFastTaggerMatchesProse.)
-	scores := sc.scores[:nc]
-	pv := sc.pairVec[int(pair)*nc : int(pair+1)*nc]
-	for c, x := range cur.own {
-		scores[c] = x + pv[c]
-	}
-	present := cur.ownMask | sc.pairMask[pair]
-	if tagWord >= 0 {
-		for _, lw := range t.lw[t.offs[tagWord]:t.offs[tagWord+1]] {
+	if inf.plain && cur.hasOwn {
+		for _, lw := range t.ctxW[cur.own0:cur.own1] {
 			scores[lw.label] += lw.w
 		}
-		present |= t.fmask[tagWord]
+		present |= cur.ownMask
+	} else if w != "" {
+		suf := suffix3(w)
+		kb := unsafe.Slice(unsafe.StringData(suf), len(suf))
+		if f, ok := t.iSuffix.get(kb, hashKey(kb)); ok {
+			fs[1] = f
+		}
+		fs[2], fs[3] = t.pref1[w[0]], cur.iWord
 	}
-	for k, wf := range [4]*wordFeats{ctxM1: prev, ctxM2: prev2, ctxP1: next, ctxP2: next2} {
-		for _, lw := range wf.ctx[k] {
+	for _, f := range fs {
+		if f < 0 {
+			continue
+		}
+		for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
 			scores[lw.label] += lw.w
 		}
-		present |= wf.ctxMask[k]
+		present |= t.fmask[f]
+	}
+	for role, j := range [4]int{ctxM1: i - 1, ctxM2: i - 2, ctxP1: i + 1, ctxP2: i + 2} {
+		e := t.ctxEntry(sc, j)
+		for _, lw := range t.ctxW[e.ctx[role]:e.ctx[role+1]] {
+			scores[lw.label] += lw.w
+		}
+		present |= e.ctxMask[role]
 	}
 	best, class := math.Inf(-1), -1
 	for c, s := range scores {
@@ -499,10 +723,7 @@ func (t *posTagger) predict(i int, sc *tagScratch, w, p1, p2 string) string {
 			best, class = s, c
 		}
 	}
-	if class < 0 {
-		return ""
-	}
-	return t.classes[class]
+	return class
 }
 
 // tagCaption returns the tokens of a (cleaned) caption and their tags, as
