@@ -161,6 +161,33 @@ func (l *lexicon) get(key []byte, h uint64) (int32, bool) {
 	return l.lookup(key, h)
 }
 
+// find returns key's value: get with the hash computed here, and keys of
+// up to 16 bytes compared in the slot (no read of the key store).
+func (l *lexicon) find(key []byte) (int32, bool) {
+	n := len(key)
+	if n > 16 || n == 0 {
+		return l.get(key, hashKey(key))
+	}
+	var w0, w1 uint64
+	if n >= 8 {
+		w0 = binary.LittleEndian.Uint64(key)
+		if n > 8 {
+			w1 = tailWord(key[8:])
+		}
+	} else {
+		w0 = tailWord(key)
+	}
+	h := hashMix(uint64(n)*hashMul, w0)
+	if n > 8 {
+		h = hashMix(h, w1)
+	}
+	h = hashEnd(h)
+	if !l.maybe(h) {
+		return 0, false
+	}
+	return l.lookupShort(h, n, w0, w1)
+}
+
 func (l *lexicon) lookup(key []byte, h uint64) (int32, bool) {
 	if l.mask == 0 && len(l.slots) == 0 {
 		return 0, false

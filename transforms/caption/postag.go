@@ -87,12 +87,13 @@ type wordEntry struct {
 	ctx      [5]int32 // role r's merged weights: ctxW[ctx[r]:ctx[r+1]]
 	ctxMask  [4]uint64
 	// own (hasOwn: a word entry), for a token that is its norm (lower
-	// case, no special form): the "i word", "i suffix" and "i pref1"
-	// weights it gives as the token tagged, merged: ctxW[own0:own1];
+	// case, no special form, formPlain) or the norm with an upper-case
+	// first letter (formTitle): the "i word", "i suffix" and "i pref1"
+	// weights it gives as the token tagged, merged: ctxW[own[f]:own[f]+1];
 	// ownMask their classes.
-	own0, own1 int32
-	ownMask    uint64
-	hasOwn     bool
+	own     [3]int32
+	ownMask [2]uint64
+	hasOwn  bool
 }
 
 // labelWeight is one class weight of a feature.
@@ -347,40 +348,50 @@ func (t *posTagger) newEntry(s string, word bool) wordEntry {
 		e.ctxMask[role] = mask
 	}
 	e.ctx[4] = int32(len(t.ctxW))
-	// As the token tagged, when the token is the norm itself, a word
-	// entry gives its word, suffix and first-letter features.
-	e.own0 = int32(len(t.ctxW))
-	if word {
-		e.hasOwn = true
-	}
-	for _, f := range []int32{e.iWord, t.feature("i suffix", suffix3(s)), t.pref1[s[0]]} {
-		if !word {
-			break
-		}
-		if f < 0 {
+	// As the token tagged, a word entry gives its word, suffix and
+	// first-letter features, merged for the token that is the norm and
+	// for the norm with its first letter upper-cased.
+	e.hasOwn = word
+	for form, tok := range [2]string{formPlain: s, formTitle: titleCase(s)} {
+		e.own[form] = int32(len(t.ctxW))
+		if !word || tok == "" {
 			continue
 		}
-		for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
-			acc[lw.label] += lw.w
+		for _, f := range []int32{e.iWord, t.feature("i suffix", suffix3(tok)), t.pref1[tok[0]]} {
+			if f < 0 {
+				continue
+			}
+			for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
+				acc[lw.label] += lw.w
+			}
+			e.ownMask[form] |= t.fmask[f]
 		}
-		e.ownMask |= t.fmask[f]
+		for m := e.ownMask[form]; m != 0; m &= m - 1 {
+			c := bits.TrailingZeros64(m)
+			t.ctxW = append(t.ctxW, labelWeight{w: acc[c], label: int32(c)})
+			acc[c] = 0
+		}
 	}
-	for m := e.ownMask; m != 0; m &= m - 1 {
-		c := bits.TrailingZeros64(m)
-		t.ctxW = append(t.ctxW, labelWeight{w: acc[c], label: int32(c)})
-		acc[c] = 0
-	}
-	e.own1 = int32(len(t.ctxW))
+	e.own[2] = int32(len(t.ctxW))
 	return e
+}
+
+// titleCase is s with its first byte upper-cased, "" when that is not an
+// ASCII lower-case letter.
+func titleCase(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return ""
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // entryOf is a norm's entry: its own, else its suffix's, else 0.
 func (t *posTagger) entryOf(norm []byte) int32 {
-	if e, ok := t.norms.get(norm, hashKey(norm)); ok {
+	if e, ok := t.norms.find(norm); ok {
 		return e
 	}
 	suf := norm[len(norm)-min(len(norm), 3):]
-	if e, ok := t.suffixes.get(suf, hashKey(suf)); ok {
+	if e, ok := t.suffixes.find(suf); ok {
 		return e
 	}
 	return 0
@@ -411,11 +422,18 @@ type tagScratch struct {
 }
 
 // tokInfo is a token's entry (-1: not looked up yet; only tokens near a
-// predicted one are) and whether the token is its norm.
+// predicted one are) and how the token relates to its norm.
 type tokInfo struct {
 	entry int32
-	plain bool
+	form  uint8
 }
+
+// Forms of a token.
+const (
+	formPlain = iota // the norm itself
+	formTitle        // the norm with an upper-case first letter
+	formOther
+)
 
 const maxSpecialWords = 1 << 12
 
@@ -474,34 +492,46 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // normEntry is the entry of normalizeWord(w), computed without allocating
 // for ASCII words.
-// plain reports whether the norm is w itself.
-func (t *posTagger) normEntry(sc *tagScratch, w string) (entry int32, plain bool) {
+// form tells how w relates to the norm.
+func (t *posTagger) normEntry(sc *tagScratch, w string) (entry int32, form uint8) {
 	switch {
 	case w == "":
-		return 0, false
+		return 0, formOther
 	case w[0] != '-' && strings.IndexByte(w, '-') >= 0:
-		return t.hyphen, false
+		return t.hyphen, formOther
 	case len(w) == 4 && (isDigit(w[0]) || w[0] == '+' || w[0] == '-') && isDigit(w[1]) && isDigit(w[2]) && isDigit(w[3]):
-		return t.year, false // strconv.Atoi accepts a sign
+		return t.year, formOther // strconv.Atoi accepts a sign
 	case isDigit(w[0]):
-		return t.digits, false
+		return t.digits, formOther
 	}
 	sc.lower = sc.lower[:0]
-	plain = true
+	upper, rest := false, false // first byte, others upper-cased
 	for i := 0; i < len(w); i++ {
 		c := w[i]
 		if c >= utf8.RuneSelf {
 			sc.lower = append(sc.lower[:0], strings.ToLower(w)...)
-			plain = string(sc.lower) == w
+			upper, rest = false, string(sc.lower) != w
 			break
 		}
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
-			plain = false
+			if i == 0 {
+				upper = true
+			} else {
+				rest = true
+			}
 		}
 		sc.lower = append(sc.lower, c)
 	}
-	return t.entryOf(sc.lower), plain
+	switch {
+	case rest:
+		form = formOther
+	case upper:
+		form = formTitle
+	default:
+		form = formPlain
+	}
+	return t.entryOf(sc.lower), form
 }
 
 // fixedTag is a word's tag when it does not depend on the words before:
@@ -539,7 +569,7 @@ func (t *posTagger) fixedOf(sc *tagScratch, w string) (string, int32) {
 		return tag, t.tagIDOf(tag)
 	}
 	kb := unsafe.Slice(unsafe.StringData(w), len(w))
-	if k, ok := t.fixed.get(kb, hashKey(kb)); ok {
+	if k, ok := t.fixed.find(kb); ok {
 		return t.fixedTags[k], t.fixedID[k]
 	}
 	return "", -1
@@ -549,7 +579,7 @@ func (t *posTagger) fixedOf(sc *tagScratch, w string) (string, int32) {
 func (t *posTagger) info(sc *tagScratch, j int) *tokInfo {
 	inf := &sc.infos[j]
 	if inf.entry < 0 {
-		inf.entry, inf.plain = t.normEntry(sc, sc.words[j])
+		inf.entry, inf.form = t.normEntry(sc, sc.words[j])
 	}
 	return inf
 }
@@ -688,15 +718,15 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 			break
 		}
 	}
-	if inf.plain && cur.hasOwn {
-		for _, lw := range t.ctxW[cur.own0:cur.own1] {
+	if f := inf.form; f != formOther && cur.hasOwn {
+		for _, lw := range t.ctxW[cur.own[f]:cur.own[f+1]] {
 			scores[lw.label] += lw.w
 		}
-		present |= cur.ownMask
+		present |= cur.ownMask[f]
 	} else if w != "" {
 		suf := suffix3(w)
 		kb := unsafe.Slice(unsafe.StringData(suf), len(suf))
-		if f, ok := t.iSuffix.get(kb, hashKey(kb)); ok {
+		if f, ok := t.iSuffix.find(kb); ok {
 			fs[1] = f
 		}
 		fs[2], fs[3] = t.pref1[w[0]], cur.iWord

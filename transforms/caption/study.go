@@ -186,7 +186,7 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 
 // commonKey is a lower-case token's common-noun key when it is a piece.
 func (m *StudyMatcher) commonKey(lower []byte) (string, bool) {
-	if idx, ok := m.common.get(lower, hashKey(lower)); ok {
+	if idx, ok := m.common.find(lower); ok {
 		if idx == maxLexValue {
 			return "", false
 		}
