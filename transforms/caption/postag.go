@@ -401,7 +401,6 @@ func suffix3(s string) string { return s[len(s)-min(len(s), 3):] }
 
 // tagScratch holds one goroutine's buffers.
 type tagScratch struct {
-	scores      []float64
 	tags        []string
 	tagIDs      []int32
 	infos       []tokInfo
@@ -617,9 +616,6 @@ func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []str
 			}
 		}
 	}
-	if len(sc.scores) < t.nc {
-		sc.scores = make([]float64, t.nc)
-	}
 	for i := range words {
 		if sc.tags[i] != "" || need != nil && !need[i] {
 			continue
@@ -705,8 +701,8 @@ func (t *posTagger) ctxEntry(sc *tagScratch, j int) *wordEntry {
 func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 	nc := t.nc
 	r := t.pair(sc, t1, t2)
-	scores := sc.scores[:nc]
-	copy(scores, sc.pairVec[r*nc:(r+1)*nc])
+	var scores [64]float64 // by class (at most 64: loadPOSTagger); labels index it masked, without bounds checks
+	copy(scores[:nc], sc.pairVec[r*nc:(r+1)*nc])
 	present := sc.pairMask[r]
 	inf := t.info(sc, i)
 	cur := &t.entries[inf.entry]
@@ -720,7 +716,7 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 	}
 	if f := inf.form; f != formOther && cur.hasOwn {
 		for _, lw := range t.ctxW[cur.own[f]:cur.own[f+1]] {
-			scores[lw.label] += lw.w
+			scores[lw.label&63] += lw.w
 		}
 		present |= cur.ownMask[f]
 	} else if w != "" {
@@ -736,21 +732,21 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 			continue
 		}
 		for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
-			scores[lw.label] += lw.w
+			scores[lw.label&63] += lw.w
 		}
 		present |= t.fmask[f]
 	}
 	for role, j := range [4]int{ctxM1: i - 1, ctxM2: i - 2, ctxP1: i + 1, ctxP2: i + 2} {
 		e := t.ctxEntry(sc, j)
 		for _, lw := range t.ctxW[e.ctx[role]:e.ctx[role+1]] {
-			scores[lw.label] += lw.w
+			scores[lw.label&63] += lw.w
 		}
 		present |= e.ctxMask[role]
 	}
 	best, class := math.Inf(-1), -1
-	for c, s := range scores {
-		if present&(1<<c) != 0 && s > best {
-			best, class = s, c
+	for m := present; m != 0; m &= m - 1 {
+		if c := bits.TrailingZeros64(m); scores[c&63] > best {
+			best, class = scores[c&63], c
 		}
 	}
 	return class

@@ -24,7 +24,8 @@ type proseTok struct {
 	spanOf []int
 	spans  []string
 	suffs  []string
-	fresh  int // index of the span split afresh (the text's last), or -1
+	fresh  int   // index of the span split afresh (the text's last), or -1
+	first  []int // shareTags: per span, its first token
 }
 
 func isProseSpecial(tok string) bool {
@@ -154,7 +155,8 @@ func (pt *proseTok) split(token string, span int) bool {
 func (pt *proseTok) tokenize(text string) bool {
 	pt.words, pt.spanOf, pt.spans, pt.fresh = pt.words[:0], pt.spanOf[:0], pt.spans[:0], -1
 	clean := text
-	if strings.ContainsAny(text, "\u201c\u201d\u2018\u2019&") {
+	// (U+2018, U+2019, U+201C and U+201D all begin with the byte 0xE2.)
+	if strings.IndexByte(text, '&') >= 0 || strings.IndexByte(text, 0xE2) >= 0 {
 		clean = proseSanitizer.Replace(text)
 	}
 	white := false
@@ -198,33 +200,36 @@ func (pt *proseTok) tokenize(text string) bool {
 // to the last occurrence (the text's last span is split afresh and shares
 // nothing). It rewrites tags in place.
 func (pt *proseTok) shareTags(tags []string) {
-	type slot struct {
-		span string
-		k    int
-	}
 	if len(pt.words) < 2 || !pt.repeats() {
 		return // no span repeats: no token is shared
 	}
-	last := map[slot]string{}
-	owner := make([]slot, len(pt.words))
-	k, prev := 0, -1
-	for i, si := range pt.spanOf {
-		if si != prev {
-			k, prev = 0, si
+	// first[si]: span si's first token; its tokens are first[si]:first[si+1]
+	// (spanOf is in span order; a span may give no token).
+	pt.first = pt.first[:0]
+	i := 0
+	for si := 0; si <= len(pt.spans); si++ {
+		for i < len(pt.spanOf) && pt.spanOf[i] < si {
+			i++
 		}
-		sp := pt.spans[si]
+		pt.first = append(pt.first, i)
+	}
+	// Each occurrence of a repeated span (the fresh one aside) takes the
+	// tags of the last occurrence: the same text splits into the same tokens.
+	for si := range pt.spans {
 		if si == pt.fresh {
-			sp = "\x00fresh"
+			continue
 		}
-		owner[i] = slot{sp, k}
-		last[owner[i]] = tags[i]
-		k++
-	}
-	if len(last) == len(owner) {
-		return // no span repeats
-	}
-	for i, o := range owner {
-		tags[i] = last[o]
+		last := -1
+		for sj := len(pt.spans) - 1; sj > si; sj-- {
+			if sj != pt.fresh && pt.spans[sj] == pt.spans[si] {
+				last = sj
+				break
+			}
+		}
+		if last < 0 {
+			continue
+		}
+		copy(tags[pt.first[si]:pt.first[si+1]], tags[pt.first[last]:pt.first[last+1]])
 	}
 }
 
