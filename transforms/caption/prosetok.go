@@ -128,9 +128,12 @@ func (pt *proseTok) split(token string, span int) bool {
 			break
 		}
 		last = utf8.RuneCountInString(token)
-		lower := strings.ToLower(token)
+		lower := token // only the contractions are matched on it, and each holds an apostrophe
+		if strings.IndexByte(token, '\'') >= 0 {
+			lower = strings.ToLower(token)
+		}
 		if anyPrefix(token, prosePrefixes) {
-			pt.add(string(token[0]), span)
+			pt.add(token[:1], span) // an ASCII prefix
 			token = token[1:]
 		} else if idx := anyIndex(lower, proseContract); idx > -1 {
 			pt.add(token[:idx], span)
@@ -139,7 +142,7 @@ func (pt *proseTok) split(token string, span int) bool {
 			pt.add(token[:idx], span)
 			token = token[idx:]
 		} else if anySuffix(token, proseSuffixes) {
-			pt.suffs = append(pt.suffs, string(token[len(token)-1]))
+			pt.suffs = append(pt.suffs, token[len(token)-1:]) // an ASCII suffix
 			token = token[:len(token)-1]
 		} else {
 			pt.add(token, span)

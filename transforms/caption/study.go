@@ -46,6 +46,7 @@ type StudyMatcher struct {
 	// token is its own lemma.
 	common   *lexicon
 	keyNames []string
+	pieceKey map[string]string // piece lemma → itself (a key held by the matcher, found without allocating)
 }
 
 type pieceOf struct {
@@ -138,7 +139,7 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 	if err := CheckStudyVocabulary(v, lem); err != nil {
 		return nil, err
 	}
-	m := &StudyMatcher{lem: lem, pieces: make([][]string, len(v.Concepts)), byPiece: map[string][]pieceOf{}}
+	m := &StudyMatcher{lem: lem, pieces: make([][]string, len(v.Concepts)), byPiece: map[string][]pieceOf{}, pieceKey: map[string]string{}}
 	for ci, c := range v.Concepts {
 		ps := StudyPieces(lem, c.Name)
 		m.pieces[ci] = ps
@@ -150,6 +151,7 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 			} else {
 				seen[p] = bit
 				m.byPiece[p] = append(m.byPiece[p], pieceOf{concept: int32(ci), bit: bit})
+				m.pieceKey[p] = p
 			}
 		}
 	}
@@ -184,8 +186,9 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 	return m, nil
 }
 
-// commonKey is a lower-case token's common-noun key when it is a piece.
-func (m *StudyMatcher) commonKey(lower []byte) (string, bool) {
+// commonKey is a lower-case token's common-noun key when it is a piece
+// (buf: scratch space).
+func (m *StudyMatcher) commonKey(lower []byte, buf *[]byte) (string, bool) {
 	if idx, ok := m.common.find(lower); ok {
 		if idx == maxLexValue {
 			return "", false
@@ -193,11 +196,27 @@ func (m *StudyMatcher) commonKey(lower []byte) (string, bool) {
 		return m.keyNames[idx], true
 	}
 	// Not in the dictionary: the token is its own lemma.
-	k := lettersOnly(string(lower))
-	if k == "" || m.byPiece[k] == nil {
+	*buf = appendLetters((*buf)[:0], lower)
+	return m.pieceOf(*buf)
+}
+
+// pieceOf returns key as the piece it is, if it is one.
+func (m *StudyMatcher) pieceOf(key []byte) (string, bool) {
+	if len(key) == 0 {
 		return "", false
 	}
-	return k, true
+	k, ok := m.pieceKey[string(key)]
+	return k, ok
+}
+
+// appendLetters appends the ASCII letters and spaces of s (lettersOnly).
+func appendLetters[S string | []byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ' ' {
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // Pieces returns concept c's piece lemmas.
@@ -215,7 +234,9 @@ type StudyScratch struct {
 	// common noun: token i's end at properEnd[i], commonEnd[i]
 	proper, common       []string
 	properEnd, commonEnd []int
-	lower                []byte
+	lower, letters       []byte
+	touched              []int32
+	needed               func(i int, text string) bool // index's callback, made once
 }
 
 // NewScratch returns buffers sized for m.
@@ -239,18 +260,18 @@ func (m *StudyMatcher) Masks(caption string, sc *StudyScratch, dst []ConceptMask
 	}
 	clear(sc.keys)
 	m.index(caption, sc, true)
-	var touched []int32
+	sc.touched = sc.touched[:0]
 	for k := range sc.keys {
 		for _, p := range m.byPiece[k] {
 			if sc.stamp[p.concept] != sc.gen {
 				sc.stamp[p.concept] = sc.gen
 				sc.mask[p.concept] = 0
-				touched = append(touched, p.concept)
+				sc.touched = append(sc.touched, p.concept)
 			}
 			sc.mask[p.concept] |= p.bit
 		}
 	}
-	for _, c := range touched {
+	for _, c := range sc.touched {
 		dst = append(dst, ConceptMask{Concept: int(c), Mask: sc.mask[c]})
 	}
 	return dst
@@ -280,23 +301,27 @@ func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) 
 		sc.tag = &tagScratch{}
 	}
 	sc.proper, sc.common, sc.properEnd, sc.commonEnd = sc.proper[:0], sc.common[:0], sc.properEnd[:0], sc.commonEnd[:0]
-	needed := func(i int, text string) bool {
-		hit := false
-		sc.subs = appendWordRuns(sc.subs[:0], text)
-		for _, w := range sc.subs {
-			if k := lettersOnly(w); k != "" && m.byPiece[k] != nil {
-				sc.proper = append(sc.proper, k)
-				hit = true
+	if sc.needed == nil {
+		sc.needed = func(i int, text string) bool {
+			hit := false
+			sc.subs = appendWordRuns(sc.subs[:0], text)
+			for _, w := range sc.subs {
+				sc.letters = appendLetters(sc.letters[:0], w)
+				if k, ok := m.pieceOf(sc.letters); ok {
+					sc.proper = append(sc.proper, k)
+					hit = true
+				}
+				sc.lower = appendLower(sc.lower[:0], w)
+				if k, ok := m.commonKey(sc.lower, &sc.letters); ok {
+					sc.common = append(sc.common, k)
+					hit = true
+				}
 			}
-			sc.lower = appendLower(sc.lower[:0], w)
-			if k, ok := m.commonKey(sc.lower); ok {
-				sc.common = append(sc.common, k)
-				hit = true
-			}
+			sc.properEnd, sc.commonEnd = append(sc.properEnd, len(sc.proper)), append(sc.commonEnd, len(sc.common))
+			return hit
 		}
-		sc.properEnd, sc.commonEnd = append(sc.properEnd, len(sc.proper)), append(sc.commonEnd, len(sc.common))
-		return hit
 	}
+	needed := sc.needed
 	if !onlyPieces {
 		needed = nil
 	}
