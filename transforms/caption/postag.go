@@ -771,14 +771,15 @@ func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i 
 	}
 	if sc.tok.tokenize(text) {
 		var need []bool
-		if needed != nil && !sc.tok.repeats() {
-			// (A repeated span reports its last occurrence's tags, so a
-			// caption with one is tagged whole.)
+		if needed != nil {
 			sc.need = sc.need[:0]
 			for i, w := range sc.tok.words {
 				sc.need = append(sc.need, needed(i, w))
 			}
 			need = sc.need
+			// A repeated span reports its last occurrence's tags
+			// (shareTags): a tag asked of an earlier one is asked of that.
+			sc.tok.redirectNeed(need)
 		}
 		if tags, ok := t.tag(sc.tok.words, sc, need); ok {
 			sc.tok.shareTags(tags)

@@ -203,6 +203,28 @@ func (pt *proseTok) tokenize(text string) bool {
 // to the last occurrence (the text's last span is split afresh and shares
 // nothing). It rewrites tags in place.
 func (pt *proseTok) shareTags(tags []string) {
+	pt.eachShared(func(dst, src int) {
+		copy(tags[pt.first[dst]:pt.first[dst+1]], tags[pt.first[src]:pt.first[src+1]])
+	})
+}
+
+// redirectNeed moves each need of a token of a repeated span (the text's
+// last aside) to the same token of the span's last occurrence, whose tag
+// shareTags reports for it.
+func (pt *proseTok) redirectNeed(need []bool) {
+	pt.eachShared(func(dst, src int) {
+		for k := 0; k < pt.first[dst+1]-pt.first[dst]; k++ {
+			if need[pt.first[dst]+k] {
+				need[pt.first[dst]+k], need[pt.first[src]+k] = false, true
+			}
+		}
+	})
+}
+
+// eachShared calls f for each span dst that repeats later (the text's last
+// span aside), with src its last occurrence; pt.first holds, per span, its
+// first token.
+func (pt *proseTok) eachShared(f func(dst, src int)) {
 	if len(pt.words) < 2 || !pt.repeats() {
 		return // no span repeats: no token is shared
 	}
@@ -216,8 +238,8 @@ func (pt *proseTok) shareTags(tags []string) {
 		}
 		pt.first = append(pt.first, i)
 	}
-	// Each occurrence of a repeated span (the fresh one aside) takes the
-	// tags of the last occurrence: the same text splits into the same tokens.
+	// Each occurrence of a repeated span (the fresh one aside) shares the
+	// tokens of the last occurrence: the same text splits into the same tokens.
 	for si := range pt.spans {
 		if si == pt.fresh {
 			continue
@@ -232,7 +254,7 @@ func (pt *proseTok) shareTags(tags []string) {
 		if last < 0 {
 			continue
 		}
-		copy(tags[pt.first[si]:pt.first[si+1]], tags[pt.first[last]:pt.first[last+1]])
+		f(si, last)
 	}
 }
 
