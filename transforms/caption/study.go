@@ -40,13 +40,14 @@ type StudyMatcher struct {
 	lem     *Lemmatizer
 	pieces  [][]string           // concept → piece lemmas (unfiltered)
 	byPiece map[string][]pieceOf // piece lemma → the concepts and bits it stands for
+	// Pieces by ID: pieceID maps a piece lemma to its index in byID.
+	pieceID *lexicon
+	byID    [][]pieceOf
 	// common maps the lower-case dictionary words whose common-noun key
 	// (letters of the lemma) is a piece, or whose own letters are, to
-	// their key's index in keyNames (-1: their key is no piece); any other
+	// their key's piece ID (maxLexValue: their key is no piece); any other
 	// token is its own lemma.
-	common   *lexicon
-	keyNames []string
-	pieceKey map[string]string // piece lemma → itself (a key held by the matcher, found without allocating)
+	common *lexicon
 }
 
 type pieceOf struct {
@@ -139,7 +140,7 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 	if err := CheckStudyVocabulary(v, lem); err != nil {
 		return nil, err
 	}
-	m := &StudyMatcher{lem: lem, pieces: make([][]string, len(v.Concepts)), byPiece: map[string][]pieceOf{}, pieceKey: map[string]string{}}
+	m := &StudyMatcher{lem: lem, pieces: make([][]string, len(v.Concepts)), byPiece: map[string][]pieceOf{}, pieceID: newLexicon()}
 	for ci, c := range v.Concepts {
 		ps := StudyPieces(lem, c.Name)
 		m.pieces[ci] = ps
@@ -151,7 +152,6 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 			} else {
 				seen[p] = bit
 				m.byPiece[p] = append(m.byPiece[p], pieceOf{concept: int32(ci), bit: bit})
-				m.pieceKey[p] = p
 			}
 		}
 	}
@@ -162,7 +162,16 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyIndex := map[string]int32{}
+	ids := map[string]int32{}
+	for p, of := range m.byPiece {
+		if p == "" || len(p) > maxLexKey {
+			continue // no token's letters give it
+		}
+		ids[p] = int32(len(m.byID))
+		m.pieceID.put(p, int32(len(m.byID)))
+		m.byID = append(m.byID, of)
+	}
+	m.pieceID.seal()
 	m.common = newLexicon()
 	for _, w := range words {
 		key := lettersOnly(lem.Lemma(w))
@@ -171,14 +180,8 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 			continue // the fallback (its own letters) gives no piece either
 		}
 		idx := int32(maxLexValue) // no piece
-		if isPiece {
-			i, ok := keyIndex[key]
-			if !ok {
-				i = int32(len(m.keyNames))
-				keyIndex[key] = i
-				m.keyNames = append(m.keyNames, key)
-			}
-			idx = i
+		if id, ok := ids[key]; ok && isPiece {
+			idx = id
 		}
 		m.common.put(w, idx)
 	}
@@ -186,27 +189,15 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 	return m, nil
 }
 
-// commonKey is a lower-case token's common-noun key when it is a piece
-// (buf: scratch space).
-func (m *StudyMatcher) commonKey(lower []byte, buf *[]byte) (string, bool) {
-	if idx, ok := m.common.find(lower); ok {
-		if idx == maxLexValue {
-			return "", false
-		}
-		return m.keyNames[idx], true
+// commonKey is the piece ID of a lower-case token's common-noun key, when
+// that is a piece (buf: scratch space).
+func (m *StudyMatcher) commonKey(lower []byte, buf *[]byte) (int32, bool) {
+	if id, ok := m.common.find(lower); ok {
+		return id, id != maxLexValue
 	}
 	// Not in the dictionary: the token is its own lemma.
 	*buf = appendLetters((*buf)[:0], lower)
-	return m.pieceOf(*buf)
-}
-
-// pieceOf returns key as the piece it is, if it is one.
-func (m *StudyMatcher) pieceOf(key []byte) (string, bool) {
-	if len(key) == 0 {
-		return "", false
-	}
-	k, ok := m.pieceKey[string(key)]
-	return k, ok
+	return m.pieceID.find(*buf)
 }
 
 // appendLetters appends the ASCII letters and spaces of s (lettersOnly).
@@ -227,12 +218,14 @@ type StudyScratch struct {
 	gen   uint32
 	stamp []uint32 // concept → gen when touched in the current caption
 	mask  []uint64
-	keys  map[string]struct{}
+	keys  map[string]struct{} // the caption's keys, when found without the piece IDs (index without asked)
+	ids   []int32             // the caption's pieces, distinct (idStamp)
+	idGen []uint32            // piece ID → gen when in ids
 	subs  []string
 	tag   *tagScratch
-	// per tagger token, its keys that are pieces, as a proper and as a
-	// common noun: token i's end at properEnd[i], commonEnd[i]
-	proper, common       []string
+	// per tagger token, the IDs of its keys that are pieces, as a proper
+	// and as a common noun: token i's end at properEnd[i], commonEnd[i]
+	proper, common       []int32
 	properEnd, commonEnd []int
 	lower, letters       []byte
 	touched              []int32
@@ -241,7 +234,8 @@ type StudyScratch struct {
 
 // NewScratch returns buffers sized for m.
 func (m *StudyMatcher) NewScratch() *StudyScratch {
-	return &StudyScratch{stamp: make([]uint32, len(m.pieces)), mask: make([]uint64, len(m.pieces)), keys: map[string]struct{}{}}
+	return &StudyScratch{stamp: make([]uint32, len(m.pieces)), mask: make([]uint64, len(m.pieces)), keys: map[string]struct{}{},
+		idGen: make([]uint32, len(m.byID))}
 }
 
 // ConceptMask is one concept's pieces held by a caption.
@@ -258,11 +252,15 @@ func (m *StudyMatcher) Masks(caption string, sc *StudyScratch, dst []ConceptMask
 		clear(sc.stamp)
 		sc.gen = 1
 	}
-	clear(sc.keys)
 	m.index(caption, sc, true)
-	sc.touched = sc.touched[:0]
 	for k := range sc.keys {
-		for _, p := range m.byPiece[k] {
+		if id, ok := m.pieceID.find([]byte(k)); ok {
+			sc.addID(id)
+		}
+	}
+	sc.touched = sc.touched[:0]
+	for _, id := range sc.ids {
+		for _, p := range m.byID[id] {
 			if sc.stamp[p.concept] != sc.gen {
 				sc.stamp[p.concept] = sc.gen
 				sc.mask[p.concept] = 0
@@ -281,6 +279,7 @@ func (m *StudyMatcher) Masks(caption string, sc *StudyScratch, dst []ConceptMask
 // and inspection.
 func (m *StudyMatcher) Index(caption string) []string {
 	sc := m.NewScratch()
+	sc.gen++
 	m.index(caption, sc, false)
 	out := make([]string, 0, len(sc.keys))
 	for k := range sc.keys {
@@ -289,13 +288,25 @@ func (m *StudyMatcher) Index(caption string) []string {
 	return out
 }
 
-// index fills sc.keys with the caption's noun keys. A token's keys under
-// both readings (proper noun: letters of the token; common noun: letters
-// of its lemma) are found first, and only the tags of tokens with a key
-// that is some concept's piece (and the tags those depend on) are
-// computed: the others cannot change a mask. Without onlyPieces every
-// noun key is indexed and every tag computed.
+// addID adds a piece to the caption's.
+func (sc *StudyScratch) addID(id int32) {
+	if sc.idGen[id] != sc.gen {
+		sc.idGen[id] = sc.gen
+		sc.ids = append(sc.ids, id)
+	}
+}
+
+// index finds the caption's noun keys: the IDs of those that are pieces in
+// sc.ids, or, where the tagger could not say which tokens it was asked
+// about, every key in sc.keys. A token's keys under both readings (proper
+// noun: letters of the token; common noun: letters of its lemma) are found
+// first, and only the tags of tokens with a key that is some concept's
+// piece (and the tags those depend on) are computed: the others cannot
+// change a mask. Without onlyPieces every noun key is indexed (in keys)
+// and every tag computed. sc.gen must be the caption's.
 func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) {
+	clear(sc.keys)
+	sc.ids = sc.ids[:0]
 	ft, _ := fastTagger() // error surfaced by NewStudyMatcher
 	if sc.tag == nil {
 		sc.tag = &tagScratch{}
@@ -307,13 +318,13 @@ func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) 
 			sc.subs = appendWordRuns(sc.subs[:0], text)
 			for _, w := range sc.subs {
 				sc.letters = appendLetters(sc.letters[:0], w)
-				if k, ok := m.pieceOf(sc.letters); ok {
-					sc.proper = append(sc.proper, k)
+				if id, ok := m.pieceID.find(sc.letters); ok {
+					sc.proper = append(sc.proper, id)
 					hit = true
 				}
 				sc.lower = appendLower(sc.lower[:0], w)
-				if k, ok := m.commonKey(sc.lower, &sc.letters); ok {
-					sc.common = append(sc.common, k)
+				if id, ok := m.commonKey(sc.lower, &sc.letters); ok {
+					sc.common = append(sc.common, id)
 					hit = true
 				}
 			}
@@ -341,8 +352,8 @@ func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) 
 			if i > 0 {
 				start = ends[i-1]
 			}
-			for _, k := range keys[start:ends[i]] {
-				sc.keys[k] = struct{}{}
+			for _, id := range keys[start:ends[i]] {
+				sc.addID(id)
 			}
 			continue
 		}
