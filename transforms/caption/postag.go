@@ -450,6 +450,35 @@ func maybeEmoticon(w string) bool {
 	if len(w) < 2 {
 		return false
 	}
+	// ASCII: the same count byte by byte, stopping at a fourth letter or
+	// digit (then it is none).
+	alnum, punct := 0, false
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return maybeEmoticonRunes(w)
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+			if alnum++; alnum > 3 {
+				return false
+			}
+		case c == '(' || c == ')' || c == ':' || c == ';' || c == '=' || c == '_':
+			punct = true
+		}
+	}
+	switch {
+	case len(w) > 11:
+		return false
+	case punct:
+		return true
+	case len(w) == 3 && (w[1] == '.' || w[1] == '-'):
+		return true
+	}
+	return len(w) <= 3 && strings.IndexByte("8xX", w[0]) >= 0 && strings.ContainsAny(w, "dD")
+}
+
+// maybeEmoticonRunes is maybeEmoticon counting runes.
+func maybeEmoticonRunes(w string) bool {
 	runes, alnum, punct := 0, 0, false
 	for _, r := range w {
 		runes++

@@ -20,12 +20,14 @@ import (
 // check against its private emoticon list might be on it: the caller then
 // asks prose.
 type proseTok struct {
-	words  []string
-	spanOf []int
-	spans  []string
-	suffs  []string
-	fresh  int   // index of the span split afresh (the text's last), or -1
-	first  []int // shareTags: per span, its first token
+	words      []string
+	spanOf     []int
+	spans      []string
+	suffs      []string
+	fresh      int      // index of the span split afresh (the text's last), or -1
+	first      []int    // shareTags: per span, its first token
+	shared     [][2]int // repeated spans that give tokens, and their last occurrences
+	sharedDone bool     // shared is the current text's
 }
 
 func isProseSpecial(tok string) bool {
@@ -156,7 +158,7 @@ func (pt *proseTok) split(token string, span int) bool {
 
 // tokenize is prose's iterTokenizer.tokenize; false means "ask prose".
 func (pt *proseTok) tokenize(text string) bool {
-	pt.words, pt.spanOf, pt.spans, pt.fresh = pt.words[:0], pt.spanOf[:0], pt.spans[:0], -1
+	pt.words, pt.spanOf, pt.spans, pt.fresh, pt.sharedDone = pt.words[:0], pt.spanOf[:0], pt.spans[:0], -1, false
 	clean := text
 	// (U+2018, U+2019, U+201C and U+201D all begin with the byte 0xE2.)
 	if strings.IndexByte(text, '&') >= 0 || strings.IndexByte(text, 0xE2) >= 0 {
@@ -223,8 +225,19 @@ func (pt *proseTok) redirectNeed(need []bool) {
 
 // eachShared calls f for each span dst that repeats later (the text's last
 // span aside), with src its last occurrence; pt.first holds, per span, its
-// first token.
+// first token. The pairs are found once per text (findShared).
 func (pt *proseTok) eachShared(f func(dst, src int)) {
+	if !pt.sharedDone {
+		pt.findShared()
+	}
+	for _, p := range pt.shared {
+		f(p[0], p[1])
+	}
+}
+
+// findShared lists the repeated spans and their last occurrences.
+func (pt *proseTok) findShared() {
+	pt.sharedDone, pt.shared = true, pt.shared[:0]
 	if len(pt.words) < 2 || !pt.repeats() {
 		return // no span repeats: no token is shared
 	}
@@ -244,17 +257,14 @@ func (pt *proseTok) eachShared(f func(dst, src int)) {
 		if si == pt.fresh {
 			continue
 		}
-		last := -1
 		for sj := len(pt.spans) - 1; sj > si; sj-- {
 			if sj != pt.fresh && pt.spans[sj] == pt.spans[si] {
-				last = sj
+				if pt.first[si] < pt.first[si+1] {
+					pt.shared = append(pt.shared, [2]int{si, sj})
+				}
 				break
 			}
 		}
-		if last < 0 {
-			continue
-		}
-		f(si, last)
 	}
 }
 
