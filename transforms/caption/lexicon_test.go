@@ -2,6 +2,7 @@ package caption
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -52,5 +53,21 @@ func TestLexiconFind(t *testing.T) {
 	}
 	if _, ok := l.find(nil); ok {
 		t.Fatal("find(empty) found a key")
+	}
+}
+
+// appendWordRuns' ASCII path gives the runs the rune-by-rune path does.
+func TestWordRunsASCII(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const alphabet = "aZ09 -'.,_#x\t"
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, r.IntN(20))
+		for k := range b {
+			b[k] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := string(b)
+		if got, want := appendWordRuns(nil, s), appendWordRunsRunes(nil, s); !slices.Equal(got, want) {
+			t.Fatalf("%q: %q, rune by rune %q", s, got, want)
+		}
 	}
 }

@@ -156,6 +156,9 @@ func (pt *proseTok) split(token string, span int) bool {
 	return true
 }
 
+// asciiSpace is unicode.IsSpace for ASCII.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
 // tokenize is prose's iterTokenizer.tokenize; false means "ask prose".
 func (pt *proseTok) tokenize(text string) bool {
 	pt.words, pt.spanOf, pt.spans, pt.fresh, pt.sharedDone = pt.words[:0], pt.spanOf[:0], pt.spans[:0], -1, false
@@ -167,13 +170,22 @@ func (pt *proseTok) tokenize(text string) bool {
 	white := false
 	start, index := 0, 0
 	for index <= len(clean) {
-		uc, size := utf8.DecodeRuneInString(clean[index:])
+		var uc rune
+		var size int
+		var space bool
+		if index < len(clean) && clean[index] < utf8.RuneSelf {
+			uc, size = rune(clean[index]), 1
+			space = asciiSpace[clean[index]]
+		} else {
+			uc, size = utf8.DecodeRuneInString(clean[index:])
+			space = unicode.IsSpace(uc)
+		}
 		if size == 0 {
 			break
 		} else if index == 0 {
-			white = unicode.IsSpace(uc)
+			white = space
 		}
-		if unicode.IsSpace(uc) != white {
+		if space != white {
 			if start < index {
 				pt.spans = append(pt.spans, clean[start:index])
 				if !pt.split(clean[start:index], len(pt.spans)-1) {

@@ -390,6 +390,35 @@ func appendLower(dst []byte, w string) []byte {
 // appendWordRuns appends the runs of letters and digits of s, case kept:
 // a tagged token split at hyphens and other punctuation as spaCy splits it.
 func appendWordRuns(dst []string, s string) []string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		start := -1
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+				if start < 0 {
+					start = i
+				}
+			} else if start >= 0 {
+				dst, start = append(dst, s[start:i]), -1
+			}
+		}
+		if start >= 0 {
+			dst = append(dst, s[start:])
+		}
+		return dst
+	}
+	return appendWordRunsRunes(dst, s)
+}
+
+// appendWordRunsRunes is appendWordRuns rune by rune.
+func appendWordRunsRunes(dst []string, s string) []string {
 	start, kind := -1, 0
 	for i, r := range s {
 		k := 0
