@@ -102,7 +102,13 @@ type labelWeight struct {
 	label int32
 }
 
-type tagFeat struct{ tag, feat int32 }
+// tagFeat is an "i-1 tag+i word" feature of a word entry: the previous
+// tag's ID, and the feature's weights, ctxW[off:end] (kept next to the
+// entry's other weights), and classes.
+type tagFeat struct {
+	tag, off, end int32
+	mask          uint64
+}
 
 // Roles of a context word.
 const (
@@ -268,7 +274,7 @@ func (t *posTagger) indexWords() error {
 		case strings.HasPrefix(key, "i-1 tag+i word "):
 			p1, norm, _ := strings.Cut(key[len("i-1 tag+i word "):], " ")
 			norms[norm] = true
-			tagWords[norm] = append(tagWords[norm], tagFeat{tag: t.tagIDOf(p1), feat: f})
+			tagWords[norm] = append(tagWords[norm], tagFeat{tag: t.tagIDOf(p1), off: f})
 		case strings.HasPrefix(key, "i suffix "):
 			if s := key[len("i suffix "):]; s != "" {
 				t.iSuffix.put(s, f)
@@ -289,7 +295,13 @@ func (t *posTagger) indexWords() error {
 		}
 		e := t.newEntry(norm, true)
 		e.tw0 = int32(len(t.tw))
-		t.tw = append(t.tw, tagWords[norm]...)
+		for _, tf := range tagWords[norm] {
+			f := tf.off // the feature, while building
+			tf.off = int32(len(t.ctxW))
+			t.ctxW = append(t.ctxW, t.lw[t.offs[f]:t.offs[f+1]]...)
+			tf.end, tf.mask = int32(len(t.ctxW)), t.fmask[f]
+			t.tw = append(t.tw, tf)
+		}
 		e.tw1 = int32(len(t.tw))
 		t.norms.put(norm, int32(len(t.entries)))
 		t.entries = append(t.entries, e)
@@ -736,13 +748,7 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 	inf := t.info(sc, i)
 	cur := &t.entries[inf.entry]
 	w := sc.words[i]
-	fs := [4]int32{-1, -1, -1, -1}
-	for _, tf := range t.tw[cur.tw0:cur.tw1] {
-		if tf.tag == t1 {
-			fs[0] = tf.feat
-			break
-		}
-	}
+	fs := [3]int32{-1, -1, -1}
 	if f := inf.form; f != formOther && cur.hasOwn {
 		for _, lw := range t.ctxW[cur.own[f]:cur.own[f+1]] {
 			scores[lw.label&63] += lw.w
@@ -752,9 +758,18 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 		suf := suffix3(w)
 		kb := unsafe.Slice(unsafe.StringData(suf), len(suf))
 		if f, ok := t.iSuffix.find(kb); ok {
-			fs[1] = f
+			fs[0] = f
 		}
-		fs[2], fs[3] = t.pref1[w[0]], cur.iWord
+		fs[1], fs[2] = t.pref1[w[0]], cur.iWord
+	}
+	for _, tf := range t.tw[cur.tw0:cur.tw1] {
+		if tf.tag == t1 {
+			for _, lw := range t.ctxW[tf.off:tf.end] {
+				scores[lw.label&63] += lw.w
+			}
+			present |= tf.mask
+			break
+		}
 	}
 	for _, f := range fs {
 		if f < 0 {
