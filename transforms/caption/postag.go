@@ -68,7 +68,8 @@ type posTagger struct {
 	suffixes  *lexicon // suffix of a norm no word feature has → entry
 	entries   []wordEntry
 	tw        []tagFeat     // "i-1 tag+i word" features of the entries
-	ctxW      []labelWeight // merged context weights of the entries
+	ctxW      []labelWeight // merged context and tag+word weights of the entries
+	ownW      []float64     // the entries' own rows (wordEntry.own)
 	marker    [4]int32      // entries of -START-, -START2-, -END-, -END2-
 	hyphen    int32         // entries of the norms !HYPHEN, !YEAR, !DIGITS
 	year      int32
@@ -89,9 +90,10 @@ type wordEntry struct {
 	// own (hasOwn: a word entry), for a token that is its norm (lower
 	// case, no special form, formPlain) or the norm with an upper-case
 	// first letter (formTitle): the "i word", "i suffix" and "i pref1"
-	// weights it gives as the token tagged, merged: ctxW[own[f]:own[f]+1];
-	// ownMask their classes.
-	own     [3]int32
+	// weights it gives as the token tagged, summed per class into a dense
+	// row, ownW[own[f]:own[f]+nc] (-1: none; kept apart from the context
+	// weights, which every neighbour reads); ownMask their classes.
+	own     [2]int32
 	ownMask [2]uint64
 	hasOwn  bool
 }
@@ -365,26 +367,23 @@ func (t *posTagger) newEntry(s string, word bool) wordEntry {
 	// for the norm with its first letter upper-cased.
 	e.hasOwn = word
 	for form, tok := range [2]string{formPlain: s, formTitle: titleCase(s)} {
-		e.own[form] = int32(len(t.ctxW))
+		e.own[form] = -1
 		if !word || tok == "" {
 			continue
 		}
+		row := make([]float64, t.nc)
 		for _, f := range []int32{e.iWord, t.feature("i suffix", suffix3(tok)), t.pref1[tok[0]]} {
 			if f < 0 {
 				continue
 			}
 			for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
-				acc[lw.label] += lw.w
+				row[lw.label] += lw.w
 			}
 			e.ownMask[form] |= t.fmask[f]
 		}
-		for m := e.ownMask[form]; m != 0; m &= m - 1 {
-			c := bits.TrailingZeros64(m)
-			t.ctxW = append(t.ctxW, labelWeight{w: acc[c], label: int32(c)})
-			acc[c] = 0
-		}
+		e.own[form] = int32(len(t.ownW))
+		t.ownW = append(t.ownW, row...)
 	}
-	e.own[2] = int32(len(t.ctxW))
 	return e
 }
 
@@ -749,9 +748,11 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 	cur := &t.entries[inf.entry]
 	w := sc.words[i]
 	fs := [3]int32{-1, -1, -1}
-	if f := inf.form; f != formOther && cur.hasOwn {
-		for _, lw := range t.ctxW[cur.own[f]:cur.own[f+1]] {
-			scores[lw.label&63] += lw.w
+	if f := inf.form; f != formOther && cur.hasOwn && cur.own[f] >= 0 {
+		// (A class the row does not weigh adds 0: the sum is the same.)
+		row := t.ownW[cur.own[f] : cur.own[f]+int32(nc)]
+		for c, x := range row {
+			scores[c&63] += x
 		}
 		present |= cur.ownMask[f]
 	} else if w != "" {
