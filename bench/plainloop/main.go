@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ var (
 	match   = flag.String("match", "all-words", "match rule: all-words, phrase or study")
 	pos     = flag.String("pos", "none", "POS filter: none or nouns")
 	workers = flag.Int("workers", runtime.GOMAXPROCS(0), "goroutines, one Processor each")
+	cpuprof = flag.String("cpuprofile", "", "write a CPU profile of the loop to this file")
 )
 
 func main() {
@@ -54,6 +56,16 @@ func main() {
 	lem, err := caption.English()
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	var (

@@ -146,6 +146,9 @@ func decodeAsset(name string, v any) error {
 }
 
 func loadPOSTagger() (*posTagger, error) {
+	// prose's own model is needed too (its emoticon list, for the few
+	// tokens that might be one): load it meanwhile, on another core.
+	go posModel()
 	t := &posTagger{}
 	var weights map[string]map[string]float64
 	if err := decodeAsset("classes.gob", &t.classes); err != nil {
@@ -289,7 +292,10 @@ func (t *posTagger) indexWords() error {
 	for b := range t.pref1 {
 		t.pref1[b] = t.feature("i pref1", string(rune(b)))
 	}
-	t.entries = append(t.entries, wordEntry{iWord: -1}) // 0: no feature
+	t.entries = make([]wordEntry, 1, 1+len(norms)+len(suffixes))
+	t.entries[0] = wordEntry{iWord: -1} // 0: no feature
+	t.ownW = make([]float64, 0, 2*t.nc*len(norms))
+	t.ctxW = make([]labelWeight, 0, 800_000) // about what the model gives (grown if not)
 	t.norms, t.suffixes = newLexicon(), newLexicon()
 	for norm := range norms {
 		if norm == "" || len(norm) > maxLexKey {
@@ -371,7 +377,9 @@ func (t *posTagger) newEntry(s string, word bool) wordEntry {
 		if !word || tok == "" {
 			continue
 		}
-		row := make([]float64, t.nc)
+		start := len(t.ownW)
+		t.ownW = append(t.ownW, make([]float64, t.nc)...)
+		row := t.ownW[start:]
 		for _, f := range []int32{e.iWord, t.feature("i suffix", suffix3(tok)), t.pref1[tok[0]]} {
 			if f < 0 {
 				continue
@@ -381,8 +389,7 @@ func (t *posTagger) newEntry(s string, word bool) wordEntry {
 			}
 			e.ownMask[form] |= t.fmask[f]
 		}
-		e.own[form] = int32(len(t.ownW))
-		t.ownW = append(t.ownW, row...)
+		e.own[form] = int32(start)
 	}
 	return e
 }
