@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -829,6 +830,16 @@ func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i 
 				sc.need = append(sc.need, needed(i, w))
 			}
 			need = sc.need
+			if !slices.Contains(need, true) {
+				// No tag is asked for (no token could give a key): none
+				// is computed. (Tags are only ever asked of the tokens the
+				// tokenizer gives, which prose's emoticons do not change.)
+				sc.tags = sc.tags[:0]
+				for range sc.tok.words {
+					sc.tags = append(sc.tags, "")
+				}
+				return sc.tok.words, sc.tags, true
+			}
 			// A repeated span reports its last occurrence's tags
 			// (shareTags): a tag asked of an earlier one is asked of that.
 			sc.tok.redirectNeed(need)
