@@ -70,7 +70,6 @@ type posTagger struct {
 	entries   []wordEntry
 	tw        []tagFeat     // "i-1 tag+i word" features of the entries
 	ctxW      []labelWeight // merged context and tag+word weights of the entries
-	ownW      []float64     // the entries' own rows (wordEntry.own)
 	marker    [4]int32      // entries of -START-, -START2-, -END-, -END2-
 	hyphen    int32         // entries of the norms !HYPHEN, !YEAR, !DIGITS
 	year      int32
@@ -88,15 +87,6 @@ type wordEntry struct {
 	tw0, tw1 int32    // its "i-1 tag+i word" features: tw[tw0:tw1]
 	ctx      [5]int32 // role r's merged weights: ctxW[ctx[r]:ctx[r+1]]
 	ctxMask  [4]uint64
-	// own (hasOwn: a word entry), for a token that is its norm (lower
-	// case, no special form, formPlain) or the norm with an upper-case
-	// first letter (formTitle): the "i word", "i suffix" and "i pref1"
-	// weights it gives as the token tagged, summed per class into a dense
-	// row, ownW[own[f]:own[f]+nc] (-1: none; kept apart from the context
-	// weights, which every neighbour reads); ownMask their classes.
-	own     [2]int32
-	ownMask [2]uint64
-	hasOwn  bool
 }
 
 // labelWeight is one class weight of a feature.
@@ -294,8 +284,7 @@ func (t *posTagger) indexWords() error {
 		t.pref1[b] = t.feature("i pref1", string(rune(b)))
 	}
 	t.entries = make([]wordEntry, 1, 1+len(norms)+len(suffixes))
-	t.entries[0] = wordEntry{iWord: -1} // 0: no feature
-	t.ownW = make([]float64, 0, 2*t.nc*len(norms))
+	t.entries[0] = wordEntry{iWord: -1}      // 0: no feature
 	t.ctxW = make([]labelWeight, 0, 800_000) // about what the model gives (grown if not)
 	t.norms, t.suffixes = newLexicon(), newLexicon()
 	for norm := range norms {
@@ -369,39 +358,7 @@ func (t *posTagger) newEntry(s string, word bool) wordEntry {
 		e.ctxMask[role] = mask
 	}
 	e.ctx[4] = int32(len(t.ctxW))
-	// As the token tagged, a word entry gives its word, suffix and
-	// first-letter features, merged for the token that is the norm and
-	// for the norm with its first letter upper-cased.
-	e.hasOwn = word
-	for form, tok := range [2]string{formPlain: s, formTitle: titleCase(s)} {
-		e.own[form] = -1
-		if !word || tok == "" {
-			continue
-		}
-		start := len(t.ownW)
-		t.ownW = append(t.ownW, make([]float64, t.nc)...)
-		row := t.ownW[start:]
-		for _, f := range []int32{e.iWord, t.feature("i suffix", suffix3(tok)), t.pref1[tok[0]]} {
-			if f < 0 {
-				continue
-			}
-			for _, lw := range t.lw[t.offs[f]:t.offs[f+1]] {
-				row[lw.label] += lw.w
-			}
-			e.ownMask[form] |= t.fmask[f]
-		}
-		e.own[form] = int32(start)
-	}
 	return e
-}
-
-// titleCase is s with its first byte upper-cased, "" when that is not an
-// ASCII lower-case letter.
-func titleCase(s string) string {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return ""
-	}
-	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // entryOf is a norm's entry: its own, else its suffix's, else 0.
@@ -440,18 +397,10 @@ type tagScratch struct {
 }
 
 // tokInfo is a token's entry (-1: not looked up yet; only tokens near a
-// predicted one are) and how the token relates to its norm.
+// predicted one are).
 type tokInfo struct {
 	entry int32
-	form  uint8
 }
-
-// Forms of a token.
-const (
-	formPlain = iota // the norm itself
-	formTitle        // the norm with an upper-case first letter
-	formOther
-)
 
 const maxSpecialWords = 1 << 12
 
@@ -539,46 +488,30 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // normEntry is the entry of normalizeWord(w), computed without allocating
 // for ASCII words.
-// form tells how w relates to the norm.
-func (t *posTagger) normEntry(sc *tagScratch, w string) (entry int32, form uint8) {
+func (t *posTagger) normEntry(sc *tagScratch, w string) int32 {
 	switch {
 	case w == "":
-		return 0, formOther
+		return 0
 	case w[0] != '-' && strings.IndexByte(w, '-') >= 0:
-		return t.hyphen, formOther
+		return t.hyphen
 	case len(w) == 4 && (isDigit(w[0]) || w[0] == '+' || w[0] == '-') && isDigit(w[1]) && isDigit(w[2]) && isDigit(w[3]):
-		return t.year, formOther // strconv.Atoi accepts a sign
+		return t.year // strconv.Atoi accepts a sign
 	case isDigit(w[0]):
-		return t.digits, formOther
+		return t.digits
 	}
 	sc.lower = sc.lower[:0]
-	upper, rest := false, false // first byte, others upper-cased
 	for i := 0; i < len(w); i++ {
 		c := w[i]
 		if c >= utf8.RuneSelf {
 			sc.lower = append(sc.lower[:0], strings.ToLower(w)...)
-			upper, rest = false, string(sc.lower) != w
 			break
 		}
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
-			if i == 0 {
-				upper = true
-			} else {
-				rest = true
-			}
 		}
 		sc.lower = append(sc.lower, c)
 	}
-	switch {
-	case rest:
-		form = formOther
-	case upper:
-		form = formTitle
-	default:
-		form = formPlain
-	}
-	return t.entryOf(sc.lower), form
+	return t.entryOf(sc.lower)
 }
 
 // fixedTag is a word's tag when it does not depend on the words before:
@@ -626,7 +559,7 @@ func (t *posTagger) fixedOf(sc *tagScratch, w string) (string, int32) {
 func (t *posTagger) info(sc *tagScratch, j int) *tokInfo {
 	inf := &sc.infos[j]
 	if inf.entry < 0 {
-		inf.entry, inf.form = t.normEntry(sc, sc.words[j])
+		inf.entry = t.normEntry(sc, sc.words[j])
 	}
 	return inf
 }
@@ -756,14 +689,7 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 	cur := &t.entries[inf.entry]
 	w := sc.words[i]
 	fs := [3]int32{-1, -1, -1}
-	if f := inf.form; f != formOther && cur.hasOwn && cur.own[f] >= 0 {
-		// (A class the row does not weigh adds 0: the sum is the same.)
-		row := t.ownW[cur.own[f] : cur.own[f]+int32(nc)]
-		for c, x := range row {
-			scores[c&63] += x
-		}
-		present |= cur.ownMask[f]
-	} else if w != "" {
+	if w != "" {
 		suf := suffix3(w)
 		kb := unsafe.Slice(unsafe.StringData(suf), len(suf))
 		if f, ok := t.iSuffix.find(kb); ok {
