@@ -187,7 +187,24 @@ func loadPOSTagger() (*posTagger, error) {
 	if err := t.indexWords(); err != nil {
 		return nil, err
 	}
+	t.toHugePages()
 	return t, nil
+}
+
+// toHugePages moves the tables read per token to huge-page memory (none
+// of them holds a pointer).
+func (t *posTagger) toHugePages() {
+	lexs := []*lexicon{t.norms, t.suffixes, t.iSuffix, t.fixed}
+	n := arenaSize(t.lw) + arenaSize(t.ctxW) + arenaSize(t.entries) + arenaSize(t.offs) + arenaSize(t.fmask) + arenaSize(t.tw)
+	for _, l := range lexs {
+		n += l.size()
+	}
+	a := newHugeArena(n)
+	t.lw, t.ctxW, t.entries = arenaCopy(a, t.lw), arenaCopy(a, t.ctxW), arenaCopy(a, t.entries)
+	t.offs, t.fmask, t.tw = arenaCopy(a, t.offs), arenaCopy(a, t.fmask), arenaCopy(a, t.tw)
+	for _, l := range lexs {
+		l.moveTo(a)
+	}
 }
 
 // feature returns the ID of the feature whose key is the parts joined by
