@@ -423,7 +423,10 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 		a.letter, a.digit = make([]uint64, nw+1, 2*nw+2), make([]uint64, nw+1, 2*nw+2)
 	}
 	a.letter, a.digit = a.letter[:nw+1], a.digit[:nw+1]
-	var nonASCII uint64
+	// special flags the bytes Clean may act on in ASCII text: '&' (an
+	// entity), ':' to '<' (a tag, "://") and "ww" ("www."); only a caption
+	// with one is checked by cleanChanges.
+	var nonASCII, special, lastW uint64
 	for w := 0; w < nw; w++ {
 		var l, d uint64
 		blk := a.pad[64*w : 64*w+min(64, (n-64*w+7)&^7)]
@@ -432,6 +435,9 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 			nonASCII |= x
 			l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
 			d |= gatherHigh(inRange(x, '0', '9')) << k
+			ww := inRange(x, 'w', 'w')
+			special |= inRange(x, '&', '&') | inRange(x, ':', '<') | ww&(ww<<8|lastW)
+			lastW = ww >> 63 << 7 // a 'w' in the last byte pairs with one in the next word's first
 		}
 		a.letter[w], a.digit[w] = l, d
 	}
@@ -443,10 +449,16 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 		}
 		a.runeMasks(s, nw)
 	}
-	if cleanChanges(s) {
+	if (a.nonASCII || special != 0) && cleanChanges(s) {
 		return false
 	}
-	a.starts, a.ends = a.starts[:0], a.ends[:0]
+	// At most one token per byte (letters and digits are tokens apart):
+	// the slices are filled by index.
+	if cap(a.starts) < n+1 {
+		a.starts, a.ends = make([]uint32, n+1, 2*n+2), make([]uint32, n+1, 2*n+2)
+	}
+	a.starts, a.ends = a.starts[:n+1], a.ends[:n+1]
+	ns, ne := 0, 0
 	var prevL, prevD uint64 // the previous word's top bit
 	for w := 0; w < nw; w++ {
 		l, d := a.letter[w], a.digit[w]
@@ -454,14 +466,17 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 		en := l&^(l>>1|a.letter[w+1]<<63) | d&^(d>>1|a.digit[w+1]<<63)
 		prevL, prevD = l>>63, d>>63
 		for st != 0 {
-			a.starts = append(a.starts, uint32(w*64+bits.TrailingZeros64(st)))
+			a.starts[ns] = uint32(w*64 + bits.TrailingZeros64(st))
+			ns++
 			st &= st - 1
 		}
 		for en != 0 {
-			a.ends = append(a.ends, uint32(w*64+bits.TrailingZeros64(en)+1))
+			a.ends[ne] = uint32(w*64 + bits.TrailingZeros64(en) + 1)
+			ne++
 			en &= en - 1
 		}
 	}
+	a.starts, a.ends = a.starts[:ns], a.ends[:ne]
 	return true
 }
 
