@@ -132,6 +132,9 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--pos: %w", err)
 	}
+	if runners.Name() != "dataflow" && !runners.DryRun() {
+		caption.Preload(rule, posMode) // counted here, in this process: load meanwhile
+	}
 	patterns := strings.Split(*input, ",")
 	if *input == DefaultInput {
 		patterns = DefaultInputs()

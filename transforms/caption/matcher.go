@@ -379,11 +379,17 @@ var (
 	posPanic any
 )
 
-// posModel loads prose's English tagger once per process.
+// posModel loads prose's English tagger once per process (without its
+// entity extractor, which prose.ModelFromData would load too: a document
+// made without extraction carries a tagger-only model).
 func posModel() (*prose.Model, error) {
 	posOnce.Do(func() {
 		defer func() { posPanic = recover() }()
-		posM = prose.ModelFromData("conceptfreq-pos")
+		doc, err := prose.NewDocument("", prose.WithSegmentation(false), prose.WithExtraction(false))
+		if err != nil {
+			panic(err)
+		}
+		posM = doc.Model
 	})
 	if posPanic != nil || posM == nil {
 		return nil, fmt.Errorf("caption: loading prose POS model: %v", posPanic)

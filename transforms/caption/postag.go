@@ -117,6 +117,16 @@ var (
 	fastTaggerErr  error
 )
 
+// Preload starts loading what rule and pos need beyond the lemmatiser
+// (the part-of-speech tagger and prose's model, about half a second of
+// CPU) on another goroutine, so that a local run's launch overlaps it; the
+// matchers wait for it to finish.
+func Preload(rule Rule, pos POS) {
+	if rule == Study || pos == POSNouns {
+		go fastTagger()
+	}
+}
+
 // fastTagger loads the model once per process.
 func fastTagger() (*posTagger, error) {
 	fastTaggerOnce.Do(func() {
@@ -137,8 +147,8 @@ func decodeAsset(name string, v any) error {
 }
 
 func loadPOSTagger() (*posTagger, error) {
-	// prose's own model is needed too (its emoticon list, for the few
-	// tokens that might be one): load it meanwhile, on another core.
+	// prose's own tagger is needed too, for the few tokens that might be
+	// one of its emoticons (notEmoticon): load it meanwhile, on another core.
 	go posModel()
 	t := &posTagger{}
 	var weights map[string]map[string]float64
