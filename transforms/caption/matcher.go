@@ -188,7 +188,9 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 		clear(sc.matched)
 		sc.gen = 1
 	}
-	if m.rule == AllWords && m.pos == POSNone && sc.ascii.tokens(caption) {
+	// A caption Clean would change takes the fast path once cleaned (the
+	// general one tokenizes the cleaned caption too).
+	if m.rule == AllWords && m.pos == POSNone && (sc.ascii.tokens(caption) || sc.ascii.tokens(Clean(caption))) {
 		// The common case straight from the token masks: the caption's
 		// distinct concept words, no sequence.
 		a := &sc.ascii
@@ -318,7 +320,13 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 		}
 		return seq
 	}
-	if sc.ascii.tokens(caption) {
+	clean := caption
+	ok := sc.ascii.tokens(caption)
+	if !ok {
+		clean = Clean(caption)
+		ok = sc.ascii.tokens(clean)
+	}
+	if ok {
 		a := &sc.ascii
 		for k, st := range a.starts {
 			id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII)
@@ -329,7 +337,7 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 		}
 		return seq
 	}
-	return m.appendIDs(seq, &sc.scan, Clean(caption))
+	return m.appendIDs(seq, &sc.scan, clean)
 }
 
 // appendIDs appends the lemma ID of each token of s (-1: in no concept).
