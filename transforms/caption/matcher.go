@@ -190,7 +190,11 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 	}
 	// A caption Clean would change takes the fast path once cleaned (the
 	// general one tokenizes the cleaned caption too).
-	if m.rule == AllWords && m.pos == POSNone && (sc.ascii.tokens(caption) || sc.ascii.tokens(Clean(caption))) {
+	clean, cleaned := caption, false
+	if m.rule == AllWords && m.pos == POSNone && !sc.ascii.tokens(caption) {
+		clean, cleaned = Clean(caption), true
+	}
+	if m.rule == AllWords && m.pos == POSNone && (!cleaned || sc.ascii.tokens(clean)) {
 		// The common case straight from the token masks: the caption's
 		// distinct concept words, no sequence.
 		a := &sc.ascii
@@ -203,7 +207,11 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 		}
 		return m.allWords(sc, dst)
 	}
-	sc.seq = m.lemmaSeq(caption, sc)
+	if cleaned {
+		sc.seq = m.cleanSeq(clean, sc, sc.seq[:0])
+	} else {
+		sc.seq = m.lemmaSeq(caption, sc)
+	}
 	return m.matchSeq(sc, dst)
 }
 
@@ -320,24 +328,31 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 		}
 		return seq
 	}
-	clean := caption
-	ok := sc.ascii.tokens(caption)
-	if !ok {
-		clean = Clean(caption)
-		ok = sc.ascii.tokens(clean)
+	if sc.ascii.tokens(caption) {
+		return m.maskSeq(sc, seq)
 	}
-	if ok {
-		a := &sc.ascii
-		for k, st := range a.starts {
-			id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII)
-			if !ok {
-				id = -1
-			}
-			seq = append(seq, id)
-		}
-		return seq
+	return m.cleanSeq(Clean(caption), sc, seq)
+}
+
+// cleanSeq is lemmaSeq of a caption already cleaned.
+func (m *Matcher) cleanSeq(clean string, sc *Scratch, seq []int32) []int32 {
+	if sc.ascii.tokens(clean) {
+		return m.maskSeq(sc, seq)
 	}
 	return m.appendIDs(seq, &sc.scan, clean)
+}
+
+// maskSeq appends the IDs of the tokens sc.ascii found.
+func (m *Matcher) maskSeq(sc *Scratch, seq []int32) []int32 {
+	a := &sc.ascii
+	for k, st := range a.starts {
+		id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII)
+		if !ok {
+			id = -1
+		}
+		seq = append(seq, id)
+	}
+	return seq
 }
 
 // appendIDs appends the lemma ID of each token of s (-1: in no concept).
