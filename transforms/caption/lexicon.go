@@ -423,10 +423,7 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 		a.letter, a.digit = make([]uint64, nw+1, 2*nw+2), make([]uint64, nw+1, 2*nw+2)
 	}
 	a.letter, a.digit = a.letter[:nw+1], a.digit[:nw+1]
-	// special flags the bytes Clean may act on in ASCII text: '&' (an
-	// entity), ':' to '<' (a tag, "://") and "ww" ("www."); only a caption
-	// with one is checked by cleanChanges.
-	var nonASCII, special, lastW uint64
+	var nonASCII uint64
 	for w := 0; w < nw; w++ {
 		var l, d uint64
 		blk := a.pad[64*w : 64*w+min(64, (n-64*w+7)&^7)]
@@ -435,9 +432,6 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 			nonASCII |= x
 			l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
 			d |= gatherHigh(inRange(x, '0', '9')) << k
-			ww := inRange(x, 'w', 'w')
-			special |= inRange(x, '&', '&') | inRange(x, ':', '<') | ww&(ww<<8|lastW)
-			lastW = ww >> 63 << 7 // a 'w' in the last byte pairs with one in the next word's first
 		}
 		a.letter[w], a.digit[w] = l, d
 	}
@@ -449,7 +443,7 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 		}
 		a.runeMasks(s, nw)
 	}
-	if (a.nonASCII || special != 0) && cleanChanges(s) {
+	if cleanChanges(s) {
 		return false
 	}
 	// At most one token per byte (letters and digits are tokens apart):

@@ -1,6 +1,7 @@
 package caption
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -188,26 +189,16 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 		clear(sc.matched)
 		sc.gen = 1
 	}
-	// A caption Clean would change takes the fast path once cleaned (the
-	// general one tokenizes the cleaned caption too).
-	clean, cleaned := caption, false
-	if m.rule == AllWords && m.pos == POSNone && !sc.ascii.tokens(caption) {
-		clean, cleaned = Clean(caption), true
-	}
-	if m.rule == AllWords && m.pos == POSNone && (!cleaned || sc.ascii.tokens(clean)) {
-		// The common case straight from the token masks: the caption's
-		// distinct concept words, no sequence.
-		a := &sc.ascii
-		sc.uniqueID = sc.uniqueID[:0]
-		for k, st := range a.starts {
-			if id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII); ok && sc.present[id] != sc.gen {
-				sc.present[id] = sc.gen
-				sc.uniqueID = append(sc.uniqueID, id)
-			}
+	if m.rule == AllWords && m.pos == POSNone {
+		if sc.ascii.tokens(caption) {
+			return m.maskAllWords(sc, dst)
 		}
-		return m.allWords(sc, dst)
-	}
-	if cleaned {
+		// A caption Clean would change takes the same path once cleaned
+		// (the general one tokenizes the cleaned caption too).
+		clean := Clean(caption)
+		if sc.ascii.tokens(clean) {
+			return m.maskAllWords(sc, dst)
+		}
 		sc.seq = m.cleanSeq(clean, sc, sc.seq[:0])
 	} else {
 		sc.seq = m.lemmaSeq(caption, sc)
@@ -251,6 +242,37 @@ func (m *Matcher) matchSeq(sc *Scratch, dst []int) []int {
 		return m.allWords(sc, dst)
 	}
 	return dst
+}
+
+// maskAllWords is allWords on the tokens sc.ascii holds: the caption's
+// distinct concept words straight from the token masks, no sequence.
+func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
+	a := &sc.ascii
+	sc.uniqueID = sc.uniqueID[:0]
+	l, pad := m.lex, a.pad
+	ends := a.ends[:len(a.starts)]
+	for k, st := range a.starts {
+		var id int32
+		var ok bool
+		if n := int(ends[k]) - int(st); n <= 8 && !a.nonASCII {
+			// asciiID's common case, inline: a short ASCII token (pad has
+			// 8 bytes past any token).
+			w0 := binary.LittleEndian.Uint64(pad[st:]) | 0x2020202020202020
+			w0 &= ^uint64(0) >> (64 - 8*n)
+			h := hashEnd(hashMix(uint64(n)*hashMul, w0))
+			if !l.maybe(h) {
+				continue
+			}
+			id, ok = l.lookupShort(h, n, w0, 0)
+		} else {
+			id, ok = l.asciiID(pad, int(st), int(ends[k]), sc.scan.buf, a.nonASCII)
+		}
+		if ok && sc.present[id] != sc.gen {
+			sc.present[id] = sc.gen
+			sc.uniqueID = append(sc.uniqueID, id)
+		}
+	}
+	return m.allWords(sc, dst)
 }
 
 // allWords matches the all-words rule on the caption's distinct concept
