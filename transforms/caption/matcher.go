@@ -71,7 +71,8 @@ type Matcher struct {
 	pos      POS
 	lemmaID  map[string]int32
 	variants []variant
-	// The variants by first word, flat: lemma ID i starts the variants
+	// The variants by key word (the first for phrases, the rarest for
+	// all-words: see NewMatcher), flat: lemma ID i keys the variants
 	// first[firstOff[i]:firstOff[i+1]], whose other words are in rest.
 	firstOff []int32
 	first    []flatVariant
@@ -132,12 +133,32 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 		return nil, err
 	}
 	m.lex = lex
-	byFirst := make([][]int32, len(m.lemmaID))
-	for vi, vr := range m.variants {
-		byFirst[vr.words[0]] = append(byFirst[vr.words[0]], int32(vi))
+	// Each variant is listed under one of its words, the "key": the first
+	// for phrases (the match starts there); for all-words, where order does
+	// not matter, the word fewest variants hold, so that a caption's common
+	// words ("white", "man") do not each try every variant holding them.
+	holders := make([]int, len(m.lemmaID))
+	for _, vr := range m.variants {
+		for _, w := range vr.words {
+			holders[w]++
+		}
 	}
-	m.firstOff = make([]int32, 0, len(byFirst)+1)
-	for _, vis := range byFirst {
+	byKey := make([][]int32, len(m.lemmaID))
+	for vi := range m.variants {
+		vr := &m.variants[vi]
+		if rule == AllWords {
+			best := 0
+			for k, w := range vr.words {
+				if holders[w] < holders[vr.words[best]] {
+					best = k
+				}
+			}
+			vr.words[0], vr.words[best] = vr.words[best], vr.words[0]
+		}
+		byKey[vr.words[0]] = append(byKey[vr.words[0]], int32(vi))
+	}
+	m.firstOff = make([]int32, 0, len(byKey)+1)
+	for _, vis := range byKey {
 		m.firstOff = append(m.firstOff, int32(len(m.first)))
 		for _, vi := range vis {
 			vr := m.variants[vi]
