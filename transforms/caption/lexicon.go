@@ -426,12 +426,24 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 	var nonASCII uint64
 	for w := 0; w < nw; w++ {
 		var l, d uint64
-		blk := a.pad[64*w : 64*w+min(64, (n-64*w+7)&^7)]
-		for k := 0; k+8 <= len(blk); k += 8 {
-			x := binary.LittleEndian.Uint64(blk[k:])
-			nonASCII |= x
-			l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
-			d |= gatherHigh(inRange(x, '0', '9')) << k
+		if n-64*w >= 64 {
+			// A whole block: eight words from a fixed-size array, no
+			// bounds checks.
+			blk := (*[64]byte)(a.pad[64*w : 64*w+64])
+			for k := 0; k < 64; k += 8 {
+				x := binary.LittleEndian.Uint64(blk[k : k+8 : k+8])
+				nonASCII |= x
+				l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
+				d |= gatherHigh(inRange(x, '0', '9')) << k
+			}
+		} else {
+			blk := a.pad[64*w : 64*w+(n-64*w+7)&^7]
+			for k := 0; k+8 <= len(blk); k += 8 {
+				x := binary.LittleEndian.Uint64(blk[k:])
+				nonASCII |= x
+				l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
+				d |= gatherHigh(inRange(x, '0', '9')) << k
+			}
 		}
 		a.letter[w], a.digit[w] = l, d
 	}
