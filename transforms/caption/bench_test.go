@@ -59,14 +59,7 @@ func (u *uniqueCaptions) report() {
 // vocabulary and rules, over unique real captions: "lexicon" is the
 // matcher, "reference" the lemmatise-every-token path it replaced.
 func BenchmarkMatchUnique(b *testing.B) {
-	v, err := DefaultVocabulary()
-	if err != nil {
-		b.Fatal(err)
-	}
-	lem, err := English()
-	if err != nil {
-		b.Fatal(err)
-	}
+	v, lem := defaults(b)
 	for _, mode := range []struct {
 		name string
 		rule Rule
@@ -98,18 +91,7 @@ func BenchmarkMatchUnique(b *testing.B) {
 // BenchmarkStudyUnique is the study rule's per-caption work (clean, prose
 // tokens, lazy tags, piece masks) on one core over unique real captions.
 func BenchmarkStudyUnique(b *testing.B) {
-	v, err := DefaultVocabulary()
-	if err != nil {
-		b.Fatal(err)
-	}
-	lem, err := English()
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := NewStudyMatcher(v, lem)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := defaultStudyMatcher(b)
 	u := newUniqueCaptions(b)
 	sc := m.NewScratch()
 	var dst []ConceptMask
@@ -121,4 +103,28 @@ func BenchmarkStudyUnique(b *testing.B) {
 	if sc.tag != nil {
 		b.ReportMetric(float64(sc.tag.predictions)/float64(b.N), "predictions/caption")
 	}
+}
+
+// defaults are the embedded default vocabulary and the English lemmatiser.
+func defaults(tb testing.TB) (*Vocabulary, *Lemmatizer) {
+	tb.Helper()
+	v, err := DefaultVocabulary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lem, err := English()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v, lem
+}
+
+// defaultStudyMatcher is the study rule's matcher for the defaults.
+func defaultStudyMatcher(tb testing.TB) *StudyMatcher {
+	tb.Helper()
+	m, err := NewStudyMatcher(defaults(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
 }

@@ -166,18 +166,7 @@ func TestMatcherLexiconDifferential(t *testing.T) {
 // captions and generated ones.
 func TestStudyLazyTagging(t *testing.T) {
 	real := rawLAION(t)
-	lem, err := English()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := DefaultVocabulary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewStudyMatcher(v, lem)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := defaultStudyMatcher(t)
 	n := 60_000
 	if testing.Short() {
 		n = 5_000

@@ -126,15 +126,7 @@ func BenchmarkTagFast(b *testing.B) {
 
 func BenchmarkStudyMasks(b *testing.B) {
 	caps := laionCaptions(b)
-	v, err := DefaultVocabulary()
-	if err != nil {
-		b.Fatal(err)
-	}
-	lem, _ := English()
-	m, err := NewStudyMatcher(v, lem)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := defaultStudyMatcher(b)
 	sc := m.NewScratch()
 	var dst []ConceptMask
 	b.ResetTimer()
