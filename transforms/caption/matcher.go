@@ -167,10 +167,6 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 		}
 	}
 	m.firstOff = append(m.firstOff, int32(len(m.first)))
-	// The tables read per token, on huge pages (see hugeArena).
-	a := newHugeArena(m.lex.size() + arenaSize(m.firstOff) + arenaSize(m.first) + arenaSize(m.rest))
-	m.lex.moveTo(a)
-	m.firstOff, m.first, m.rest = arenaCopy(a, m.firstOff), arenaCopy(a, m.first), arenaCopy(a, m.rest)
 	if pos == POSNouns {
 		if _, err := fastTagger(); err != nil {
 			return nil, err

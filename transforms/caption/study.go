@@ -186,9 +186,6 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 		m.common.put(w, idx)
 	}
 	m.common.seal()
-	a := newHugeArena(m.common.size() + m.pieceID.size()) // read per token (see hugeArena)
-	m.common.moveTo(a)
-	m.pieceID.moveTo(a)
 	return m, nil
 }
 
