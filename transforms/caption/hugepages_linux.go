@@ -8,8 +8,7 @@ import (
 // hugeArena is memory the kernel is asked to back with transparent huge
 // pages (its "madvise" mode). The tagger's tables are read at random, a few
 // cache lines per token; on 4 KiB pages nearly every such read also misses
-// the TLB (BenchmarkStudyUnique: about a fifth faster on huge pages on a
-// busy machine). It is never freed, so only the tagger, built once per
+// the TLB. It is never freed, so only the tagger, built once per
 // process, uses one (a matcher is built per DoFn instance: an arena each
 // would leak).
 type hugeArena struct {

@@ -513,6 +513,14 @@ func lowerWord(pad []byte, i, n int) uint64 {
 }
 
 // id looks up the token pad[a:b] of an asciiScan; buf is scratch for
+// shortKey is the lower-cased word and the hash of an ASCII token of
+// n ≤ 8 bytes at pad[st:] (pad holds 8 bytes past any token): asciiID's
+// common case, small enough to inline into the matcher's loop.
+func shortKey(pad []byte, st, n int) (w0, h uint64) {
+	w0 = lowerWord(pad, st, n)
+	return w0, hashEnd(hashMix(uint64(n)*hashMul, w0))
+}
+
 // tokens that are long or not ASCII.
 func (l *lexicon) asciiID(pad []byte, a, b int, buf []byte, nonASCII bool) (int32, bool) {
 	if nonASCII && hasNonASCII(pad, a, b) {
@@ -520,16 +528,16 @@ func (l *lexicon) asciiID(pad []byte, a, b int, buf []byte, nonASCII bool) (int3
 		return l.get(buf, hashKey(buf))
 	}
 	n := b - a
-	h := uint64(n) * hashMul
-	if n <= 16 {
-		w0 := lowerWord(pad, a, min(n, 8))
-		h = hashMix(h, w0)
-		var w1 uint64
-		if n > 8 {
-			w1 = lowerWord(pad, a+8, n-8)
-			h = hashMix(h, w1)
+	if n <= 8 {
+		w0, h := shortKey(pad, a, n)
+		if !l.maybe(h) {
+			return 0, false
 		}
-		h = hashEnd(h)
+		return l.lookupShort(h, n, w0, 0)
+	}
+	if n <= 16 {
+		w0, w1 := lowerWord(pad, a, 8), lowerWord(pad, a+8, n-8)
+		h := hashEnd(hashMix(hashMix(uint64(n)*hashMul, w0), w1))
 		if !l.maybe(h) {
 			return 0, false
 		}

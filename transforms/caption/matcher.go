@@ -1,7 +1,6 @@
 package caption
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -272,11 +271,7 @@ func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 		var id int32
 		var ok bool
 		if n := int(ends[k]) - int(st); n <= 8 && !a.nonASCII {
-			// asciiID's common case, inline: a short ASCII token (pad has
-			// 8 bytes past any token).
-			w0 := binary.LittleEndian.Uint64(pad[st:]) | 0x2020202020202020
-			w0 &= ^uint64(0) >> (64 - 8*n)
-			h := hashEnd(hashMix(uint64(n)*hashMul, w0))
+			w0, h := shortKey(pad, int(st), n) // asciiID's common case, inline
 			if !l.maybe(h) {
 				continue
 			}

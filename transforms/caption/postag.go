@@ -8,7 +8,6 @@ import (
 	"math/bits"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -406,9 +405,9 @@ func suffix3(s string) string { return s[len(s)-min(len(s), 3):] }
 type tagScratch struct {
 	tags        []string
 	tagIDs      []int32
-	infos       []tokInfo
-	need        []bool // tags to compute (tagCaptionNeeded; tag marks what they depend on)
-	predictions int64  // tags predicted so far (for tests and benchmarks)
+	entry       []int32 // the tokens' entries (-1: not looked up yet; only tokens near a predicted one are)
+	need        []bool  // tags to compute (tagCaptionNeeded; tag marks what they depend on)
+	predictions int64   // tags predicted so far (for tests and benchmarks)
 	tok         *proseTok
 	lower       []byte
 	words       []string // the words being tagged
@@ -421,12 +420,6 @@ type tagScratch struct {
 	// special caches the tags of words whose tag needs a regular
 	// expression (links, e-mails, prose's -NONE- and -XYZ- forms); bounded.
 	special map[string]string
-}
-
-// tokInfo is a token's entry (-1: not looked up yet; only tokens near a
-// predicted one are).
-type tokInfo struct {
-	entry int32
 }
 
 const maxSpecialWords = 1 << 12
@@ -461,15 +454,7 @@ func maybeEmoticon(w string) bool {
 			punct = true
 		}
 	}
-	switch {
-	case len(w) > 11:
-		return false
-	case punct:
-		return true
-	case len(w) == 3 && (w[1] == '.' || w[1] == '-'):
-		return true
-	}
-	return len(w) <= 3 && strings.IndexByte("8xX", w[0]) >= 0 && strings.ContainsAny(w, "dD")
+	return emoticonShape(w, len(w), alnum, punct)
 }
 
 // maybeEmoticonRunes is maybeEmoticon counting runes.
@@ -484,6 +469,12 @@ func maybeEmoticonRunes(w string) bool {
 			punct = true
 		}
 	}
+	return emoticonShape(w, runes, alnum, punct)
+}
+
+// emoticonShape is maybeEmoticon given w's rune count, its letters and
+// digits, and whether it holds one of ( ) : ; = _.
+func emoticonShape(w string, runes, alnum int, punct bool) bool {
 	switch {
 	case runes > 11 || alnum > 3:
 		return false
@@ -495,26 +486,12 @@ func maybeEmoticonRunes(w string) bool {
 	return runes <= 3 && strings.IndexByte("8xX", w[0]) >= 0 && strings.ContainsAny(w, "dD")
 }
 
-// normalizeWord is prose's normalize.
-func normalizeWord(word string) string {
-	if word == "" {
-		return word
-	}
-	first := word[:1]
-	if strings.Contains(word, "-") && first != "-" {
-		return "!HYPHEN"
-	} else if _, err := strconv.Atoi(word); err == nil && len(word) == 4 {
-		return "!YEAR"
-	} else if _, err := strconv.Atoi(first); err == nil {
-		return "!DIGITS"
-	}
-	return strings.ToLower(word)
-}
-
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// normEntry is the entry of normalizeWord(w), computed without allocating
-// for ASCII words.
+// normEntry is the entry of prose's normalize(w) (!HYPHEN for a hyphen
+// after the first byte, !YEAR for a 4-character integer, !DIGITS for a
+// leading digit, else the lower case), computed without allocating for
+// ASCII words (TestNormEntry holds it to prose's rule).
 func (t *posTagger) normEntry(sc *tagScratch, w string) int32 {
 	switch {
 	case w == "":
@@ -583,12 +560,11 @@ func (t *posTagger) fixedOf(sc *tagScratch, w string) (string, int32) {
 }
 
 // info returns token j's entry, looking it up at first use.
-func (t *posTagger) info(sc *tagScratch, j int) *tokInfo {
-	inf := &sc.infos[j]
-	if inf.entry < 0 {
-		inf.entry = t.normEntry(sc, sc.words[j])
+func (t *posTagger) info(sc *tagScratch, j int) int32 {
+	if sc.entry[j] < 0 {
+		sc.entry[j] = t.normEntry(sc, sc.words[j])
 	}
-	return inf
+	return sc.entry[j]
 }
 
 // tag tags the words as prose's tagger would; ok is false when a word
@@ -603,9 +579,9 @@ func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []str
 	}
 	// Tags that do not depend on the tags before them first; "" marks the
 	// ones to predict.
-	sc.infos, sc.tags, sc.tagIDs, sc.words = sc.infos[:0], sc.tags[:0], sc.tagIDs[:0], words
+	sc.entry, sc.tags, sc.tagIDs, sc.words = sc.entry[:0], sc.tags[:0], sc.tagIDs[:0], words
 	for _, w := range words {
-		sc.infos = append(sc.infos, tokInfo{entry: -1})
+		sc.entry = append(sc.entry, -1)
 		tag, id := t.fixedOf(sc, w)
 		sc.tags, sc.tagIDs = append(sc.tags, tag), append(sc.tagIDs, id)
 	}
@@ -690,13 +666,13 @@ func (t *posTagger) pair(sc *tagScratch, t1, t2 int32) int {
 // (negative or past the end: the -START-/-END- markers).
 func (t *posTagger) ctxEntry(sc *tagScratch, j int) *wordEntry {
 	switch {
-	case j >= 0 && j < len(sc.infos):
-		return &t.entries[t.info(sc, j).entry]
+	case j >= 0 && j < len(sc.entry):
+		return &t.entries[t.info(sc, j)]
 	case j == -2:
 		return &t.entries[t.marker[0]]
 	case j == -1:
 		return &t.entries[t.marker[1]]
-	case j == len(sc.infos):
+	case j == len(sc.entry):
 		return &t.entries[t.marker[2]]
 	}
 	return &t.entries[t.marker[3]]
@@ -712,8 +688,7 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 	var scores [64]float64 // by class (at most 64: loadPOSTagger); labels index it masked, without bounds checks
 	copy(scores[:nc], sc.pairVec[r*nc:(r+1)*nc])
 	present := sc.pairMask[r]
-	inf := t.info(sc, i)
-	cur := &t.entries[inf.entry]
+	cur := &t.entries[t.info(sc, i)]
 	w := sc.words[i]
 	fs := [3]int32{-1, -1, -1}
 	if w != "" {
@@ -822,6 +797,3 @@ func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i 
 
 // proseSanitizer is the replacement prose's tokenizer applies first.
 var proseSanitizer = strings.NewReplacer("\u201c", `"`, "\u201d", `"`, "\u2018", "'", "\u2019", "'", "&rsquo;", "'")
-
-func utf8DecodeRune(s string) (rune, int) { return utf8.DecodeRuneInString(s) }
-func unicodeIsSpace(r rune) bool          { return unicode.IsSpace(r) }

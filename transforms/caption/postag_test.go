@@ -3,6 +3,8 @@ package caption
 import (
 	"reflect"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,4 +174,62 @@ func BenchmarkTagRatio(b *testing.B) {
 	b.ReportMetric(float64(n)/tProse.Seconds(), "prose-captions/s")
 	b.ReportMetric(float64(n)/tFast.Seconds(), "fast-captions/s")
 	b.ReportMetric(tProse.Seconds()/tFast.Seconds(), "speedup")
+}
+
+// normalizeWord is prose's normalize.
+func normalizeWord(word string) string {
+	if word == "" {
+		return word
+	}
+	first := word[:1]
+	if strings.Contains(word, "-") && first != "-" {
+		return "!HYPHEN"
+	} else if _, err := strconv.Atoi(word); err == nil && len(word) == 4 {
+		return "!YEAR"
+	} else if _, err := strconv.Atoi(first); err == nil {
+		return "!DIGITS"
+	}
+	return strings.ToLower(word)
+}
+
+// normEntry (byte-wise, no allocation for ASCII) gives the entry of prose's
+// normalize for every token of the real captions and some edge cases.
+func TestNormEntry(t *testing.T) {
+	ft, err := fastTagger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := []string{"", "a", "-", "-abc", "a-b", "1-2", "1999", "+123", "-123", "+-12", "12345", "7up", "Éclair", "ÀB", "İstanbul", "HELLO", "Hello", "x"}
+	tok := &proseTok{}
+	for _, c := range laionCaptions(t) {
+		if tok.tokenize(c) {
+			words = append(words, tok.words...)
+		}
+	}
+	sc := &tagScratch{}
+	for _, w := range words {
+		if got, want := ft.normEntry(sc, w), ft.entryOf([]byte(normalizeWord(w))); got != want {
+			t.Fatalf("%q: entry %d, prose's normalize %q gives %d", w, got, normalizeWord(w), want)
+		}
+	}
+}
+
+// BenchmarkTaggerLoad is a run's start cost for the noun filter and the
+// study rule: building the fast tagger, and loading prose's own tagger
+// (which the emoticon probes use; done on another core meanwhile).
+func BenchmarkTaggerLoad(b *testing.B) {
+	b.Run("fast", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := loadPOSTagger(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("prose", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := prose.NewDocument("", prose.WithSegmentation(false), prose.WithExtraction(false)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -200,11 +200,14 @@ func (m *StudyMatcher) commonKey(lower []byte, buf *[]byte) (int32, bool) {
 	return m.pieceID.find(*buf)
 }
 
+// isKeyByte reports whether the study's key keeps c: an ASCII letter or a space.
+func isKeyByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ' ' }
+
 // appendLetters appends the ASCII letters and spaces of s (lettersOnly).
 func appendLetters[S string | []byte](dst []byte, s S) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ' ' {
-			dst = append(dst, c)
+		if isKeyByte(s[i]) {
+			dst = append(dst, s[i])
 		}
 	}
 	return dst
@@ -444,25 +447,12 @@ func appendWordRunsRunes(dst []string, s string) []string {
 // lettersOnly keeps ASCII letters and spaces (the study's
 // re.sub('[^A-Za-z ]', ”, lemma)).
 func lettersOnly(s string) string {
-	ok := true
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ' ') {
-			ok = false
-			break
+		if !isKeyByte(s[i]) {
+			return string(appendLetters(make([]byte, 0, len(s)), s))
 		}
 	}
-	if ok {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ' ' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
+	return s
 }
 
 // StudyCount resolves a concept's count from the histogram of its piece
