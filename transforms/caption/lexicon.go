@@ -352,7 +352,8 @@ type asciiScan struct {
 	pad           []byte   // the caption, zero-padded to whole 64-byte blocks + 8
 	letter, digit []uint64 // per byte: bit set when a letter / digit (+1 zero word)
 	starts, ends  []uint32
-	nonASCII      bool // the caption has non-ASCII runes
+	cand          []uint32 // maskAllWords: indices of the tokens it looks up
+	nonASCII      bool     // the caption has non-ASCII runes
 }
 
 // runeMasks classifies a valid caption with non-ASCII runes rune by rune,
@@ -462,8 +463,9 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 	// the slices are filled by index.
 	if cap(a.starts) < n+1 {
 		a.starts, a.ends = make([]uint32, n+1, 2*n+2), make([]uint32, n+1, 2*n+2)
+		a.cand = make([]uint32, 0, 2*n+2)
 	}
-	a.starts, a.ends = a.starts[:n+1], a.ends[:n+1]
+	a.starts, a.ends, a.cand = a.starts[:n+1], a.ends[:n+1], a.cand[:n+1]
 	ns, ne := 0, 0
 	var prevL, prevD uint64 // the previous word's top bit
 	for w := 0; w < nw; w++ {

@@ -1,6 +1,7 @@
 package caption
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -261,30 +262,62 @@ func (m *Matcher) matchSeq(sc *Scratch, dst []int) []int {
 }
 
 // maskAllWords is allWords on the tokens sc.ascii holds: the caption's
-// distinct concept words straight from the token masks, no sequence.
+// distinct concept words straight from the token masks, no sequence. An
+// ASCII caption takes two passes: a call-free one that keeps the tokens the
+// lexicon's filter lets through (and the long ones), without a branch per
+// token, then the lookups of those few.
 func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 	a := &sc.ascii
 	sc.uniqueID = sc.uniqueID[:0]
 	l, pad := m.lex, a.pad
 	ends := a.ends[:len(a.starts)]
+	if a.nonASCII {
+		for k, st := range a.starts {
+			id, ok := l.asciiID(pad, int(st), int(ends[k]), sc.scan.buf, true)
+			if ok {
+				m.addWord(sc, id)
+			}
+		}
+		return m.allWords(sc, dst)
+	}
+	cand := a.cand[:len(a.starts)]
+	nc := 0
+	filter, fmask := l.filter, l.fmask
 	for k, st := range a.starts {
+		n := int(ends[k]) - int(st)
+		// n ≤ 8: the token's word and hash, as shortKey; longer tokens
+		// are kept (their first 8 bytes' hash is not theirs).
+		w0 := binary.LittleEndian.Uint64(pad[st:]) | 0x2020202020202020
+		w0 &= ^uint64(0) >> (uint(64-8*n) & 63)
+		h := hashEnd(hashMix(uint64(n)*hashMul, w0))
+		b := h >> 20 & fmask
+		keep := filter[b/64]>>(b%64)&1 | uint64(8-n)>>63
+		cand[nc] = uint32(k)
+		nc += int(keep)
+	}
+	for _, k := range cand[:nc] {
+		st, en := int(a.starts[k]), int(ends[k])
 		var id int32
 		var ok bool
-		if n := int(ends[k]) - int(st); n <= 8 && !a.nonASCII {
-			w0, h := shortKey(pad, int(st), n) // asciiID's common case, inline
-			if !l.maybe(h) {
-				continue
-			}
+		if n := en - st; n <= 8 {
+			w0, h := shortKey(pad, st, n)
 			id, ok = l.lookupShort(h, n, w0, 0)
 		} else {
-			id, ok = l.asciiID(pad, int(st), int(ends[k]), sc.scan.buf, a.nonASCII)
+			id, ok = l.asciiID(pad, st, en, sc.scan.buf, false)
 		}
-		if ok && sc.present[id] != sc.gen {
-			sc.present[id] = sc.gen
-			sc.uniqueID = append(sc.uniqueID, id)
+		if ok {
+			m.addWord(sc, id)
 		}
 	}
 	return m.allWords(sc, dst)
+}
+
+// addWord records a concept word of the caption, once.
+func (m *Matcher) addWord(sc *Scratch, id int32) {
+	if sc.present[id] != sc.gen {
+		sc.present[id] = sc.gen
+		sc.uniqueID = append(sc.uniqueID, id)
+	}
 }
 
 // allWords matches the all-words rule on the caption's distinct concept
