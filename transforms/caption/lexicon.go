@@ -351,6 +351,7 @@ var zeros [72]byte
 type asciiScan struct {
 	pad           []byte   // the caption, zero-padded to whole 64-byte blocks + 8
 	letter, digit []uint64 // per byte: bit set when a letter / digit (+1 zero word)
+	special       []uint64 // per byte: bit set when '&', '<', ':' or '.'
 	starts, ends  []uint32
 	cand          []uint32 // maskAllWords: indices of the tokens it looks up
 	nonASCII      bool     // the caption has non-ASCII runes
@@ -408,55 +409,37 @@ func lowerRunes(buf []byte, t []byte) []byte {
 	return buf
 }
 
-// asciiTokens finds the tokens of a raw caption that needs no cleaning and
-// is all ASCII, the common case: it classifies bytes into bit masks without
-// branches, takes token starts and ends from the masks, and leaves the
-// tokens' byte ranges in a.starts/a.ends. Captions with non-ASCII runes are classified
-// rune by rune (runeMasks). ok is false when the caption has invalid UTF-8
-// or something Clean would change (an entity, a tag, a
-// URL); the caller then takes the general path.
+// tokens finds the tokens of a raw caption that needs no cleaning, the
+// common case: it classifies bytes into bit masks without branches
+// (classifyBlocks), takes token starts and ends from the masks, and leaves
+// the tokens' byte ranges in a.starts/a.ends. Captions with non-ASCII runes
+// are classified rune by rune (runeMasks). ok is false when the caption has
+// invalid UTF-8 or something Clean would change (an entity, a tag, a URL);
+// the caller then takes the general path.
 func (a *asciiScan) tokens(s string) (ok bool) {
 	n := len(s)
 	nw := (n + 63) / 64
-	a.pad = append(a.pad[:0], s...)
-	a.pad = append(a.pad, zeros[:nw*64+8-n]...)
+	if need := nw*64 + 8; cap(a.pad) < need {
+		a.pad = make([]byte, need, 2*need)
+	} else {
+		a.pad = a.pad[:need]
+	}
+	copy(a.pad, s)
+	clear(a.pad[n:])
 	if cap(a.letter) < nw+1 {
 		a.letter, a.digit = make([]uint64, nw+1, 2*nw+2), make([]uint64, nw+1, 2*nw+2)
+		a.special = make([]uint64, nw, 2*nw+2)
 	}
-	a.letter, a.digit = a.letter[:nw+1], a.digit[:nw+1]
-	var nonASCII uint64
-	for w := 0; w < nw; w++ {
-		var l, d uint64
-		if n-64*w >= 64 {
-			// A whole block: eight words from a fixed-size array, no
-			// bounds checks.
-			blk := (*[64]byte)(a.pad[64*w : 64*w+64])
-			for k := 0; k < 64; k += 8 {
-				x := binary.LittleEndian.Uint64(blk[k : k+8 : k+8])
-				nonASCII |= x
-				l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
-				d |= gatherHigh(inRange(x, '0', '9')) << k
-			}
-		} else {
-			blk := a.pad[64*w : 64*w+(n-64*w+7)&^7]
-			for k := 0; k+8 <= len(blk); k += 8 {
-				x := binary.LittleEndian.Uint64(blk[k:])
-				nonASCII |= x
-				l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
-				d |= gatherHigh(inRange(x, '0', '9')) << k
-			}
-		}
-		a.letter[w], a.digit[w] = l, d
-	}
+	a.letter, a.digit, a.special = a.letter[:nw+1], a.digit[:nw+1], a.special[:nw]
+	a.nonASCII = classifyBlocks(a.pad, a.letter[:nw], a.digit[:nw], a.special)
 	a.letter[nw], a.digit[nw] = 0, 0
-	a.nonASCII = nonASCII&hiBits != 0
 	if a.nonASCII {
 		if !utf8.ValidString(s) {
 			return false
 		}
 		a.runeMasks(s, nw)
 	}
-	if cleanChanges(s) {
+	if a.cleanChanges() {
 		return false
 	}
 	// At most one token per byte (letters and digits are tokens apart):
@@ -492,6 +475,64 @@ const (
 	hiBits  = 0x8080808080808080
 	oneBits = 0x0101010101010101
 )
+
+// cleanChanges reports whether Clean would change the valid UTF-8 caption
+// in a.pad: cleanChanges (tokenize.go) from its special bytes' positions,
+// without scanning it again.
+func (a *asciiScan) cleanChanges() bool {
+	pad := a.pad
+	for w, m := range a.special {
+		for m != 0 {
+			p := w*64 + bits.TrailingZeros64(m)
+			m &= m - 1
+			// pad holds 8 zero bytes past the caption: p+2 is in it.
+			switch pad[p] {
+			case '<':
+				return true
+			case '&': // an entity: hasEntity
+				if c := pad[p+1]; c == '#' || c >= '0' && c <= '9' || isASCIILetter(c) {
+					return true
+				}
+			case ':':
+				if pad[p+1] == '/' && pad[p+2] == '/' {
+					return true
+				}
+			case '.':
+				if p >= 3 && string(pad[p-3:p]) == "www" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// classifyGo is classifyBlocks in portable Go, eight bytes at a time.
+// letter and digit are exact only when it reports no byte ≥ 0x80 (a caller
+// then classifies rune by rune).
+func classifyGo(pad []byte, letter, digit, special []uint64) bool {
+	var hi uint64
+	for w := range letter {
+		blk := (*[64]byte)(pad[64*w : 64*w+64])
+		var l, d, sp uint64
+		for k := 0; k < 64; k += 8 {
+			x := binary.LittleEndian.Uint64(blk[k : k+8 : k+8])
+			hi |= x
+			l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
+			d |= gatherHigh(inRange(x, '0', '9')) << k
+			sp |= gatherHigh(zeroBytes(x^oneBits*'&')|zeroBytes(x^oneBits*'<')|
+				zeroBytes(x^oneBits*':')|zeroBytes(x^oneBits*'.')) << k
+		}
+		letter[w], digit[w], special[w] = l, d, sp
+	}
+	return hi&hiBits != 0
+}
+
+// zeroBytes sets the high bit of each zero byte of x and clears every
+// other bit.
+func zeroBytes(x uint64) uint64 {
+	return ^((x&^hiBits + ^uint64(hiBits)) | x | ^uint64(hiBits))
+}
 
 // inRange sets the high bit of each byte of x (every byte < 0x80) that is
 // in [a, b], and clears every other bit.

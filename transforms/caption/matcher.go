@@ -280,22 +280,8 @@ func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 		}
 		return m.allWords(sc, dst)
 	}
-	cand := a.cand[:len(a.starts)]
-	nc := 0
-	filter, fmask := l.filter, l.fmask
-	for k, st := range a.starts {
-		n := int(ends[k]) - int(st)
-		// n ≤ 8: the token's word and hash, as shortKey; longer tokens
-		// are kept (their first 8 bytes' hash is not theirs).
-		w0 := binary.LittleEndian.Uint64(pad[st:]) | 0x2020202020202020
-		w0 &= ^uint64(0) >> (uint(64-8*n) & 63)
-		h := hashEnd(hashMix(uint64(n)*hashMul, w0))
-		b := h >> 20 & fmask
-		keep := filter[b/64]>>(b%64)&1 | uint64(8-n)>>63
-		cand[nc] = uint32(k)
-		nc += int(keep)
-	}
-	for _, k := range cand[:nc] {
+	cand := l.filterTokens(pad, a.starts, ends, a.cand)
+	for _, k := range cand {
 		st, en := int(a.starts[k]), int(ends[k])
 		var id int32
 		var ok bool
@@ -310,6 +296,32 @@ func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 		}
 	}
 	return m.allWords(sc, dst)
+}
+
+// filterTokens returns in cand (reused) the indices of the ASCII tokens
+// pad[starts[k]:ends[k]] that are longer than 8 bytes or that the filter
+// lets through; pad holds 8 bytes past every token. It is a leaf, so its
+// loop keeps everything in registers.
+//
+//go:noinline
+func (l *lexicon) filterTokens(pad []byte, starts, ends []uint32, cand []uint32) []uint32 {
+	cand = cand[:len(starts)]
+	ends = ends[:len(starts)]
+	filter, fmask := l.filter, l.fmask
+	nc := 0
+	for k, st := range starts {
+		n := int(ends[k]) - int(st)
+		// n ≤ 8: the token's word and hash, as shortKey; longer tokens
+		// are kept (their first 8 bytes' hash is not theirs).
+		w0 := binary.LittleEndian.Uint64(pad[st:]) | 0x2020202020202020
+		w0 &= ^uint64(0) >> (uint(64-8*n) & 63)
+		h := hashEnd(hashMix(uint64(n)*hashMul, w0))
+		b := h >> 20 & fmask
+		keep := filter[b/64]>>(b%64)&1 | uint64(8-n)>>63
+		cand[nc] = uint32(k)
+		nc += int(keep)
+	}
+	return cand[:nc]
 }
 
 // addWord records a concept word of the caption, once.

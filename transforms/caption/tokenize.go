@@ -72,13 +72,6 @@ func Clean(caption string) string {
 	return caption
 }
 
-// cleanChanges reports whether Clean would change a valid UTF-8 caption:
-// it may hold an HTML entity, a tag or a URL.
-func cleanChanges(s string) bool {
-	return hasEntity(s) || strings.IndexByte(s, '<') >= 0 ||
-		strings.Contains(s, "://") || strings.Contains(s, "www.")
-}
-
 // hasEntity reports whether s may hold an HTML entity: an '&' followed by
 // '#' or an ASCII letter or digit. Without one html.UnescapeString returns
 // its input unchanged (but copies it).
