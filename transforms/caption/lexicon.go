@@ -357,33 +357,36 @@ type asciiScan struct {
 	nonASCII      bool     // the caption has non-ASCII runes
 }
 
-// runeMasks classifies a valid caption with non-ASCII runes rune by rune,
-// as AppendTokens does: letters, combining marks continuing a letter run,
-// digits; every byte of a rune gets its rune's class.
-func (a *asciiScan) runeMasks(s string, nw int) {
-	clear(a.letter[:nw])
-	clear(a.digit[:nw])
-	kind := uint8(0)
+// runeMasks adds the non-ASCII runes of a valid caption to the masks
+// classifyBlocks made (exact for its ASCII bytes), as AppendTokens
+// classifies them: letters, combining marks continuing a letter run,
+// digits; every byte of a rune gets its rune's class. ASCII stretches are
+// skipped eight bytes at a time.
+func (a *asciiScan) runeMasks(s string) {
+	pad := a.pad
+	last := uint8(0) // the class of the last non-ASCII rune
 	for i := 0; i < len(s); {
-		c := s[i]
-		k, size := uint8(0), 1
-		if c < utf8.RuneSelf {
-			k = tokenClass[c]
-		} else {
-			var r rune
-			r, size = utf8.DecodeRuneInString(s[i:])
-			k = runeClass(r, kind)
+		hi := binary.LittleEndian.Uint64(pad[i:]) & hiBits
+		if hi == 0 {
+			i += 8
+			continue
 		}
-		if k != 0 {
+		i += bits.TrailingZeros64(hi) / 8
+		kind := last // the previous rune's class
+		if i > 0 && s[i-1] < utf8.RuneSelf {
+			kind = tokenClass[s[i-1]]
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		last = runeClass(r, kind)
+		if last != 0 {
 			m := a.letter
-			if k == 2 {
+			if last == 2 {
 				m = a.digit
 			}
 			for j := i; j < i+size; j++ {
 				m[j/64] |= 1 << (j % 64)
 			}
 		}
-		kind = k
 		i += size
 	}
 }
@@ -437,7 +440,7 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 		if !utf8.ValidString(s) {
 			return false
 		}
-		a.runeMasks(s, nw)
+		a.runeMasks(s)
 	}
 	if a.cleanChanges() {
 		return false
@@ -508,8 +511,6 @@ func (a *asciiScan) cleanChanges() bool {
 }
 
 // classifyGo is classifyBlocks in portable Go, eight bytes at a time.
-// letter and digit are exact only when it reports no byte ≥ 0x80 (a caller
-// then classifies rune by rune).
 func classifyGo(pad []byte, letter, digit, special []uint64) bool {
 	var hi uint64
 	for w := range letter {
@@ -518,8 +519,9 @@ func classifyGo(pad []byte, letter, digit, special []uint64) bool {
 		for k := 0; k < 64; k += 8 {
 			x := binary.LittleEndian.Uint64(blk[k : k+8 : k+8])
 			hi |= x
-			l |= gatherHigh(inRange(x|0x2020202020202020, 'a', 'z')) << k
-			d |= gatherHigh(inRange(x, '0', '9')) << k
+			a := x &^ hiBits // inRange's domain; bytes ≥ 0x80 cleared below
+			l |= gatherHigh(inRange(a|0x2020202020202020, 'a', 'z')&^x) << k
+			d |= gatherHigh(inRange(a, '0', '9')&^x) << k
 			sp |= gatherHigh(zeroBytes(x^oneBits*'&')|zeroBytes(x^oneBits*'<')|
 				zeroBytes(x^oneBits*':')|zeroBytes(x^oneBits*'.')) << k
 		}

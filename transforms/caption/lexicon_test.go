@@ -118,9 +118,7 @@ func TestClassifyBlocks(t *testing.T) {
 			if !slices.Equal(s, wantS[:nw]) {
 				t.Fatalf("%s(%q): special %x, want %x", name, pad, s, wantS[:nw])
 			}
-			// Letter and digit masks are exact for ASCII input (non-ASCII
-			// captions are classified rune by rune).
-			if (!hi || name == "classifyBlocks") && (!slices.Equal(l, wantL[:nw]) || !slices.Equal(d, wantD[:nw])) {
+			if !slices.Equal(l, wantL[:nw]) || !slices.Equal(d, wantD[:nw]) {
 				t.Fatalf("%s(%q): letters %x digits %x, want %x %x", name, pad, l, d, wantL[:nw], wantD[:nw])
 			}
 		}
