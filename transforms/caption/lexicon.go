@@ -352,8 +352,9 @@ type asciiScan struct {
 	pad           []byte   // the caption, zero-padded to whole 64-byte blocks + 8
 	letter, digit []uint64 // per byte: bit set when a letter / digit (+1 zero word)
 	special       []uint64 // per byte: bit set when '&', '<', ':' or '.'
-	starts, ends  []uint32
-	cand          []uint32 // maskAllWords: indices of the tokens it looks up
+	stW, enW      []uint64 // per block: bit set where a token starts / ends (last byte)
+	starts, ends  []uint32 // spans: the tokens' byte ranges
+	cand          []uint64 // filterTokens: start | end<<32 of the tokens to look up
 	nonASCII      bool     // the caption has non-ASCII runes
 }
 
@@ -415,7 +416,7 @@ func lowerRunes(buf []byte, t []byte) []byte {
 // tokens finds the tokens of a raw caption that needs no cleaning, the
 // common case: it classifies bytes into bit masks without branches
 // (classifyBlocks), takes token starts and ends from the masks, and leaves
-// the tokens' byte ranges in a.starts/a.ends. Captions with non-ASCII runes
+// the tokens' start and end masks in a.stW/a.enW. Captions with non-ASCII runes
 // are classified rune by rune (runeMasks). ok is false when the caption has
 // invalid UTF-8 or something Clean would change (an entity, a tag, a URL);
 // the caller then takes the general path.
@@ -445,33 +446,38 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 	if a.cleanChanges() {
 		return false
 	}
-	// At most one token per byte (letters and digits are tokens apart):
-	// the slices are filled by index.
-	if cap(a.starts) < n+1 {
-		a.starts, a.ends = make([]uint32, n+1, 2*n+2), make([]uint32, n+1, 2*n+2)
-		a.cand = make([]uint32, 0, 2*n+2)
+	// Token starts and ends, one mask word per block.
+	if cap(a.stW) < nw {
+		a.stW, a.enW = make([]uint64, nw, 2*nw), make([]uint64, nw, 2*nw)
 	}
-	a.starts, a.ends, a.cand = a.starts[:n+1], a.ends[:n+1], a.cand[:n+1]
-	ns, ne := 0, 0
+	a.stW, a.enW = a.stW[:nw], a.enW[:nw]
 	var prevL, prevD uint64 // the previous word's top bit
-	for w := 0; w < nw; w++ {
+	for w := range a.stW {
 		l, d := a.letter[w], a.digit[w]
-		st := l&^(l<<1|prevL) | d&^(d<<1|prevD)
-		en := l&^(l>>1|a.letter[w+1]<<63) | d&^(d>>1|a.digit[w+1]<<63)
+		a.stW[w] = l&^(l<<1|prevL) | d&^(d<<1|prevD)
+		a.enW[w] = l&^(l>>1|a.letter[w+1]<<63) | d&^(d>>1|a.digit[w+1]<<63)
 		prevL, prevD = l>>63, d>>63
-		for st != 0 {
-			a.starts[ns] = uint32(w*64 + bits.TrailingZeros64(st))
-			ns++
-			st &= st - 1
+	}
+	// At most one token per byte (letters and digits are tokens apart).
+	if cap(a.cand) < n+1 {
+		a.cand = make([]uint64, n+1, 2*n+2)
+	}
+	a.cand = a.cand[:n+1]
+	a.starts, a.ends = a.starts[:0], a.ends[:0]
+	return true
+}
+
+// spans lists the tokens tokens found as byte ranges in a.starts/a.ends.
+func (a *asciiScan) spans() {
+	a.starts, a.ends = a.starts[:0], a.ends[:0]
+	for w, st := range a.stW {
+		for ; st != 0; st &= st - 1 {
+			a.starts = append(a.starts, uint32(w*64+bits.TrailingZeros64(st)))
 		}
-		for en != 0 {
-			a.ends[ne] = uint32(w*64 + bits.TrailingZeros64(en) + 1)
-			ne++
-			en &= en - 1
+		for en := a.enW[w]; en != 0; en &= en - 1 {
+			a.ends = append(a.ends, uint32(w*64+bits.TrailingZeros64(en)+1))
 		}
 	}
-	a.starts, a.ends = a.starts[:ns], a.ends[:ne]
-	return true
 }
 
 const (

@@ -3,6 +3,7 @@ package caption
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 	"sync"
 
@@ -270,19 +271,18 @@ func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 	a := &sc.ascii
 	sc.uniqueID = sc.uniqueID[:0]
 	l, pad := m.lex, a.pad
-	ends := a.ends[:len(a.starts)]
 	if a.nonASCII {
+		a.spans()
 		for k, st := range a.starts {
-			id, ok := l.asciiID(pad, int(st), int(ends[k]), sc.scan.buf, true)
+			id, ok := l.asciiID(pad, int(st), int(a.ends[k]), sc.scan.buf, true)
 			if ok {
 				m.addWord(sc, id)
 			}
 		}
 		return m.allWords(sc, dst)
 	}
-	cand := l.filterTokens(pad, a.starts, ends, a.cand)
-	for _, k := range cand {
-		st, en := int(a.starts[k]), int(ends[k])
+	for _, c := range l.filterTokens(a) {
+		st, en := int(uint32(c)), int(c>>32)
 		var id int32
 		var ok bool
 		if n := en - st; n <= 8 {
@@ -298,28 +298,39 @@ func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 	return m.allWords(sc, dst)
 }
 
-// filterTokens returns in cand (reused) the indices of the ASCII tokens
-// pad[starts[k]:ends[k]] that are longer than 8 bytes or that the filter
-// lets through; pad holds 8 bytes past every token. It is a leaf, so its
-// loop keeps everything in registers.
+// filterTokens returns, in a.cand, the ASCII tokens of a (start | end<<32,
+// in order) that are longer than 8 bytes or that the filter lets through.
+// It walks the start and end masks together, the k-th end closing the k-th
+// start, and is a leaf, so its loop keeps everything in registers.
 //
 //go:noinline
-func (l *lexicon) filterTokens(pad []byte, starts, ends []uint32, cand []uint32) []uint32 {
-	cand = cand[:len(starts)]
-	ends = ends[:len(starts)]
+func (l *lexicon) filterTokens(a *asciiScan) []uint64 {
+	cand, pad, enW := a.cand, a.pad, a.enW
 	filter, fmask := l.filter, l.fmask
-	nc := 0
-	for k, st := range starts {
-		n := int(ends[k]) - int(st)
-		// n ≤ 8: the token's word and hash, as shortKey; longer tokens
-		// are kept (their first 8 bytes' hash is not theirs).
-		w0 := binary.LittleEndian.Uint64(pad[st:]) | 0x2020202020202020
-		w0 &= ^uint64(0) >> (uint(64-8*n) & 63)
-		h := hashEnd(hashMix(uint64(n)*hashMul, w0))
-		b := h >> 20 & fmask
-		keep := filter[b/64]>>(b%64)&1 | uint64(8-n)>>63
-		cand[nc] = uint32(k)
-		nc += int(keep)
+	nc, we, em := 0, 0, uint64(0)
+	if len(enW) > 0 {
+		em = enW[0]
+	}
+	for ws, sm := range a.stW {
+		for ; sm != 0; sm &= sm - 1 {
+			st := ws*64 + bits.TrailingZeros64(sm)
+			for em == 0 {
+				we++
+				em = enW[we]
+			}
+			en := we*64 + bits.TrailingZeros64(em) + 1
+			em &= em - 1
+			n := en - st
+			// n ≤ 8: the token's word and hash, as shortKey; longer
+			// tokens are kept (their first 8 bytes' hash is not theirs).
+			w0 := binary.LittleEndian.Uint64(pad[st:]) | 0x2020202020202020
+			w0 &= ^uint64(0) >> (uint(64-8*n) & 63)
+			h := hashEnd(hashMix(uint64(n)*hashMul, w0))
+			b := h >> 20 & fmask
+			keep := filter[b/64]>>(b%64)&1 | uint64(8-n)>>63
+			cand[nc] = uint64(st) | uint64(en)<<32
+			nc += int(keep)
+		}
 	}
 	return cand[:nc]
 }
@@ -424,6 +435,7 @@ func (m *Matcher) cleanSeq(clean string, sc *Scratch, seq []int32) []int32 {
 // maskSeq appends the IDs of the tokens sc.ascii found.
 func (m *Matcher) maskSeq(sc *Scratch, seq []int32) []int32 {
 	a := &sc.ascii
+	a.spans()
 	for k, st := range a.starts {
 		id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII)
 		if !ok {
