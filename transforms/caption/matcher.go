@@ -187,6 +187,7 @@ type Scratch struct {
 	seq      []int32
 	scan     tokScan
 	ascii    asciiScan
+	clean    cleaner
 	uniqueID []int32
 	tag      *tagScratch
 	wordIDs  []int32 // noun mode: the tagger's tokens' lemma IDs, token i's ending at wordEnd[i]
@@ -195,7 +196,8 @@ type Scratch struct {
 
 // NewScratch returns buffers sized for m.
 func (m *Matcher) NewScratch() *Scratch {
-	return &Scratch{present: make([]uint32, len(m.lemmaID)), matched: make([]uint32, m.nConcept)}
+	return &Scratch{present: make([]uint32, len(m.lemmaID)), matched: make([]uint32, m.nConcept),
+		clean: cleaner{ents: map[string]string{}}}
 }
 
 // Match appends to dst the indices (in vocabulary order of first match) of
@@ -213,7 +215,7 @@ func (m *Matcher) Match(caption string, sc *Scratch, dst []int) []int {
 		}
 		// A caption Clean would change takes the same path once cleaned
 		// (the general one tokenizes the cleaned caption too).
-		clean := Clean(caption)
+		clean := sc.clean.clean(caption)
 		if sc.ascii.tokens(clean) {
 			return m.maskAllWords(sc, dst)
 		}
@@ -421,7 +423,7 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 	if sc.ascii.tokens(caption) {
 		return m.maskSeq(sc, seq)
 	}
-	return m.cleanSeq(Clean(caption), sc, seq)
+	return m.cleanSeq(sc.clean.clean(caption), sc, seq)
 }
 
 // cleanSeq is lemmaSeq of a caption already cleaned.
