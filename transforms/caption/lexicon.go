@@ -345,8 +345,6 @@ func (t *tokScan) scan(s string) {
 	t.buf, t.toks = buf, toks
 }
 
-var zeros [72]byte
-
 // asciiScan holds the fast path's buffers.
 type asciiScan struct {
 	pad           []byte   // the caption, zero-padded to whole 64-byte blocks + 8
@@ -415,11 +413,11 @@ func lowerRunes(buf []byte, t []byte) []byte {
 
 // tokens finds the tokens of a raw caption that needs no cleaning, the
 // common case: it classifies bytes into bit masks without branches
-// (classifyBlocks), takes token starts and ends from the masks, and leaves
-// the tokens' start and end masks in a.stW/a.enW. Captions with non-ASCII runes
-// are classified rune by rune (runeMasks). ok is false when the caption has
-// invalid UTF-8 or something Clean would change (an entity, a tag, a URL);
-// the caller then takes the general path.
+// (classifyBlocks; the non-ASCII runes of a caption that has some, rune by
+// rune in runeMasks) and leaves the tokens' start and end bits in
+// a.stW/a.enW (filterTokens and spans read them). ok is false when the
+// caption has invalid UTF-8 or something Clean would change (an entity, a
+// tag, a URL); the caller then takes the general path.
 func (a *asciiScan) tokens(s string) (ok bool) {
 	n := len(s)
 	nw := (n + 63) / 64
@@ -463,11 +461,11 @@ func (a *asciiScan) tokens(s string) (ok bool) {
 		a.cand = make([]uint64, n+1, 2*n+2)
 	}
 	a.cand = a.cand[:n+1]
-	a.starts, a.ends = a.starts[:0], a.ends[:0]
 	return true
 }
 
-// spans lists the tokens tokens found as byte ranges in a.starts/a.ends.
+// spans lists the tokens that tokens found as byte ranges in
+// a.starts/a.ends.
 func (a *asciiScan) spans() {
 	a.starts, a.ends = a.starts[:0], a.ends[:0]
 	for w, st := range a.stW {
@@ -486,8 +484,9 @@ const (
 )
 
 // cleanChanges reports whether Clean would change the valid UTF-8 caption
-// in a.pad: cleanChanges (tokenize.go) from its special bytes' positions,
-// without scanning it again.
+// in a.pad, from its special bytes' positions (no scan of the caption): it
+// holds an HTML entity ('&' then '#' or an ASCII letter or digit, as
+// hasEntity), a '<', "://" or "www.".
 func (a *asciiScan) cleanChanges() bool {
 	pad := a.pad
 	for w, m := range a.special {
@@ -525,9 +524,9 @@ func classifyGo(pad []byte, letter, digit, special []uint64) bool {
 		for k := 0; k < 64; k += 8 {
 			x := binary.LittleEndian.Uint64(blk[k : k+8 : k+8])
 			hi |= x
-			a := x &^ hiBits // inRange's domain; bytes ≥ 0x80 cleared below
-			l |= gatherHigh(inRange(a|0x2020202020202020, 'a', 'z')&^x) << k
-			d |= gatherHigh(inRange(a, '0', '9')&^x) << k
+			lo := x &^ hiBits // inRange's domain; bytes ≥ 0x80 cleared below
+			l |= gatherHigh(inRange(lo|0x2020202020202020, 'a', 'z')&^x) << k
+			d |= gatherHigh(inRange(lo, '0', '9')&^x) << k
 			sp |= gatherHigh(zeroBytes(x^oneBits*'&')|zeroBytes(x^oneBits*'<')|
 				zeroBytes(x^oneBits*':')|zeroBytes(x^oneBits*'.')) << k
 		}
@@ -563,7 +562,6 @@ func lowerWord(pad []byte, i, n int) uint64 {
 	return w
 }
 
-// id looks up the token pad[a:b] of an asciiScan; buf is scratch for
 // shortKey is the lower-cased word and the hash of an ASCII token of
 // n ≤ 8 bytes at pad[st:] (pad holds 8 bytes past any token): asciiID's
 // common case, small enough to inline into the matcher's loop.
@@ -572,6 +570,7 @@ func shortKey(pad []byte, st, n int) (w0, h uint64) {
 	return w0, hashEnd(hashMix(uint64(n)*hashMul, w0))
 }
 
+// asciiID looks up the token pad[a:b] of an asciiScan; buf is scratch for
 // tokens that are long or not ASCII.
 func (l *lexicon) asciiID(pad []byte, a, b int, buf []byte, nonASCII bool) (int32, bool) {
 	if nonASCII && hasNonASCII(pad, a, b) {

@@ -267,8 +267,8 @@ func (m *Matcher) matchSeq(sc *Scratch, dst []int) []int {
 // maskAllWords is allWords on the tokens sc.ascii holds: the caption's
 // distinct concept words straight from the token masks, no sequence. An
 // ASCII caption takes two passes: a call-free one that keeps the tokens the
-// lexicon's filter lets through (and the long ones), without a branch per
-// token, then the lookups of those few.
+// lexicon's filter lets through (and the long ones), with no branch on
+// the filter's answer, then the lookups of those few.
 func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 	a := &sc.ascii
 	sc.uniqueID = sc.uniqueID[:0]
@@ -303,7 +303,8 @@ func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 // filterTokens returns, in a.cand, the ASCII tokens of a (start | end<<32,
 // in order) that are longer than 8 bytes or that the filter lets through.
 // It walks the start and end masks together, the k-th end closing the k-th
-// start, and is a leaf, so its loop keeps everything in registers.
+// start. It is kept out of line, a leaf: the lookups' calls would crowd
+// its loop's registers.
 //
 //go:noinline
 func (l *lexicon) filterTokens(a *asciiScan) []uint64 {
