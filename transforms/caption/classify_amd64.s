@@ -1,33 +1,20 @@
 #include "textflag.h"
 
-// Byte constants, 16 copies each.
-DATA c20<>+0(SB)/8, $0x2020202020202020
-DATA c20<>+8(SB)/8, $0x2020202020202020
-GLOBL c20<>(SB), RODATA|NOPTR, $16
-DATA c60<>+0(SB)/8, $0x6060606060606060
-DATA c60<>+8(SB)/8, $0x6060606060606060
-GLOBL c60<>(SB), RODATA|NOPTR, $16
-DATA c7a<>+0(SB)/8, $0x7a7a7a7a7a7a7a7a
-DATA c7a<>+8(SB)/8, $0x7a7a7a7a7a7a7a7a
-GLOBL c7a<>(SB), RODATA|NOPTR, $16
-DATA c2f<>+0(SB)/8, $0x2f2f2f2f2f2f2f2f
-DATA c2f<>+8(SB)/8, $0x2f2f2f2f2f2f2f2f
-GLOBL c2f<>(SB), RODATA|NOPTR, $16
-DATA c39<>+0(SB)/8, $0x3939393939393939
-DATA c39<>+8(SB)/8, $0x3939393939393939
-GLOBL c39<>(SB), RODATA|NOPTR, $16
-DATA camp<>+0(SB)/8, $0x2626262626262626
-DATA camp<>+8(SB)/8, $0x2626262626262626
-GLOBL camp<>(SB), RODATA|NOPTR, $16
-DATA clt<>+0(SB)/8, $0x3c3c3c3c3c3c3c3c
-DATA clt<>+8(SB)/8, $0x3c3c3c3c3c3c3c3c
-GLOBL clt<>(SB), RODATA|NOPTR, $16
-DATA ccolon<>+0(SB)/8, $0x3a3a3a3a3a3a3a3a
-DATA ccolon<>+8(SB)/8, $0x3a3a3a3a3a3a3a3a
-GLOBL ccolon<>(SB), RODATA|NOPTR, $16
-DATA cdot<>+0(SB)/8, $0x2e2e2e2e2e2e2e2e
-DATA cdot<>+8(SB)/8, $0x2e2e2e2e2e2e2e2e
-GLOBL cdot<>(SB), RODATA|NOPTR, $16
+// BYTES16 defines sym as 16 copies of one byte (v: the byte 8 times).
+#define BYTES16(sym, v) \
+	DATA sym+0(SB)/8, v \
+	DATA sym+8(SB)/8, v \
+	GLOBL sym(SB), RODATA|NOPTR, $16
+
+BYTES16(c20<>, $0x2020202020202020)
+BYTES16(c60<>, $0x6060606060606060)
+BYTES16(c7a<>, $0x7a7a7a7a7a7a7a7a)
+BYTES16(c2f<>, $0x2f2f2f2f2f2f2f2f)
+BYTES16(c39<>, $0x3939393939393939)
+BYTES16(camp<>, $0x2626262626262626)
+BYTES16(clt<>, $0x3c3c3c3c3c3c3c3c)
+BYTES16(ccolon<>, $0x3a3a3a3a3a3a3a3a)
+BYTES16(cdot<>, $0x2e2e2e2e2e2e2e2e)
 
 // CHUNK classifies the 16 bytes at off(SI) into bits off..off+15 of R11
 // (letters), R12 (digits) and R13 (special bytes), and ORs their high
