@@ -85,12 +85,13 @@ bench:
 	bash bench/count.sh
 	bash bench/rss.sh
 
-## fuzz: a minute of fuzzing each for the WebDataset reader, CLIP's tokenizer and the caption cleaner
+## fuzz: a minute of fuzzing each for the WebDataset reader, CLIP's tokenizer, the caption cleaner and the matcher (against its reference path)
 fuzz:
 	$(GO) test ./io/wds -run XXX -fuzz FuzzReader -fuzztime 60s -fuzzminimizetime 5s
 	$(GO) test ./io/wds -run XXX -fuzz FuzzScanner -fuzztime 60s -fuzzminimizetime 5s
 	$(GO) test ./models/clip -run XXX -fuzz FuzzTokenize -fuzztime 60s
 	$(GO) test ./transforms/caption -run XXX -fuzz FuzzCleaner -fuzztime 60s
+	$(GO) test ./transforms/caption -run XXX -fuzz FuzzMatcherDifferential -fuzztime 60s
 
 ## vocab: regenerate the embedded vocabularies (study classes, study retrieval words) from the study's released counts
 vocab:

@@ -208,3 +208,37 @@ func TestStudyLazyTagging(t *testing.T) {
 		t.Errorf("only %d captions have a mask", withMask)
 	}
 }
+
+// FuzzMatcherDifferential holds the matcher (all-words and phrase, the
+// planted vocabulary) to the reference path on any input.
+func FuzzMatcherDifferential(f *testing.F) {
+	for _, s := range []string{"Café crème brûlée &amp; t-shirts", "Mice e\u0301 ﬁsh <b>geese</b> www.x.y 47",
+		strings.Repeat("x", 60) + "naïve 3 wolves", "\xffwomen\u0301 İstanbul &#233;"} {
+		f.Add(s)
+	}
+	lem, err := English()
+	if err != nil {
+		f.Fatal(err)
+	}
+	v, err := ParseVocabulary(strings.NewReader("mouse\nwoman\nleaf\ndine\nt-shirt\ncafé\ncrème brûlée\nnaïve\nistanbul\n3\n47\nfish\nchild\nwolf\ngoose\nox\nbed\nposter\n"), "planted", lem)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var ms []*Matcher
+	var scs []*Scratch // reused across inputs, as a worker does
+	for _, rule := range []Rule{AllWords, Phrase} {
+		m, err := NewMatcher(v, lem, rule, POSNone)
+		if err != nil {
+			f.Fatal(err)
+		}
+		ms, scs = append(ms, m), append(scs, m.NewScratch())
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i, m := range ms {
+			got := m.Match(s, scs[i], nil)
+			if want := refMatch(m, s, m.NewScratch(), nil); !slices.Equal(got, want) {
+				t.Fatalf("%s %q: lexicon %v, reference %v", m.rule, s, got, want)
+			}
+		}
+	})
+}
