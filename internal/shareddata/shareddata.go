@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
@@ -77,6 +78,6 @@ func Captions(t testing.TB, rel string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, row.Caption)
+		out = append(out, strings.Clone(row.Caption))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -24,7 +25,9 @@ var CaptionColumns = []string{"caption", "TEXT", "text"}
 var ErrNoCaptionColumn = errors.New("captionpq: no caption column")
 
 // Row is one caption row. Null is true for a null caption; Caption may hold
-// invalid UTF-8, which callers must check.
+// invalid UTF-8, which callers must check. Caption lies in the reader's
+// current batch and is valid until the next call to Next (strings.Clone it
+// to keep it); Key is the row's own.
 type Row struct {
 	Key     string
 	Caption string
@@ -165,7 +168,7 @@ func (r *Reader) Next() (Row, error) {
 			r.err = fmt.Errorf("captionpq: %s: column key: %w", r.name, err)
 			return Row{}, r.err
 		}
-		out.Key = k
+		out.Key = strings.Clone(k)
 	} else {
 		out.Key = strconv.FormatInt(r.row, 10)
 	}

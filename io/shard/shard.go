@@ -102,7 +102,8 @@ type Sample struct {
 
 // Source iterates over the samples of one shard. Next returns io.EOF after
 // the last sample; any other error ends the shard (classify it with
-// Reason) and is returned again by later calls.
+// Reason) and is returned again by later calls. The Sample Next returns may
+// be reused by the next call (its strings and members stay valid).
 type Source interface {
 	Next() (*Sample, error)
 	Close() error
@@ -235,8 +236,9 @@ type parquetFile interface {
 }
 
 type parquetSource struct {
-	r     *captionpq.Reader
-	spool *os.File // the temporary copy of a shard that could not seek
+	r      *captionpq.Reader
+	spool  *os.File // the temporary copy of a shard that could not seek
+	sample Sample   // returned by every Next
 }
 
 func (s *parquetSource) Next() (*Sample, error) {
@@ -245,10 +247,14 @@ func (s *parquetSource) Next() (*Sample, error) {
 		return nil, err
 	}
 	if row.Null {
-		return &Sample{Key: row.Key, Reject: RejectNullCaption, Detail: "caption is null"}, nil
+		s.sample = Sample{Key: row.Key, Reject: RejectNullCaption, Detail: "caption is null"}
+		return &s.sample, nil
 	}
-	text, reason, detail := checkText([]byte(row.Caption), "caption")
-	return &Sample{Key: row.Key, Caption: text, Reject: reason, Detail: detail}, nil
+	// row.Caption lives in the reader's current batch: the caption kept is
+	// a copy (only of the trimmed text).
+	text, reason, detail := checkText(row.Caption, "caption")
+	s.sample = Sample{Key: row.Key, Caption: strings.Clone(text), Reject: reason, Detail: detail}
+	return &s.sample, nil
 }
 
 func (s *parquetSource) Close() error {
@@ -293,7 +299,7 @@ func CaptionOf(s *wds.Sample, ext string) (text, reason, detail string) {
 		return "", f.Reason, fmt.Sprintf("member %s: %s", f.Member, f.Detail)
 	}
 	if b, ok := s.Members[ext]; ok {
-		return checkText(b, "."+ext)
+		return checkText(string(b), "."+ext)
 	}
 	if b, ok := s.Members["json"]; ok {
 		var meta map[string]json.RawMessage
@@ -308,19 +314,19 @@ func CaptionOf(s *wds.Sample, ext string) (text, reason, detail string) {
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return "", RejectInvalidJSON, ".json caption is not a string: " + err.Error()
 		}
-		return checkText([]byte(c), ".json caption")
+		return checkText(c, ".json caption")
 	}
 	return "", RejectNoCaption, fmt.Sprintf("no .%s or .json member (members: %s)", ext, memberList(s))
 }
 
-func checkText(b []byte, where string) (string, string, string) {
+func checkText(b string, where string) (string, string, string) {
 	if len(b) > MaxCaptionBytes {
 		return "", RejectCaptionTooLarge, fmt.Sprintf("%s is %d bytes, limit %d", where, len(b), MaxCaptionBytes)
 	}
-	if !utf8.Valid(b) {
+	if !utf8.ValidString(b) {
 		return "", RejectInvalidUTF8, where + " is not valid UTF-8"
 	}
-	t := strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
+	t := strings.TrimSpace(strings.TrimPrefix(b, "\ufeff"))
 	if t == "" {
 		return "", RejectEmptyCaption, where + " is empty"
 	}
