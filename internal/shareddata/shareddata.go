@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
@@ -78,6 +77,6 @@ func Captions(t testing.TB, rel string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, strings.Clone(row.Caption))
+		out = append(out, row.Caption)
 	}
 }

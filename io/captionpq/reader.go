@@ -25,9 +25,8 @@ var CaptionColumns = []string{"caption", "TEXT", "text"}
 var ErrNoCaptionColumn = errors.New("captionpq: no caption column")
 
 // Row is one caption row. Null is true for a null caption; Caption may hold
-// invalid UTF-8, which callers must check. Caption lies in the reader's
-// current batch and is valid until the next call to Next (strings.Clone it
-// to keep it); Key is the row's own.
+// invalid UTF-8, which callers must check. Both strings are the row's own
+// (copied out of the decoded batch, which the next batch replaces).
 type Row struct {
 	Key     string
 	Caption string
@@ -168,7 +167,7 @@ func (r *Reader) Next() (Row, error) {
 			r.err = fmt.Errorf("captionpq: %s: column key: %w", r.name, err)
 			return Row{}, r.err
 		}
-		out.Key = strings.Clone(k)
+		out.Key = k
 	} else {
 		out.Key = strconv.FormatInt(r.row, 10)
 	}
@@ -180,11 +179,11 @@ func (r *Reader) Next() (Row, error) {
 func stringAt(a arrow.Array, i int) (string, error) {
 	switch c := a.(type) {
 	case *array.String:
-		return c.Value(i), nil
+		return strings.Clone(c.Value(i)), nil // Value points into the batch
 	case *array.LargeString:
-		return c.Value(i), nil
+		return strings.Clone(c.Value(i)), nil
 	case *array.StringView:
-		return c.Value(i), nil
+		return strings.Clone(c.Value(i)), nil
 	case *array.Binary:
 		return string(c.Value(i)), nil
 	case *array.LargeBinary:

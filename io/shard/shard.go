@@ -250,10 +250,8 @@ func (s *parquetSource) Next() (*Sample, error) {
 		s.sample = Sample{Key: row.Key, Reject: RejectNullCaption, Detail: "caption is null"}
 		return &s.sample, nil
 	}
-	// row.Caption lives in the reader's current batch: the caption kept is
-	// a copy (only of the trimmed text).
 	text, reason, detail := checkText(row.Caption, "caption")
-	s.sample = Sample{Key: row.Key, Caption: strings.Clone(text), Reject: reason, Detail: detail}
+	s.sample = Sample{Key: row.Key, Caption: text, Reject: reason, Detail: detail}
 	return &s.sample, nil
 }
 

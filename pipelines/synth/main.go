@@ -140,7 +140,7 @@ func readCaptions(path, col string, skip, n int) ([]string, error) {
 			return nil, err
 		}
 		if i >= skip {
-			out = append(out, strings.Clone(row.Caption))
+			out = append(out, row.Caption)
 		}
 	}
 	if len(out) == 0 {

@@ -553,13 +553,11 @@ func inRange(x uint64, a, b byte) uint64 {
 func gatherHigh(x uint64) uint64 { return (x >> 7) * 0x0102040810204080 >> 56 }
 
 // lowerWord is the lower-cased word of token bytes at pad[i:] keeping n
-// (1..8) bytes: an ASCII letter or digit OR 0x20 is its lower case.
+// (1..8) bytes: an ASCII letter or digit OR 0x20 is its lower case. No
+// branch on n; for n > 8 the word is some garbage, never out of bounds.
 func lowerWord(pad []byte, i, n int) uint64 {
 	w := binary.LittleEndian.Uint64(pad[i:]) | 0x2020202020202020
-	if n < 8 {
-		w &= 1<<(8*n) - 1
-	}
-	return w
+	return w & (^uint64(0) >> (uint(64-8*n) & 63))
 }
 
 // shortKey is the lower-cased word and the hash of an ASCII token of

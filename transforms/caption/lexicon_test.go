@@ -153,3 +153,49 @@ func TestASCIIScanCleanChanges(t *testing.T) {
 		t.Fatalf("only %d captions Clean would change: the test lacks cases", changes)
 	}
 }
+
+// filterTokens keeps every token that is a concept word (the filter has no
+// false negatives) and drops most others, on the real ASCII captions; -v
+// logs the figures the README quotes (tokens, kept, concept words a
+// caption).
+func TestFilterTokensKeepsConceptWords(t *testing.T) {
+	v, lem := defaults(t)
+	m, err := NewMatcher(v, lem, AllWords, POSNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a asciiScan
+	captions, tokens, kept, words := 0, 0, 0, 0
+	for _, c := range rawLAION(t) {
+		if !a.tokens(c) || a.nonASCII {
+			continue
+		}
+		captions++
+		keep := map[uint64]bool{}
+		for _, k := range m.lex.filterTokens(&a) {
+			keep[k] = true
+		}
+		a.spans()
+		for i, st := range a.starts {
+			tokens++
+			k := uint64(st) | uint64(a.ends[i])<<32
+			if keep[k] {
+				kept++
+			}
+			if _, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[i]), nil, false); ok {
+				words++
+				if !keep[k] {
+					t.Fatalf("%q: concept word %q dropped by the filter", c, c[st:a.ends[i]])
+				}
+			}
+		}
+		if len(keep) > len(a.starts) {
+			t.Fatalf("%q: kept %d of %d tokens", c, len(keep), len(a.starts))
+		}
+	}
+	if kept >= tokens || words == 0 {
+		t.Fatalf("kept %d of %d tokens, %d concept words: the filter is not exercised", kept, tokens, words)
+	}
+	f := func(n int) float64 { return float64(n) / float64(captions) }
+	t.Logf("%d ASCII captions: %.1f tokens, %.1f kept, %.1f concept words a caption", captions, f(tokens), f(kept), f(words))
+}

@@ -1,7 +1,6 @@
 package caption
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -324,11 +323,9 @@ func (l *lexicon) filterTokens(a *asciiScan) []uint64 {
 			en := we*64 + bits.TrailingZeros64(em) + 1
 			em &= em - 1
 			n := en - st
-			// n ≤ 8: the token's word and hash, as shortKey; longer
-			// tokens are kept (their first 8 bytes' hash is not theirs).
-			w0 := binary.LittleEndian.Uint64(pad[st:]) | 0x2020202020202020
-			w0 &= ^uint64(0) >> (uint(64-8*n) & 63)
-			h := hashEnd(hashMix(uint64(n)*hashMul, w0))
+			// Longer tokens than 8 bytes are kept: shortKey's hash is not
+			// theirs.
+			_, h := shortKey(pad, st, n)
 			b := h >> 20 & fmask
 			keep := filter[b/64]>>(b%64)&1 | uint64(8-n)>>63
 			cand[nc] = uint64(st) | uint64(en)<<32

@@ -126,18 +126,6 @@ func BenchmarkTagFast(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
 }
 
-func BenchmarkStudyMasks(b *testing.B) {
-	caps := laionCaptions(b)
-	m := defaultStudyMatcher(b)
-	sc := m.NewScratch()
-	var dst []ConceptMask
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		dst = m.Masks(caps[i%len(caps)], sc, dst[:0])
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
-}
-
 // BenchmarkTagRatio times prose and the fast tagger on the same captions
 // in alternating rounds of one run (shared machines drift; a ratio within
 // one run does not) and reports the speed-up. Each round starts after a
