@@ -735,7 +735,7 @@ func TestCountThenFitJoinsEveryClass(t *testing.T) {
 		return sl
 	}
 	cfg := scalinglaw.Config{PaperDir: paperDir, CountsPath: files.Join(res.dir, tables.ConceptCountsFile), CountKind: paper.Text,
-		CountsName: "laion400m", Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts, Datasets: paper.Datasets,
+		CountsPretraining: "laion400m", Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts, Datasets: paper.Datasets,
 		Kinds: []paper.CountKind{paper.Matched}, Threshold: "0.7", NBins: 12, DefaultSlice: slice("1:-1"),
 		Slices: map[string]scaling.Slice{"laion400m": slice("2:-1")}, Zeros: scaling.ZerosExclude, TailK: 10,
 		Aliases: map[string]map[string]string{"cifar10": {"plane": "airplane"}}}

@@ -5,7 +5,7 @@
 // concept_embeddings.parquet, the file the count job's embedding tagger
 // (--tagger=embedding --concept_embeddings=...) and pipelines/eval read.
 //
-//	go run ./pipelines/embed --bpe=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz \
+//	go run ./pipelines/embed --bpe=testdata/clip/bpe_simple_vocab_16e6.txt.gz \
 //	    --text_model=clip_text.onnx --prompts=ensemble --output=out/concept_embeddings.parquet
 //	go run ./pipelines/embed --bpe=FILE --print_tokens --texts=lines.txt   # token ids, one line per line
 //
@@ -54,7 +54,7 @@ var command = &cli.Command{
 	Name:    "embed",
 	Summary: "embed concept names with a CLIP-style ONNX text encoder (for --tagger=embedding), or print CLIP token ids",
 	Usage: []string{
-		"go run ./pipelines/embed --bpe=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz --text_model=clip_text.onnx --prompts=ensemble --output=out/concept_embeddings.parquet",
+		"go run ./pipelines/embed --bpe=testdata/clip/bpe_simple_vocab_16e6.txt.gz --text_model=clip_text.onnx --prompts=ensemble --output=out/concept_embeddings.parquet",
 		"go run ./pipelines/embed --bpe=FILE --print_tokens --texts=lines.txt",
 	},
 	Groups: []cli.Group{
@@ -75,7 +75,7 @@ func main() {
 
 func run(ctx context.Context, stdout io.Writer) error {
 	if *bpe == "" {
-		return fmt.Errorf("--bpe is required: the CLIP merges file (e.g. ../shared/data/clip/bpe_simple_vocab_16e6.txt.gz)")
+		return fmt.Errorf("--bpe is required: the CLIP merges file (e.g. testdata/clip/bpe_simple_vocab_16e6.txt.gz)")
 	}
 	b, err := files.ReadAll(ctx, *bpe)
 	if err != nil {

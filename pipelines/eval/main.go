@@ -5,7 +5,7 @@
 //
 //	go run ./pipelines/eval --input='imagenet-val/*.tar' --classes=imagenet_classes.txt \
 //	    --image_model=clip_image.onnx --text_model=clip_text.onnx \
-//	    --bpe=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz \
+//	    --bpe=testdata/clip/bpe_simple_vocab_16e6.txt.gz \
 //	    --model=ViT-B-32 --pretraining=laion400m --dataset=imagenet --output=out/eval
 //
 // Class embeddings are computed at launch (plain Go: classes × templates

@@ -123,7 +123,7 @@ func TestPlantedColourEvaluation(t *testing.T) {
 	if err := os.WriteFile(counts, cb.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := scalinglaw.Config{CountsPath: counts, CountKind: paper.Matched, CountsName: "colourcrawl",
+	cfg := scalinglaw.Config{CountsPath: counts, CountKind: paper.Matched,
 		PerformancePath: filepath.Join(out, zeroshot.PerformanceFile), NBins: 12, Zeros: scaling.ZerosExclude, TailK: 2}
 	if cfg.DefaultSlice, err = scaling.ParseSlice("1:-1"); err != nil {
 		t.Fatal(err)

@@ -3,9 +3,9 @@
 // released data, adds per-concept regressions, long-tail statistics and
 // plots, and writes Parquet tables and a self-contained HTML report.
 //
-//	go run ./pipelines/fit --paper=../shared/data/paper --output=out/fit
-//	go run ./pipelines/fit --counts=out/concept_counts.parquet --count_kind=text \
-//	    --counts_pretraining=mycrawl --performance=perf.csv --output=out/fit-mine
+//	go run ./pipelines/fit --paper=DATA --output=out/fit
+//	go run ./pipelines/fit --counts=out/mycrawl/concept_counts.parquet \
+//	    --performance=perf.csv --output=out/fit-mine
 //
 // The fit is small (thousands of points), so it runs as plain Go, not Beam;
 // transforms/scalinglaw does the work. Inputs and outputs may be local or
@@ -32,9 +32,10 @@ import (
 
 var (
 	paperDir    = flag.String("paper", "", "the study's released data directory (search_counts/, zero_shot_evaluations/)")
-	counts      = flag.String("counts", "", "a concept_counts.parquet written by pipelines/count (local or gs://)")
-	countKind   = flag.String("count_kind", "matched", "column of --counts to use: text, image or matched")
-	countsName  = flag.String("counts_pretraining", "conceptfreq", "pretraining-dataset name of --counts (joins with performance rows of that name)")
+	counts      = flag.String("counts", "", "a concept_counts.parquet written by pipelines/count (local or gs://): fitted as its own rows, beside the study's")
+	countKind   = flag.String("count_kind", "", "column of --counts to fit: text, image or matched (default: matched when the counts file has image-side counts, else text)")
+	countsPre   = flag.String("counts_pretraining", "", "fit --counts against the performance rows of the models with this pretraining name (default: the one pretraining name of --performance)")
+	countsName  = flag.String("counts_name", "", "name of --counts' rows in the outputs (default: the counts file's directory, e.g. mycrawl for out/mycrawl/concept_counts.parquet)")
 	performance = flag.String("performance", "", "generic performance table (CSV or Parquet): model, pretraining, dataset, concept, metric[, prompt]")
 	output      = flag.String("output", "out/fit", "output directory (local or gs://)")
 	overwrite   = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
@@ -75,11 +76,12 @@ var command = &cli.Command{
 	Name:    "fit",
 	Summary: "relate concept frequency to zero-shot performance: the study's binned log-linear fits, per-concept fits, long tail, plots and report.html",
 	Usage: []string{
-		"go run ./pipelines/fit --paper=../shared/data/paper --output=out/fit",
-		"go run ./pipelines/fit --counts=out/concept_counts.parquet --count_kind=matched --counts_pretraining=mycrawl --performance=perf.csv --output=out/fit-mine",
+		"go run ./pipelines/fit --paper=DATA --output=out/fit          # DATA: the study's released data (bethgelab/frequency_determines_performance)",
+		"go run ./pipelines/fit --counts=out/mycrawl/concept_counts.parquet --performance=perf.csv --output=out/fit-mine",
+		"go run ./pipelines/fit --paper=DATA --counts=out/laion/concept_counts.parquet --counts_pretraining=laion400m --output=out/fit-laion",
 	},
 	Groups: []cli.Group{
-		{Title: "Inputs", Flags: []string{"paper", "counts", "count_kind", "counts_pretraining", "performance", "alias"}},
+		{Title: "Inputs", Flags: []string{"paper", "counts", "count_kind", "counts_pretraining", "counts_name", "performance", "alias"}},
 		{Title: "The study's data", Flags: []string{"pairs", "prompts", "datasets", "count_kinds", "threshold"}},
 		{Title: "Fits", Flags: []string{"bins", "bin_slice", "zeros", "bootstrap", "seed", "tail_k", "share_below"}},
 		{Title: "Output", Flags: []string{"output", "overwrite", "version"}},
@@ -98,12 +100,15 @@ func main() {
 
 // ParseFlags turns the flag values into the fit's configuration.
 func ParseFlags() (scalinglaw.Config, error) {
-	cfg := scalinglaw.Config{PaperDir: *paperDir, CountsPath: *counts, CountKind: paper.CountKind(*countKind), CountsName: *countsName,
+	cfg := scalinglaw.Config{PaperDir: *paperDir, CountsPath: *counts, CountKind: paper.CountKind(*countKind), CountsName: *countsName, CountsPretraining: *countsPre,
 		PerformancePath: *performance, Output: *output, Prompts: list(*prompts), Datasets: list(*datasets),
 		Threshold: *threshold, NBins: *nbins, Zeros: scaling.ZeroMode(*zeros), Bootstrap: *bootstrap, Seed: *seed,
 		TailK: *tailK, Slices: map[string]scaling.Slice{}, Aliases: map[string]map[string]string{}}
 	if cfg.PaperDir == "" && cfg.PerformancePath == "" {
 		return cfg, fmt.Errorf("give --paper=DIR (the study's data) and/or --performance=FILE")
+	}
+	if cfg.CountsPath == "" && (*countKind != "" || *countsPre != "" || *countsName != "") {
+		return cfg, fmt.Errorf("--count_kind, --counts_pretraining and --counts_name describe --counts, which is not given")
 	}
 	for _, p := range list(*pairs) {
 		pre, model, ok := strings.Cut(p, ":")
@@ -121,7 +126,7 @@ func ParseFlags() (scalinglaw.Config, error) {
 		}
 	}
 	switch cfg.CountKind {
-	case paper.Matched, paper.Text, paper.Image:
+	case "", paper.Matched, paper.Text, paper.Image:
 	default:
 		return cfg, fmt.Errorf("--count_kind: unknown kind %q (want matched, text, image)", cfg.CountKind)
 	}

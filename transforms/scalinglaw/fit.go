@@ -16,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/conceptfreq/conceptfreq/internal/report"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/tables"
@@ -35,8 +37,12 @@ const (
 type Config struct {
 	PaperDir        string            // the study's released data (search_counts/, zero_shot_evaluations/)
 	CountsPath      string            // our concept_counts.parquet (optional)
-	CountKind       paper.CountKind   // its column used with CountsPath
-	CountsName      string            // pretraining label of CountsPath
+	CountKind       paper.CountKind   // its column used with CountsPath; "" = what the file has (matched, else text)
+	CountsName      string            // the name of CountsPath's rows in every output; "" = CountsLabel(CountsPath)
+	// CountsPretraining is the pretraining dataset whose models'
+	// performance CountsPath is fitted against; "" = the one pretraining
+	// name of the --performance table.
+	CountsPretraining string
 	PerformancePath string            // generic performance table (optional)
 	Output          string            // output directory
 	Pairs           []paper.Pair      // model/pretraining pairs read from PaperDir
@@ -83,6 +89,9 @@ type Fit struct {
 	Unmatched      int           `parquet:"unmatched"`
 	Bins           []scaling.Bin // in bins.parquet
 	Err            string        `parquet:"error"` // why a fit could not be computed
+	// Counts names the frequencies: "study" (the study's released counts)
+	// or the name of a count run's concept_counts.parquet (--counts_name).
+	Counts string `parquet:"counts"`
 	// Source says where the counts came from: SourceStudy (the study's
 	// released counts) or SourceCounts (a count run's concept_counts.parquet).
 	Source string
@@ -96,7 +105,45 @@ const (
 
 // ID names a fit in the report.
 func (f *Fit) ID() string {
+	if f.Source == SourceCounts {
+		return strings.Join([]string{"fit", f.Counts, f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode}, "-")
+	}
 	return strings.Join([]string{"fit", f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode}, "-")
+}
+
+// Group names the frequencies a fit's plots and tables group it by: the
+// pretraining dataset for the study's counts, the counts name (and the
+// models' pretraining) for a count run's.
+func (f *Fit) Group() string {
+	if f.Source == SourceCounts {
+		return f.Counts + " (" + f.Pretraining + " models)"
+	}
+	return f.Pretraining
+}
+
+// CountsLabel names a count run's counts by their file: the directory of a
+// concept_counts.parquet (out/mycrawl/concept_counts.parquet → mycrawl),
+// else the file's name without its extension.
+func CountsLabel(path string) string {
+	path = strings.TrimRight(path, "/")
+	dir, base := path, path
+	if i := strings.LastIndex(path, "/"); i >= 0 {
+		dir, base = path[:i], path[i+1:]
+	} else {
+		dir = ""
+	}
+	if base == tables.ConceptCountsFile {
+		if j := strings.LastIndex(dir, "/"); j >= 0 {
+			dir = dir[j+1:]
+		}
+		if dir != "" && dir != "." && dir != ".." {
+			return dir
+		}
+	}
+	if name := strings.TrimSuffix(base, ".parquet"); name != "" {
+		return name
+	}
+	return "counts"
 }
 
 // perfSet is the per-concept metric of one model under one prompt style.
@@ -107,6 +154,7 @@ type perfSet struct {
 
 // Unmatched is a performance concept that has no count to join with.
 type Unmatched struct {
+	Counts      string `parquet:"counts"` // "study" or the --counts name
 	Pretraining string `parquet:"pretraining"`
 	Model       string `parquet:"model"`
 	Prompt      string `parquet:"prompt"`
@@ -139,6 +187,11 @@ type Results struct {
 	Tail      []TailRow
 	Cross     []CrossRow
 	Missing   []string // inputs that were looked for and not found
+	// The count run's counts (--counts), when given: their file, the
+	// column fitted, their name in the outputs and the pretraining name of
+	// the performance rows they were fitted against.
+	CountsPath, CountsName, CountsPretraining string
+	CountsKind                                paper.CountKind
 	// counts per (pretraining, kind) → dataset → concept → count, for plots
 	freq map[string]map[string]*paper.Counts
 }
@@ -181,8 +234,12 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 	var sets []perfSet
 	kindsFor := map[string][]paper.CountKind{}
 	if cfg.PaperDir != "" {
-		if list, err := files.List(ctx, files.Join(cfg.PaperDir, "zero_shot_evaluations/*")); err != nil || len(list) == 0 {
-			return nil, fmt.Errorf("scalinglaw: the study's data %s has no zero_shot_evaluations/ (%v)", cfg.PaperDir, err)
+		list, err := files.List(ctx, files.Join(cfg.PaperDir, "zero_shot_evaluations/*"))
+		if err != nil {
+			return nil, fmt.Errorf("--paper %s: %w", cfg.PaperDir, err)
+		}
+		if len(list) == 0 {
+			return nil, fmt.Errorf("--paper %s has no zero_shot_evaluations/: give the folder of the study's released data (search_counts/, zero_shot_evaluations/)", cfg.PaperDir)
 		}
 		pres := map[string]bool{}
 		for _, pr := range cfg.Pairs {
@@ -217,73 +274,136 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 		sets = append(sets, ps...)
 		res.Missing = append(res.Missing, missing...)
 	}
+	var own *paper.Counts
 	if cfg.CountsPath != "" {
-		c, err := readOurCounts(ctx, cfg.CountsPath, cfg.CountKind)
+		kind, c, err := readOurCounts(ctx, cfg.CountsPath, cfg.CountKind)
 		if err != nil {
 			return nil, err
 		}
-		byDS := map[string]*paper.Counts{"*": c}
-		res.freq[key(cfg.CountsName, cfg.CountKind)] = byDS
-		kindsFor[cfg.CountsName] = []paper.CountKind{cfg.CountKind}
+		own = c
+		res.CountsPath, res.CountsKind, res.CountsName = cfg.CountsPath, kind, cfg.CountsName
+		if res.CountsName == "" {
+			res.CountsName = CountsLabel(cfg.CountsPath)
+		}
+		if kindsFor[res.CountsName] != nil || res.CountsName == SourceStudy {
+			return nil, fmt.Errorf("--counts_name=%s is a name of the study's counts; give the counts another name", res.CountsName)
+		}
+		res.freq[key(res.CountsName, kind)] = map[string]*paper.Counts{"*": c}
 	}
 	if cfg.PerformancePath != "" {
 		rows, err := paper.ReadPerformance(ctx, cfg.PerformancePath)
 		if err != nil {
 			return nil, err
 		}
-		sets = append(sets, groupPerformance(rows)...)
+		tableSets := groupPerformance(rows)
+		sets = append(sets, tableSets...)
+		if own != nil && cfg.CountsPretraining == "" {
+			names := pretrainingNames(tableSets)
+			if len(names) == 1 {
+				res.CountsPretraining = names[0]
+			}
+		}
 	}
 	sets = res.dropNonFinite(sets)
 	if len(sets) == 0 {
-		return nil, fmt.Errorf("scalinglaw: no performance data: give the study's data or a performance table")
+		return nil, fmt.Errorf("no performance data: give the study's data (--paper) or a performance table (--performance)")
 	}
-	own := ""
-	if cfg.CountsPath != "" {
-		own = key(cfg.CountsName, cfg.CountKind)
+	if own != nil {
+		names := pretrainingNames(sets)
+		if cfg.CountsPretraining != "" {
+			res.CountsPretraining = cfg.CountsPretraining
+		}
+		switch {
+		case res.CountsPretraining == "":
+			return nil, fmt.Errorf("--counts: say which models' performance the counts are fitted against with --counts_pretraining=NAME; the performance rows have the pretraining names %s", strings.Join(names, ", "))
+		case !slices.Contains(names, res.CountsPretraining):
+			return nil, fmt.Errorf("--counts: no performance row has the pretraining name %q (--counts_pretraining), so the counts would join nothing; the performance rows have %s", res.CountsPretraining, strings.Join(names, ", "))
+		}
 	}
+	var ownFits []*Fit
 	for _, set := range sets {
 		for _, kind := range kindsFor[set.Pretraining] {
-			k := key(set.Pretraining, kind)
-			pts, um := join(cfg, set, kind, res.freq[k])
+			pts, um := join(cfg, set, kind, res.freq[key(set.Pretraining, kind)])
 			res.Unmatched = append(res.Unmatched, um...)
 			fits := fitBoth(cfg, set, kind, pts, len(um))
-			source := SourceStudy
-			if k == own {
-				source = SourceCounts
-			}
 			for _, f := range fits {
-				f.Source = source
-			}
-			if source == SourceCounts && study[k] != nil {
-				refPts, refUm := join(cfg, set, kind, study[k])
-				for _, ref := range fitBoth(cfg, set, kind, refPts, len(refUm)) {
-					ref.Source = SourceStudy
-					for _, f := range fits {
-						if f.Mode == ref.Mode {
-							res.Reference[f.ID()] = ref
-						}
-					}
-				}
+				f.Source, f.Counts = SourceStudy, SourceStudy
 			}
 			res.Fits = append(res.Fits, fits...)
 		}
+		if own == nil || set.Pretraining != res.CountsPretraining {
+			continue
+		}
+		kind := res.CountsKind
+		pts, um := join(cfg, set, kind, res.freq[key(res.CountsName, kind)])
+		for i := range um {
+			um[i].Counts = res.CountsName
+		}
+		res.Unmatched = append(res.Unmatched, um...)
+		fits := fitBoth(cfg, set, kind, pts, len(um))
+		for _, f := range fits {
+			f.Source, f.Counts = SourceCounts, res.CountsName
+		}
+		if study[key(set.Pretraining, kind)] != nil {
+			refPts, refUm := join(cfg, set, kind, study[key(set.Pretraining, kind)])
+			for _, ref := range fitBoth(cfg, set, kind, refPts, len(refUm)) {
+				ref.Source, ref.Counts = SourceStudy, SourceStudy
+				for _, f := range fits {
+					if f.Mode == ref.Mode {
+						res.Reference[f.ID()] = ref
+					}
+				}
+			}
+		}
+		ownFits = append(ownFits, fits...)
 	}
+	if own != nil && len(ownFits) > 0 {
+		joined := 0
+		for _, f := range ownFits {
+			joined = max(joined, f.Concepts)
+		}
+		if joined == 0 {
+			return nil, fmt.Errorf("--counts: none of the %s concepts of %s has a performance row of %s: the concept names differ (add --alias=dataset:performance_name=count_name)", report.Thousands(int64(len(own.Names))), cfg.CountsPath, res.CountsPretraining)
+		}
+	}
+	// A count run's rows come first: they are what the user asked about.
+	res.Fits = append(ownFits, res.Fits...)
 	if len(res.Fits) == 0 {
-		return nil, fmt.Errorf("scalinglaw: no fits: no performance set has frequencies for its pretraining dataset")
+		return nil, fmt.Errorf("no fits: no performance row's pretraining name has counts (%s)", strings.Join(pretrainingNames(sets), ", "))
 	}
 	res.longTail(cfg)
 	res.crossDataset(cfg)
 	return res, nil
 }
 
-func readOurCounts(ctx context.Context, path string, kind paper.CountKind) (*paper.Counts, error) {
+// readOurCounts reads a count run's concept_counts.parquet and returns the
+// column of kind ("" = matched when the file has image-side counts, else
+// text). A concept whose image-side count is null (the tagger does not
+// know it) has no count of that kind and joins nothing.
+func readOurCounts(ctx context.Context, path string, kind paper.CountKind) (paper.CountKind, *paper.Counts, error) {
 	b, err := files.ReadAll(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("scalinglaw: counts %s: %w", path, err)
+		return "", nil, fmt.Errorf("--counts %s: %w", path, err)
 	}
 	rows, err := tables.ReadConceptCounts(bytes.NewReader(b), nil)
 	if err != nil {
-		return nil, fmt.Errorf("scalinglaw: counts %s: %w", path, err)
+		return "", nil, fmt.Errorf("--counts %s: %w", path, err)
+	}
+	tagged := false
+	for _, r := range rows {
+		if r.MatchedCount != nil {
+			tagged = true
+			break
+		}
+	}
+	if kind == "" {
+		kind = paper.Text
+		if tagged {
+			kind = paper.Matched
+		}
+	}
+	if kind != paper.Text && !tagged {
+		return "", nil, fmt.Errorf("--counts %s has no %s counts (its run tagged no images); fit its caption counts with --count_kind=text", path, kind)
 	}
 	c := &paper.Counts{Values: map[string]float64{}}
 	for _, r := range rows {
@@ -295,12 +415,26 @@ func readOurCounts(ctx context.Context, path string, kind paper.CountKind) (*pap
 			v = r.MatchedCount
 		}
 		if v == nil {
-			return nil, fmt.Errorf("scalinglaw: counts %s: %s_count is null (no image tagging ran); fit the text count instead", path, kind)
+			continue
 		}
 		c.Names = append(c.Names, r.Concept)
 		c.Values[r.Concept] = float64(*v)
 	}
-	return c, nil
+	return kind, c, nil
+}
+
+// pretrainingNames lists the pretraining names of sets, sorted.
+func pretrainingNames(sets []perfSet) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range sets {
+		if !seen[s.Pretraining] {
+			seen[s.Pretraining] = true
+			out = append(out, s.Pretraining)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func loadPaperPerformance(ctx context.Context, cfg Config) ([]perfSet, []string, error) {
@@ -411,7 +545,7 @@ func join(cfg Config, set perfSet, kind paper.CountKind, freq map[string]*paper.
 				v, ok = counts.Values[name]
 			}
 			if !ok {
-				um = append(um, Unmatched{set.Pretraining, set.Model, set.Prompt, string(kind), ds, c})
+				um = append(um, Unmatched{SourceStudy, set.Pretraining, set.Model, set.Prompt, string(kind), ds, c})
 				continue
 			}
 			pts = append(pts, Point{Dataset: ds, Concept: c, Count: v, Metric: set.ByDataset[ds][c]})

@@ -11,12 +11,13 @@ import (
 // the study's own value where its released data gives one.
 type HeadlineRow struct {
 	Pretraining, Model, Kind, Prompt, Source string
+	Counts                                   string // "study" or the count run's name
 	FitID                                    string
 	Bins                                     int
 	Rho, Slope                               float64
-	// StudyRho and StudySlope are the study's fit of the same model and
-	// pretraining from its released counts (NaN when unknown); for rows of
-	// the study's own data they are the row's values.
+	// StudyRho and StudySlope are, for a count run's row, the study's fit
+	// of the same model and pretraining from its released counts (NaN when
+	// unknown, and for the study's own rows).
 	StudyRho, StudySlope float64
 }
 
@@ -69,22 +70,33 @@ func Headline(res *Results) []HeadlineRow {
 		if f.Mode != ModePaperBins || f.Err != "" || f.Kind != kind || f.Prompt != prompt {
 			continue
 		}
-		h := HeadlineRow{Pretraining: f.Pretraining, Model: f.Model, Kind: f.Kind, Prompt: f.Prompt, Source: f.Source,
+		h := HeadlineRow{Pretraining: f.Pretraining, Model: f.Model, Kind: f.Kind, Prompt: f.Prompt, Source: f.Source, Counts: f.Counts,
 			FitID: f.ID(), Bins: f.N, Rho: f.Rho, Slope: f.SlopePerDecade, StudyRho: math.NaN(), StudySlope: math.NaN()}
-		switch {
-		case f.Source == SourceStudy:
-			h.StudyRho, h.StudySlope = f.Rho, f.SlopePerDecade
-		case res.Reference[f.ID()] != nil:
-			ref := res.Reference[f.ID()]
+		if ref := res.Reference[f.ID()]; f.Source == SourceCounts && ref != nil && ref.Err == "" {
 			h.StudyRho, h.StudySlope = ref.Rho, ref.SlopePerDecade
 		}
 		rows = append(rows, h)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Own() != rows[j].Own() {
+			return rows[i].Own()
+		}
 		if rows[i].Pretraining != rows[j].Pretraining {
 			return lessPretraining(rows[i].Pretraining, rows[j].Pretraining)
 		}
 		return rows[i].Model < rows[j].Model
 	})
 	return rows
+}
+
+// AnyStudyComparison reports whether any headline row has the study's
+// value beside its own (a count run's row whose pretraining the study
+// released counts for).
+func AnyStudyComparison(rows []HeadlineRow) bool {
+	for _, r := range rows {
+		if r.Own() && r.HasStudy() {
+			return true
+		}
+	}
+	return false
 }

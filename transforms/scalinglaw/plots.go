@@ -170,6 +170,9 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 			continue
 		}
 		k := f.Pretraining + "_" + f.Prompt + "_" + f.Kind
+		if f.Source == SourceCounts {
+			k = f.Counts + "_" + k
+		}
 		if groups[k] == nil {
 			keys = append(keys, k)
 		}
@@ -191,13 +194,13 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 	for _, k := range keys {
 		fits := groups[k]
 		f0 := fits[0]
-		title := fmt.Sprintf("%s: %s frequency, %s prompts", f0.Pretraining, f0.Kind, f0.Prompt)
+		title := fmt.Sprintf("%s: %s frequency, %s prompts", f0.Group(), f0.Kind, f0.Prompt)
 		p, err := accuracyPlot(title, f0.Kind, fits, colours)
 		if err != nil {
 			return nil, err
 		}
 		fig := Figure{Title: title, Name: "accuracy_" + sanitize(k), Kind: f0.Kind, Prompt: f0.Prompt,
-			Caption: fmt.Sprintf("Mean zero-shot accuracy per frequency bin of %s (filled: bins in the fit, hollow: bins outside it) and the fitted line, one colour per model.", f0.Pretraining)}
+			Caption: fmt.Sprintf("Mean zero-shot accuracy per frequency bin of %s (filled: bins in the fit, hollow: bins outside it) and the fitted line, one colour per model.", f0.Group())}
 		for _, f := range fits {
 			fig.Fits = append(fig.Fits, f.ID())
 		}
@@ -275,15 +278,21 @@ func renderHeadline(out *Rendered, res *Results, colours map[string]int) (*Figur
 		if f.Mode != ModePaperBins || f.Err != "" || f.Kind != kind || f.Prompt != prompt {
 			continue
 		}
-		if byPre[f.Pretraining] == nil {
-			pres = append(pres, f.Pretraining)
+		if byPre[f.Group()] == nil {
+			pres = append(pres, f.Group())
 		}
-		byPre[f.Pretraining] = append(byPre[f.Pretraining], f)
+		byPre[f.Group()] = append(byPre[f.Group()], f)
 	}
 	if len(pres) == 0 {
 		return nil, nil
 	}
-	sort.Slice(pres, func(i, j int) bool { return lessPretraining(pres[i], pres[j]) })
+	sort.Slice(pres, func(i, j int) bool {
+		oi, oj := byPre[pres[i]][0].Source == SourceCounts, byPre[pres[j]][0].Source == SourceCounts
+		if oi != oj {
+			return oi
+		}
+		return lessPretraining(pres[i], pres[j])
+	})
 	cols := min(len(pres), 3)
 	rows := (len(pres) + cols - 1) / cols
 	panel := [][]*plot.Plot{}
@@ -356,6 +365,9 @@ func save(out *Rendered, p *plot.Plot, name string) ([]byte, error) {
 // dataset, the order of the report's and the plots' sections; decided is
 // false when the three are equal.
 func fitGroupLess(a, b *Fit) (less, decided bool) {
+	if a.Source != b.Source {
+		return a.Source == SourceCounts, true
+	}
 	if ra, rb := rank(kindOrder, a.Kind), rank(kindOrder, b.Kind); ra != rb {
 		return ra < rb, true
 	}

@@ -33,44 +33,45 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <style>{{.Style}}</style></head><body>
 <h1>Concept frequency vs zero-shot accuracy</h1>
 <p class="lede">{{.Lede}}</p>
+{{if .CountsPath}}<p>Counts of this run: <code>{{.CountsPath}}</code> ({{.CountsKind}} counts, named <b>{{.CountsName}}</b>), fitted against the performance of the {{.CountsPretraining}} models; its rows come first.</p>{{end}}
+<nav class="toc"><b>Contents:</b> <a href="#headline">Headline</a>{{range .Sections}} · <a href="#{{.ID}}">{{.Title}}</a>{{end}}{{if .LongTailFigures}} · <a href="#long-tail">Long tail</a>{{end}} · <a href="#all-fits">All fits</a>{{if .Cross}} · <a href="#cross-dataset">Cross-dataset agreement</a>{{end}} · <a href="#not-joined">Inputs not joined</a> · <a href="#method">Method</a></nav>
 {{range .Notes}}<div class="note">{{.}}</div>
 {{end}}
 <h2 id="headline">Headline: {{.Kind}} frequency, {{.Prompt}} prompts</h2>
 <table id="headline-table" class="sortable">
-<thead><tr><th class="l">pretraining</th><th class="l">model</th><th class="l">counts</th><th>bins</th><th>ρ</th><th>slope per 10×</th><th>study ρ</th><th>Δρ</th><th>study slope</th><th>Δ slope</th></tr></thead>
-<tbody>{{range .Headline}}<tr><td class="l">{{.Pretraining}}</td><td class="l">{{.Model}}</td><td class="l">{{if .Own}}this count run{{else}}study's release{{end}}</td><td>{{.Bins}}</td>
+<thead><tr><th class="l">counts</th><th class="l">pretraining</th><th class="l">model</th><th>bins</th><th>ρ</th><th>slope per decade</th>{{if .Compare}}<th>study ρ</th><th>Δρ</th><th>study slope</th><th>Δ slope</th>{{end}}</tr></thead>
+<tbody>{{range .Headline}}<tr><td class="l">{{if .Own}}<b>{{.Counts}}</b>{{else}}study's release{{end}}</td><td class="l">{{.Pretraining}}</td><td class="l">{{.Model}}</td><td>{{.Bins}}</td>
 <td>{{num .Rho}}</td><td>{{num .Slope}}</td>
-{{if .Own}}{{if .HasStudy}}<td>{{num .StudyRho}}</td><td>{{signed .DeltaRho}}</td><td>{{num .StudySlope}}</td><td>{{signed .DeltaSlope}}</td>{{else}}<td class="muted" colspan="4">no study value for this pretraining name</td>{{end}}
-{{else}}<td>{{num .StudyRho}}</td><td class="muted">same data</td><td>{{num .StudySlope}}</td><td class="muted">same data</td>{{end}}</tr>
+{{if $.Compare}}{{if .HasStudy}}<td>{{num .StudyRho}}</td><td>{{signed .DeltaRho}}</td><td>{{num .StudySlope}}</td><td>{{signed .DeltaSlope}}</td>{{else}}<td class="muted" colspan="4">{{if .Own}}the study released no counts for this pretraining name{{end}}</td>{{end}}{{end}}</tr>
 {{end}}</tbody></table>
-<p class="muted">ρ: Pearson correlation between bin edges (log frequency) and mean accuracy per bin, the study's measure; slope: accuracy points gained per 10× more {{.Kind}} frequency. "study's release": fitted from the study's released counts and accuracies, so this run's value is the study's own.</p>
+<p class="muted">ρ: Pearson correlation between the bin edges (log frequency) and the mean accuracy per bin, the study's measure; slope per decade: accuracy points gained per 10× more {{.Kind}} frequency. "study's release": fitted from the study's released counts and accuracies{{if .Compare}}; study ρ and study slope: the study's counts fitted against the same accuracies as this run's row{{end}}.</p>
 {{with .HeadlineFigure}}<figure><img src="{{png .PNG}}" alt="{{.Title}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}
-{{range .Sections}}<h2>{{.Title}}</h2>
+{{range .Sections}}<h2 id="{{.ID}}">{{.Title}}</h2>
 {{range .Prompts}}<h3>{{.Title}}</h3>
 <div class="grid">{{range .Figures}}<figure><img src="{{png .PNG}}" alt="{{.Title}}" loading="lazy"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
 {{end}}{{end}}
-{{if .LongTailFigures}}<h2>Long tail</h2>
+{{if .LongTailFigures}}<h2 id="long-tail">Long tail</h2>
 <div class="grid">{{range .LongTailFigures}}<figure><img src="{{png .PNG}}" alt="{{.Title}}" loading="lazy"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
 <table class="sortable"><thead><tr><th class="l">pretraining</th><th class="l">count</th><th>concepts</th><th>zero count</th><th>Zipf α</th><th>x_min</th><th>KS</th>{{range .Shares}}<th>share &lt; {{.}}</th>{{end}}</tr></thead>
 <tbody>{{range .LongTail}}<tr><td class="l">{{.Pretraining}}</td><td class="l">{{.Kind}}</td><td>{{.Concepts}}</td><td>{{.Zero}}</td>
 <td>{{if .FitErr}}{{else}}{{num .Fit.Alpha}}{{end}}</td><td>{{if .FitErr}}{{else}}{{num .Fit.XMin}}{{end}}</td><td>{{if .FitErr}}{{else}}{{num .Fit.KS}}{{end}}</td>{{range .Shares}}<td>{{num .}}</td>{{end}}</tr>
 {{end}}</tbody></table>{{end}}
-<h2>All fits ({{len .Fits}})</h2>
+<h2 id="all-fits">All fits ({{len .Fits}})</h2>
 <input class="filter" data-filter="fits" placeholder="filter: e.g. laion400m matched class" aria-label="filter fits">
-<table id="fits" class="sortable"><thead><tr><th class="l">id</th><th class="l">pretraining</th><th class="l">model</th><th class="l">prompt</th><th class="l">count</th><th class="l">mode</th><th>n</th><th>ρ</th><th>p</th>
-<th>slope/10×</th><th>intercept</th><th>Spearman</th><th>95% CI of slope</th><th>R²</th><th class="l">bins used</th><th>concepts</th><th>unmatched</th><th class="l">note</th></tr></thead>
-<tbody>{{range .Fits}}<tr id="{{.ID}}"><td class="l">{{.ID}}</td><td class="l">{{.Pretraining}}</td><td class="l">{{.Model}}</td><td class="l">{{.Prompt}}</td><td class="l">{{.Kind}}</td><td class="l">{{.Mode}}</td>
+<table id="fits" class="sortable compact"><thead><tr><th class="l">counts</th><th class="l">pretraining</th><th class="l">model</th><th class="l">prompt</th><th class="l">count</th><th class="l">mode</th><th>n</th><th>ρ</th><th>p</th>
+<th>slope per decade</th><th>intercept</th><th>Spearman</th><th>95% CI of slope</th><th>R²</th><th class="l">bins used</th><th>concepts</th><th>unmatched</th><th class="l">note</th></tr></thead>
+<tbody>{{range .Fits}}<tr id="{{.ID}}" title="{{.ID}}"><td class="l">{{.Counts}}</td><td class="l">{{.Pretraining}}</td><td class="l">{{.Model}}</td><td class="l">{{.Prompt}}</td><td class="l">{{.Kind}}</td><td class="l">{{.Mode}}</td>
 <td>{{.N}}</td><td>{{num .Rho}}</td><td>{{pval .P}}</td><td>{{num .SlopePerDecade}}</td><td>{{num .Intercept}}</td><td>{{num .Spearman}}</td>
 <td>{{ci .CILow .CIHigh}}</td><td>{{num .R2}}</td><td class="l">{{.BinSlice}}</td><td>{{.Concepts}}</td><td>{{.Unmatched}}</td><td class="l bad">{{.Err}}</td></tr>
 {{end}}</tbody></table>
-{{if .Cross}}<h2>Cross-dataset frequency agreement (Spearman)</h2>
+{{if .Cross}}<h2 id="cross-dataset">Cross-dataset frequency agreement (Spearman)</h2>
 <table class="sortable"><thead><tr><th class="l">count</th><th class="l">a</th><th class="l">b</th><th>concepts</th><th>Spearman</th><th>p</th></tr></thead>
 <tbody>{{range .Cross}}<tr><td class="l">{{.Kind}}</td><td class="l">{{.A}}</td><td class="l">{{.B}}</td><td>{{.N}}</td><td>{{num .Spearman}}</td><td>{{pval .P}}</td></tr>
 {{end}}</tbody></table>{{end}}
-<h2>Inputs not joined</h2>
+<h2 id="not-joined">Inputs not joined</h2>
 <p>{{len .Unmatched}} performance rows had no count (<code>unmatched.parquet</code>), {{len .Dropped}} were dropped for a missing or non-finite metric (<code>dropped.parquet</code>), {{len .Missing}} inputs were looked for and not found{{if .Missing}}:{{end}}</p>
 {{if .Missing}}<ul>{{range .Missing}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
-<h2>Method</h2>
+<h2 id="method">Method</h2>
 <p>Binned fit (the study, arXiv 2404.04125): counts of 0 become 1, {{.NBins}} equal-width bins of ln(count) (numpy <code>linspace</code>, <code>digitize(right=True)</code>),
 mean metric per bin, Pearson ρ between the bin edges and the bin means over the bin slice (empty bins skipped). Per-concept fit: OLS of the metric on
 log10(count) over single concepts, bootstrap 95% CI of the slope ({{.Bootstrap}} resamples, seed {{.Seed}}). Generated {{.Generated}} by conceptfreq <code>pipelines/fit</code>.</p>
@@ -86,6 +87,7 @@ type figureGroup struct {
 
 // section is one count kind's figures, by prompt set.
 type section struct {
+	ID      string
 	Title   string
 	Prompts []figureGroup
 }
@@ -121,6 +123,9 @@ func Lede(rows []HeadlineRow) string {
 	switch {
 	case own == 0:
 		b.WriteString(" These fits use the study's released counts and accuracies, so they reproduce the study's own result.")
+	case study > 0:
+		fmt.Fprintf(&b, " %d of the rows use this run's counts, the other %d the study's released counts.", own, study)
+		fallthrough
 	default:
 		var diffs []string
 		for _, r := range rows {
@@ -131,7 +136,7 @@ func Lede(rows []HeadlineRow) string {
 		if len(diffs) > 0 {
 			fmt.Fprintf(&b, " With this run's counts: %s.", strings.Join(diffs, "; "))
 		} else {
-			fmt.Fprintf(&b, " %d of the rows use this run's counts; the study released no counts under their pretraining names to compare with.", own)
+			fmt.Fprintf(&b, " The study released no counts for the pretraining name of this run's rows to compare with.")
 		}
 	}
 	return b.String()
@@ -170,7 +175,7 @@ func renderReport(out *Rendered, res *Results, figs []Figure, cfg Config) error 
 		return rank(kindOrder, kinds[i]) < rank(kindOrder, kinds[j]) || kinds[i] < kinds[j] && rank(kindOrder, kinds[i]) == rank(kindOrder, kinds[j])
 	})
 	for _, k := range kinds {
-		s := section{Title: strings.ToUpper(k[:1]) + k[1:] + " frequency"}
+		s := section{ID: "figures-" + k, Title: strings.ToUpper(k[:1]) + k[1:] + " frequency"}
 		prompts := make([]string, 0, len(byKind[k]))
 		for p := range byKind[k] {
 			prompts = append(prompts, p)
@@ -196,11 +201,13 @@ func renderReport(out *Rendered, res *Results, figs []Figure, cfg Config) error 
 		"Kind": kind, "Prompt": prompt, "Headline": headline, "HeadlineFigure": head, "Sections": sections,
 		"LongTailFigures": tails, "LongTail": res.LongTail, "Shares": cfg.ShareBelow, "Fits": fits, "Cross": res.Cross,
 		"Unmatched": res.Unmatched, "Dropped": res.Dropped, "Missing": res.Missing,
+		"Compare": AnyStudyComparison(headline), "CountsPath": res.CountsPath, "CountsName": res.CountsName,
+		"CountsKind": res.CountsKind, "CountsPretraining": res.CountsPretraining,
 		"Generated": time.Now().UTC().Format(time.RFC3339), "NBins": cfg.NBins, "Bootstrap": cfg.Bootstrap, "Seed": cfg.Seed,
 	}
 	var b bytes.Buffer
 	if err := reportTmpl.Execute(&b, data); err != nil {
-		return fmt.Errorf("scalinglaw: report: %w", err)
+		return fmt.Errorf("report.html: %w", err)
 	}
 	out.add(ReportFile, b.Bytes())
 	return nil

@@ -270,7 +270,7 @@ func TestOutputsPlotsAndReport(t *testing.T) {
 		t.Error("report is not self-contained")
 	}
 	// The result first, then matched → text → image.
-	order := []string{`id="headline"`, `id="headline-table"`, "<h2>Matched frequency</h2>", "<h2>Text frequency</h2>", "<h2>Image frequency</h2>", `id="fits"`}
+	order := []string{`id="headline"`, `id="headline-table"`, `<h2 id="figures-matched">Matched frequency</h2>`, `<h2 id="figures-text">Text frequency</h2>`, `<h2 id="figures-image">Image frequency</h2>`, `id="fits"`}
 	last := -1
 	for _, o := range order {
 		i := bytes.Index(report, []byte(o))
@@ -349,10 +349,18 @@ func TestOwnCountsAndGenericPerformance(t *testing.T) {
 	if len(res.Unmatched) != 1 || res.Unmatched[0].Concept != "not_counted" {
 		t.Errorf("unmatched: got %+v", res.Unmatched)
 	}
-	// image counts are null in a text-only run: asking for them is an error.
-	cfg.CountKind = paper.Image
-	if _, err := LoadAndFit(ctx, cfg); err == nil || !strings.Contains(err.Error(), "null") {
-		t.Errorf("image kind on text-only counts: got %v", err)
+	// image counts are null in a text-only run: asking for them is an
+	// error that names the flag value to use; by default the text counts
+	// are fitted.
+	for _, kind := range []paper.CountKind{paper.Image, paper.Matched} {
+		cfg.CountKind = kind
+		if _, err := LoadAndFit(ctx, cfg); err == nil || !strings.Contains(err.Error(), "--count_kind=text") {
+			t.Errorf("%s kind on text-only counts: got %v, want an error naming --count_kind=text", kind, err)
+		}
+	}
+	cfg.CountKind = ""
+	if res, err := LoadAndFit(ctx, cfg); err != nil || res.CountsKind != paper.Text {
+		t.Errorf("default kind on text-only counts: got %v, %v; want the text counts", res.CountsKind, err)
 	}
 }
 
@@ -423,7 +431,7 @@ func TestPerformanceParquet(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "perf.parquet"), b.Bytes(), 0o644)
 	cfg := defaultConfig(t)
-	cfg.PaperDir, cfg.CountsPath, cfg.CountKind, cfg.CountsName = "", filepath.Join(dir, "counts.parquet"), paper.Text, "crawl"
+	cfg.PaperDir, cfg.CountsPath, cfg.CountKind = "", filepath.Join(dir, "counts.parquet"), paper.Text
 	cfg.PerformancePath = filepath.Join(dir, "perf.parquet")
 	res, err := LoadAndFit(ctx, cfg)
 	if err != nil {
@@ -481,7 +489,7 @@ func writeOwnInputs(t *testing.T, dir string, n, per int, extra string) Config {
 	os.WriteFile(filepath.Join(dir, "perf.csv"), []byte(csv.String()), 0o644)
 	cfg := defaultConfig(t)
 	cfg.PaperDir = ""
-	cfg.CountsPath, cfg.CountKind, cfg.CountsName = filepath.Join(dir, "counts.parquet"), paper.Text, "mycrawl"
+	cfg.CountsPath, cfg.CountKind = filepath.Join(dir, "counts.parquet"), paper.Text
 	cfg.PerformancePath = filepath.Join(dir, "perf.csv")
 	return cfg
 }
@@ -601,15 +609,18 @@ func TestHeadlineComparesWithTheStudy(t *testing.T) {
 	}
 	cfg.CountsPath = filepath.Join(t.TempDir(), "concept_counts.parquet")
 	os.WriteFile(cfg.CountsPath, b.Bytes(), 0o644)
-	cfg.CountKind, cfg.CountsName = paper.Matched, "cc3m"
+	cfg.CountKind, cfg.CountsPretraining = "", "cc3m"
 	res, err := LoadAndFit(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	head := Headline(res)
 	studyHead := Headline(study)
-	if len(head) != 1 || len(studyHead) != 1 {
-		t.Fatalf("headline rows: %d and %d, want 1 each", len(head), len(studyHead))
+	if len(head) != 2 || len(studyHead) != 1 {
+		t.Fatalf("headline rows: %d and %d, want 2 (this run's, then the study's) and 1", len(head), len(studyHead))
+	}
+	if head[1].Own() || head[1].Rho != studyHead[0].Rho || head[1].HasStudy() {
+		t.Errorf("second headline row %+v, want the study's own fit (ρ %v) without a comparison column", head[1], studyHead[0].Rho)
 	}
 	h := head[0]
 	if !h.Own() || !h.HasStudy() || h.StudyRho != studyHead[0].Rho || h.StudySlope != studyHead[0].Slope {
@@ -620,5 +631,99 @@ func TestHeadlineComparesWithTheStudy(t *testing.T) {
 	}
 	if l := Lede(head); !strings.Contains(l, "cc3m RN50: ρ") || !strings.Contains(l, "vs the study's") {
 		t.Errorf("lede does not compare with the study: %s", l)
+	}
+}
+
+// A count run's counts are fitted as their own rows beside the study's,
+// never in their place, whatever pretraining name they join; a counts file
+// that joins nothing is an error naming the names that exist.
+func TestOwnCountsBesideTheStudys(t *testing.T) {
+	dir := paperDir(t)
+	cfg := defaultConfig(t)
+	cfg.Pairs = []paper.Pair{{Pretraining: "cc3m", Model: "RN50"}, {Pretraining: "laion400m", Model: "ViT-B-32"}}
+	cfg.Prompts = []string{"class"}
+	cfg.Kinds = []paper.CountKind{paper.Matched}
+	study, err := LoadAndFit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := paper.ReadCounts(ctx, filepath.Join(dir, "search_counts", paper.SearchCountsFile("imagenet", "laion400m", paper.Matched, "0.7")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []tables.ConceptCount
+	for _, n := range c.Names {
+		rows = append(rows, tables.ConceptCount{Concept: n, TextCount: int64(3 * c.Values[n])})
+	}
+	var b bytes.Buffer
+	if err := tables.WriteConceptCounts(&b, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(t.TempDir(), "mycrawl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg.CountsPath = filepath.Join(t.TempDir(), "mycrawl", "concept_counts.parquet")
+	os.MkdirAll(filepath.Dir(cfg.CountsPath), 0o755)
+	os.WriteFile(cfg.CountsPath, b.Bytes(), 0o644)
+
+	// The default pretraining name joins nothing with the study's data
+	// alone: an error that lists the names there are.
+	if _, err := LoadAndFit(ctx, cfg); err == nil || !strings.Contains(err.Error(), "--counts_pretraining") || !strings.Contains(err.Error(), "cc3m, laion400m") {
+		t.Errorf("got %v, want an error asking for --counts_pretraining and naming cc3m, laion400m", err)
+	}
+	cfg.CountsPretraining = "conceptfreq"
+	if _, err := LoadAndFit(ctx, cfg); err == nil || !strings.Contains(err.Error(), `"conceptfreq"`) || !strings.Contains(err.Error(), "cc3m, laion400m") {
+		t.Errorf("got %v, want an error naming the missing name and the ones there are", err)
+	}
+	cfg.CountsPretraining = "laion400m"
+	res, err := LoadAndFit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CountsName != "mycrawl" || res.CountsKind != paper.Text {
+		t.Errorf("counts named %q, kind %q; want mycrawl (the directory) and text (the file has no image counts)", res.CountsName, res.CountsKind)
+	}
+	if len(res.Fits) != len(study.Fits)+2 {
+		t.Fatalf("%d fits, want the study's %d and 2 of this run's", len(res.Fits), len(study.Fits))
+	}
+	for i, f := range res.Fits {
+		own := f.Source == SourceCounts
+		if own != (i < 2) {
+			t.Errorf("fit %d %s: this run's rows must come first", i, f.ID())
+		}
+		if own && (f.Counts != "mycrawl" || f.Pretraining != "laion400m" || f.Kind != "text" || f.Concepts < 1000) {
+			t.Errorf("own fit %s: counts %s, pretraining %s, kind %s, %d concepts; want mycrawl's text counts against laion400m's performance, ≥ 1,000 classes (imagenet's)", f.ID(), f.Counts, f.Pretraining, f.Kind, f.Concepts)
+		}
+		if !own && f.Counts != SourceStudy {
+			t.Errorf("study fit %s: counts %q", f.ID(), f.Counts)
+		}
+	}
+	for i, f := range study.Fits {
+		g := res.Fits[i+2]
+		if g.ID() != f.ID() || g.Rho != f.Rho && !(math.IsNaN(g.Rho) && math.IsNaN(f.Rho)) {
+			t.Errorf("study fit %s changed with --counts: ρ %v, want %v", f.ID(), g.Rho, f.Rho)
+		}
+	}
+	var sum strings.Builder
+	PrintSummary(&sum, res, cfg)
+	if !strings.Contains(sum.String(), cfg.CountsPath) || !strings.Contains(sum.String(), `as "mycrawl"`) {
+		t.Errorf("summary does not name the counts file:\n%s", sum.String())
+	}
+	cfg.CountsName = "cc3m"
+	if _, err := LoadAndFit(ctx, cfg); err == nil || !strings.Contains(err.Error(), "--counts_name=cc3m") {
+		t.Errorf("a counts name of the study's: got %v", err)
+	}
+}
+
+func TestCountsLabel(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"out/mycrawl/concept_counts.parquet", "mycrawl"},
+		{"gs://b/counts/2026-11/concept_counts.parquet", "2026-11"},
+		{"concept_counts.parquet", "concept_counts"},
+		{"/data/laion_counts.parquet", "laion_counts"},
+	} {
+		if got := CountsLabel(tc.path); got != tc.want {
+			t.Errorf("CountsLabel(%q) = %q, want %q", tc.path, got, tc.want)
+		}
 	}
 }

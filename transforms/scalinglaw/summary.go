@@ -3,6 +3,7 @@ package scalinglaw
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
@@ -83,20 +84,41 @@ func countsFile(cfg Config, dataset, pretraining, kind string) string {
 	return strings.TrimSuffix(cfg.PaperDir, "/") + "/search_counts/" + paper.SearchCountsFile(dataset, pretraining, paper.CountKind(kind), cfg.Threshold)
 }
 
-// PrintSummary prints the paper-mode matched-count fits (the study's main
-// result), why some rows were not fitted, and what was written.
+// PrintSummary prints the paper-mode fits of the headline count kind (the
+// study's main result; a count run's rows first), a warning for each fit
+// that could not be computed, why some rows were not fitted, and what was
+// written.
 func PrintSummary(w io.Writer, res *Results, cfg Config) {
-	fmt.Fprintf(w, "conceptfreq fit: %d fits, %d unmatched performance concepts, %d dropped, %d missing inputs\n",
-		len(res.Fits), len(res.Unmatched), len(res.Dropped), len(res.Missing))
+	fmt.Fprintf(w, "conceptfreq fit: %s, %s, %s dropped, %s\n",
+		report.Plural(int64(len(res.Fits)), "fit"), report.Plural(int64(len(res.Unmatched)), "unmatched performance concept"),
+		report.Plural(int64(len(res.Dropped)), "row"), report.Plural(int64(len(res.Missing)), "missing input"))
+	if res.CountsPath != "" {
+		fmt.Fprintf(w, "counts: %s (%s counts) as %q, fitted against the %s models' performance; the study's own rows follow\n",
+			res.CountsPath, res.CountsKind, res.CountsName, res.CountsPretraining)
+	}
 	for _, l := range Explanations(res, cfg) {
 		fmt.Fprintf(w, "  note: %s\n", l)
 	}
-	fmt.Fprintf(w, "%-12s %-10s %-9s %-8s %6s %8s %14s\n", "pretraining", "model", "prompt", "count", "bins", "rho", "slope/decade")
+	kind, _ := headlineChoice(res)
+	fmt.Fprintf(w, "%-14s %-12s %-10s %-9s %-8s %6s %8s %16s\n", "counts", "pretraining", "model", "prompt", "count", "bins", "rho", "slope per decade")
+	var degenerate []*Fit
 	for _, f := range res.Fits {
-		if f.Mode != ModePaperBins || f.Kind != "matched" && cfg.PaperDir != "" {
+		if f.Mode != ModePaperBins || (cfg.PaperDir != "" && f.Kind != kind && f.Source == SourceStudy) {
 			continue
 		}
-		fmt.Fprintf(w, "%-12s %-10s %-9s %-8s %6d %8.3f %14.2f\n", f.Pretraining, f.Model, f.Prompt, f.Kind, f.N, f.Rho, f.SlopePerDecade)
+		if f.Err != "" || math.IsNaN(f.Rho) {
+			degenerate = append(degenerate, f)
+			continue
+		}
+		fmt.Fprintf(w, "%-14s %-12s %-10s %-9s %-8s %6d %8.3f %16.2f\n", f.Counts, f.Pretraining, f.Model, f.Prompt, f.Kind, f.N, f.Rho, f.SlopePerDecade)
+	}
+	for _, f := range degenerate {
+		why := f.Err
+		if why == "" {
+			why = "the correlation is undefined"
+		}
+		fmt.Fprintf(w, "warning: no binned fit for %s %s %s %s (%s counts): %s; %s joined\n", f.Pretraining, f.Model, f.Prompt, f.Kind, f.Counts, why,
+			report.Plural(int64(f.Concepts), "concept"))
 	}
 	fmt.Fprintf(w, "outputs: %s, %s, %s, %s, %s, %s, %s, tail_*.txt, %s/*.svg|png, %s\n",
 		FitsFile, BinsFile, LongTailFile, TailFile, CrossFile, UnmatchedFile, DroppedFile, PlotsDir, ReportFile)

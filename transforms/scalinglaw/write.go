@@ -91,6 +91,7 @@ func addTable[T any](out *Rendered, name string, rows []T, extra ...tables.Colum
 
 // binRow is one row of bins.parquet.
 type binRow struct {
+	Counts      string  `parquet:"counts"`
 	Pretraining string  `parquet:"pretraining"`
 	Model       string  `parquet:"model"`
 	Prompt      string  `parquet:"prompt"`
@@ -137,7 +138,7 @@ func renderTables(out *Rendered, res *Results, cfg Config) error {
 	for i, f := range res.Fits {
 		fits[i] = *f
 		for k, b := range f.Bins {
-			bins = append(bins, binRow{f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode, k, b.Lo, b.Hi, b.N, b.Mean, b.Std, b.Used})
+			bins = append(bins, binRow{f.Counts, f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode, k, b.Lo, b.Hi, b.N, b.Mean, b.Std, b.Used})
 		}
 	}
 	if err := addTable(out, FitsFile, fits); err != nil {
