@@ -35,30 +35,30 @@ const (
 
 // Config is everything a fit run needs; pipelines/fit fills it from flags.
 type Config struct {
-	PaperDir        string            // the study's released data (search_counts/, zero_shot_evaluations/)
-	CountsPath      string            // our concept_counts.parquet (optional)
-	CountKind       paper.CountKind   // its column used with CountsPath; "" = what the file has (matched, else text)
-	CountsName      string            // the name of CountsPath's rows in every output; "" = CountsLabel(CountsPath)
+	PaperDir   string          // the study's released data (search_counts/, zero_shot_evaluations/)
+	CountsPath string          // our concept_counts.parquet (optional)
+	CountKind  paper.CountKind // its column used with CountsPath; "" = what the file has (matched, else text)
+	CountsName string          // the name of CountsPath's rows in every output; "" = CountsLabel(CountsPath)
 	// CountsPretraining is the pretraining dataset whose models'
 	// performance CountsPath is fitted against; "" = the one pretraining
 	// name of the --performance table.
 	CountsPretraining string
-	PerformancePath string            // generic performance table (optional)
-	Output          string            // output directory
-	Pairs           []paper.Pair      // model/pretraining pairs read from PaperDir
-	Prompts         []string          // prompt styles read from PaperDir
-	Datasets        []string          // downstream datasets
-	Kinds           []paper.CountKind // count kinds read from PaperDir
-	Threshold       string            // tagger threshold in the study's file names
-	NBins           int
-	DefaultSlice    scaling.Slice
-	Slices          map[string]scaling.Slice // by pretraining dataset
-	Zeros           scaling.ZeroMode
-	Bootstrap       int
-	Seed            uint64
-	Aliases         map[string]map[string]string // dataset → performance name → count name
-	TailK           int
-	ShareBelow      []float64
+	PerformancePath   string            // generic performance table (optional)
+	Output            string            // output directory
+	Pairs             []paper.Pair      // model/pretraining pairs read from PaperDir
+	Prompts           []string          // prompt styles read from PaperDir
+	Datasets          []string          // downstream datasets
+	Kinds             []paper.CountKind // count kinds read from PaperDir
+	Threshold         string            // tagger threshold in the study's file names
+	NBins             int
+	DefaultSlice      scaling.Slice
+	Slices            map[string]scaling.Slice // by pretraining dataset
+	Zeros             scaling.ZeroMode
+	Bootstrap         int
+	Seed              uint64
+	Aliases           map[string]map[string]string // dataset → performance name → count name
+	TailK             int
+	ShareBelow        []float64
 }
 
 // Point is one concept of one downstream dataset: its frequency and metric.
