@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/conceptfreq/conceptfreq/io/files"
@@ -58,5 +59,25 @@ func FirstLine(err error) string {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		return strings.TrimSpace(msg[:i]) + " (--verbose for the full trace)"
 	}
+	return msg
+}
+
+// internalPrefix matches the package names conceptfreq's libraries put in
+// front of their errors ("files: ", "caption: "), at the start of a message
+// or after another's colon: they name Go packages, not anything a user has.
+var internalPrefix = regexp.MustCompile(`(^|: )(?:count|files|caption|captionpq|scalinglaw|scaling|tables|paper|shard|wds|clip|ort|preprocess|tagging|zeroshot|runners|synth|cli): `)
+
+// Message is err as a command prints it: one prefix (the command's, added
+// by the caller), no internal package names, no "(<nil>)".
+func Message(err error) string {
+	msg := err.Error()
+	for {
+		next := internalPrefix.ReplaceAllString(msg, "$1")
+		if next == msg {
+			break
+		}
+		msg = next
+	}
+	msg = strings.ReplaceAll(msg, " (<nil>)", "")
 	return msg
 }

@@ -86,3 +86,16 @@ func TestFirstLine(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestMessage(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"count: model x.onnx: files: open x.onnx: no such file", "model x.onnx: open x.onnx: no such file"},
+		{"--input: files: pattern a*.tar matched no files", "--input: pattern a*.tar matched no files"},
+		{"caption count: 5 (<nil>)", "caption count: 5"},
+		{"scalinglaw: counts a.parquet: tables: not a concept_counts.parquet", "counts a.parquet: not a concept_counts.parquet"},
+	} {
+		if got := Message(errors.New(tc.in)); got != tc.want {
+			t.Errorf("Message(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -6,11 +6,15 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/conceptfreq/conceptfreq/io/wds"
+	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
 )
 
 // ColourClasses are the classes of the planted colour evaluation set, in
@@ -122,4 +126,141 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// LawTruth is what the planted crawl-to-law set must give: per class, the
+// crawl samples that show it and say it (its matched, text and image
+// count) and its planted zero-shot accuracy in percent.
+type LawTruth struct {
+	Classes  []string
+	Count    map[string]int64
+	Accuracy map[string]float64
+	Samples  int64
+}
+
+// LawImagesPerClass is how many evaluation images each class of the
+// crawl-to-law set has.
+const LawImagesPerClass = 20
+
+// ColourLaw writes a planted set for the whole chain (count → eval → fit)
+// with the planted colour "CLIP": dir/crawl/*.tar, a crawl in which class i
+// of the planted colours is shown and named by round(10^(3.5·i/(K−1)))
+// samples (1 to 3,162: several frequency decades), dir/eval/*.tar, an
+// evaluation set of LawImagesPerClass images per class of which a number
+// rising linearly with the class's log frequency show its colour (the
+// others another class's), and dir/classes.txt. Fitted against the crawl's
+// matched counts, accuracy rises 20 points per decade by construction.
+func ColourLaw(dir string) (*LawTruth, error) {
+	names := make([]string, 0, len(onnxbuild.PlantedColours))
+	for n := range onnxbuild.PlantedColours {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tr := &LawTruth{Classes: names, Count: map[string]int64{}, Accuracy: map[string]float64{}}
+	for _, sub := range []string{"crawl", "eval"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	rgb := func(n string) color.RGBA {
+		c := onnxbuild.PlantedColours[n]
+		return color.RGBA{c[0], c[1], c[2], 255}
+	}
+	// Crawl: the classes' samples interleaved, 1,000 a shard.
+	k := len(names)
+	var plan []string
+	for i, n := range names {
+		c := int64(math.Round(math.Pow(10, 3.5*float64(i)/float64(k-1))))
+		tr.Count[n] = c
+		for j := int64(0); j < c; j++ {
+			plan = append(plan, n)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	rng.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
+	pngs := map[string][]byte{}
+	for _, n := range names {
+		pngs[n] = solidPNG(rgb(n))
+	}
+	for start := 0; start < len(plan); start += 1000 {
+		var b bytes.Buffer
+		w := wds.NewWriter(&b, false)
+		for i, n := range plan[start:min(start+1000, len(plan))] {
+			text := fmt.Sprintf("a photo of a %s thing", n)
+			if err := w.WriteSample(fmt.Sprintf("%09d", start+i), map[string][]byte{"txt": []byte(text), "png": pngs[n]}); err != nil {
+				return nil, err
+			}
+			tr.Samples++
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "crawl", fmt.Sprintf("%05d.tar", start/1000)), b.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	// Evaluation set: class i's correct images rise with log10 of its count.
+	var b bytes.Buffer
+	w := wds.NewWriter(&b, false)
+	key := 0
+	for i, n := range names {
+		correct := int(math.Round(2 + 4*math.Log10(float64(tr.Count[n])))) // 2 … 16 of 20
+		tr.Accuracy[n] = 100 * float64(correct) / LawImagesPerClass
+		for j := 0; j < LawImagesPerClass; j++ {
+			shows := n
+			if j >= correct {
+				shows = names[(i+1+j%(k-1))%k] // another class's colour
+			}
+			if err := w.WriteSample(fmt.Sprintf("%06d", key), map[string][]byte{"png": pngs[shows], "txt": []byte(n)}); err != nil {
+				return nil, err
+			}
+			key++
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "eval", "00000.tar"), b.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	classes := "# planted crawl-to-law set: the planted colour CLIP's colour words\n" + strings.Join(names, "\n") + "\n"
+	return tr, os.WriteFile(filepath.Join(dir, "classes.txt"), []byte(classes), 0o644)
+}
+
+// ColourTagging writes the bundled image-tagging demo into dir: one shard
+// of n solid-colour PNGs (red, green, blue, white, in turn) whose captions
+// name the colour shown, another colour, or none, and vocabulary.txt (red,
+// green, blue, orange). With testdata/models/colour_tagger.onnx the red,
+// green and blue images are tagged, white ones get no tag, and orange is a
+// concept the tagger does not know.
+func ColourTagging(dir string, n int) error {
+	shows := []string{"red", "green", "blue", "white"}
+	colours := map[string]color.RGBA{"red": {255, 0, 0, 255}, "green": {0, 255, 0, 255}, "blue": {0, 0, 255, 255}, "white": {255, 255, 255, 255}}
+	var b bytes.Buffer
+	w := wds.NewWriter(&b, false)
+	for i := 0; i < n; i++ {
+		c := shows[i%len(shows)]
+		var text string
+		switch i % 5 {
+		case 0, 1:
+			text = "a " + c + " square"
+		case 2:
+			text = "a " + shows[(i/len(shows)+1)%3] + " square" // the caption names another colour
+		case 3:
+			text = "an orange and " + c + " poster"
+		default:
+			text = "a square"
+		}
+		if err := w.WriteSample(fmt.Sprintf("%06d", i), map[string][]byte{"png": solidPNG(colours[c]), "txt": []byte(text)}); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "colours-00000.tar"), b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	vocab := "# the bundled tagging demo's vocabulary: the colour tagger knows red, green and blue, not orange\nred\ngreen\nblue\norange\n"
+	return os.WriteFile(filepath.Join(dir, "vocabulary.txt"), []byte(vocab), 0o644)
 }

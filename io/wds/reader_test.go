@@ -17,7 +17,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/wds"
 )
 
-const shardDir = "../../testdata/shards"
+const shardDir = "../../testdata"
 
 // readAll drains a reader, returning samples and the terminal error (nil at
 // a clean io.EOF).
@@ -49,14 +49,14 @@ func TestRealShards(t *testing.T) {
 		firstText string // of the txt member, when it has one
 	}{
 		// webdataset's testgz.tar: 1,000 samples of one gzip-compressed .txt.gz each.
-		{"testgz.tar", 1000, "71671c5e285c455c892fb565330233ba", []string{"txt"}, ", or more info on the item."},
+		{"webdataset/testgz.tar", 1000, "71671c5e285c455c892fb565330233ba", []string{"txt"}, ", or more info on the item."},
 		// compressed.tar: keys inside a folder, a directory entry first.
-		{"compressed.tar", 3, "compressed/0001", []string{"txt"}, "hello"},
+		{"webdataset/compressed.tar", 3, "compressed/0001", []string{"txt"}, "hello"},
 		// sample.tgz: a gzipped shard of .png + .cls, no captions.
-		{"sample.tgz", 90, "10", []string{"cls", "png"}, ""},
+		{"webdataset/sample.tgz", 90, "10", []string{"cls", "png"}, ""},
 		// img2dataset-style shard written by pipelines/synth from real LAION captions.
-		{"laion-00000.tar", 200, "000000000", []string{"jpg", "json", "txt"}, ""},
-		{"laion-00001.tar.gz", 300, "000000000", []string{"jpg", "json", "txt"}, ""},
+		{"shards/laion-00000.tar", 200, "000000000", []string{"jpg", "json", "txt"}, ""},
+		{"shards/laion-00001.tar.gz", 300, "000000000", []string{"jpg", "json", "txt"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -322,7 +322,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 func TestTruncation(t *testing.T) {
-	for _, file := range []string{"compressed.tar", "laion-00000.tar", "sample.tgz", "laion-00001.tar.gz"} {
+	for _, file := range []string{"webdataset/compressed.tar", "shards/laion-00000.tar", "webdataset/sample.tgz", "shards/laion-00001.tar.gz"} {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(shardDir, file))
 			if err != nil {
@@ -371,7 +371,7 @@ func TestTruncation(t *testing.T) {
 }
 
 func TestStickyError(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(shardDir, "compressed.tar"))
+	data, err := os.ReadFile(filepath.Join(shardDir, "webdataset/compressed.tar"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func TestStickyError(t *testing.T) {
 }
 
 func FuzzReader(f *testing.F) {
-	for _, file := range []string{"compressed.tar", "sample.tgz", "laion-00001.tar.gz"} {
+	for _, file := range []string{"webdataset/compressed.tar", "webdataset/sample.tgz", "shards/laion-00001.tar.gz"} {
 		data, err := os.ReadFile(filepath.Join(shardDir, file))
 		if err != nil {
 			f.Fatal(err)
@@ -566,7 +566,7 @@ func TestKeepSkipsMembers(t *testing.T) {
 		t.Errorf("without Keep the corrupt .jpg.gz is a fault: %+v", all[1].Faults)
 	}
 	skippedBytes := 0
-	for _, file := range []string{"laion-00000.tar", "laion-00001.tar.gz"} {
+	for _, file := range []string{"shards/laion-00000.tar", "shards/laion-00001.tar.gz"} {
 		real, err := os.ReadFile(filepath.Join(shardDir, file))
 		if err != nil {
 			t.Fatal(err)

@@ -279,3 +279,27 @@ func ColourTextEncoder(vocab int, colours map[int32][3]float32, zero []int32) *M
 	}
 	return TokenMean("colour_text", "embedding", table, nil)
 }
+
+// PlantedColours are the colour words of the planted "CLIP"
+// (colour_embedder.onnx + colour_text.onnx) with the RGB of the pure image
+// each stands for. The text encoder embeds each word as ColourVector of its
+// RGB, which is what the image encoder gives a pure image of that colour
+// (mean 0.5, std 0.5), so zero-shot classification of pure images is exact.
+// None of the words is in CLIP's 80 ImageNet prompt templates (those name
+// black and white only).
+var PlantedColours = map[string][3]uint8{
+	"red": {255, 0, 0}, "green": {0, 255, 0}, "blue": {0, 0, 255}, "purple": {255, 0, 255},
+	"yellow": {255, 255, 0}, "turquoise": {0, 255, 255}, "orange": {255, 128, 0}, "pink": {255, 128, 255},
+	"lime": {128, 255, 0}, "teal": {0, 128, 128}, "navy": {0, 0, 128}, "maroon": {128, 0, 0},
+	"olive": {128, 128, 0}, "violet": {128, 0, 255},
+}
+
+// ColourVector is the planted image encoder's embedding of a pure image of
+// colour c: (c/255 − 0.5)/0.5 per channel.
+func ColourVector(c [3]uint8) [3]float32 {
+	var v [3]float32
+	for i := range c {
+		v[i] = (float32(c[i])/255 - 0.5) / 0.5
+	}
+	return v
+}

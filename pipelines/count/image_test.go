@@ -410,7 +410,7 @@ func writeLabels(t *testing.T, text string) string {
 // counts text but refuses to tag images, saying why.
 func TestCgoOffBinaryRefusesImages(t *testing.T) {
 	bin := buildLauncher(t)
-	out, err := exec.Command(bin, "--input=../../testdata/shards/compressed.tar", "--output="+t.TempDir(),
+	out, err := exec.Command(bin, "--input=../../testdata/webdataset/compressed.tar", "--output="+t.TempDir(),
 		"--model="+modelsDir+"/colour_tagger.onnx").CombinedOutput()
 	if err == nil {
 		t.Fatalf("image tagging ran without cgo:\n%s", out)
@@ -418,7 +418,7 @@ func TestCgoOffBinaryRefusesImages(t *testing.T) {
 	if !strings.Contains(string(out), "built without ONNX support (CGO_ENABLED=0)") {
 		t.Errorf("unclear error:\n%s", out)
 	}
-	out, err = exec.Command(bin, "--input=../../testdata/shards/compressed.tar", "--output="+t.TempDir()).CombinedOutput()
+	out, err = exec.Command(bin, "--input=../../testdata/webdataset/compressed.tar", "--output="+t.TempDir()).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "3 samples read") {
 		t.Errorf("text-only run without cgo: %v\n%s", err, out)
 	}

@@ -114,7 +114,7 @@ func main() {
 	}
 	beam.Init()
 	if err := run(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, "count:", err)
+		fmt.Fprintln(os.Stderr, "count:", cli.Message(err))
 		os.Exit(1)
 	}
 }

@@ -20,8 +20,9 @@ import (
 	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
 
-// DefaultInput is the bundled data the job runs on when --input is not given.
-const DefaultInput = "testdata/shards/*.tar,testdata/shards/*.tar.gz,testdata/shards/*.tgz"
+// DefaultInput is the bundled data the job runs on when --input is not
+// given: three img2dataset-style shards of 1,000 real LAION-400M captions.
+const DefaultInput = "testdata/shards/*.tar,testdata/shards/*.tar.gz"
 
 // DefaultInputs returns the bundled shards' patterns: as DefaultInput when
 // the working directory is the repository, else under the module's source
@@ -100,17 +101,29 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 			fmt.Fprintf(w, "  %-26s %s\n", r, report.Plural(rs.Rejects[r], unit))
 		}
 	}
-	fmt.Fprintf(w, "vocabulary: %d concepts (%s), %d matched at least once; match=%s pos=%s\n",
-		rs.Config.VocabularySize, rs.Config.VocabularySource, rs.ConceptsNonZero, rs.Config.Match, rs.Config.POS)
+	fmt.Fprintf(w, "vocabulary: %s (%s), %s matched at least once; match=%s pos=%s\n",
+		report.Plural(int64(rs.Config.VocabularySize), "concept"), rs.Config.VocabularySource, report.Thousands(int64(rs.ConceptsNonZero)), rs.Config.Match, rs.Config.POS)
 	if len(rs.TopConcepts) > 0 {
-		fmt.Fprintln(w, "top concepts by text_count:")
+		if rs.Config.Image != nil {
+			fmt.Fprintf(w, "top concepts by text_count:%23s %8s %8s\n", "text", "image", "matched")
+		} else {
+			fmt.Fprintln(w, "top concepts by text_count:")
+		}
 		for _, c := range rs.TopConcepts {
-			fmt.Fprintf(w, "  %-30s %8d\n", c.Concept, c.TextCount)
+			line := fmt.Sprintf("  %-30s %8d", c.Concept, c.TextCount)
+			if rs.Config.Image != nil {
+				if c.ImageCount != nil && c.MatchedCount != nil {
+					line += fmt.Sprintf(" %8d %8d", *c.ImageCount, *c.MatchedCount)
+				} else {
+					line += fmt.Sprintf(" %17s", "(not a tag)")
+				}
+			}
+			fmt.Fprintln(w, line)
 		}
 	}
 	if im := rs.Config.Image; im != nil {
-		fmt.Fprintf(w, "images: %d tagged (%s, threshold %g), %d image rejects, %d concepts unknown to the tagger\n",
-			rs.ImagesTagged, im.Tagger, im.Threshold, rs.ImageRejects, len(im.UnknownConcepts))
+		fmt.Fprintf(w, "images: %s tagged (%s, threshold %g), %s, %s unknown to the tagger\n",
+			report.Thousands(rs.ImagesTagged), im.Tagger, im.Threshold, report.Plural(rs.ImageRejects, "image reject"), report.Plural(int64(len(im.UnknownConcepts)), "concept"))
 		fmt.Fprintf(w, "misalignment: %d of %d considered samples (%.1f%%; %.1f%% of all samples)\n",
 			rs.Misaligned, rs.MisalignmentConsidered, 100*rs.MisalignmentDegreeConsidered, 100*rs.MisalignmentDegree)
 	}

@@ -92,7 +92,7 @@ func main() {
 	}
 	beam.Init()
 	if err := run(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, "eval:", err)
+		fmt.Fprintln(os.Stderr, "eval:", cli.Message(err))
 		os.Exit(1)
 	}
 }

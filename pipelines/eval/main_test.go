@@ -172,7 +172,7 @@ func TestRealLabelledShard(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	flagtest.Set(t, "--input=../../testdata/shards/sample.tgz", "--classes="+classes,
+	flagtest.Set(t, "--input=../../testdata/webdataset/sample.tgz", "--classes="+classes,
 		"--image_model="+models+"/colour_embedder.onnx", "--text_model="+models+"/colour_text.onnx", "--bpe="+bpePath,
 		"--model=m", "--pretraining=p", "--dataset=mnist-sample", "--output="+out, "--prompts=simple")
 	if err := run(context.Background()); err != nil {

@@ -93,7 +93,7 @@ func main() {
 		cli.PrintVersions(w, cli.Versions("gonum.org/v1/gonum", "gonum.org/v1/plot", "github.com/apache/arrow-go/v18"))
 	})
 	if err := run(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, "fit:", err)
+		fmt.Fprintln(os.Stderr, "fit:", cli.Message(err))
 		os.Exit(1)
 	}
 }

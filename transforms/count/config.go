@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/conceptfreq/conceptfreq/internal/report"
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
@@ -239,7 +240,16 @@ func (c Config) resolveTagger(ctx context.Context, ic ImageConfig, read ReadFunc
 	}
 	ic.UnknownConcepts = head.Unknown(c.Names())
 	if len(ic.UnknownConcepts) == len(c.Concepts) {
-		return ic, fmt.Errorf("%w: model %s, %d concepts (check the labels file or concept embeddings)", ErrNothingKnown, ic.Model, len(c.Concepts))
+		hint := "check the labels file or concept embeddings"
+		switch {
+		case ic.Tagger == tagging.Multilabel && ic.Labels != "":
+			hint = "to count the tagger's own labels, pass them as the vocabulary too: --concepts=" + ic.Labels
+		case ic.Tagger == tagging.Multilabel:
+			hint = "to count the tagger's own labels, write them to a file (one per line, as in the model's conceptfreq.labels metadata) and pass it as --concepts"
+		case ic.ConceptEmbeddings != "":
+			hint = "compute the concept embeddings of this vocabulary (pipelines/embed --concepts=the same file)"
+		}
+		return ic, fmt.Errorf("%w: model %s, %s; %s", ErrNothingKnown, ic.Model, report.Plural(int64(len(c.Concepts)), "concept"), hint)
 	}
 	if ic.UnknownConcepts == nil {
 		ic.UnknownConcepts = []string{}

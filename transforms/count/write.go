@@ -40,6 +40,10 @@ func init() {
 type ConceptTotal struct {
 	Concept   string `json:"concept"`
 	TextCount int64  `json:"text_count"`
+	// ImageCount and MatchedCount are set in a tagging run for a concept
+	// the tagger knows.
+	ImageCount   *int64 `json:"image_count,omitempty"`
+	MatchedCount *int64 `json:"matched_count,omitempty"`
 }
 
 // RunStats is the content of run_stats.json.
@@ -287,7 +291,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	}
 	for _, r := range sorted[:min(10, len(sorted))] {
 		if r.TextCount > 0 {
-			rs.TopConcepts = append(rs.TopConcepts, ConceptTotal{Concept: r.Concept, TextCount: r.TextCount})
+			rs.TopConcepts = append(rs.TopConcepts, ConceptTotal{Concept: r.Concept, TextCount: r.TextCount, ImageCount: r.ImageCount, MatchedCount: r.MatchedCount})
 		}
 	}
 	rs.FinishedAt = time.Now().UTC()

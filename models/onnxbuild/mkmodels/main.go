@@ -11,7 +11,8 @@
 //	    the embedder's output for a pure-colour image;
 //	  - colour_text.onnx: a CLIP-style text encoder (int64 tokens [N,77] →
 //	    Gather → ReduceMean → [N,3]) whose colour-word tokens (red, green,
-//	    blue, purple; CLIP BPE ids from -bpe) embed as those colours, so with
+//	    blue, purple and the other words of onnxbuild.PlantedColours; CLIP BPE ids
+//	    from -bpe) embed as those colours, so with
 //	    colour_embedder.onnx as the image encoder it is a planted "CLIP".
 package main
 
@@ -35,7 +36,7 @@ var ColourLabels = []string{"red", "green", "blue", "magenta"}
 
 func main() {
 	out := flag.String("out", "testdata/models", "output directory")
-	bpe := flag.String("bpe", "../shared/data/clip/bpe_simple_vocab_16e6.txt.gz", "CLIP BPE merges file, for colour_text.onnx's token ids")
+	bpe := flag.String("bpe", "testdata/clip/bpe_simple_vocab_16e6.txt.gz", "CLIP BPE merges file, for colour_text.onnx's token ids")
 	flag.Parse()
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
@@ -97,16 +98,11 @@ func main() {
 	write(*out, "colour_text.onnx", text.Marshal())
 }
 
-// ColourVectors are the colours of the planted CLIP: the embedding
-// colour_embedder.onnx gives a pure image of each (mean 0.5, std 0.5).
-var ColourVectors = map[string][3]float32{
-	"red": {1, -1, -1}, "green": {-1, 1, -1}, "blue": {-1, -1, 1}, "purple": {1, -1, 1},
-}
-
 // ColourText builds colour_text.onnx for the tokenizer's vocabulary.
 func ColourText(tok *clip.Tokenizer) (*onnxbuild.Model, error) {
 	colours := map[int32][3]float32{}
-	for word, v := range ColourVectors {
+	for word, rgb := range onnxbuild.PlantedColours {
+		v := onnxbuild.ColourVector(rgb)
 		ids := tok.Encode(word)
 		if len(ids) != 1 {
 			return nil, fmt.Errorf("%q is %d tokens, want 1", word, len(ids))
