@@ -1,5 +1,9 @@
 # conceptfreq — run `make run` for the main job on the bundled data, `make test` for all tests.
 GO       ?= go
+# --version names the commit: Go embeds it in builds of a checkout (go build); go run
+# does not, so the Makefile passes it too.
+COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS  := -ldflags=-X=github.com/conceptfreq/conceptfreq/internal/cli.Commit=$(COMMIT)
 NODE_DIR := .cache/node
 DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
 DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
@@ -7,28 +11,29 @@ ORT_LIB  := .cache/onnxruntime/libonnxruntime.so.1
 
 .PHONY: run run-fit crawl-to-law screenshots test deps ort browser lint build nocgo worker models bench fuzz vocab clean
 
-## run: count concepts in the bundled shards (testdata/shards) → ./out, print a summary.
-## It also installs ONNX Runtime for image tagging (--model); the text-only default runs without it.
+## run: count concepts in the bundled shards (testdata/shards: 1,000 real LAION captions) → ./out, print a summary.
+## Text only: it needs Go, nothing else (image tagging needs ONNX Runtime: make ort).
 run:
-	-@bash models/install_ort.sh
-	$(GO) run ./pipelines/count --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/count --overwrite
 
 ## run-fit: reproduce the study's fits from ../shared/data/paper → out/fit (report.html, plots, Parquet)
+PAPER ?= ../shared/data/paper
 run-fit:
-	$(GO) run ./pipelines/fit --paper=../shared/data/paper --output=out/fit --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/fit --paper=$(PAPER) --output=out/fit --overwrite
 
-## crawl-to-law: count → embed → eval → fit on the bundled data with the planted colour "CLIP" → out/chain
-BPE ?= ../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
+## crawl-to-law: synth → embed → count → eval → fit on the planted colour set and the planted colour "CLIP" → out/chain
+BPE ?= testdata/clip/bpe_simple_vocab_16e6.txt.gz
 crawl-to-law: ort
-	$(GO) run ./pipelines/embed --bpe=$(BPE) --text_model=testdata/models/colour_text.onnx \
-	    --concepts=testdata/eval/classes.txt --prompts=ensemble --output=out/chain/concept_embeddings.parquet --overwrite
-	$(GO) run ./pipelines/count --concepts=testdata/eval/classes.txt --tagger=embedding \
+	$(GO) run $(LDFLAGS) ./pipelines/synth --colour_law --output=out/chain/data --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/embed --bpe=$(BPE) --text_model=testdata/models/colour_text.onnx \
+	    --concepts=out/chain/data/classes.txt --prompts=class --output=out/chain/concept_embeddings.parquet --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/count --input=out/chain/data/crawl --concepts=out/chain/data/classes.txt --tagger=embedding \
 	    --model=testdata/models/colour_embedder.onnx --concept_embeddings=out/chain/concept_embeddings.parquet \
 	    --output=out/chain/counts --overwrite
-	$(GO) run ./pipelines/eval --input=testdata/eval --classes=testdata/eval/classes.txt \
+	$(GO) run $(LDFLAGS) ./pipelines/eval --input=out/chain/data/eval --classes=out/chain/data/classes.txt \
 	    --image_model=testdata/models/colour_embedder.onnx --text_model=testdata/models/colour_text.onnx --bpe=$(BPE) \
-	    --model=colourCLIP --pretraining=bundled --dataset=colours --output=out/chain/eval --overwrite
-	$(GO) run ./pipelines/fit --counts=out/chain/counts/concept_counts.parquet --count_kind=text --counts_pretraining=bundled \
+	    --model=colourCLIP --pretraining=colourcrawl --dataset=colours --output=out/chain/eval --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/fit --counts=out/chain/counts/concept_counts.parquet \
 	    --performance=out/chain/eval/performance.parquet --output=out/chain/fit --overwrite
 
 ## screenshots: regenerate docs/img/{fit,count}-report.png (the README's) in headless Chromium
@@ -70,7 +75,7 @@ nocgo:
 
 ## build: all commands into bin/
 build:
-	$(GO) build -o bin/ ./pipelines/...
+	$(GO) build $(LDFLAGS) -o bin/ ./pipelines/...
 
 ## worker: the cgo worker binary for Dataflow GPU workers (linux/amd64), see runners/Dockerfile
 worker:

@@ -8,6 +8,7 @@
 package runners
 
 import (
+	"os"
 	"context"
 	"fmt"
 	"strings"
@@ -44,7 +45,24 @@ func Validate() error {
 			return nil
 		}
 	}
-	return fmt.Errorf("runners: unknown --runner=%q (want one of %s)", name, strings.Join(Supported, ", "))
+	return fmt.Errorf("unknown --runner=%q (want one of %s)", name, strings.Join(Supported, ", "))
+}
+
+// CheckWorkerBinary checks that --worker_binary, when given, is a file
+// here: Beam stages it from the launcher's disk.
+func CheckWorkerBinary() error {
+	path := flagValue(FlagWorkerBinary)
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--%s=%s: %w (make worker builds bin/count-worker)", FlagWorkerBinary, path, err)
+	case fi.IsDir():
+		return fmt.Errorf("--%s=%s is a directory, not the worker binary (make worker builds bin/count-worker)", FlagWorkerBinary, path)
+	}
+	return nil
 }
 
 // Run executes p on the selected runner and waits for it to finish.

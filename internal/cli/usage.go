@@ -169,21 +169,38 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
+// Commit is the commit conceptfreq was built from when the build says so
+// (the Makefile sets it with -ldflags=-X, since go run embeds no VCS
+// information); else Versions reads Go's embedded vcs.revision.
+var Commit string
+
 // Versions returns the versions to print for --version: conceptfreq's
-// (from the build), Go's, and the named dependency modules' as built in.
+// (from the build: its module version and commit), Go's, and the named
+// dependency modules' as built in.
 func Versions(modules ...string) [][2]string {
 	out := [][2]string{{"conceptfreq", "(devel)"}, {"go", runtime.Version()}}
 	bi, ok := debug.ReadBuildInfo()
+	commit, modified := Commit, ""
+	if ok {
+		if v := bi.Main.Version; v != "" {
+			out[0][1] = v
+		}
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && len(s.Value) >= 12 && commit == "":
+				commit = s.Value[:12]
+			case s.Key == "vcs.modified" && s.Value == "true":
+				modified = ", modified"
+			}
+		}
+	}
+	if commit != "" {
+		out[0][1] += " (commit " + commit + modified + ")"
+	} else {
+		out[0][1] += " (commit unknown: built without VCS information; make build or go build in a checkout records it)"
+	}
 	if !ok {
 		return out
-	}
-	if v := bi.Main.Version; v != "" {
-		out[0][1] = v
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			out[0][1] += " (" + s.Value[:12] + ")"
-		}
 	}
 	deps := map[string]string{}
 	for _, d := range bi.Deps {

@@ -141,4 +141,21 @@ func TestDataflowDryRunTagging(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "--sdk_container_image") {
 		t.Errorf("GPU job without the worker container: %v\n%s", err, out)
 	}
+	// gs:// model, labels and embeddings are not read by a dry run (no
+	// cloud service is touched: these buckets do not exist), and a worker
+	// binary that is not there is an error naming it.
+	for _, args := range [][]string{
+		{"--model=gs://no-such-bucket-conceptfreq/ram.onnx", "--tagger_labels=gs://no-such-bucket-conceptfreq/tags.txt"},
+		{"--tagger=embedding", "--model=gs://no-such-bucket-conceptfreq/clip.onnx", "--concept_embeddings=gs://no-such-bucket-conceptfreq/e.parquet"},
+	} {
+		_, steps, _ := dryRun(t, bin, append([]string{"--concepts=" + vocab, "--input=gs://B/laion/{0..1}.tar", "--output=gs://B/counts"}, args...)...)
+		if len(steps) == 0 {
+			t.Errorf("%v: no steps", args)
+		}
+	}
+	out, err = exec.Command(bin, "--runner=dataflow", "--dry_run", "--project=P", "--region=R", "--staging_location=gs://B/s",
+		"--input=gs://B/x/{0..1}.tar", "--output=gs://B/counts", "--worker_binary=bin/no-such-worker").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--worker_binary=bin/no-such-worker") || !strings.Contains(string(out), "make worker") {
+		t.Errorf("missing worker binary: %v\n%s", err, out)
+	}
 }

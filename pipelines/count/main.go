@@ -124,6 +124,9 @@ func run(ctx context.Context) error {
 	if err := runners.Validate(); err != nil {
 		return err
 	}
+	if err := runners.CheckWorkerBinary(); err != nil {
+		return err
+	}
 	rule, err := caption.ParseRule(*match)
 	if err != nil {
 		return fmt.Errorf("--match: %w", err)
@@ -193,7 +196,19 @@ func run(ctx context.Context) error {
 		// (A Dataflow launcher may be cgo-free when --worker_binary is a cgo build.)
 		return ort.ErrNoONNX
 	}
-	if cfg, err = cfg.Resolve(ctx, files.ReadAll); err != nil {
+	read := files.ReadAll
+	if dryRun {
+		// A dry run reads local files only: a gs:// model, labels file or
+		// embeddings table is not read, and the job gets the defaults for
+		// what it would have said.
+		read = func(ctx context.Context, path string) ([]byte, error) {
+			if !files.IsLocal(path) {
+				return nil, fmt.Errorf("%s: %w", path, count.ErrNotRead)
+			}
+			return files.ReadAll(ctx, path)
+		}
+	}
+	if cfg, err = cfg.Resolve(ctx, read); err != nil {
 		return err
 	}
 	if cfg.Image.Enabled() && cfg.Image.ScoresDir == "" {

@@ -124,8 +124,8 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 	if im := rs.Config.Image; im != nil {
 		fmt.Fprintf(w, "images: %s tagged (%s, threshold %g), %s, %s unknown to the tagger\n",
 			report.Thousands(rs.ImagesTagged), im.Tagger, im.Threshold, report.Plural(rs.ImageRejects, "image reject"), report.Plural(int64(len(im.UnknownConcepts)), "concept"))
-		fmt.Fprintf(w, "misalignment: %d of %d considered samples (%.1f%%; %.1f%% of all samples)\n",
-			rs.Misaligned, rs.MisalignmentConsidered, 100*rs.MisalignmentDegreeConsidered, 100*rs.MisalignmentDegree)
+		fmt.Fprintf(w, "misalignment: %s of %s considered samples (%.1f%%; %.1f%% of all samples)\n",
+			report.Thousands(rs.Misaligned), report.Thousands(rs.MisalignmentConsidered), 100*rs.MisalignmentDegreeConsidered, 100*rs.MisalignmentDegree)
 	}
 	fmt.Fprintf(w, "throughput: %.0f samples/s over %.1f s wall (%s runner)\n", rs.SamplesPerSecond, rs.WallSeconds, rs.Config.Runner)
 	fmt.Fprintf(w, "outputs in %s: %s\n", dir, strings.Join(rs.OutputFiles, ", "))

@@ -201,3 +201,70 @@ func TestRealLabelledShard(t *testing.T) {
 		}
 	}
 }
+
+// The crawl-to-law set (make crawl-to-law): every class's accuracy is the
+// planted one through the planted CLIP, and fitted against the planted
+// counts it gives a real binned fit — at least 5 bins, a finite ρ near 1
+// and the planted 20 points per decade (±2: accuracies are whole images).
+func TestColourLawFits(t *testing.T) {
+	orttest.Lib(t)
+	data := t.TempDir()
+	tr, err := synth.ColourLaw(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	flagtest.Set(t, "--input="+filepath.Join(data, "eval"), "--classes="+filepath.Join(data, "classes.txt"),
+		"--image_model="+models+"/colour_embedder.onnx", "--text_model="+models+"/colour_text.onnx",
+		"--bpe=../../testdata/clip/bpe_simple_vocab_16e6.txt.gz", "--prompts=class",
+		"--model=colourCLIP", "--pretraining=colourcrawl", "--dataset=colours", "--output="+out, "--overwrite")
+	if err := run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rows, err := paper.ReadPerformance(ctx, filepath.Join(out, zeroshot.PerformanceFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(tr.Classes) {
+		t.Fatalf("%d performance rows, want one per class (%d)", len(rows), len(tr.Classes))
+	}
+	for _, r := range rows {
+		if math.Abs(r.Metric-tr.Accuracy[r.Concept]) > 1e-9 {
+			t.Errorf("%s: accuracy %v, want the planted %v", r.Concept, r.Metric, tr.Accuracy[r.Concept])
+		}
+	}
+	var counts []tables.ConceptCount
+	for _, c := range tr.Classes {
+		v := tr.Count[c]
+		counts = append(counts, tables.ConceptCount{Concept: c, TextCount: v, MatchedCount: &v, ImageCount: &v})
+	}
+	var cb bytes.Buffer
+	if err := tables.WriteConceptCounts(&cb, counts, nil); err != nil {
+		t.Fatal(err)
+	}
+	cpath := filepath.Join(t.TempDir(), "concept_counts.parquet")
+	if err := os.WriteFile(cpath, cb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := scalinglaw.Config{CountsPath: cpath, PerformancePath: filepath.Join(out, zeroshot.PerformanceFile),
+		NBins: 12, Zeros: scaling.ZerosExclude, TailK: 2}
+	if cfg.DefaultSlice, err = scaling.ParseSlice("1:-1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := scalinglaw.LoadAndFit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CountsKind != paper.Matched {
+		t.Errorf("fitted %s counts, want matched (the file has image-side counts)", res.CountsKind)
+	}
+	for _, f := range res.Fits {
+		if f.Mode != scalinglaw.ModePaperBins {
+			continue
+		}
+		if f.Err != "" || f.N < 5 || math.IsNaN(f.Rho) || f.Rho < 0.95 || math.Abs(f.SlopePerDecade-20) > 2 {
+			t.Errorf("binned fit: %d bins, ρ %v, slope %v per decade, error %q; want ≥ 5 bins, ρ ≥ 0.95, slope 20 ± 2", f.N, f.Rho, f.SlopePerDecade, f.Err)
+		}
+	}
+}

@@ -112,6 +112,11 @@ var (
 	// ErrNoScores: the run named for a recount did not save image scores.
 	ErrNoScores = errors.New("count: the earlier run did not save image scores")
 	// ErrNothingKnown: the tagger knows none of the vocabulary's concepts.
+	// ErrNotRead is what a ReadFunc returns for a file it was asked not to
+	// read (a dry run touches no cloud service): Resolve then keeps the
+	// requested settings and the defaults for what the file would have
+	// told (preprocessing, the concepts the tagger knows).
+	ErrNotRead = errors.New("not read in a dry run")
 	ErrNothingKnown = errors.New("count: the tagger knows none of the vocabulary concepts")
 )
 
@@ -184,6 +189,10 @@ func (c Config) resolveRecount(ctx context.Context, ic ImageConfig, read ReadFun
 		return ic, fmt.Errorf("count: saving image scores while recounting from %s: the scores are already there", ic.ScoresDir)
 	}
 	prev, err := ReadRunStats(ctx, ic.ScoresDir, read)
+	if errors.Is(err, ErrNotRead) {
+		ic.UnknownConcepts = []string{}
+		return ic, nil
+	}
 	if err != nil {
 		return ic, err
 	}
@@ -227,11 +236,23 @@ func (c Config) resolveTagger(ctx context.Context, ic ImageConfig, read ReadFunc
 	if ic.Model == "" {
 		return ic, fmt.Errorf("count: the %s tagger needs a model", ic.Tagger)
 	}
+	notRead := func() (ImageConfig, error) {
+		var err error
+		ic.Preprocess, err = ic.preprocessing(map[string]string{})
+		ic.UnknownConcepts = []string{}
+		return ic, err
+	}
 	model, err := read(ctx, ic.Model)
+	if errors.Is(err, ErrNotRead) {
+		return notRead()
+	}
 	if err != nil {
 		return ic, fmt.Errorf("count: model %s: %w", ic.Model, err)
 	}
 	head, md, err := ic.head(ctx, c.Vocabulary(), model, read)
+	if errors.Is(err, ErrNotRead) {
+		return notRead()
+	}
 	if err != nil {
 		return ic, err
 	}

@@ -93,8 +93,12 @@ func PrintSummary(w io.Writer, res *Results, cfg Config) {
 		report.Plural(int64(len(res.Fits)), "fit"), report.Plural(int64(len(res.Unmatched)), "unmatched performance concept"),
 		report.Plural(int64(len(res.Dropped)), "row"), report.Plural(int64(len(res.Missing)), "missing input"))
 	if res.CountsPath != "" {
-		fmt.Fprintf(w, "counts: %s (%s counts) as %q, fitted against the %s models' performance; the study's own rows follow\n",
-			res.CountsPath, res.CountsKind, res.CountsName, res.CountsPretraining)
+		follow := ""
+		if cfg.PaperDir != "" {
+			follow = "; the study's own rows follow"
+		}
+		fmt.Fprintf(w, "counts: %s (%s counts) as %q, fitted against the %s models' performance%s\n",
+			res.CountsPath, res.CountsKind, res.CountsName, res.CountsPretraining, follow)
 	}
 	for _, l := range Explanations(res, cfg) {
 		fmt.Fprintf(w, "  note: %s\n", l)
