@@ -8,9 +8,9 @@
 package runners
 
 import (
-	"os"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"

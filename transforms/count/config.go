@@ -116,7 +116,7 @@ var (
 	// read (a dry run touches no cloud service): Resolve then keeps the
 	// requested settings and the defaults for what the file would have
 	// told (preprocessing, the concepts the tagger knows).
-	ErrNotRead = errors.New("not read in a dry run")
+	ErrNotRead      = errors.New("not read in a dry run")
 	ErrNothingKnown = errors.New("count: the tagger knows none of the vocabulary concepts")
 )
 
