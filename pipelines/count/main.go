@@ -95,12 +95,7 @@ var command = &cli.Command{
 // versions, the ONNX Runtime library's and the embedded vocabulary's hash.
 func printVersion(w io.Writer) {
 	rows := cli.Versions("github.com/apache/beam/sdks/v2", "github.com/apache/arrow-go/v18", "github.com/yalue/onnxruntime_go")
-	lib := ort.ResolveLib(*ortLib)
-	if v, err := ort.LibraryVersion(lib); err == nil {
-		rows = append(rows, [2]string{"ONNX Runtime", v + " (" + lib + ")"})
-	} else {
-		rows = append(rows, [2]string{"ONNX Runtime", "unavailable: " + err.Error()})
-	}
+	rows = append(rows, cli.ORTVersion(*ortLib))
 	if v, err := caption.DefaultVocabulary(); err == nil {
 		rows = append(rows, [2]string{"vocabulary", fmt.Sprintf("%s, %d concepts, sha256 %s", v.Source, len(v.Concepts), v.Hash())})
 	}

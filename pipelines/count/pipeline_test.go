@@ -684,8 +684,8 @@ func TestDefaultInputsFromAnyDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(found) != 5 {
-		t.Errorf("found %d bundled shards from another directory, want 5: %v", len(found), found)
+	if len(found) != 3 {
+		t.Errorf("found %d bundled shards from another directory, want 3: %v", len(found), found)
 	}
 }
 

@@ -66,7 +66,9 @@ var command = &cli.Command{
 }
 
 func main() {
-	command.Parse(flag.CommandLine, os.Args[1:], func(w io.Writer) { cli.PrintVersions(w, cli.Versions("github.com/yalue/onnxruntime_go")) })
+	command.Parse(flag.CommandLine, os.Args[1:], func(w io.Writer) {
+		cli.PrintVersions(w, append(cli.Versions("github.com/yalue/onnxruntime_go"), cli.ORTVersion(*ortLib)))
+	})
 	if err := run(context.Background(), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "embed:", cli.Message(err))
 		os.Exit(1)

@@ -50,7 +50,7 @@ var (
 	bpe         = flag.String("bpe", "", "CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz)")
 	prompts     = flag.String("prompts", strings.Join(clip.PromptSets, ","), "comma-separated prompt sets: class, simple, ensemble")
 	modelName   = flag.String("model", "", "model name written in the performance table (e.g. ViT-B-32)")
-	pretraining = flag.String("pretraining", "", "pretraining-dataset name written in the performance table (joins with count runs of that name in pipelines/fit)")
+	pretraining = flag.String("pretraining", "", "pretraining-dataset name written in the performance table (pipelines/fit fits --counts against the rows of the name --counts_pretraining gives)")
 	dataset     = flag.String("dataset", "", "downstream dataset name written in the performance table (e.g. imagenet)")
 	output      = flag.String("output", "out/eval", "output directory (local or gs://)")
 	overwrite   = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
@@ -85,7 +85,7 @@ var command = &cli.Command{
 
 func main() {
 	command.Parse(flag.CommandLine, os.Args[1:], func(w io.Writer) {
-		cli.PrintVersions(w, cli.Versions("github.com/apache/beam/sdks/v2", "github.com/apache/arrow-go/v18", "github.com/yalue/onnxruntime_go"))
+		cli.PrintVersions(w, append(cli.Versions("github.com/apache/beam/sdks/v2", "github.com/apache/arrow-go/v18", "github.com/yalue/onnxruntime_go"), cli.ORTVersion(*ortLib)))
 	})
 	if !*verbose {
 		beamlog.LogLevel = "warn"

@@ -14,7 +14,8 @@ func TestFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--count_kinds=colour"}, `--count_kinds: unknown kind "colour"`},
-		{[]string{"--count_kind=colour"}, `--count_kind: unknown kind "colour"`},
+		{[]string{"--counts=c.parquet", "--count_kind=colour"}, `--count_kind: unknown kind "colour"`},
+		{[]string{"--count_kind=text"}, "describe --counts, which is not given"},
 		{[]string{"--bin_slice=1-1"}, "--bin_slice"},
 		{[]string{"--bin_slice=1:-1,2:3"}, "only the first entry may omit pretraining="},
 		{[]string{"--alias=nonsense"}, `--alias: "nonsense" is not dataset:performance_name=count_name`},
@@ -43,7 +44,7 @@ func TestFlagErrors(t *testing.T) {
 
 // Flags changed by a test are restored after it.
 func TestFlagsRestored(t *testing.T) {
-	if *paperDir != "" || *countKind != "matched" {
+	if *paperDir != "" || *countKind != "" {
 		t.Errorf("flag state leaked between tests: --paper=%q --count_kind=%q", *paperDir, *countKind)
 	}
 }
