@@ -217,6 +217,9 @@ func Plural(n int64, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
+	if strings.HasSuffix(noun, "s") || strings.HasSuffix(noun, "x") || strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "sh") {
+		return Thousands(n) + " " + noun + "es"
+	}
 	return Thousands(n) + " " + noun + "s"
 }
 

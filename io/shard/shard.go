@@ -10,6 +10,8 @@
 package shard
 
 import (
+	"github.com/conceptfreq/conceptfreq/io/reject"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -32,35 +34,35 @@ const MaxCaptionBytes = 1 << 20
 
 // Sample-level reasons a caption could not be taken.
 const (
-	RejectNoCaption       = "no_caption"
-	RejectEmptyCaption    = "empty_caption"
-	RejectNullCaption     = "null_caption"
-	RejectInvalidUTF8     = "invalid_utf8"
-	RejectInvalidJSON     = "invalid_json"
+	RejectNoCaption       = reject.NoCaption
+	RejectEmptyCaption    = reject.EmptyCaption
+	RejectNullCaption     = reject.NullCaption
+	RejectInvalidUTF8     = reject.InvalidUTF8
+	RejectInvalidJSON     = reject.InvalidJSON
 	RejectCorruptMember   = wds.FaultCorruptMember
 	RejectDuplicateMember = wds.FaultDuplicateMember
 	RejectMemberTooLarge  = wds.FaultMemberTooLarge
 	RejectUnsafePath      = wds.FaultUnsafePath
 	// RejectCaptionTooLarge: a caption over MaxCaptionBytes.
-	RejectCaptionTooLarge = "caption_too_large"
+	RejectCaptionTooLarge = reject.CaptionTooLarge
 	// RejectSampleTruncated: the shard's damage cut the sample short.
-	RejectSampleTruncated = "sample_truncated"
+	RejectSampleTruncated = reject.SampleTruncated
 )
 
 // Shard-level reasons: why a shard ended early or could not be read at all.
 // Samples read before the failure still count.
 const (
-	Unreadable = "shard_unreadable"        // could not be opened or read
-	Missing    = "shard_missing"           // named (by a brace range) but not there
-	Empty      = "shard_empty"             // a file of zero bytes
-	Truncated  = "shard_truncated"         // ended early; samples before the cut are counted
-	BadFormat  = "shard_bad_format"        // not a tar/tar.gz/Parquet file
-	NoColumn   = "shard_no_caption_column" // a Parquet file without a caption column
-	Bomb       = "shard_gzip_bomb"         // a gzip stream that inflates past wds.MaxInflation
+	RejectShardUnreadable = reject.ShardUnreadable // could not be opened or read
+	RejectShardMissing    = reject.ShardMissing    // named (by a brace range) but not there
+	RejectShardEmpty      = reject.ShardEmpty      // a file of zero bytes
+	RejectShardTruncated  = reject.ShardTruncated  // ended early; samples before the cut are counted
+	RejectShardBadFormat  = reject.ShardBadFormat  // not a tar/tar.gz/Parquet file
+	RejectShardNoColumn   = reject.ShardNoColumn   // a Parquet file without a caption column
+	RejectShardGzipBomb   = reject.ShardGzipBomb   // a gzip stream that inflates past wds.MaxInflation
 )
 
 // IsShardReason reports whether a reject reason counts shards, not samples.
-func IsShardReason(reason string) bool { return strings.HasPrefix(reason, "shard_") }
+func IsShardReason(reason string) bool { return reject.IsShard(reason) }
 
 // ErrFormat marks a shard that is neither a tar/tar.gz nor a readable
 // Parquet file.
@@ -74,17 +76,17 @@ var ErrEmpty = errors.New("shard: empty file")
 func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrEmpty), errors.Is(err, wds.ErrEmpty):
-		return Empty
+		return RejectShardEmpty
 	case errors.Is(err, wds.ErrBomb):
-		return Bomb
+		return RejectShardGzipBomb
 	case errors.Is(err, wds.ErrTruncated):
-		return Truncated
+		return RejectShardTruncated
 	case errors.Is(err, captionpq.ErrNoCaptionColumn):
-		return NoColumn
+		return RejectShardNoColumn
 	case errors.Is(err, wds.ErrFormat), errors.Is(err, ErrFormat):
-		return BadFormat
+		return RejectShardBadFormat
 	}
-	return Unreadable
+	return RejectShardUnreadable
 }
 
 // Sample is one input sample.
@@ -357,9 +359,9 @@ func (f *Failure) Unwrap() error { return f.Err }
 func ForEach(ctx context.Context, open func(ctx context.Context, path string) (io.ReadCloser, error), path string, opts Options, each func(*Sample) error) error {
 	rc, err := open(ctx, path)
 	if err != nil {
-		reason := Unreadable
+		reason := RejectShardUnreadable
 		if errors.Is(err, fs.ErrNotExist) {
-			reason = Missing
+			reason = RejectShardMissing
 		}
 		return &Failure{Reason: reason, Err: fmt.Errorf("open %s: %w", path, err)}
 	}

@@ -160,15 +160,15 @@ func TestReasons(t *testing.T) {
 		data       []byte
 		want       string
 	}{
-		{"cut in a member", "a.tar", good[:700], shard.Truncated},
-		{"no end marker", "b.tar", tarTrunc.Bytes(), shard.Truncated},
-		{"empty file", "c.tar", nil, shard.Empty},
-		{"empty parquet", "c.parquet", nil, shard.Empty},
-		{"not a tar", "d.tar", bytes.Repeat([]byte("not a tar at all "), 64), shard.BadFormat},
-		{"bad gzip header", "e.tar.gz", []byte("\x1f\x8bXXXXXXXXXXXXXXXX"), shard.BadFormat},
-		{"short plain file named tar.gz", "e2.tar.gz", []byte("plain text, not gzip"), shard.Truncated},
-		{"parquet garbage", "f.parquet", []byte("PAR1 but nothing else"), shard.BadFormat},
-		{"parquet without caption column", "g.parquet", noCol, shard.NoColumn},
+		{"cut in a member", "a.tar", good[:700], shard.RejectShardTruncated},
+		{"no end marker", "b.tar", tarTrunc.Bytes(), shard.RejectShardTruncated},
+		{"empty file", "c.tar", nil, shard.RejectShardEmpty},
+		{"empty parquet", "c.parquet", nil, shard.RejectShardEmpty},
+		{"not a tar", "d.tar", bytes.Repeat([]byte("not a tar at all "), 64), shard.RejectShardBadFormat},
+		{"bad gzip header", "e.tar.gz", []byte("\x1f\x8bXXXXXXXXXXXXXXXX"), shard.RejectShardBadFormat},
+		{"short plain file named tar.gz", "e2.tar.gz", []byte("plain text, not gzip"), shard.RejectShardTruncated},
+		{"parquet garbage", "f.parquet", []byte("PAR1 but nothing else"), shard.RejectShardBadFormat},
+		{"parquet without caption column", "g.parquet", noCol, shard.RejectShardNoColumn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,8 +187,8 @@ func TestReasons(t *testing.T) {
 			}
 		})
 	}
-	if got := shard.Reason(errors.New("disk on fire")); got != shard.Unreadable {
-		t.Errorf("other errors: got %s, want %s", got, shard.Unreadable)
+	if got := shard.Reason(errors.New("disk on fire")); got != shard.RejectShardUnreadable {
+		t.Errorf("other errors: got %s, want %s", got, shard.RejectShardUnreadable)
 	}
 }
 
@@ -261,7 +261,7 @@ func TestParquetStreamedBothWays(t *testing.T) {
 	if len(direct) != 1000 || !reflect.DeepEqual(direct, spooled) {
 		t.Errorf("direct %d samples, spooled %d; equal %v", len(direct), len(spooled), reflect.DeepEqual(direct, spooled))
 	}
-	if _, err := shard.Open(ctx, io.NopCloser(strings.NewReader("")), "empty.parquet", shard.Options{}); shard.Reason(err) != shard.Empty {
+	if _, err := shard.Open(ctx, io.NopCloser(strings.NewReader("")), "empty.parquet", shard.Options{}); shard.Reason(err) != shard.RejectShardEmpty {
 		t.Errorf("an empty Parquet stream: %v (reason %s), want shard_empty", err, shard.Reason(err))
 	}
 }

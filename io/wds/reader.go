@@ -10,6 +10,8 @@
 package wds
 
 import (
+	"github.com/conceptfreq/conceptfreq/io/reject"
+
 	"archive/tar"
 	"bufio"
 	"bytes"
@@ -43,14 +45,14 @@ const DefaultMaxMemberSize = 256 << 20
 // Fault reasons attached to samples.
 const (
 	// FaultCorruptMember: a ".gz" member that does not decompress.
-	FaultCorruptMember = "corrupt_member"
+	FaultCorruptMember = reject.CorruptMember
 	// FaultDuplicateMember: two members of one sample with the same extension.
-	FaultDuplicateMember = "duplicate_member"
+	FaultDuplicateMember = reject.DuplicateMember
 	// FaultUnsafePath: a member path that climbs out of the archive ("..")
 	// or is absolute; never a sample of a well-formed shard.
-	FaultUnsafePath = "unsafe_member_path"
+	FaultUnsafePath = reject.UnsafePath
 	// FaultMemberTooLarge: a member larger than the reader's limit.
-	FaultMemberTooLarge = "member_too_large"
+	FaultMemberTooLarge = reject.MemberTooLarge
 )
 
 // Fault is a problem with one member of a sample. The sample is still

@@ -310,11 +310,11 @@ func TestBraceRangeInputs(t *testing.T) {
 	}
 	var missing []tables.Reject
 	for _, r := range res.rejects {
-		if r.Reason == shard.Missing {
+		if r.Reason == shard.RejectShardMissing {
 			missing = append(missing, r)
 		}
 	}
-	if len(missing) != 1 || !strings.HasSuffix(missing[0].Shard, "00004.tar") || res.stats.Rejects[shard.Missing] != 1 {
+	if len(missing) != 1 || !strings.HasSuffix(missing[0].Shard, "00004.tar") || res.stats.Rejects[shard.RejectShardMissing] != 1 {
 		t.Errorf("shard_missing rejects: %+v (stats %v)", missing, res.stats.Rejects)
 	}
 	checkAccounting(t, res)
@@ -514,7 +514,7 @@ func TestBadShardsAreRejectedNotFatal(t *testing.T) {
 	if st.ShardsRead != 1 || st.ShardsFailed != 3 {
 		t.Errorf("got %d read, %d failed; want 1 and 3", st.ShardsRead, st.ShardsFailed)
 	}
-	if st.Rejects[shard.Truncated] != 1 || st.Rejects[shard.BadFormat] != 2 {
+	if st.Rejects[shard.RejectShardTruncated] != 1 || st.Rejects[shard.RejectShardBadFormat] != 2 {
 		t.Errorf("shard rejects: got %v", st.Rejects)
 	}
 	if st.SamplesRead <= 100 || st.SamplesRead >= truth.Samples {
@@ -657,7 +657,7 @@ console.log(JSON.stringify(r.getRowObjectsJson()));
 
 func TestSummaryMentionsEverything(t *testing.T) {
 	rs := &count.RunStats{Stats: count.Stats{ShardsRead: 2, ShardsFailed: 1, SamplesInFailedShards: 500, SamplesRead: 1510, SamplesWithCaption: 1508,
-		Rejects: map[string]int64{"no_caption": 2, shard.Truncated: 1}}, SampleRejects: 2,
+		Rejects: map[string]int64{"no_caption": 2, shard.RejectShardTruncated: 1}}, SampleRejects: 2,
 		TopConcepts: []count.ConceptTotal{{Concept: "dog", TextCount: 5}}, SamplesPerSecond: 123, OutputFiles: []string{"a"}}
 	var b strings.Builder
 	PrintSummary(&b, "out", rs)
@@ -669,7 +669,7 @@ func TestSummaryMentionsEverything(t *testing.T) {
 	}
 	// A truncated shard alone: its kept samples are said, not "0 read".
 	rs = &count.RunStats{Stats: count.Stats{ShardsFailed: 1, SamplesInFailedShards: 1, SamplesRead: 1, SamplesWithCaption: 1,
-		Rejects: map[string]int64{shard.Truncated: 1}}}
+		Rejects: map[string]int64{shard.RejectShardTruncated: 1}}}
 	b.Reset()
 	PrintSummary(&b, "out", rs)
 	if !strings.Contains(b.String(), "1 shard, all ended early or unreadable (1 sample before the damage kept); 1 sample read") {
@@ -824,10 +824,10 @@ func TestVerdict(t *testing.T) {
 		{"rejects below the limit", stats(2, 0, 100, 10, nil), 0.1, ""},
 		{"rejects above the limit", stats(2, 0, 100, 11, nil), 0.1, "11 of 100 samples rejected (11.0%), more than --max_reject_fraction=0.1"},
 		{"all rejected, default limit", stats(1, 0, 90, 90, nil), 1, ""},
-		{"empty shard", stats(0, 1, 0, 0, map[string]int64{shard.Empty: 1}), 1, "every input shard failed and no sample could be read (shard_empty: 1"},
+		{"empty shard", stats(0, 1, 0, 0, map[string]int64{shard.RejectShardEmpty: 1}), 1, "every input shard failed and no sample could be read (shard_empty: 1"},
 		{"empty tar read whole", stats(1, 0, 0, 0, nil), 1, "no sample could be read from 1 shard(s)"},
-		{"all truncated, some kept", stats(0, 2, 500, 0, map[string]int64{shard.Truncated: 2}), 1, "every input shard failed (shard_truncated: 2); the 500 samples read before the damage are counted"},
-		{"one of two failed", stats(1, 1, 500, 0, map[string]int64{shard.BadFormat: 1}), 1, ""},
+		{"all truncated, some kept", stats(0, 2, 500, 0, map[string]int64{shard.RejectShardTruncated: 2}), 1, "every input shard failed (shard_truncated: 2); the 500 samples read before the damage are counted"},
+		{"one of two failed", stats(1, 1, 500, 0, map[string]int64{shard.RejectShardBadFormat: 1}), 1, ""},
 	} {
 		err := Verdict(tc.rs, tc.maxReject)
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {

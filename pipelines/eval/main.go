@@ -20,8 +20,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/internal/report"
+	"github.com/conceptfreq/conceptfreq/io/reject"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -273,19 +276,32 @@ func classEmbeddings(ctx context.Context, classes, sets []string) ([][][]float32
 
 // PrintSummary writes the human summary of an evaluation.
 func PrintSummary(w io.Writer, dir string, es *zeroshot.EvalStats, truncated int) {
-	fmt.Fprintf(w, "conceptfreq eval: %s (%s) on %s: %d samples read, %d evaluated, %d rejected; %d classes\n",
-		es.Run.Model, es.Run.Pretraining, es.Run.Dataset, es.SamplesRead, es.Evaluated, es.SamplesRead-es.Evaluated, es.Run.Classes)
+	fmt.Fprintf(w, "conceptfreq eval: %s (%s) on %s: %s read, %s evaluated, %s rejected; %s\n",
+		es.Run.Model, es.Run.Pretraining, es.Run.Dataset, report.Plural(es.SamplesRead, "sample"), report.Thousands(es.Evaluated),
+		report.Thousands(es.SamplesRead-es.Evaluated), report.Plural(int64(es.Run.Classes), "class"))
 	for _, a := range es.Accuracy {
 		fmt.Fprintf(w, "  %-9s top-1 %6.2f%%  top-5 %6.2f%%  mean per-class top-1 %6.2f%%\n", a.Prompt, a.Top1, a.TopK, a.MeanPerClass)
 	}
 	if len(es.Rejects) > 0 {
-		fmt.Fprintf(w, "rejects by reason: %v\n", es.Rejects)
+		reasons := make([]string, 0, len(es.Rejects))
+		for r := range es.Rejects {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		fmt.Fprintln(w, "rejects by reason:")
+		for _, r := range reasons {
+			unit := "sample"
+			if reject.IsShard(r) {
+				unit = "shard"
+			}
+			fmt.Fprintf(w, "  %-26s %s\n", r, report.Plural(es.Rejects[r], unit))
+		}
 	}
 	if n := len(es.ClassesNoData); n > 0 {
-		fmt.Fprintf(w, "%d classes had no images (no performance row): %s\n", n, strings.Join(es.ClassesNoData[:min(n, 10)], ", "))
+		fmt.Fprintf(w, "%s had no images (no performance row): %s\n", report.Plural(int64(n), "class"), strings.Join(es.ClassesNoData[:min(n, 10)], ", "))
 	}
 	if truncated > 0 {
-		fmt.Fprintf(w, "%d prompt texts were longer than the context and truncated\n", truncated)
+		fmt.Fprintf(w, "%s longer than the context were truncated\n", report.Plural(int64(truncated), "prompt text"))
 	}
 	fmt.Fprintf(w, "outputs in %s: %s, %s, %s\n", dir, zeroshot.PerformanceFile, zeroshot.RejectsFile, zeroshot.StatsFile)
 }

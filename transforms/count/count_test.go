@@ -92,7 +92,7 @@ func TestCaptionsComposite(t *testing.T) {
 	passert.Equals(s, beam.ParDo(s, formatTally, out.Counts),
 		"dog text=1 image=0", "cat text=2 image=0", "red car text=2 image=0")
 	passert.Equals(s, beam.ParDo(s, formatReject, out.Rejects),
-		"a.tar 002 "+shard.RejectNoCaption, "b.tar 001 "+shard.RejectEmptyCaption, "c.tar  "+shard.BadFormat)
+		"a.tar 002 "+shard.RejectNoCaption, "b.tar 001 "+shard.RejectEmptyCaption, "c.tar  "+shard.RejectShardBadFormat)
 	passert.Equals(s, beam.ParDo(s, formatStats, out.Stats),
 		"shards=2 failed=1 read=6 caption=4 matched=4")
 	passert.Empty(s, out.Scores)

@@ -1,6 +1,8 @@
 package count
 
 import (
+	"github.com/conceptfreq/conceptfreq/io/reject"
+
 	"context"
 	"errors"
 	"fmt"
@@ -19,11 +21,11 @@ import (
 // Image-side reject reasons: the sample's caption is still counted for
 // text_count; only the image-side columns miss it.
 const (
-	RejectImageMissing     = "image_missing"
-	RejectImageDecode      = "image_decode_failed"
-	RejectImageUnsupported = "image_unsupported_format"
-	RejectImageTooLarge    = "image_too_large"
-	RejectImageNoScores    = "image_no_saved_scores"
+	RejectImageMissing     = reject.ImageMissing
+	RejectImageDecode      = reject.ImageDecode
+	RejectImageUnsupported = reject.ImageUnsupported
+	RejectImageTooLarge    = reject.ImageTooLarge
+	RejectImageNoScores    = reject.ImageNoScores
 )
 
 // IsImageReason reports whether a reject reason is image-side (the sample's

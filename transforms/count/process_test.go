@@ -60,13 +60,13 @@ func TestProcessShardUnreadable(t *testing.T) {
 	var rejects []tables.Reject
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrNotExist }
 	st, err := p.ProcessShard(context.Background(), open, "gone.tar", make([]count.Tally, 1), count.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
-	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.Missing] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
+	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.RejectShardMissing] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
 		t.Errorf("missing: got stats %+v rejects %+v", st, rejects)
 	}
 	rejects = nil
 	open = func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrPermission }
 	st, err = p.ProcessShard(context.Background(), open, "locked.tar", make([]count.Tally, 1), count.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
-	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.Unreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "locked.tar") {
+	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.RejectShardUnreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "locked.tar") {
 		t.Errorf("unreadable: got stats %+v rejects %+v", st, rejects)
 	}
 }

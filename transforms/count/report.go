@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/io/reject"
 	"html/template"
 	"math"
 	"sort"
@@ -20,33 +21,6 @@ import (
 
 // ReportFile is the count run's HTML report, beside its Parquet outputs.
 const ReportFile = "report.html"
-
-// rejectMeaning explains each reject reason in the report.
-var rejectMeaning = map[string]string{
-	shard.RejectNoCaption:       "no caption member (.txt) and no caption in .json",
-	shard.RejectEmptyCaption:    "the caption is empty or only whitespace",
-	shard.RejectNullCaption:     "the Parquet caption is null",
-	shard.RejectInvalidUTF8:     "the caption is not valid UTF-8",
-	shard.RejectInvalidJSON:     "the .json member does not parse",
-	shard.RejectCorruptMember:   "a gzip member does not decompress",
-	shard.RejectDuplicateMember: "two members of a sample have the same extension",
-	shard.RejectMemberTooLarge:  "a member is over the size limit",
-	shard.RejectSampleTruncated: "the shard's damage cut this sample short",
-	shard.RejectUnsafePath:      "a member path with '..' or an absolute path",
-	shard.RejectCaptionTooLarge: "a caption over 1 MiB",
-	shard.Bomb:                  "a gzip shard that inflates more than 500:1 (a decompression bomb)",
-	shard.Unreadable:            "the shard could not be opened or read (samples before the failure are kept)",
-	shard.Missing:               "a shard named by a brace range is not there",
-	shard.Empty:                 "the shard is a file of zero bytes",
-	shard.Truncated:             "the shard ends early (samples before the cut are kept)",
-	shard.BadFormat:             "not a tar, tar.gz or Parquet file",
-	shard.NoColumn:              "a Parquet file without a caption column",
-	RejectImageMissing:          "no image member (the caption was counted)",
-	RejectImageDecode:           "the image does not decode (the caption was counted)",
-	RejectImageUnsupported:      "an image format that is not read (the caption was counted)",
-	RejectImageTooLarge:         "the image header declares too many pixels (the caption was counted)",
-	RejectImageNoScores:         "no saved scores for the sample in a recount (the caption was counted)",
-}
 
 type conceptRow struct {
 	Concept        string
@@ -170,7 +144,7 @@ func renderCountReport(rs RunStats, rows []tables.ConceptCount) ([]byte, error) 
 		if shard.IsShardReason(reason) {
 			unit = "shards"
 		}
-		rejects = append(rejects, rejectRow{Reason: reason, Unit: unit, Meaning: rejectMeaning[reason], N: k})
+		rejects = append(rejects, rejectRow{Reason: reason, Unit: unit, Meaning: reject.Meaning(reason), N: k})
 	}
 	sort.Slice(rejects, func(i, j int) bool {
 		return rejects[i].N > rejects[j].N || rejects[i].N == rejects[j].N && rejects[i].Reason < rejects[j].Reason

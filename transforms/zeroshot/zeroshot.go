@@ -10,6 +10,8 @@
 package zeroshot
 
 import (
+	"github.com/conceptfreq/conceptfreq/io/reject"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,11 +44,11 @@ func init() {
 
 // Reject reasons of an evaluation (besides io/shard's shard-level ones).
 const (
-	RejectNoLabel      = "no_label"      // no cls, txt or json label member
-	RejectBadLabel     = "bad_label"     // a label that is not a class index or name
-	RejectImageMissing = "image_missing" // no image member
-	RejectImageDecode  = "image_decode_failed"
-	RejectImageTooBig  = "image_too_large"
+	RejectNoLabel       = reject.NoLabel      // no cls, txt or json label member
+	RejectBadLabel      = reject.BadLabel     // a label that is not a class index or name
+	RejectImageMissing  = reject.ImageMissing // no image member
+	RejectImageDecode   = reject.ImageDecode
+	RejectImageTooLarge = reject.ImageTooLarge
 )
 
 // Config is the serialisable configuration of an evaluation.
@@ -242,7 +244,7 @@ func (c *Classifier) ProcessShard(ctx context.Context, open files.OpenFunc, path
 		if err != nil {
 			reason := RejectImageDecode
 			if errors.Is(err, preprocess.ErrTooLarge) {
-				reason = RejectImageTooBig
+				reason = RejectImageTooLarge
 			}
 			rej(s.Key, reason, fmt.Sprintf("%s image: %v", format, err))
 			return nil
