@@ -6,7 +6,7 @@
 #   bash docs/screenshots.sh      (or: make screenshots)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make -s browser ort
+make -s browser
 out=out/screenshots
 go run ./pipelines/count --output="$out/count" --overwrite >/dev/null
 go run ./pipelines/fit --paper=../shared/data/paper --output="$out/fit" --overwrite >/dev/null

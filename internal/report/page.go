@@ -12,6 +12,7 @@ p.lede { font-size: 1.05em; margin-top: 0.3em; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
 table.compact { font-size: 0.78em; }
 table.compact th, table.compact td { padding: 2px 5px; }
+table.compact th { white-space: normal; }
 td.bad { white-space: normal; min-width: 14em; }
 nav.toc { margin: 0.8em 0; line-height: 1.8; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; white-space: nowrap; }

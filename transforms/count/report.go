@@ -36,6 +36,7 @@ type rejectRow struct {
 
 var countReportTmpl = template.Must(template.New("count").Funcs(template.FuncMap{
 	"n":   report.Thousands,
+	"ni":  func(v int) string { return report.Thousands(int64(v)) },
 	"pct": report.Percent,
 	"png": func(b []byte) template.URL {
 		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
@@ -52,7 +53,7 @@ var countReportTmpl = template.Must(template.New("count").Funcs(template.FuncMap
 <tr><td class="l">shards</td><td class="l">{{n .S.ShardsRead}} read whole{{if .S.ShardsFailed}}, {{n .S.ShardsFailed}} ended early or unreadable ({{n .S.SamplesInFailedShards}} samples before the damage kept){{end}}</td></tr>
 <tr><td class="l">samples</td><td class="l">{{n .S.SamplesRead}} read, {{n .S.SamplesWithCaption}} with a caption, {{n .S.SamplesMatched}} mention at least one concept</td></tr>
 <tr><td class="l">rejects</td><td class="l">{{n .S.SampleRejects}} samples without a usable caption{{if .Image}}, {{n .S.ImageRejects}} images not tagged{{end}}</td></tr>
-<tr><td class="l">vocabulary</td><td class="l">{{.S.Config.VocabularySize}} concepts ({{.S.Config.VocabularySource}}), {{.S.ConceptsNonZero}} found at least once</td></tr>
+<tr><td class="l">vocabulary</td><td class="l">{{ni .S.Config.VocabularySize}} concepts ({{.S.Config.VocabularySource}}), {{ni .S.ConceptsNonZero}} found at least once</td></tr>
 <tr><td class="l">rules</td><td class="l">match={{.S.Config.Match}}, pos={{.S.Config.POS}}, lemmatiser {{.S.Config.Lemmatizer}}</td></tr>
 {{with .Image}}<tr><td class="l">image tagging</td><td class="l">{{.Tagger}} {{.Model}}{{if .ScoresDir}} (recounted from {{.ScoresDir}}){{end}}, threshold {{.Threshold}}, {{len .UnknownConcepts}} concepts unknown to the tagger</td></tr>{{end}}
 <tr><td class="l">throughput</td><td class="l">{{printf "%.0f" .S.SamplesPerSecond}} samples/s over {{printf "%.1f" .S.WallSeconds}} s ({{.S.Config.Runner}} runner)</td></tr>
@@ -126,8 +127,8 @@ func renderCountReport(rs RunStats, rows []tables.ConceptCount) ([]byte, error) 
 		}
 	}
 	n := max(len(rows), 1)
-	tail := fmt.Sprintf("Of %d concepts, %s have no caption mention, %s fewer than 10 and %s fewer than 100.",
-		len(rows), report.Percent(float64(zeroCount)/float64(n)), report.Percent(float64(under10)/float64(n)), report.Percent(float64(under100)/float64(n)))
+	tail := fmt.Sprintf("Of %s, %s have no caption mention, %s fewer than 10 and %s fewer than 100.",
+		report.Plural(int64(len(rows)), "concept"), report.Percent(float64(zeroCount)/float64(n)), report.Percent(float64(under10)/float64(n)), report.Percent(float64(under100)/float64(n)))
 	rankPNG, err := rankPlot(sorted, image != nil)
 	if err != nil {
 		return nil, err

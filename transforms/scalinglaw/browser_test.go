@@ -36,6 +36,8 @@ func TestReportInBrowser(t *testing.T) {
 	  var visible = Array.prototype.filter.call(fits.tBodies[0].rows, function (r) { return r.style.display !== 'none'; }).length;
 	  return {text: document.body.innerText.slice(0, 2000), top: h.top, bottom: h.bottom, height: window.innerHeight, sorted: sorted, sortedValues: vals.length, visible: visible,
 	    headlineRows: document.getElementById('headline-table').tBodies[0].rows.length,
+	    scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth,
+	    toc: Array.prototype.map.call(document.querySelectorAll('nav.toc a'), function (a) { return !!document.getElementById(a.getAttribute('href').slice(1)); }),
 	    images: document.images.length, broken: Array.prototype.filter.call(document.images, function (i) { return !i.naturalWidth; }).length};
 	`
 	r := browser.Load(t, filepath.Join(cfg.Output, ReportFile), 1400, 1000, probe)
@@ -48,6 +50,8 @@ func TestReportInBrowser(t *testing.T) {
 		Sorted                              bool
 		SortedValues, Visible, HeadlineRows int
 		Images, Broken                      int
+		ScrollWidth, Width                  float64
+		TOC                                 []bool
 	}
 	if err := json.Unmarshal(r.Probe, &p); err != nil {
 		t.Fatalf("probe %s: %v", r.Probe, err)
@@ -73,6 +77,17 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	if p.Visible != want || want == 0 {
 		t.Errorf("filter synthci30m: %d rows visible, want %d", p.Visible, want)
+	}
+	if p.ScrollWidth > p.Width {
+		t.Errorf("the page scrolls horizontally at %v px: %v px wide", p.Width, p.ScrollWidth)
+	}
+	if len(p.TOC) < 5 {
+		t.Errorf("table of contents has %d entries, want one per section", len(p.TOC))
+	}
+	for i, ok := range p.TOC {
+		if !ok {
+			t.Errorf("contents entry %d points at no heading", i)
+		}
 	}
 	if p.Images < 10 || p.Broken != 0 {
 		t.Errorf("%d images, %d broken", p.Images, p.Broken)

@@ -130,7 +130,7 @@ func accuracyPlot(title, kind string, fits []*Fit, colours map[string]int) (*plo
 			hollow.GlyphStyle = draw.GlyphStyle{Color: c, Shape: draw.RingGlyph{}, Radius: vg.Points(3.2)}
 			p.Add(hollow)
 		}
-		p.Legend.Add(fmt.Sprintf("%s  ρ=%.2f, %.1f pts/10×", f.Model, f.Rho, f.SlopePerDecade), sc, ln)
+		p.Legend.Add(fmt.Sprintf("%s  ρ=%.2f, slope %.1f per decade", f.Model, f.Rho, f.SlopePerDecade), sc, ln)
 	}
 	if ymax > ymin {
 		// Headroom above the data for the legend, one line per series.

@@ -59,9 +59,9 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <h2 id="all-fits">All fits ({{len .Fits}})</h2>
 <input class="filter" data-filter="fits" placeholder="filter: e.g. laion400m matched class" aria-label="filter fits">
 <table id="fits" class="sortable compact"><thead><tr><th class="l">counts</th><th class="l">pretraining</th><th class="l">model</th><th class="l">prompt</th><th class="l">count</th><th class="l">mode</th><th>n</th><th>ρ</th><th>p</th>
-<th>slope per decade</th><th>intercept</th><th>Spearman</th><th>95% CI of slope</th><th>R²</th><th class="l">bins used</th><th>concepts</th><th>unmatched</th><th class="l">note</th></tr></thead>
+<th>slope per decade</th><th>Spearman</th><th>95% CI of slope</th><th>R²</th><th class="l">bins used</th><th>concepts</th><th>unmatched</th><th class="l">note</th></tr></thead>
 <tbody>{{range .Fits}}<tr id="{{.ID}}" title="{{.ID}}"><td class="l">{{.Counts}}</td><td class="l">{{.Pretraining}}</td><td class="l">{{.Model}}</td><td class="l">{{.Prompt}}</td><td class="l">{{.Kind}}</td><td class="l">{{.Mode}}</td>
-<td>{{.N}}</td><td>{{num .Rho}}</td><td>{{pval .P}}</td><td>{{num .SlopePerDecade}}</td><td>{{num .Intercept}}</td><td>{{num .Spearman}}</td>
+<td>{{.N}}</td><td>{{num .Rho}}</td><td>{{pval .P}}</td><td>{{num .SlopePerDecade}}</td><td>{{num .Spearman}}</td>
 <td>{{ci .CILow .CIHigh}}</td><td>{{num .R2}}</td><td class="l">{{.BinSlice}}</td><td>{{.Concepts}}</td><td>{{.Unmatched}}</td><td class="l bad">{{.Err}}</td></tr>
 {{end}}</tbody></table>
 {{if .Cross}}<h2 id="cross-dataset">Cross-dataset frequency agreement (Spearman)</h2>
@@ -117,7 +117,7 @@ func Lede(rows []HeadlineRow) string {
 	k := rows[0].Kind
 	var b strings.Builder
 	if len(rhos) > 0 && len(slopes) > 0 {
-		fmt.Fprintf(&b, "Across %d model/pretraining pairs, zero-shot accuracy rises linearly as %s frequency grows exponentially: ρ %.2f–%.2f (median %.2f), %.1f–%.1f accuracy points per 10× more data.",
+		fmt.Fprintf(&b, "Across %d model/pretraining pairs, zero-shot accuracy rises linearly as %s frequency grows exponentially: ρ %.2f–%.2f (median %.2f), slope %.1f–%.1f per decade (accuracy points per 10× more data).",
 			len(rows), k, rhos[0], rhos[len(rhos)-1], rhos[len(rhos)/2], slopes[0], slopes[len(slopes)-1])
 	}
 	switch {
