@@ -159,3 +159,37 @@ func TestDataflowDryRunTagging(t *testing.T) {
 		t.Errorf("missing worker binary: %v\n%s", err, out)
 	}
 }
+
+// A failing launch prints one line: the command's prefix once, the flag or
+// file at fault, and no Go package names, "(<nil>)" or Go map syntax.
+func TestErrorMessagesSpeakToUsers(t *testing.T) {
+	bin := buildLauncher(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--input=" + dir + "/nothing/*.tar"}, "--input: "},
+		{[]string{"--concepts=" + dir + "/no-vocabulary.txt"}, "--concepts: "},
+		{[]string{"--output=" + file}, "is a file, not a directory"},
+		{[]string{"--match=fuzzy"}, "--match: "},
+		{[]string{"--runner=spark"}, "--runner="},
+		{[]string{"--worker_binary=" + dir + "/no-worker"}, "--worker_binary="},
+	} {
+		out, err := exec.Command(bin, append(tc.args, "--output="+filepath.Join(t.TempDir(), "out"))...).CombinedOutput()
+		if tc.args[0] == "--output="+file {
+			out, err = exec.Command(bin, tc.args...).CombinedOutput()
+		}
+		msg := strings.TrimSpace(string(out))
+		if err == nil || !strings.HasPrefix(msg, "count: ") || strings.Contains(msg, "\n") || !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: got %q (%v), want one line starting \"count: \" and naming %q", tc.args, msg, err, tc.want)
+		}
+		for _, bad := range []string{"count: count:", "files: ", "caption: ", "shard: ", "tables: ", "(<nil>)", "map["} {
+			if strings.Contains(msg, bad) {
+				t.Errorf("%v: %q contains %q", tc.args, msg, bad)
+			}
+		}
+	}
+}

@@ -64,7 +64,7 @@ func Build(s beam.Scope, cfg count.Config, start time.Time) {
 func LoadVocabulary(ctx context.Context, path string) (*caption.Vocabulary, error) {
 	v, err := caption.LoadVocabulary(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("--concepts %s: %w", path, err)
+		return nil, fmt.Errorf("--concepts: %w", err)
 	}
 	return v, nil
 }

@@ -234,7 +234,7 @@ func (c Config) resolveRecount(ctx context.Context, ic ImageConfig, read ReadFun
 
 func (c Config) resolveTagger(ctx context.Context, ic ImageConfig, read ReadFunc) (ImageConfig, error) {
 	if ic.Model == "" {
-		return ic, fmt.Errorf("count: the %s tagger needs a model", ic.Tagger)
+		return ic, fmt.Errorf("count: the %s tagger needs a model (--model)", ic.Tagger)
 	}
 	notRead := func() (ImageConfig, error) {
 		var err error
@@ -319,7 +319,7 @@ func (c ImageConfig) head(ctx context.Context, v *caption.Vocabulary, model []by
 		return h, md, err
 	case tagging.Embedding:
 		if c.ConceptEmbeddings == "" {
-			return nil, nil, fmt.Errorf("count: the embedding tagger needs concept embeddings")
+			return nil, nil, fmt.Errorf("count: the embedding tagger needs concept embeddings (--concept_embeddings: a Parquet of concept, embedding, as pipelines/embed writes it)")
 		}
 		b, err := read(ctx, c.ConceptEmbeddings)
 		if err != nil {
