@@ -221,7 +221,7 @@ func TestRejectReasonsDocumented(t *testing.T) {
 
 func TestSlug(t *testing.T) {
 	for in, want := range map[string]string{
-		"count: `--output`":                    "count---output",
+		"count: `--output`":                     "count---output",
 		"`--match=study`: the study's own rule": "--matchstudy-the-studys-own-rule",
 		"Running at scale":                      "running-at-scale",
 	} {

@@ -146,10 +146,10 @@ func TestCorruptionSuite(t *testing.T) {
 	res := runJob(t, "", count.Config{Inputs: []string{good, dir}}.WithVocabulary(v))
 	wantReasons := map[string]int64{
 		shard.RejectSampleTruncated: 4, // cutdata/3, cuthdr/3, checksum/1, the bomb's sample
-		shard.RejectShardTruncated:             2,
-		shard.RejectShardBadFormat:             5,
-		shard.RejectShardEmpty:                 1,
-		shard.RejectShardGzipBomb:                  1,
+		shard.RejectShardTruncated:  2,
+		shard.RejectShardBadFormat:  5,
+		shard.RejectShardEmpty:      1,
+		shard.RejectShardGzipBomb:   1,
 		shard.RejectDuplicateMember: 1,
 		shard.RejectNoCaption:       1,
 		shard.RejectEmptyCaption:    1,
