@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/internal/report"
 	"io"
 	"os"
 	"strings"
@@ -128,8 +129,9 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "conceptfreq embed: %d concepts (%s) × %d %s prompt(s) → %d-dimensional embeddings in %s (%.1f s, %d texts truncated to %d tokens)\n",
-		len(names), v.Source, len(templates), *prompts, len(embs[0]), *output, time.Since(start).Seconds(), e.Truncated, *contextLen)
+	fmt.Fprintf(stdout, "conceptfreq embed: %s (%s) × %s → %d-dimensional embeddings in %s (%.1f s, %s truncated to %d tokens)\n",
+		report.Plural(int64(len(names)), "concept"), v.Source, report.Plural(int64(len(templates)), *prompts+" prompt"), len(embs[0]), *output,
+		time.Since(start).Seconds(), report.Plural(int64(e.Truncated), "text"), *contextLen)
 	return nil
 }
 
