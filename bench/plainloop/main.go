@@ -1,5 +1,5 @@
 // Command plainloop does the count job's text work without Beam: one
-// count.Processor per core over the same input files, each file read whole
+// concept.Processor per core over the same input files, each file read whole
 // by one goroutine, tallies merged at the end. bench/count.sh runs it beside
 // the pipeline to measure what the Beam layer (prism) costs.
 //
@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"io"
 	"log"
 	"os"
@@ -24,7 +25,6 @@ import (
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
-	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
 
 var (
@@ -70,7 +70,7 @@ func main() {
 	start := time.Now()
 	var (
 		mu      sync.Mutex
-		total   count.Stats
+		total   concept.Stats
 		wg      sync.WaitGroup
 		firstEr error
 	)
@@ -78,16 +78,16 @@ func main() {
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return os.Open(path) }
 	for w := 0; w < *workers; w++ {
 		// Each worker builds its own matcher, as each Beam worker's DoFn does.
-		proc := &count.Processor{}
+		proc := &concept.Processor{}
 		if err := proc.SetRule(v, lem, rule, p); err != nil {
 			log.Fatal(err)
 		}
-		counts := make([]count.Tally, len(v.Concepts))
+		counts := make([]concept.Tally, len(v.Concepts))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for f := range work {
-				st, err := proc.ProcessShard(context.Background(), open, f, counts, count.Emitters{Reject: func(tables.Reject) {}})
+				st, err := proc.ProcessShard(context.Background(), open, f, counts, concept.Emitters{Reject: func(tables.Reject) {}})
 				mu.Lock()
 				total.Merge(st)
 				if err != nil && firstEr == nil {

@@ -26,6 +26,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 )
 
+// ReadFunc reads a whole file: ReadAll at launch, a worker's
+// Clients.ReadAll in the workers.
+type ReadFunc func(ctx context.Context, path string) ([]byte, error)
+
 // OpenFunc opens a file for reading. The count job's workers pass one that
 // reuses a filesystem client per scheme (Clients.Open); Open is the plain
 // one.

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/io/reject"
+	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -117,15 +119,15 @@ func colourDataset(t *testing.T, dir string) *plantedTruth {
 			switch key % 29 { // a few unusable images; their text still counts
 			case 5:
 				members["jpg"] = colourJPEG("red", false)[:200]
-				bad = count.RejectImageDecode
+				bad = reject.ImageDecode
 			case 11:
 				members["jpg"] = []byte("BM not an image format we read")
-				bad = count.RejectImageUnsupported
+				bad = reject.ImageUnsupported
 			case 17:
 				members["png"] = hugePNGHeader()
-				bad = count.RejectImageTooLarge
+				bad = reject.ImageTooLarge
 			case 23:
-				bad = count.RejectImageMissing
+				bad = reject.ImageMissing
 			default:
 				members["jpg"] = colourJPEG(ic, rng.IntN(2) == 0)
 			}
@@ -187,13 +189,13 @@ func colourVocab(t *testing.T) *caption.Vocabulary {
 	return v
 }
 
-func imageJob(t *testing.T, dir string, ic count.ImageConfig, emitSamples bool) *result {
+func imageJob(t *testing.T, dir string, ic imagetag.Config, emitSamples bool) *result {
 	t.Helper()
 	return runJob(t, "", count.Config{Inputs: []string{dir + "/*.tar"}, Image: ic, EmitSamples: emitSamples}.WithVocabulary(colourVocab(t)))
 }
 
-func baseImageConfig(lib string) count.ImageConfig {
-	return count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, Device: "cpu",
+func baseImageConfig(lib string) imagetag.Config {
+	return imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, Device: "cpu",
 		BatchSize: 7, OrtLib: lib, MaxPixels: 50_000_000, ScoreFloor: 0.3, EmbedScale: 1, EmbedActivation: "none", EmbedTemperature: 1}
 }
 
@@ -209,8 +211,8 @@ func checkColourTruth(t *testing.T, name string, res *result, tr *plantedTruth) 
 		for _, n := range tr.imageRejects {
 			want += n
 		}
-		if st.Rejects[count.RejectImageNoScores] != want {
-			t.Errorf("%s: %d samples without saved scores, want %d", name, st.Rejects[count.RejectImageNoScores], want)
+		if st.Rejects[reject.ImageNoScores] != want {
+			t.Errorf("%s: %d samples without saved scores, want %d", name, st.Rejects[reject.ImageNoScores], want)
 		}
 	} else {
 		for reason, n := range tr.imageRejects {
@@ -281,7 +283,7 @@ func TestPlantedColoursThroughONNXRuntime(t *testing.T) {
 	checkColourTruth(t, "embedding (batch 64)", imageJob(t, dir, emb, false), tr)
 
 	// Recount from the saved scores, without the model.
-	re := count.ImageConfig{ScoresDir: mlRes.dir, Threshold: 0.9, BatchSize: 1, Device: "cpu"}
+	re := imagetag.Config{ScoresDir: mlRes.dir, Threshold: 0.9, BatchSize: 1, Device: "cpu"}
 	reRes := imageJob(t, dir, re, false)
 	checkColourTruth(t, "recount from image_scores.parquet", reRes, tr)
 
@@ -370,20 +372,20 @@ func TestImageConfigErrors(t *testing.T) {
 	v := colourVocab(t)
 	for _, tc := range []struct {
 		name string
-		ic   count.ImageConfig
+		ic   imagetag.Config
 		want string
 	}{
-		{"no model", count.ImageConfig{Tagger: "multilabel", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "multilabel tagger needs a model"},
-		{"bad device", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "npu"}, `device "npu"`},
-		{"embedding no file", count.ImageConfig{Tagger: "embedding", Model: modelsDir + "/colour_embedder.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "needs concept embeddings"},
-		{"floor above", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.5, ScoreFloor: 0.6, EmitScores: true, BatchSize: 1, Device: "cpu"}, "score floor 0.6 is above the threshold 0.5"},
-		{"missing model", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/nope.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "nope.onnx"},
-		{"bad tagger", count.ImageConfig{Tagger: "ram", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, `tagger "ram"`},
-		{"threshold", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 1.5, BatchSize: 1, Device: "cpu"}, "threshold 1.5"},
-		{"batch", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 0, Device: "cpu"}, "batch size 0"},
-		{"unknown labels", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "zebra\nlion\ntiger\nbear\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, count.ErrNothingKnown.Error()},
-		{"labels vs outputs", count.ImageConfig{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "red\ngreen\nblue\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "has 4 output columns but 3 labels"},
-		{"embedding width", count.ImageConfig{Tagger: "embedding", Model: modelsDir + "/colour_tagger.onnx", ConceptEmbeddings: modelsDir + "/colour_concepts.parquet", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "gives 4-dimensional embeddings but the concept embeddings"},
+		{"no model", imagetag.Config{Tagger: "multilabel", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "multilabel tagger needs a model"},
+		{"bad device", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "npu"}, `device "npu"`},
+		{"embedding no file", imagetag.Config{Tagger: "embedding", Model: modelsDir + "/colour_embedder.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "needs concept embeddings"},
+		{"floor above", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.5, ScoreFloor: 0.6, EmitScores: true, BatchSize: 1, Device: "cpu"}, "score floor 0.6 is above the threshold 0.5"},
+		{"missing model", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/nope.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "nope.onnx"},
+		{"bad tagger", imagetag.Config{Tagger: "ram", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, `tagger "ram"`},
+		{"threshold", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 1.5, BatchSize: 1, Device: "cpu"}, "threshold 1.5"},
+		{"batch", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 0, Device: "cpu"}, "batch size 0"},
+		{"unknown labels", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "zebra\nlion\ntiger\nbear\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, imagetag.ErrNothingKnown.Error()},
+		{"labels vs outputs", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "red\ngreen\nblue\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "has 4 output columns but 3 labels"},
+		{"embedding width", imagetag.Config{Tagger: "embedding", Model: modelsDir + "/colour_tagger.onnx", ConceptEmbeddings: modelsDir + "/colour_concepts.parquet", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "gives 4-dimensional embeddings but the concept embeddings"},
 	} {
 		cfg := count.Config{Output: t.TempDir(), Image: tc.ic}.WithVocabulary(v)
 		before := fmt.Sprintf("%+v", cfg)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 	"io"
 	"os"
 	"sort"
@@ -182,7 +183,7 @@ func run(ctx context.Context) error {
 	}
 	cfg := count.Config{Inputs: patterns, Output: *output, Rule: rule, POS: posMode,
 		CaptionExt: *captionExt, CaptionColumn: *captionColumn, EmitSamples: *emitSamples,
-		Image: count.ImageConfig{Tagger: *tagger, Model: *model, Labels: *labels, ConceptEmbeddings: *conceptEmb,
+		Image: imagetag.Config{Tagger: *tagger, Model: *model, Labels: *labels, ConceptEmbeddings: *conceptEmb,
 			Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
 			Threshold: *threshold, Device: *device, BatchSize: *batchSize, InputSize: *inputSize, Resize: *resize,
 			Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels,
@@ -198,7 +199,7 @@ func run(ctx context.Context) error {
 		// what it would have said.
 		read = func(ctx context.Context, path string) ([]byte, error) {
 			if !files.IsLocal(path) {
-				return nil, fmt.Errorf("%s: %w", path, count.ErrNotRead)
+				return nil, fmt.Errorf("%s: %w", path, imagetag.ErrNotRead)
 			}
 			return files.ReadAll(ctx, path)
 		}

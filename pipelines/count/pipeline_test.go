@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"html"
 	"os"
 	"os/exec"
@@ -165,7 +166,7 @@ func checkAccounting(t *testing.T, res *result) {
 	var sampleRejects, imageRejects int64
 	for _, r := range res.rejects {
 		byReason[r.Reason]++
-		if count.IsImageReason(r.Reason) {
+		if concept.IsImageReason(r.Reason) {
 			imageRejects++
 		} else if !shard.IsShardReason(r.Reason) {
 			sampleRejects++
@@ -656,7 +657,7 @@ console.log(JSON.stringify(r.getRowObjectsJson()));
 `
 
 func TestSummaryMentionsEverything(t *testing.T) {
-	rs := &count.RunStats{Stats: count.Stats{ShardsRead: 2, ShardsFailed: 1, SamplesInFailedShards: 500, SamplesRead: 1510, SamplesWithCaption: 1508,
+	rs := &count.RunStats{Stats: concept.Stats{ShardsRead: 2, ShardsFailed: 1, SamplesInFailedShards: 500, SamplesRead: 1510, SamplesWithCaption: 1508,
 		Rejects: map[string]int64{"no_caption": 2, shard.RejectShardTruncated: 1}}, SampleRejects: 2,
 		TopConcepts: []count.ConceptTotal{{Concept: "dog", TextCount: 5}}, SamplesPerSecond: 123, OutputFiles: []string{"a"}}
 	var b strings.Builder
@@ -668,7 +669,7 @@ func TestSummaryMentionsEverything(t *testing.T) {
 		}
 	}
 	// A truncated shard alone: its kept samples are said, not "0 read".
-	rs = &count.RunStats{Stats: count.Stats{ShardsFailed: 1, SamplesInFailedShards: 1, SamplesRead: 1, SamplesWithCaption: 1,
+	rs = &count.RunStats{Stats: concept.Stats{ShardsFailed: 1, SamplesInFailedShards: 1, SamplesRead: 1, SamplesWithCaption: 1,
 		Rejects: map[string]int64{shard.RejectShardTruncated: 1}}}
 	b.Reset()
 	PrintSummary(&b, "out", rs)
@@ -812,7 +813,7 @@ func TestStudyRuleComposesOverShards(t *testing.T) {
 // why; rejects alone do not fail a run unless --max_reject_fraction says so.
 func TestVerdict(t *testing.T) {
 	stats := func(read, failed, samples, rejects int64, reasons map[string]int64) *count.RunStats {
-		return &count.RunStats{Stats: count.Stats{ShardsRead: read, ShardsFailed: failed, SamplesRead: samples, Rejects: reasons}, SampleRejects: rejects}
+		return &count.RunStats{Stats: concept.Stats{ShardsRead: read, ShardsFailed: failed, SamplesRead: samples, Rejects: reasons}, SampleRejects: rejects}
 	}
 	for _, tc := range []struct {
 		name      string

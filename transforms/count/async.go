@@ -3,6 +3,7 @@ package count
 import (
 	"context"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"runtime"
 	"runtime/debug"
 
@@ -16,25 +17,25 @@ import (
 // the bundle. Runners that put many shards in one bundle and split bundles
 // only when progress stalls (prism) still keep every core busy, and one
 // slow shard does not hold the next. The readers share one pool of caption
-// matchers (Processor.Pool), so a bundle of a single big shard keeps every
+// matchers (concept.Processor.Pool), so a bundle of a single big shard keeps every
 // core busy too.
 //
 // Every output of a shard is buffered until the shard is done; runs that
 // emit a row per sample (--emit_samples) or tag images stay synchronous.
 
-// shardSlot is one shard reader: its Processor and tallies.
+// shardSlot is one shard reader: its concept.Processor and tallies.
 type shardSlot struct {
-	proc   *Processor
-	counts []Tally
+	proc   *concept.Processor
+	counts []concept.Tally
 }
 
 // shardResult is a shard's figures and, for an asynchronous shard, its
-// buffered outputs (its Stats is stats).
+// buffered outputs (its concept.Stats is stats).
 type shardResult struct {
 	slot    *shardSlot
 	counts  []namedTally
 	rejects []tables.Reject
-	stats   Stats
+	stats   concept.Stats
 	millis  int64
 	reused  bool
 	err     error
@@ -42,7 +43,7 @@ type shardResult struct {
 
 type namedTally struct {
 	name string
-	t    Tally
+	t    concept.Tally
 }
 
 // startAsync makes the shard readers (f.proc must have its Pool).
@@ -52,14 +53,14 @@ func (f *countShardFn) startAsync() {
 	f.done = make(chan *shardResult, n)
 	for i := 0; i < n; i++ {
 		p := *f.proc // shares the matchers and the pool; its own scratch
-		p.resetScratch()
-		f.idle <- &shardSlot{proc: &p, counts: make([]Tally, len(f.Config.Concepts))}
+		p.ResetScratch()
+		f.idle <- &shardSlot{proc: &p, counts: make([]concept.Tally, len(f.Config.Concepts))}
 	}
 }
 
 // submit starts path on an idle reader, emitting finished shards while it
 // waits for one.
-func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(string, Tally), emitReject func(tables.Reject), emitStats func(Stats)) error {
+func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(string, concept.Tally), emitReject func(tables.Reject), emitStats func(concept.Stats)) error {
 	var slot *shardSlot
 	for slot == nil {
 		select {
@@ -84,9 +85,9 @@ func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(s
 			}
 		}()
 		sink := shardSink{
-			count: func(name string, t Tally) { res.counts = append(res.counts, namedTally{name, t}) },
-			stats: func(Stats) {}, // res.stats, emitted by emitResult
-			out: Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
+			count: func(name string, t concept.Tally) { res.counts = append(res.counts, namedTally{name, t}) },
+			stats: func(concept.Stats) {}, // res.stats, emitted by emitResult
+			out: concept.Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
 				Score: func(tables.ScoreRow) {}, Sample: func(tables.SampleRow) {}},
 		}
 		f.runShard(ctx, slot.proc, slot.counts, path, sink, res)
@@ -96,7 +97,7 @@ func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(s
 }
 
 // drain waits for the shards still running and emits them.
-func (f *countShardFn) drain(ctx context.Context, emitCount func(string, Tally), emitReject func(tables.Reject), emitStats func(Stats)) error {
+func (f *countShardFn) drain(ctx context.Context, emitCount func(string, concept.Tally), emitReject func(tables.Reject), emitStats func(concept.Stats)) error {
 	for f.inflight > 0 {
 		res := <-f.done
 		f.inflight--
@@ -117,7 +118,7 @@ func (f *countShardFn) drainQuietly() {
 	}
 }
 
-func (f *countShardFn) emitResult(ctx context.Context, res *shardResult, emitCount func(string, Tally), emitReject func(tables.Reject), emitStats func(Stats)) error {
+func (f *countShardFn) emitResult(ctx context.Context, res *shardResult, emitCount func(string, concept.Tally), emitReject func(tables.Reject), emitStats func(concept.Stats)) error {
 	f.idle <- res.slot
 	if res.err != nil {
 		return res.err

@@ -1,13 +1,14 @@
 // Package count is the Beam layer of the count job: it reads shards, matches
 // their captions against a vocabulary, optionally tags their images with an
 // ONNX model, and tallies per-concept counts, rejects and run statistics.
-// The per-shard work is plain Go (Processor); the DoFns here open files
+// The per-shard work is plain Go (concept.Processor); the DoFns here open files
 // through Beam's filesystems, hold per-worker state and emit.
 package count
 
 import (
 	"context"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"reflect"
 	"runtime"
 	"time"
@@ -24,23 +25,23 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*tables.Reject)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*tables.ScoreRow)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*tables.SampleRow)(nil)).Elem())
-	beam.RegisterType(reflect.TypeOf((*Stats)(nil)).Elem())
-	beam.RegisterType(reflect.TypeOf((*Tally)(nil)).Elem())
-	register.DoFn7x1[context.Context, string, func(string, Tally), func(tables.Reject), func(Stats), func(tables.ScoreRow), func(tables.SampleRow), error](&countShardFn{})
-	register.Emitter2[string, Tally]()
+	beam.RegisterType(reflect.TypeOf((*concept.Stats)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*concept.Tally)(nil)).Elem())
+	register.DoFn7x1[context.Context, string, func(string, concept.Tally), func(tables.Reject), func(concept.Stats), func(tables.ScoreRow), func(tables.SampleRow), error](&countShardFn{})
+	register.Emitter2[string, concept.Tally]()
 	register.Emitter1[tables.Reject]()
-	register.Emitter1[Stats]()
+	register.Emitter1[concept.Stats]()
 	register.Emitter1[tables.ScoreRow]()
 	register.Emitter1[tables.SampleRow]()
-	register.Function2x1[Stats, Stats, Stats](mergeStats)
-	register.Function2x1[Tally, Tally, Tally](mergeTally)
+	register.Function2x1[concept.Stats, concept.Stats, concept.Stats](mergeStats)
+	register.Function2x1[concept.Tally, concept.Tally, concept.Tally](mergeTally)
 }
 
 // Outputs are the PCollections Captions returns.
 type Outputs struct {
-	Counts  beam.PCollection // KV<string, Tally>: concept → counts (all-zero concepts absent)
+	Counts  beam.PCollection // KV<string, concept.Tally>: concept → counts (all-zero concepts absent)
 	Rejects beam.PCollection // tables.Reject
-	Stats   beam.PCollection // Stats, one merged element (absent when there are no files)
+	Stats   beam.PCollection // concept.Stats, one merged element (absent when there are no files)
 	Scores  beam.PCollection // tables.ScoreRow, with Image.EmitScores
 	Samples beam.PCollection // tables.SampleRow, with EmitSamples
 }
@@ -63,12 +64,12 @@ func Captions(s beam.Scope, files beam.PCollection, cfg Config) Outputs {
 	}
 }
 
-func mergeStats(a, b Stats) Stats {
+func mergeStats(a, b concept.Stats) concept.Stats {
 	a.Merge(b)
 	return a
 }
 
-func mergeTally(a, b Tally) Tally {
+func mergeTally(a, b concept.Tally) concept.Tally {
 	a.Add(b)
 	return a
 }
@@ -77,8 +78,8 @@ func mergeTally(a, b Tally) Tally {
 type countShardFn struct {
 	Config Config
 
-	proc    *Processor
-	counts  []Tally
+	proc    *concept.Processor
+	counts  []concept.Tally
 	fs      files.Clients // one filesystem client per scheme, closed in Teardown
 	closeFn func() error
 
@@ -99,23 +100,23 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 		return err
 	}
 	v := f.Config.Vocabulary()
-	f.proc = &Processor{Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
+	f.proc = &concept.Processor{Names: v.Names(), CaptionExt: f.Config.CaptionExt, CaptionColumn: f.Config.CaptionColumn,
 		EmitSamples: f.Config.EmitSamples}
 	if err := f.proc.SetRule(v, lem, f.Config.Rule, f.Config.POS); err != nil {
 		return err
 	}
 	if f.Config.Image.Enabled() {
-		side, closeFn, err := f.Config.Image.open(ctx, v, f.fs.ReadAll)
+		side, closeFn, err := f.Config.Image.Open(ctx, v, f.fs.ReadAll)
 		if err != nil {
 			return err
 		}
 		f.proc.Image, f.closeFn = side, closeFn
 	}
-	f.counts = make([]Tally, len(f.Config.Concepts))
+	f.counts = make([]concept.Tally, len(f.Config.Concepts))
 	if f.proc.Image == nil {
 		// Captions are matched on every core, also for a bundle of one
 		// big shard, by one pool for the DoFn's lifetime.
-		f.proc.Pool = NewMatchPool(f.proc, runtime.GOMAXPROCS(0))
+		f.proc.Pool = concept.NewMatchPool(f.proc.Rule, runtime.GOMAXPROCS(0))
 		if !f.Config.EmitSamples {
 			f.startAsync()
 		}
@@ -130,30 +131,30 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, Tally), emitReject func(tables.Reject),
-	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
+func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, concept.Tally), emitReject func(tables.Reject),
+	emitStats func(concept.Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
 	if f.idle != nil {
 		return f.submit(ctx, path, emitCount, emitReject, emitStats)
 	}
 	res := &shardResult{}
 	f.runShard(ctx, f.proc, f.counts, path, shardSink{count: emitCount, stats: emitStats,
-		out: Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample}}, res)
+		out: concept.Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample}}, res)
 	return f.finishShard(ctx, res)
 }
 
 // shardSink is where a shard's outputs go: the DoFn's emitters, or a
 // buffer of an asynchronous shard (async.go).
 type shardSink struct {
-	count func(string, Tally)
-	stats func(Stats)
-	out   Emitters
+	count func(string, concept.Tally)
+	stats func(concept.Stats)
+	out   concept.Emitters
 }
 
 // runShard counts one shard (or reuses its --state partial) with proc and
 // counts, sending every output to sink and its figures to res. It touches
 // no Beam metric: the caller accounts for res (finishShard) on the DoFn's
 // goroutine.
-func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []Tally, path string, sink shardSink, res *shardResult) {
+func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, counts []concept.Tally, path string, sink shardSink, res *shardResult) {
 	clear(counts)
 	began := time.Now()
 	out := sink.out
@@ -172,8 +173,8 @@ func (f *countShardFn) runShard(ctx context.Context, proc *Processor, counts []T
 			}
 			// Not processed under this fingerprint yet: collect what the
 			// shard gives, to keep it.
-			keep = &partial{Counts: map[string]Tally{}}
-			out = Emitters{
+			keep = &partial{Counts: map[string]concept.Tally{}}
+			out = concept.Emitters{
 				Reject: func(r tables.Reject) { keep.Rejects = append(keep.Rejects, r); sink.out.Reject(r) },
 				Score:  func(r tables.ScoreRow) { keep.Scores = append(keep.Scores, r); sink.out.Score(r) },
 				Sample: func(r tables.SampleRow) { keep.Samples = append(keep.Samples, r); sink.out.Sample(r) },
@@ -234,10 +235,10 @@ func (f *countShardFn) finishShard(ctx context.Context, res *shardResult) error 
 }
 
 // reuse emits a shard's kept partial instead of processing the shard.
-func (f *countShardFn) reuse(partialAt string, b []byte, sink shardSink) (Stats, error) {
+func (f *countShardFn) reuse(partialAt string, b []byte, sink shardSink) (concept.Stats, error) {
 	p, err := decodePartial(b)
 	if err != nil {
-		return Stats{}, fmt.Errorf("count: --state: %s: %w (remove it to recount the shard)", partialAt, err)
+		return concept.Stats{}, fmt.Errorf("count: --state: %s: %w (remove it to recount the shard)", partialAt, err)
 	}
 	for name, t := range p.Counts {
 		sink.count(name, t)
@@ -259,7 +260,7 @@ func (f *countShardFn) reuse(partialAt string, b []byte, sink shardSink) (Stats,
 
 // account updates the progress figures and Beam metrics with a shard's
 // statistics.
-func (f *countShardFn) account(ctx context.Context, st Stats) {
+func (f *countShardFn) account(ctx context.Context, st concept.Stats) {
 	for reason, n := range st.Rejects {
 		beam.NewCounter("count", "rejects_"+reason).Inc(ctx, n)
 	}
@@ -275,8 +276,8 @@ func (f *countShardFn) account(ctx context.Context, st Stats) {
 
 // FinishBundle tags the images still queued by the bundle's shards, so
 // batches fill across shards and nothing waits past the bundle.
-func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, Tally), emitReject func(tables.Reject),
-	emitStats func(Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
+func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, concept.Tally), emitReject func(tables.Reject),
+	emitStats func(concept.Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
 	if f.idle != nil {
 		return f.drain(ctx, emitCount, emitReject, emitStats)
 	}
@@ -284,7 +285,7 @@ func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, 
 		return nil
 	}
 	clear(f.counts)
-	st, err := f.proc.Flush(f.counts, Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
+	st, err := f.proc.Flush(f.counts, concept.Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package count_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,7 +29,7 @@ func init() {
 	register.Function1x1(formatStats)
 }
 
-func formatTally(concept string, t count.Tally) string {
+func formatTally(concept string, t concept.Tally) string {
 	return fmt.Sprintf("%s text=%d image=%d", concept, t.Text, t.Image)
 }
 
@@ -36,7 +37,7 @@ func formatReject(r tables.Reject) string {
 	return fmt.Sprintf("%s %s %s", filepath.Base(r.Shard), r.Key, r.Reason)
 }
 
-func formatStats(s count.Stats) string {
+func formatStats(s concept.Stats) string {
 	return fmt.Sprintf("shards=%d failed=%d read=%d caption=%d matched=%d", s.ShardsRead, s.ShardsFailed, s.SamplesRead, s.SamplesWithCaption, s.SamplesMatched)
 }
 

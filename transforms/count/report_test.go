@@ -2,6 +2,8 @@ package count
 
 import (
 	"bytes"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
+	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +21,9 @@ func TestCountReportDegenerateCounts(t *testing.T) {
 		"all equal":     {{Concept: "a", TextCount: 1}, {Concept: "b", TextCount: 1}, {Concept: "c", TextCount: 1}},
 		"image side":    {{Concept: "a", TextCount: 1, ImageCount: &one, MatchedCount: &one}, {Concept: "b", TextCount: 1}},
 	} {
-		rs := RunStats{Stats: Stats{SamplesRead: 3, Rejects: map[string]int64{"no_caption": 1}}}
+		rs := RunStats{Stats: concept.Stats{SamplesRead: 3, Rejects: map[string]int64{"no_caption": 1}}}
 		if name == "image side" {
-			rs.Config.Image = &ImageRunConfig{Tagger: "multilabel", Threshold: 0.7}
+			rs.Config.Image = &imagetag.Record{Tagger: "multilabel", Threshold: 0.7}
 		}
 		page, err := renderCountReport(rs, rows)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"io"
 
 	"github.com/conceptfreq/conceptfreq/io/files"
@@ -89,8 +90,8 @@ func sha256Of(s string) []byte {
 
 // partial is what one shard contributed to a run.
 type partial struct {
-	Counts  map[string]Tally
-	Stats   Stats
+	Counts  map[string]concept.Tally
+	Stats   concept.Stats
 	Rejects []tables.Reject
 	Scores  []tables.ScoreRow
 	Samples []tables.SampleRow

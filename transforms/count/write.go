@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"io"
 	"sort"
 	"time"
@@ -19,9 +20,9 @@ import (
 )
 
 func init() {
-	register.DoFn5x1[context.Context, []byte, func(*string, *Tally) bool, func(*Stats) bool, func(*int64) bool, error](&writeOutputsFn{})
-	register.Iter2[string, Tally]()
-	register.Iter1[Stats]()
+	register.DoFn5x1[context.Context, []byte, func(*string, *concept.Tally) bool, func(*concept.Stats) bool, func(*int64) bool, error](&writeOutputsFn{})
+	register.Iter2[string, concept.Tally]()
+	register.Iter1[concept.Stats]()
 	register.Iter1[int64]()
 	register.Iter1[tables.Reject]()
 	register.Iter1[tables.ScoreRow]()
@@ -48,7 +49,7 @@ type ConceptTotal struct {
 
 // RunStats is the content of run_stats.json.
 type RunStats struct {
-	Stats
+	concept.Stats
 	SampleRejects                int64          `json:"sample_rejects"`
 	ImageRejects                 int64          `json:"image_rejects"`
 	MisalignmentDegree           float64        `json:"misalignment_degree"`
@@ -183,11 +184,11 @@ type writeOutputsFn struct {
 	StartUnixNano int64
 }
 
-func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts func(*string, *Tally) bool, sts func(*Stats) bool,
+func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts func(*string, *concept.Tally) bool, sts func(*concept.Stats) bool,
 	partRows func(*int64) bool) error {
-	byName := make(map[string]Tally, len(f.Concepts))
+	byName := make(map[string]concept.Tally, len(f.Concepts))
 	var name string
-	var n Tally
+	var n concept.Tally
 	for counts(&name, &n) {
 		t := byName[name]
 		t.Add(n)
@@ -222,9 +223,9 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 		return err
 	}
 
-	var total Stats
+	var total concept.Stats
 	total.Rejects = map[string]int64{}
-	var st Stats
+	var st concept.Stats
 	for sts(&st) {
 		total.Merge(st)
 	}
@@ -266,7 +267,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	for reason, k := range total.Rejects {
 		switch {
 		case shard.IsShardReason(reason):
-		case IsImageReason(reason):
+		case concept.IsImageReason(reason):
 			rs.ImageRejects += k
 		default:
 			rs.SampleRejects += k

@@ -1,4 +1,4 @@
-package count_test
+package concept_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
-	"github.com/conceptfreq/conceptfreq/transforms/count"
+	"github.com/conceptfreq/conceptfreq/transforms/concept"
 )
 
 func TestProcessShardCaptionExt(t *testing.T) {
@@ -37,10 +37,10 @@ func TestProcessShardCaptionExt(t *testing.T) {
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(b.Bytes())), nil
 	}
-	p := &count.Processor{Matcher: m, CaptionExt: "caption", Names: v.Names()}
-	counts := make([]count.Tally, 2)
+	p := &concept.Processor{Rule: concept.MatcherRule(m), CaptionExt: "caption", Names: v.Names()}
+	counts := make([]concept.Tally, 2)
 	var rejects []tables.Reject
-	st, err := p.ProcessShard(context.Background(), open, "mem.tar", counts, count.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
+	st, err := p.ProcessShard(context.Background(), open, "mem.tar", counts, concept.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,16 +56,16 @@ func TestProcessShardUnreadable(t *testing.T) {
 	lem, _ := caption.English()
 	v, _ := caption.ParseVocabulary(strings.NewReader("dog\n"), "v", lem)
 	m, _ := caption.NewMatcher(v, lem, caption.AllWords, caption.POSNone)
-	p := &count.Processor{Matcher: m}
+	p := &concept.Processor{Rule: concept.MatcherRule(m)}
 	var rejects []tables.Reject
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrNotExist }
-	st, err := p.ProcessShard(context.Background(), open, "gone.tar", make([]count.Tally, 1), count.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
+	st, err := p.ProcessShard(context.Background(), open, "gone.tar", make([]concept.Tally, 1), concept.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
 	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.RejectShardMissing] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
 		t.Errorf("missing: got stats %+v rejects %+v", st, rejects)
 	}
 	rejects = nil
 	open = func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrPermission }
-	st, err = p.ProcessShard(context.Background(), open, "locked.tar", make([]count.Tally, 1), count.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
+	st, err = p.ProcessShard(context.Background(), open, "locked.tar", make([]concept.Tally, 1), concept.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
 	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.RejectShardUnreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "locked.tar") {
 		t.Errorf("unreadable: got stats %+v rejects %+v", st, rejects)
 	}
@@ -82,15 +82,15 @@ func BenchmarkProcessShardLAION(b *testing.B) {
 	}
 	lem, _ := caption.English()
 	m, _ := caption.NewMatcher(v, lem, caption.AllWords, caption.POSNone)
-	p := &count.Processor{Matcher: m}
-	counts := make([]count.Tally, len(v.Concepts))
+	p := &concept.Processor{Rule: concept.MatcherRule(m)}
+	counts := make([]concept.Tally, len(v.Concepts))
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
 	b.SetBytes(int64(len(data)))
 	var samples int64
 	for i := 0; i < b.N; i++ {
-		st, err := p.ProcessShard(context.Background(), open, "laion-00000.tar", counts, count.Emitters{Reject: func(tables.Reject) {}})
+		st, err := p.ProcessShard(context.Background(), open, "laion-00000.tar", counts, concept.Emitters{Reject: func(tables.Reject) {}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -112,23 +112,23 @@ func TestWorkersSameOutputs(t *testing.T) {
 	inputs := []string{"../../testdata/shards/laion-00000.tar", "../../testdata/shards/laion-00001.tar.gz", pq}
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return os.Open(path) }
 	type result struct {
-		counts  []count.Tally
-		stats   []count.Stats
+		counts  []concept.Tally
+		stats   []concept.Stats
 		rejects []tables.Reject
 		samples []tables.SampleRow
 	}
 	run := func(rule caption.Rule, pos caption.POS, workers int) result {
-		p := &count.Processor{Names: v.Names(), EmitSamples: rule != caption.Study}
+		p := &concept.Processor{Names: v.Names(), EmitSamples: rule != caption.Study}
 		if err := p.SetRule(v, lem, rule, pos); err != nil {
 			t.Fatal(err)
 		}
 		if workers > 1 {
-			p.Pool = count.NewMatchPool(p, workers)
+			p.Pool = concept.NewMatchPool(p.Rule, workers)
 			defer p.Pool.Close()
 		}
 		var res result
-		res.counts = make([]count.Tally, len(v.Concepts))
-		out := count.Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
+		res.counts = make([]concept.Tally, len(v.Concepts))
+		out := concept.Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
 			Sample: func(r tables.SampleRow) { res.samples = append(res.samples, r) }}
 		for _, in := range inputs {
 			st, err := p.ProcessShard(context.Background(), open, in, res.counts, out)

@@ -1,8 +1,4 @@
-package count
-
-import (
-	"github.com/conceptfreq/conceptfreq/transforms/caption"
-)
+package concept
 
 // Text-only shards are matched by the goroutines of a MatchPool (Processor.Pool):
 // the shard is read on the calling goroutine, captions go to the workers in
@@ -20,18 +16,11 @@ type textItem struct {
 }
 
 type textBatch struct {
-	items   []textItem
-	matched []int                 // Matcher: concepts, items' runs delimited by ends
-	masks   []caption.ConceptMask // Study: masks, delimited by ends
-	ends    []int
-	done    chan struct{}
-}
-
-// textWorker is one worker's scratch, kept across shards (its tagger
-// cache stays warm).
-type textWorker struct {
-	sc  *caption.Scratch
-	ssc *caption.StudyScratch
+	items []textItem
+	res   Result // every item's matches, item i's ending at cEnds[i] and mEnds[i]
+	cEnds []int
+	mEnds []int
+	done  chan struct{}
 }
 
 // MatchPool is a set of caption-matching goroutines, each with its own
@@ -40,19 +29,15 @@ type MatchPool struct {
 	jobs chan *textBatch
 }
 
-// NewMatchPool starts n matchers for p's rule (its Matcher or Study).
-func NewMatchPool(p *Processor, n int) *MatchPool {
+// NewMatchPool starts n matchers for the rule, each with its own scratch
+// (kept across shards).
+func NewMatchPool(rule Rule, n int) *MatchPool {
 	mp := &MatchPool{jobs: make(chan *textBatch, n)}
 	for i := 0; i < n; i++ {
-		w := &textWorker{}
-		if p.Study != nil {
-			w.ssc = p.Study.NewScratch()
-		} else {
-			w.sc = p.Matcher.NewScratch()
-		}
+		sc := rule.NewScratch()
 		go func() {
 			for b := range mp.jobs {
-				p.matchBatch(w, b)
+				matchBatch(sc, b)
 			}
 		}()
 	}
@@ -62,22 +47,13 @@ func NewMatchPool(p *Processor, n int) *MatchPool {
 // Close stops the matchers.
 func (mp *MatchPool) Close() { close(mp.jobs) }
 
-// resetScratch drops p's per-goroutine state, for a copy of p that will
-// run on another goroutine.
-func (p *Processor) resetScratch() {
-	p.sc, p.ssc, p.matched, p.masks, p.img = nil, nil, nil, nil, imageState{}
-}
-
-func (p *Processor) matchBatch(w *textWorker, b *textBatch) {
-	b.matched, b.masks, b.ends = b.matched[:0], b.masks[:0], b.ends[:0]
+func matchBatch(sc Scratch, b *textBatch) {
+	b.res.reset()
+	b.cEnds, b.mEnds = b.cEnds[:0], b.mEnds[:0]
 	for _, it := range b.items {
-		if p.Study != nil {
-			b.masks = p.Study.Masks(it.text, w.ssc, b.masks)
-			b.ends = append(b.ends, len(b.masks))
-		} else {
-			b.matched = p.Matcher.Match(it.text, w.sc, b.matched)
-			b.ends = append(b.ends, len(b.matched))
-		}
+		sc.Match(it.text, &b.res)
+		b.cEnds = append(b.cEnds, len(b.res.Concepts))
+		b.mEnds = append(b.mEnds, len(b.res.Masks))
 	}
 	close(b.done)
 }
@@ -149,15 +125,13 @@ func (pt *parallelText) finish() {
 
 func (pt *parallelText) apply(b *textBatch) {
 	pt.pending = pt.pending[1:]
-	start := 0
+	cs, ms := 0, 0
 	for i, it := range b.items {
-		end := b.ends[i]
-		if pt.r.p.Study != nil {
-			pt.r.studyResult(b.masks[start:end])
-		} else {
-			pt.r.textResult(it.key, it.text, b.matched[start:end])
-		}
-		start = end
+		ce, me := b.cEnds[i], b.mEnds[i]
+		res := Result{Concepts: b.res.Concepts[cs:ce], Masks: b.res.Masks[ms:me]}
+		pt.r.tallyCaption(&res)
+		pt.r.emitSample(it.key, it.text, res.Concepts)
+		cs, ms = ce, me
 	}
 	pt.free = append(pt.free, b)
 }

@@ -1,0 +1,386 @@
+// Package concept is the count job's core, as plain Go: a Processor reads
+// one shard at a time, matches every sample's caption with a Rule (and
+// tags its image with an imagetag.Side), and tallies per-concept counts,
+// statistics and the rows of samples it cannot count. It runs and
+// benchmarks without Beam; transforms/count is the thin Beam layer over
+// it.
+package concept
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/reject"
+	"github.com/conceptfreq/conceptfreq/io/shard"
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
+)
+
+// IsImageReason reports whether a reject reason is image-side (the sample's
+// text was counted).
+func IsImageReason(reason string) bool { return strings.HasPrefix(reason, "image_") }
+
+// Emitters receive what ProcessShard produces besides counts. Score and
+// Sample may be nil.
+type Emitters struct {
+	Reject func(tables.Reject)
+	Score  func(tables.ScoreRow)
+	Sample func(tables.SampleRow)
+}
+
+// Processor counts the concepts in one shard at a time. It holds
+// per-goroutine scratch space: use one Processor per goroutine.
+type Processor struct {
+	Rule          Rule
+	Names         []string // vocabulary names, for emitted rows
+	CaptionExt    string   // WebDataset member holding the caption, default "txt"
+	CaptionColumn string   // Parquet caption column, default auto-detected
+	EmitSamples   bool     // emit a SampleRow per sample (text-only runs; tagged samples with Image)
+	Image         *imagetag.Side
+	// Pool, when set, matches a text-only shard's captions on its
+	// goroutines (results applied in input order: the same outputs); it
+	// may be shared with other Processors.
+	Pool *MatchPool
+
+	sc  Scratch
+	res Result
+	img imageState
+}
+
+// SetRule compiles v for the match rule and POS mode into p.Rule.
+func (p *Processor) SetRule(v *caption.Vocabulary, lem *caption.Lemmatizer, rule caption.Rule, pos caption.POS) error {
+	var err error
+	p.Rule, err = NewRule(v, lem, rule, pos)
+	return err
+}
+
+// ResetScratch drops p's per-goroutine state, for a copy of p that will
+// run on another goroutine.
+func (p *Processor) ResetScratch() {
+	p.sc, p.res, p.img = nil, Result{}, imageState{}
+}
+
+// shardRun is the state of one ProcessShard call.
+type shardRun struct {
+	p      *Processor
+	path   string
+	counts []Tally
+	out    Emitters
+	st     Stats
+	hist   map[int]map[uint64]int64           // study rule: concept → piece-mask histogram
+	saved  map[string][]imagetag.ConceptScore // recount mode: this shard's saved scores by sample key
+}
+
+func (r *shardRun) reject(key, reason, detail string) {
+	r.st.Rejects[reason]++
+	r.out.Reject(tables.Reject{Shard: r.path, Key: key, Reason: reason, Detail: detail})
+}
+
+// sample handles one sample: its caption (ok false when rejected) and, for
+// WebDataset samples, its members.
+func (r *shardRun) sample(key, text string, ok bool, members map[string][]byte) error {
+	p := r.p
+	res := &p.res
+	res.reset()
+	if ok {
+		p.sc.Match(text, res)
+		r.tallyCaption(res)
+	}
+	if p.Image == nil {
+		if ok {
+			r.emitSample(key, text, res.Concepts)
+		}
+		return nil
+	}
+	return r.image(key, text, res.Concepts, members)
+}
+
+// tallyCaption counts one caption's matches: its concepts' text counts,
+// or the study rule's piece masks.
+func (r *shardRun) tallyCaption(res *Result) {
+	r.st.SamplesWithCaption++
+	if res.any() {
+		r.st.SamplesMatched++
+	}
+	for _, ci := range res.Concepts {
+		r.counts[ci].Text++
+	}
+	for _, cm := range res.Masks {
+		h := r.hist[cm.Concept]
+		if h == nil {
+			h = map[uint64]int64{}
+			r.hist[cm.Concept] = h
+		}
+		h[cm.Mask]++
+	}
+}
+
+// emitSample emits a text-only run's sample row.
+func (r *shardRun) emitSample(key, text string, concepts []int) {
+	p := r.p
+	if p.EmitSamples && r.out.Sample != nil {
+		names := make([]string, len(concepts))
+		for i, c := range concepts {
+			names[i] = p.Names[c]
+		}
+		r.out.Sample(tables.SampleRow{Shard: r.path, Key: key, Caption: text, TextConcepts: names})
+	}
+}
+
+// ProcessShard reads one shard, tallies every sample's concepts into counts
+// (one slot per vocabulary concept) and reports every sample it cannot
+// count, and optional score and sample rows, to out. With image tagging,
+// images queue into batches that run when full, whatever shard they came
+// from (their tallies land in the counts of the call that runs the batch);
+// call Flush for the last, partial batch.
+//
+// Problems with the shard itself become a shard-level reject; the returned
+// error is for failures that are not the data's fault (the image tagger
+// failing), which should stop the job.
+func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path string, counts []Tally, out Emitters) (Stats, error) {
+	if p.sc == nil && (p.Image != nil || p.Pool == nil) { // (the pool's matchers have their own)
+		p.sc = p.Rule.NewScratch()
+	}
+	r := &shardRun{p: p, path: path, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}, hist: map[int]map[uint64]int64{}}
+	defer func() {
+		for c, h := range r.hist {
+			r.counts[c].SetStudyHist(h)
+		}
+	}()
+	if p.Image != nil && p.Image.LoadSaved != nil {
+		var err error
+		if r.saved, err = p.Image.LoadSaved(ctx, path); err != nil {
+			return r.st, err
+		}
+	}
+	// The one per-shard loop, whatever the shard's format: every sample the
+	// source yields is counted or rejected with its reason.
+	// A text-only run does not read image bytes.
+	opts := shard.Options{CaptionExt: p.CaptionExt, CaptionColumn: p.CaptionColumn, TextOnly: p.Image == nil}
+	var par *parallelText
+	if p.Image == nil && p.Pool != nil {
+		par = r.startParallel()
+	}
+	err := shard.ForEach(ctx, open, path, opts, func(s *shard.Sample) error {
+		r.st.SamplesRead++
+		if s.Reject != "" {
+			r.reject(s.Key, s.Reject, s.Detail)
+		}
+		if par != nil {
+			if s.Reject == "" {
+				par.add(s.Key, s.Caption)
+			}
+			return nil
+		}
+		return r.sample(s.Key, s.Caption, s.Reject == "", s.Members)
+	})
+	if par != nil {
+		par.finish()
+	}
+	var f *shard.Failure
+	switch {
+	case err == nil:
+		r.st.ShardsRead++
+	case errors.As(err, &f):
+		r.st.ShardsFailed++
+		r.st.SamplesInFailedShards = r.st.SamplesRead
+		r.st.Rejects[f.Reason]++
+		out.Reject(tables.Reject{Shard: path, Reason: f.Reason, Detail: err.Error()})
+	default:
+		return r.st, fmt.Errorf("shard %s: %w", path, err)
+	}
+	return r.st, nil
+}
+
+// imageExts are tried in order for a sample's image member.
+var imageExts = []string{"jpg", "jpeg", "png", "webp", "gif"}
+
+type pendingSample struct {
+	shard, key, caption string
+	text                []int // vocabulary indices in the caption
+}
+
+type imageState struct {
+	batch   []float32
+	pending []pendingSample
+	scores  [][]float64
+	inText  []bool
+}
+
+// image queues a sample's image for tagging (or replays its saved scores).
+func (r *shardRun) image(key, caption string, text []int, members map[string][]byte) error {
+	side := r.p.Image
+	ps := pendingSample{shard: r.path, key: key, caption: caption, text: append([]int(nil), text...)}
+	if side.LoadSaved != nil {
+		saved, ok := r.saved[key]
+		if !ok {
+			r.reject(key, reject.ImageNoScores, "no saved scores for this sample (text counted)")
+			return nil
+		}
+		scores := r.scoreRow(0)
+		for i := range scores {
+			scores[i] = math.NaN()
+			if side.Known[i] {
+				scores[i] = 0
+			}
+		}
+		for _, cs := range saved {
+			scores[cs.Concept] = float64(cs.Score)
+		}
+		r.tally(ps, scores)
+		return nil
+	}
+	var data []byte
+	for _, e := range imageExts {
+		if b, ok := members[e]; ok {
+			data = b
+			break
+		}
+	}
+	if data == nil {
+		r.reject(key, reject.ImageMissing, "no image member (text counted)")
+		return nil
+	}
+	img, format, err := preprocess.Decode(data, side.MaxPixels)
+	if err != nil {
+		reason := reject.ImageDecode
+		switch {
+		case errors.Is(err, preprocess.ErrUnsupported):
+			reason = reject.ImageUnsupported
+		case errors.Is(err, preprocess.ErrTooLarge):
+			reason = reject.ImageTooLarge
+		}
+		r.reject(key, reason, fmt.Sprintf("%s image: %v (text counted)", format, err))
+		return nil
+	}
+	st := &r.p.img
+	st.batch = preprocess.Tensor(img, side.Tagger.Options(), st.batch)
+	st.pending = append(st.pending, ps)
+	if len(st.pending) >= max(side.BatchSize, 1) {
+		return r.flush()
+	}
+	return nil
+}
+
+func (r *shardRun) scoreRow(i int) []float64 {
+	st := &r.p.img
+	for len(st.scores) <= i {
+		st.scores = append(st.scores, make([]float64, len(r.counts)))
+	}
+	return st.scores[i]
+}
+
+// Flush tags the images still queued (a partial batch), tallying them into
+// counts and emitting their rows to out. The queue outlives ProcessShard so
+// that batches fill across the shards of a bundle: the Beam layer calls
+// Flush at the end of each bundle, and standalone users after their last
+// shard.
+func (p *Processor) Flush(counts []Tally, out Emitters) (Stats, error) {
+	r := &shardRun{p: p, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}}
+	err := r.flush()
+	return r.st, err
+}
+
+// flush tags the queued images as one batch.
+func (r *shardRun) flush() error {
+	st := &r.p.img
+	n := len(st.pending)
+	if n == 0 || r.p.Image == nil || r.p.Image.Tagger == nil {
+		return nil
+	}
+	rows := make([][]float64, n)
+	for i := range rows {
+		rows[i] = r.scoreRow(i)
+	}
+	if err := r.p.Image.Tagger.Tag(st.batch, n, rows); err != nil {
+		return err
+	}
+	for i, ps := range st.pending {
+		r.tally(ps, rows[i])
+	}
+	st.batch = st.batch[:0]
+	st.pending = st.pending[:0]
+	return nil
+}
+
+// tally counts one tagged sample: image, matched, text-only and image-only
+// counts, misalignment, and the optional rows.
+func (r *shardRun) tally(ps pendingSample, scores []float64) {
+	side := r.p.Image
+	st := &r.p.img
+	if len(st.inText) != len(r.counts) {
+		st.inText = make([]bool, len(r.counts))
+	}
+	for _, c := range ps.text {
+		st.inText[c] = true
+	}
+	r.st.ImagesTagged++
+	var imageConcepts []string
+	var row tables.ScoreRow
+	imageAny, textKnown, overlap := false, false, false
+	for c, s := range scores {
+		if math.IsNaN(s) {
+			continue // unknown to the tagger
+		}
+		inImage := s > side.Threshold
+		if side.EmitScores && s >= side.ScoreFloor {
+			row.Concepts = append(row.Concepts, r.p.Names[c])
+			row.Scores = append(row.Scores, float32(s))
+		}
+		t := &r.counts[c]
+		switch {
+		case inImage && st.inText[c]:
+			t.Image++
+			t.Matched++
+			overlap = true
+		case inImage:
+			t.Image++
+			t.ImageOnly++
+		case st.inText[c]:
+			t.TextOnly++
+		}
+		if st.inText[c] {
+			textKnown = true
+		}
+		if inImage {
+			imageAny = true
+			if r.p.EmitSamples {
+				imageConcepts = append(imageConcepts, r.p.Names[c])
+			}
+		}
+	}
+	if imageAny {
+		r.st.ImagesWithConcept++
+	}
+	if textKnown {
+		r.st.TaggedWithTextConcept++
+	}
+	// The study's misalignment: both sets non-empty (over concepts the tagger
+	// knows) and disjoint.
+	if imageAny && textKnown {
+		r.st.MisalignmentConsidered++
+		if !overlap {
+			r.st.Misaligned++
+		}
+	}
+	if side.EmitScores && r.out.Score != nil {
+		row.Shard, row.Key = ps.shard, ps.key
+		r.out.Score(row)
+	}
+	if r.p.EmitSamples && r.out.Sample != nil {
+		text := make([]string, 0, len(ps.text))
+		for _, c := range ps.text {
+			text = append(text, r.p.Names[c])
+		}
+		r.out.Sample(tables.SampleRow{Shard: ps.shard, Key: ps.key, Caption: ps.caption, TextConcepts: text, ImageConcepts: imageConcepts})
+	}
+	for _, c := range ps.text {
+		st.inText[c] = false
+	}
+}

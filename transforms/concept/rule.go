@@ -1,0 +1,78 @@
+package concept
+
+import "github.com/conceptfreq/conceptfreq/transforms/caption"
+
+// Rule matches captions against a vocabulary by one of the match rules:
+// all-words or phrase (with or without the noun filter), or the study's
+// noun-index rule. One Rule serves every goroutine; each matches through
+// its own Scratch. Nothing outside this file asks which rule it is.
+type Rule interface {
+	// NewScratch returns a goroutine's matching state.
+	NewScratch() Scratch
+}
+
+// Scratch is one goroutine's state for matching with a Rule.
+type Scratch interface {
+	// Match appends what text matches to res.
+	Match(text string, res *Result)
+}
+
+// Result is what one caption (or, appended, several) matched: the
+// vocabulary indices of its concepts (all-words, phrase), or, for the study
+// rule, the concept piece masks, resolved into counts once the whole input
+// is known (caption.StudyCount). A caption fills one of the two.
+type Result struct {
+	Concepts []int
+	Masks    []caption.ConceptMask
+}
+
+// reset empties r, keeping its buffers.
+func (r *Result) reset() { r.Concepts, r.Masks = r.Concepts[:0], r.Masks[:0] }
+
+// any reports whether r holds a match.
+func (r *Result) any() bool { return len(r.Concepts) > 0 || len(r.Masks) > 0 }
+
+// NewRule compiles the vocabulary v for the match rule and POS mode.
+func NewRule(v *caption.Vocabulary, lem *caption.Lemmatizer, rule caption.Rule, pos caption.POS) (Rule, error) {
+	if rule == caption.Study {
+		m, err := caption.NewStudyMatcher(v, lem)
+		if err != nil {
+			return nil, err
+		}
+		return studyRule{m}, nil
+	}
+	m, err := caption.NewMatcher(v, lem, rule, pos)
+	if err != nil {
+		return nil, err
+	}
+	return MatcherRule(m), nil
+}
+
+// MatcherRule is the Rule of an all-words or phrase caption.Matcher.
+func MatcherRule(m *caption.Matcher) Rule { return matcherRule{m} }
+
+type matcherRule struct{ m *caption.Matcher }
+
+func (r matcherRule) NewScratch() Scratch { return &matcherScratch{r.m, r.m.NewScratch()} }
+
+type matcherScratch struct {
+	m  *caption.Matcher
+	sc *caption.Scratch
+}
+
+func (s *matcherScratch) Match(text string, res *Result) {
+	res.Concepts = s.m.Match(text, s.sc, res.Concepts)
+}
+
+type studyRule struct{ m *caption.StudyMatcher }
+
+func (r studyRule) NewScratch() Scratch { return &studyScratch{r.m, r.m.NewScratch()} }
+
+type studyScratch struct {
+	m  *caption.StudyMatcher
+	sc *caption.StudyScratch
+}
+
+func (s *studyScratch) Match(text string, res *Result) {
+	res.Masks = s.m.Masks(text, s.sc, res.Masks)
+}

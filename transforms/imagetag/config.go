@@ -1,0 +1,363 @@
+// Package imagetag is the image side of the count job, as plain Go: what
+// the user asked for (Config) resolved at launch against the model's
+// metadata and labels or concept embeddings (Resolve), and a worker's
+// tagger built from it (Open): an ONNX Runtime session and the head that
+// maps the model's outputs to the vocabulary, or a previous run's saved
+// scores to replay. The count job's Processor (transforms/concept) queues
+// images into batches and tallies what the tagger says.
+package imagetag
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/conceptfreq/conceptfreq/internal/report"
+	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/ort"
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
+	"github.com/conceptfreq/conceptfreq/models/tagging"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+)
+
+// Config configures image tagging. The requested fields come from the
+// user; Resolve sets Preprocess, UnknownConcepts and, for a recount from
+// saved scores, Recount.
+type Config struct {
+	Tagger            string // "" (multilabel when Model is set, else none), none, multilabel, embedding
+	Model             string // ONNX file (local or gs://)
+	Labels            string // multilabel: output labels file (else model metadata)
+	ConceptEmbeddings string // embedding: Parquet of concept, embedding
+	Output            string // multilabel: probabilities or logits (default: metadata, else probabilities)
+	EmbedScale        float64
+	EmbedActivation   string // none, sigmoid, softmax
+	EmbedTemperature  float64
+	Threshold         float64 // strict >
+	Device            string  // cpu, cuda, tensorrt, auto
+	BatchSize         int
+	InputSize         int    // 0: from the model's metadata, else 384
+	Resize            string // "": from metadata, else squash
+	Mean, Std         string // "": from metadata, else ImageNet's
+	OrtLib            string
+	IntraOpThreads    int
+	MaxPixels         int64
+	EmitScores        bool
+	ScoreFloor        float64
+	// ScoresDir recounts from a previous run's image_scores/ parts instead
+	// of running a model.
+	ScoresDir string
+
+	// Resolved.
+	Preprocess      preprocess.Options
+	UnknownConcepts []string // vocabulary concepts the tagger does not know
+	Recount         *Record  // with ScoresDir: the earlier run's image record
+}
+
+// Enabled reports whether the image side runs.
+func (c Config) Enabled() bool {
+	switch c.Tagger {
+	case "":
+		return c.Model != "" || c.ScoresDir != ""
+	case tagging.None:
+		return c.ScoresDir != ""
+	}
+	return true
+}
+
+// Errors of Resolve that callers may want to tell apart.
+var (
+	// ErrNoScores: the run named for a recount did not save image scores.
+	ErrNoScores = errors.New("imagetag: the earlier run did not save image scores")
+	// ErrNothingKnown: the tagger knows none of the vocabulary's concepts.
+	// ErrNotRead is what a ReadFunc returns for a file it was asked not to
+	// read (a dry run touches no cloud service): Resolve then keeps the
+	// requested settings and the defaults for what the file would have
+	// told (preprocessing, the concepts the tagger knows).
+	ErrNotRead      = errors.New("not read in a dry run")
+	ErrNothingKnown = errors.New("the tagger knows none of the vocabulary concepts")
+)
+
+// Resolve validates c against the vocabulary v and returns the
+// configuration the workers run with. It reads the image model's metadata
+// and labels or concept embeddings (or, for a recount, the earlier run's
+// outputs) through read, without ONNX Runtime, to resolve preprocessing
+// and list the concepts the tagger does not know. c itself is not changed.
+func (c Config) Resolve(ctx context.Context, v *caption.Vocabulary, read files.ReadFunc) (Config, error) {
+	ic := c
+	ic.UnknownConcepts = slices.Clone(ic.UnknownConcepts)
+	if ic.Tagger == "" {
+		ic.Tagger = tagging.None
+		if ic.Model != "" {
+			ic.Tagger = tagging.Multilabel
+		}
+	}
+	if !ic.Enabled() {
+		return ic, nil
+	}
+	if ic.Threshold < 0 || ic.Threshold >= 1 && ic.Tagger != tagging.Embedding {
+		return c, fmt.Errorf("imagetag: threshold %v: want a score in [0, 1)", ic.Threshold)
+	}
+	if !slices.Contains(ort.Devices, ic.Device) {
+		return c, fmt.Errorf("imagetag: device %q: want one of %v", ic.Device, ort.Devices)
+	}
+	if ic.BatchSize <= 0 {
+		return c, fmt.Errorf("imagetag: batch size %d: want at least 1", ic.BatchSize)
+	}
+	if ic.EmitScores && ic.ScoreFloor > ic.Threshold {
+		return c, fmt.Errorf("imagetag: score floor %v is above the threshold %v: saved scores could not recount this run", ic.ScoreFloor, ic.Threshold)
+	}
+	var err error
+	if ic.ScoresDir != "" {
+		ic, err = ic.resolveRecount(ctx, v, read)
+	} else {
+		ic, err = ic.resolveTagger(ctx, v, read)
+	}
+	if err != nil {
+		return c, err
+	}
+	return ic, nil
+}
+
+func (ic Config) resolveRecount(ctx context.Context, v *caption.Vocabulary, read files.ReadFunc) (Config, error) {
+	if ic.EmitScores {
+		return ic, fmt.Errorf("imagetag: saving image scores while recounting from %s: the scores are already there", ic.ScoresDir)
+	}
+	prev, err := readRunRecord(ctx, ic.ScoresDir, read)
+	if errors.Is(err, ErrNotRead) {
+		ic.UnknownConcepts = []string{}
+		return ic, nil
+	}
+	if err != nil {
+		return ic, err
+	}
+	if prev == nil || !prev.EmitScores {
+		return ic, fmt.Errorf("%w: %s (run it with image scores saved)", ErrNoScores, ic.ScoresDir)
+	}
+	if ic.Threshold < prev.ScoreFloor {
+		return ic, fmt.Errorf("imagetag: threshold %v is below the saved scores' floor %v: scores under the floor were not kept", ic.Threshold, prev.ScoreFloor)
+	}
+	ic.Recount = prev
+	ic.Preprocess = preprocess.Options{Size: prev.InputSize, Resize: prev.Resize}
+	copy(ic.Preprocess.Mean[:], prev.Mean)
+	copy(ic.Preprocess.Std[:], prev.Std)
+	// Known concepts: those the earlier run gave an image count. Concepts
+	// of this vocabulary it did not have, or did not know, are unknown.
+	path := files.Join(ic.ScoresDir, tables.ConceptCountsFile)
+	b, err := read(ctx, path)
+	if err != nil {
+		return ic, fmt.Errorf("imagetag: recount: %w", err)
+	}
+	prevRows, err := tables.ReadConceptCounts(bytes.NewReader(b), nil)
+	if err != nil {
+		return ic, fmt.Errorf("imagetag: recount: %s: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, r := range prevRows {
+		if r.ImageCount != nil {
+			known[r.Concept] = true
+		}
+	}
+	ic.UnknownConcepts = []string{}
+	for _, name := range v.Names() {
+		if !known[name] {
+			ic.UnknownConcepts = append(ic.UnknownConcepts, name)
+		}
+	}
+	return ic, nil
+}
+
+func (ic Config) resolveTagger(ctx context.Context, v *caption.Vocabulary, read files.ReadFunc) (Config, error) {
+	if ic.Model == "" {
+		return ic, fmt.Errorf("imagetag: the %s tagger needs a model (--model)", ic.Tagger)
+	}
+	notRead := func() (Config, error) {
+		var err error
+		ic.Preprocess, err = ic.preprocessing(map[string]string{})
+		ic.UnknownConcepts = []string{}
+		return ic, err
+	}
+	model, err := read(ctx, ic.Model)
+	if errors.Is(err, ErrNotRead) {
+		return notRead()
+	}
+	if err != nil {
+		return ic, fmt.Errorf("imagetag: model %s: %w", ic.Model, err)
+	}
+	head, md, err := ic.head(ctx, v, model, read)
+	if errors.Is(err, ErrNotRead) {
+		return notRead()
+	}
+	if err != nil {
+		return ic, err
+	}
+	if ic.Preprocess, err = ic.preprocessing(md); err != nil {
+		return ic, err
+	}
+	ic.UnknownConcepts = head.Unknown(v.Names())
+	if len(ic.UnknownConcepts) == len(v.Concepts) {
+		hint := "check the labels file or concept embeddings"
+		switch {
+		case ic.Tagger == tagging.Multilabel && ic.Labels != "":
+			hint = "to count the tagger's own labels, pass them as the vocabulary too: --concepts=" + ic.Labels
+		case ic.Tagger == tagging.Multilabel:
+			hint = "to count the tagger's own labels, write them to a file (one per line, as in the model's conceptfreq.labels metadata) and pass it as --concepts"
+		case ic.ConceptEmbeddings != "":
+			hint = "compute the concept embeddings of this vocabulary (pipelines/embed --concepts=the same file)"
+		}
+		return ic, fmt.Errorf("%w: model %s, %s; %s", ErrNothingKnown, ic.Model, report.Plural(int64(len(v.Concepts)), "concept"), hint)
+	}
+	if ic.UnknownConcepts == nil {
+		ic.UnknownConcepts = []string{}
+	}
+	return ic, nil
+}
+
+// head loads what maps the model's outputs to the vocabulary: labels (file
+// or model metadata) or concept embeddings. It also returns the model's
+// metadata.
+func (c Config) head(ctx context.Context, v *caption.Vocabulary, model []byte, read files.ReadFunc) (*tagging.Head, map[string]string, error) {
+	lem, err := caption.English()
+	if err != nil {
+		return nil, nil, err
+	}
+	norm := func(s string) string { return caption.NormalizeConcept(lem, s) }
+	md, err := ort.ReadMetadata(model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("imagetag: model %s: %w", c.Model, err)
+	}
+	switch c.Tagger {
+	case tagging.Multilabel:
+		var labels []string
+		if c.Labels != "" {
+			b, err := read(ctx, c.Labels)
+			if err != nil {
+				return nil, nil, fmt.Errorf("imagetag: tagger labels %s: %w", c.Labels, err)
+			}
+			if labels, err = tagging.ReadLabels(bytes.NewReader(b)); err != nil {
+				return nil, nil, fmt.Errorf("imagetag: tagger labels %s: %w", c.Labels, err)
+			}
+		} else {
+			labels = tagging.SplitLabels(md[tagging.MetaLabels])
+		}
+		output := c.Output
+		if output == "" {
+			output = md[tagging.MetaOutput]
+		}
+		if output != "" && output != "probabilities" && output != "logits" {
+			return nil, nil, fmt.Errorf("imagetag: tagger output %q: want probabilities or logits", output)
+		}
+		if w, ok := ort.OutputWidth(model); ok && w != int64(len(labels)) {
+			return nil, nil, fmt.Errorf("imagetag: model %s has %d output columns but %d labels (check the labels file)", c.Model, w, len(labels))
+		}
+		h, err := tagging.NewMultilabel(v.Names(), labels, output == "logits", norm)
+		return h, md, err
+	case tagging.Embedding:
+		if c.ConceptEmbeddings == "" {
+			return nil, nil, fmt.Errorf("imagetag: the embedding tagger needs concept embeddings (--concept_embeddings: a Parquet of concept, embedding, as pipelines/embed writes it)")
+		}
+		b, err := read(ctx, c.ConceptEmbeddings)
+		if err != nil {
+			return nil, nil, fmt.Errorf("imagetag: concept embeddings %s: %w", c.ConceptEmbeddings, err)
+		}
+		names, embs, err := tables.ReadConceptEmbeddings(b, c.ConceptEmbeddings, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if w, ok := ort.OutputWidth(model); ok && len(embs) > 0 && w != int64(len(embs[0])) {
+			return nil, nil, fmt.Errorf("imagetag: model %s gives %d-dimensional embeddings but the concept embeddings %s have %d", c.Model, w, c.ConceptEmbeddings, len(embs[0]))
+		}
+		h, err := tagging.NewEmbedding(v.Names(), names, embs, norm)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c.EmbedScale != 0 {
+			h.Scale = c.EmbedScale
+		}
+		if c.EmbedActivation != "" {
+			switch c.EmbedActivation {
+			case "none", "sigmoid", "softmax":
+				h.Activation = c.EmbedActivation
+			default:
+				return nil, nil, fmt.Errorf("imagetag: embedding activation %q: want none, sigmoid or softmax", c.EmbedActivation)
+			}
+		}
+		if c.EmbedTemperature != 0 {
+			h.Temperature = c.EmbedTemperature
+		}
+		return h, md, nil
+	}
+	return nil, nil, fmt.Errorf("imagetag: tagger %q: want none, multilabel or embedding", c.Tagger)
+}
+
+// preprocessing resolves the input options from the requested fields, else
+// the model's metadata, else RAM++'s defaults.
+func (c Config) preprocessing(md map[string]string) (preprocess.Options, error) {
+	o, err := preprocess.DefaultOptions().With(tagging.MetadataOverrides(md))
+	if err != nil {
+		return o, fmt.Errorf("imagetag: model metadata: %w", err)
+	}
+	size := ""
+	if c.InputSize > 0 {
+		size = strconv.Itoa(c.InputSize)
+	}
+	return o.With(preprocess.Overrides{Size: size, Resize: c.Resize, Mean: c.Mean, Std: c.Std})
+}
+
+// Record is what run_stats.json records about image tagging (its
+// config.image).
+type Record struct {
+	Tagger          string    `json:"tagger"`
+	Model           string    `json:"model,omitempty"`
+	ScoresDir       string    `json:"recounted_from,omitempty"`
+	Threshold       float64   `json:"threshold"`
+	Device          string    `json:"device"`
+	BatchSize       int       `json:"batch_size"`
+	InputSize       int       `json:"input_size"`
+	Resize          string    `json:"resize"`
+	Mean            []float32 `json:"mean"`
+	Std             []float32 `json:"std"`
+	EmitScores      bool      `json:"emit_scores"`
+	ScoreFloor      float64   `json:"score_floor"`
+	UnknownConcepts []string  `json:"unknown_concepts"`
+}
+
+// Record is what run_stats.json records about the image side of a run of
+// the resolved c (nil when no image tagging runs).
+func (c Config) Record() *Record {
+	ic := c
+	if !ic.Enabled() {
+		return nil
+	}
+	p := ic.Preprocess
+	im := &Record{Tagger: ic.Tagger, Model: ic.Model, Threshold: ic.Threshold, Device: ic.Device,
+		BatchSize: ic.BatchSize, InputSize: p.Size, Resize: p.Resize, Mean: slices.Clone(p.Mean[:]), Std: slices.Clone(p.Std[:]),
+		EmitScores: ic.EmitScores, ScoreFloor: ic.ScoreFloor, UnknownConcepts: ic.UnknownConcepts}
+	if ic.Recount != nil {
+		im.Tagger, im.Model, im.ScoresDir = ic.Recount.Tagger, ic.Recount.Model, ic.ScoresDir
+	}
+	return im
+}
+
+// readRunRecord reads the image record of a finished run's
+// run_stats.json (nil when it tagged no images).
+func readRunRecord(ctx context.Context, dir string, read files.ReadFunc) (*Record, error) {
+	path := files.Join(dir, tables.RunStatsFile)
+	b, err := read(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var rs struct {
+		Config struct {
+			Image *Record `json:"image"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(b, &rs); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return rs.Config.Image, nil
+}
