@@ -71,7 +71,7 @@ func FirstLine(err error) string {
 // internalPrefix matches the package names conceptfreq's libraries put in
 // front of their errors ("files: ", "caption: "), at the start of a message
 // or after another's colon: they name Go packages, not anything a user has.
-var internalPrefix = regexp.MustCompile(`(^|: )(?:count|concept|imagetag|files|caption|captionpq|scalinglaw|scaling|tables|paper|shard|wds|clip|ort|preprocess|tagging|zeroshot|runners|synth|cli): `)
+var internalPrefix = regexp.MustCompile(`(^|: )(?:count|concept|imagetag|files|caption|captionpq|scalinglaw|fitstats|tables|paper|shard|wds|clip|ort|preprocess|tagging|zeroshot|runners|synth|cli): `)
 
 // Message is err as a command prints it: one prefix (the command's, added
 // by the caller), no internal package names, no "(<nil>)".

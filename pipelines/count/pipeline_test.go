@@ -27,8 +27,8 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
-	"github.com/conceptfreq/conceptfreq/transforms/scaling"
 	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 )
 
 func TestMain(m *testing.M) {
@@ -721,8 +721,8 @@ func TestCountThenFitJoinsEveryClass(t *testing.T) {
 	path := shareddata.Path(t, "laion-captions/test_10000.parquet")
 	paperDir := shareddata.Path(t, "paper")
 	res := runJob(t, "", count.Config{Inputs: []string{path}})
-	slice := func(s string) scaling.Slice {
-		sl, err := scaling.ParseSlice(s)
+	slice := func(s string) fitstats.Slice {
+		sl, err := fitstats.ParseSlice(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -731,7 +731,7 @@ func TestCountThenFitJoinsEveryClass(t *testing.T) {
 	cfg := scalinglaw.Config{PaperDir: paperDir, CountsPath: files.Join(res.dir, tables.ConceptCountsFile), CountKind: paper.Text,
 		CountsPretraining: "laion400m", Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts, Datasets: paper.Datasets,
 		Kinds: []paper.CountKind{paper.Matched}, Threshold: "0.7", NBins: 12, DefaultSlice: slice("1:-1"),
-		Slices: map[string]scaling.Slice{"laion400m": slice("2:-1")}, Zeros: scaling.ZerosExclude, TailK: 10,
+		Slices: map[string]fitstats.Slice{"laion400m": slice("2:-1")}, Zeros: fitstats.ZerosExclude, TailK: 10,
 		Aliases: map[string]map[string]string{"cifar10": {"plane": "airplane"}}}
 	fit, err := scalinglaw.LoadAndFit(context.Background(), cfg)
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
-	"github.com/conceptfreq/conceptfreq/transforms/scaling"
 	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 	"github.com/conceptfreq/conceptfreq/transforms/zeroshot"
 )
 
@@ -124,8 +124,8 @@ func TestPlantedColourEvaluation(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := scalinglaw.Config{CountsPath: counts, CountKind: paper.Matched,
-		PerformancePath: filepath.Join(out, zeroshot.PerformanceFile), NBins: 12, Zeros: scaling.ZerosExclude, TailK: 2}
-	if cfg.DefaultSlice, err = scaling.ParseSlice("1:-1"); err != nil {
+		PerformancePath: filepath.Join(out, zeroshot.PerformanceFile), NBins: 12, Zeros: fitstats.ZerosExclude, TailK: 2}
+	if cfg.DefaultSlice, err = fitstats.ParseSlice("1:-1"); err != nil {
 		t.Fatal(err)
 	}
 	res, err := scalinglaw.LoadAndFit(ctx, cfg)
@@ -248,8 +248,8 @@ func TestColourLawFits(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := scalinglaw.Config{CountsPath: cpath, PerformancePath: filepath.Join(out, zeroshot.PerformanceFile),
-		NBins: 12, Zeros: scaling.ZerosExclude, TailK: 2}
-	if cfg.DefaultSlice, err = scaling.ParseSlice("1:-1"); err != nil {
+		NBins: 12, Zeros: fitstats.ZerosExclude, TailK: 2}
+	if cfg.DefaultSlice, err = fitstats.ParseSlice("1:-1"); err != nil {
 		t.Fatal(err)
 	}
 	res, err := scalinglaw.LoadAndFit(ctx, cfg)

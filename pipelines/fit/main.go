@@ -26,8 +26,8 @@ import (
 	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	_ "github.com/conceptfreq/conceptfreq/runners" // registers Beam's filesystems (local, gs://, memfs://)
-	"github.com/conceptfreq/conceptfreq/transforms/scaling"
 	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 )
 
 var (
@@ -102,8 +102,8 @@ func main() {
 func ParseFlags() (scalinglaw.Config, error) {
 	cfg := scalinglaw.Config{PaperDir: *paperDir, CountsPath: *counts, CountKind: paper.CountKind(*countKind), CountsName: *countsName, CountsPretraining: *countsPre,
 		PerformancePath: *performance, Output: *output, Prompts: list(*prompts), Datasets: list(*datasets),
-		Threshold: *threshold, NBins: *nbins, Zeros: scaling.ZeroMode(*zeros), Bootstrap: *bootstrap, Seed: *seed,
-		TailK: *tailK, Slices: map[string]scaling.Slice{}, Aliases: map[string]map[string]string{}}
+		Threshold: *threshold, NBins: *nbins, Zeros: fitstats.ZeroMode(*zeros), Bootstrap: *bootstrap, Seed: *seed,
+		TailK: *tailK, Slices: map[string]fitstats.Slice{}, Aliases: map[string]map[string]string{}}
 	if cfg.PaperDir == "" && cfg.PerformancePath == "" {
 		return cfg, fmt.Errorf("give --paper=DIR (the study's data) and/or --performance=FILE")
 	}
@@ -130,7 +130,7 @@ func ParseFlags() (scalinglaw.Config, error) {
 	default:
 		return cfg, fmt.Errorf("--count_kind: unknown kind %q (want matched, text, image)", cfg.CountKind)
 	}
-	if cfg.Zeros != scaling.ZerosExclude && cfg.Zeros != scaling.ZerosPlusOne {
+	if cfg.Zeros != fitstats.ZerosExclude && cfg.Zeros != fitstats.ZerosPlusOne {
 		return cfg, fmt.Errorf("--zeros: %q (want exclude or plus1)", cfg.Zeros)
 	}
 	for i, s := range list(*binSlice) {
@@ -138,7 +138,7 @@ func ParseFlags() (scalinglaw.Config, error) {
 		if !named {
 			spec = name
 		}
-		sl, err := scaling.ParseSlice(spec)
+		sl, err := fitstats.ParseSlice(spec)
 		if err != nil {
 			return cfg, fmt.Errorf("--bin_slice: %w", err)
 		}

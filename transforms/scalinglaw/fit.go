@@ -24,7 +24,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/files"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/tables"
-	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 )
 
 // Fit modes.
@@ -51,9 +51,9 @@ type Config struct {
 	Kinds             []paper.CountKind // count kinds read from PaperDir
 	Threshold         string            // tagger threshold in the study's file names
 	NBins             int
-	DefaultSlice      scaling.Slice
-	Slices            map[string]scaling.Slice // by pretraining dataset
-	Zeros             scaling.ZeroMode
+	DefaultSlice      fitstats.Slice
+	Slices            map[string]fitstats.Slice // by pretraining dataset
+	Zeros             fitstats.ZeroMode
 	Bootstrap         int
 	Seed              uint64
 	Aliases           map[string]map[string]string // dataset → performance name → count name
@@ -69,26 +69,26 @@ type Point struct {
 
 // Fit is one row of fits.parquet plus what the plots and report need.
 type Fit struct {
-	Pretraining    string        `parquet:"pretraining"`
-	Model          string        `parquet:"model"`
-	Prompt         string        `parquet:"prompt"`
-	Kind           string        `parquet:"count_kind"`
-	Mode           string        `parquet:"mode"`
-	N              int           `parquet:"n"`
-	Rho            float64       `parquet:"rho"`
-	P              float64       `parquet:"p_value"`
-	SlopePerDecade float64       `parquet:"slope_per_decade"`
-	Intercept      float64       `parquet:"intercept"`
-	Spearman       float64       `parquet:"spearman"`
-	SpearmanP      float64       `parquet:"spearman_p_value"`
-	CILow          float64       `parquet:"ci_low"`
-	CIHigh         float64       `parquet:"ci_high"`
-	R2             float64       `parquet:"r2"`
-	BinSlice       string        `parquet:"bin_slice"`
-	Concepts       int           `parquet:"concepts"`
-	Unmatched      int           `parquet:"unmatched"`
-	Bins           []scaling.Bin // in bins.parquet
-	Err            string        `parquet:"error"` // why a fit could not be computed
+	Pretraining    string         `parquet:"pretraining"`
+	Model          string         `parquet:"model"`
+	Prompt         string         `parquet:"prompt"`
+	Kind           string         `parquet:"count_kind"`
+	Mode           string         `parquet:"mode"`
+	N              int            `parquet:"n"`
+	Rho            float64        `parquet:"rho"`
+	P              float64        `parquet:"p_value"`
+	SlopePerDecade float64        `parquet:"slope_per_decade"`
+	Intercept      float64        `parquet:"intercept"`
+	Spearman       float64        `parquet:"spearman"`
+	SpearmanP      float64        `parquet:"spearman_p_value"`
+	CILow          float64        `parquet:"ci_low"`
+	CIHigh         float64        `parquet:"ci_high"`
+	R2             float64        `parquet:"r2"`
+	BinSlice       string         `parquet:"bin_slice"`
+	Concepts       int            `parquet:"concepts"`
+	Unmatched      int            `parquet:"unmatched"`
+	Bins           []fitstats.Bin // in bins.parquet
+	Err            string         `parquet:"error"` // why a fit could not be computed
 	// Counts names the frequencies: "study" (the study's released counts)
 	// or the name of a count run's concept_counts.parquet (--counts_name).
 	Counts string `parquet:"counts"`
@@ -200,7 +200,7 @@ type Results struct {
 type LongTail struct {
 	Pretraining, Kind string
 	Concepts, Zero    int
-	Fit               scaling.PowerLawFit
+	Fit               fitstats.PowerLawFit
 	FitErr            string
 	Shares            []float64
 	Sorted            []float64 // counts, descending, for the rank plot
@@ -571,7 +571,7 @@ func fitBoth(cfg Config, set perfSet, kind paper.CountKind, pts []Point, unmatch
 		slice = s
 	}
 	pb.BinSlice = slice.String()
-	bf, err := scaling.PaperBins(counts, metric, cfg.NBins, slice)
+	bf, err := fitstats.PaperBins(counts, metric, cfg.NBins, slice)
 	pb.Bins = bf.Bins
 	pb.N, pb.Rho, pb.P, pb.SlopePerDecade, pb.Intercept = bf.N, bf.Rho, bf.P, bf.SlopePerDecade, bf.Intercept
 	if err != nil {
@@ -581,7 +581,7 @@ func fitBoth(cfg Config, set perfSet, kind paper.CountKind, pts []Point, unmatch
 	pc := base
 	pc.Mode = ModePerConcept
 	pc.BinSlice = "zeros=" + string(cfg.Zeros)
-	cf, err := scaling.PerConcept(counts, metric, cfg.Zeros, cfg.Bootstrap, cfg.Seed)
+	cf, err := fitstats.PerConcept(counts, metric, cfg.Zeros, cfg.Bootstrap, cfg.Seed)
 	pc.N, pc.Rho, pc.P, pc.SlopePerDecade, pc.Intercept = cf.N, cf.Pearson, cf.PearsonP, cf.SlopePerDecade, cf.Intercept
 	pc.Spearman, pc.SpearmanP, pc.CILow, pc.CIHigh, pc.R2, pc.Bins = cf.Spearman, cf.SpearP, cf.CILow, cf.CIHigh, cf.R2, cf.Decades
 	if err != nil {
@@ -633,12 +633,12 @@ func (res *Results) longTail(cfg Config) {
 				res.Tail = append(res.Tail, TailRow{pre, kind, it.ds, it.concept, rank, it.count})
 			}
 		}
-		fit, err := scaling.FitPowerLaw(values, 200, 20)
+		fit, err := fitstats.FitPowerLaw(values, 200, 20)
 		lt.Fit = fit
 		if err != nil {
 			lt.FitErr = err.Error()
 		}
-		lt.Shares = scaling.ShareBelow(values, cfg.ShareBelow)
+		lt.Shares = fitstats.ShareBelow(values, cfg.ShareBelow)
 		lt.Sorted = make([]float64, len(values))
 		for i := range values {
 			lt.Sorted[i] = values[len(values)-1-i]
@@ -701,7 +701,7 @@ func (res *Results) crossDataset(cfg Config) {
 					}
 				}
 				row := CrossRow{Kind: kind, A: pres[i], B: pres[j], N: len(xa)}
-				row.Spearman, row.P, _ = scaling.Spearman(xa, xb)
+				row.Spearman, row.P, _ = fitstats.Spearman(xa, xb)
 				res.Cross = append(res.Cross, row)
 			}
 		}

@@ -4,13 +4,13 @@ import (
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/internal/report"
-	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 )
 
 // Bins outside the fit are drawn hollow; a model has one colour in every
 // figure; the legend has room above the data.
 func TestAccuracyPlotStyle(t *testing.T) {
-	bins := []scaling.Bin{{Hi: 0, N: 3, Mean: 10}, {Hi: 2, N: 3, Mean: 20, Used: true}, {Hi: 4, N: 3, Mean: 30, Used: true},
+	bins := []fitstats.Bin{{Hi: 0, N: 3, Mean: 10}, {Hi: 2, N: 3, Mean: 20, Used: true}, {Hi: 4, N: 3, Mean: 30, Used: true},
 		{Hi: 6, N: 0}, {Hi: 8, N: 2, Mean: 25}}
 	fits := []*Fit{
 		{Pretraining: "a", Model: "ViT-B-16", Prompt: "class", Kind: "matched", Mode: ModePaperBins, Bins: bins, SlopePerDecade: 11.5, Intercept: 10, Rho: 1},

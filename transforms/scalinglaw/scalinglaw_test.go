@@ -21,7 +21,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/tables"
-	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/fit/golden.json")
@@ -46,8 +46,8 @@ func fitAndWrite(t *testing.T, cfg Config) (*Results, error) {
 
 func defaultConfig(t *testing.T) Config {
 	t.Helper()
-	def := func(s string) scaling.Slice {
-		sl, err := scaling.ParseSlice(s)
+	def := func(s string) fitstats.Slice {
+		sl, err := fitstats.ParseSlice(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,8 +55,8 @@ func defaultConfig(t *testing.T) Config {
 	}
 	return Config{PaperDir: paperDir(t), Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts,
 		Datasets: paper.Datasets, Kinds: []paper.CountKind{paper.Matched, paper.Text, paper.Image}, Threshold: "0.7",
-		NBins: 12, DefaultSlice: def("1:-1"), Slices: map[string]scaling.Slice{"laion400m": def("2:-1"), "synthci30m": def("0:-4")},
-		Zeros: scaling.ZerosExclude, Bootstrap: 200, Seed: 1, TailK: 20, ShareBelow: []float64{10, 100},
+		NBins: 12, DefaultSlice: def("1:-1"), Slices: map[string]fitstats.Slice{"laion400m": def("2:-1"), "synthci30m": def("0:-4")},
+		Zeros: fitstats.ZerosExclude, Bootstrap: 200, Seed: 1, TailK: 20, ShareBelow: []float64{10, 100},
 		Aliases: map[string]map[string]string{"cifar10": {"plane": "airplane"}}}
 }
 

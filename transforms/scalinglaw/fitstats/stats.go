@@ -1,9 +1,9 @@
-// Package scaling fits zero-shot performance against concept frequency: the
+// Package fitstats holds the statistics of the fit: it fits zero-shot performance against concept frequency: the
 // study's binned log-linear procedure (arXiv 2404.04125), per-concept
 // regressions with bootstrap intervals, rank correlations, and a power-law
 // (Zipf) tail fit. It is plain Go over float64 slices; pipelines/fit reads
 // the inputs and writes the outputs.
-package scaling
+package fitstats
 
 import (
 	"errors"
@@ -18,11 +18,11 @@ import (
 // Errors returned for data a statistic cannot be computed on.
 var (
 	// ErrTooFew: fewer than 3 points (a correlation's p-value needs n-2 > 0).
-	ErrTooFew = errors.New("scaling: need at least 3 points")
+	ErrTooFew = errors.New("fitstats: need at least 3 points")
 	// ErrConstant: a variable has zero variance, so correlation is undefined.
-	ErrConstant = errors.New("scaling: constant data, correlation undefined")
+	ErrConstant = errors.New("fitstats: constant data, correlation undefined")
 	// ErrLength: x and y differ in length.
-	ErrLength = errors.New("scaling: x and y differ in length")
+	ErrLength = errors.New("fitstats: x and y differ in length")
 )
 
 func check(x, y []float64) error {

@@ -1,4 +1,4 @@
-package scaling_test
+package fitstats_test
 
 import (
 	"errors"
@@ -8,66 +8,66 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/conceptfreq/conceptfreq/transforms/scaling"
+	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
 func TestPearsonClosedForm(t *testing.T) {
 	x := []float64{1, 2, 3, 4, 5}
-	if r, p, err := scaling.Pearson(x, []float64{3, 5, 7, 9, 11}); err != nil || !near(r, 1, 1e-12) || p != 0 {
+	if r, p, err := fitstats.Pearson(x, []float64{3, 5, 7, 9, 11}); err != nil || !near(r, 1, 1e-12) || p != 0 {
 		t.Errorf("perfect line: got r=%v p=%v err=%v, want 1, 0", r, p, err)
 	}
-	if r, _, err := scaling.Pearson(x, []float64{10, 8, 6, 4, 2}); err != nil || !near(r, -1, 1e-12) {
+	if r, _, err := fitstats.Pearson(x, []float64{10, 8, 6, 4, 2}); err != nil || !near(r, -1, 1e-12) {
 		t.Errorf("perfect negative line: got r=%v err=%v", r, err)
 	}
 	// r = 0.8 on 5 points: t = 0.8*sqrt(3/0.36) = 2.3094, two-sided p (df 3) = 0.10408.
 	y := []float64{1, 3, 2, 5, 4}
-	r, p, err := scaling.Pearson(x, y)
+	r, p, err := fitstats.Pearson(x, y)
 	if err != nil || !near(r, 0.8, 1e-12) || !near(p, 0.1040880, 1e-6) {
 		t.Errorf("got r=%v p=%v err=%v, want 0.8, 0.1040880", r, p, err)
 	}
-	if _, _, err := scaling.Pearson(x, []float64{2, 2, 2, 2, 2}); !errors.Is(err, scaling.ErrConstant) {
+	if _, _, err := fitstats.Pearson(x, []float64{2, 2, 2, 2, 2}); !errors.Is(err, fitstats.ErrConstant) {
 		t.Errorf("constant: got %v, want ErrConstant", err)
 	}
-	if _, _, err := scaling.Pearson([]float64{1, 2}, []float64{1, 2}); !errors.Is(err, scaling.ErrTooFew) {
+	if _, _, err := fitstats.Pearson([]float64{1, 2}, []float64{1, 2}); !errors.Is(err, fitstats.ErrTooFew) {
 		t.Errorf("n=2: got %v, want ErrTooFew", err)
 	}
-	if _, _, err := scaling.Pearson([]float64{1, 2, 3}, []float64{1, 2}); !errors.Is(err, scaling.ErrLength) {
+	if _, _, err := fitstats.Pearson([]float64{1, 2, 3}, []float64{1, 2}); !errors.Is(err, fitstats.ErrLength) {
 		t.Errorf("lengths: got %v, want ErrLength", err)
 	}
 }
 
 func TestSpearmanTies(t *testing.T) {
-	if got := scaling.Ranks([]float64{10, 20, 20, 30, 10}); !reflect.DeepEqual(got, []float64{1.5, 3.5, 3.5, 5, 1.5}) {
+	if got := fitstats.Ranks([]float64{10, 20, 20, 30, 10}); !reflect.DeepEqual(got, []float64{1.5, 3.5, 3.5, 5, 1.5}) {
 		t.Errorf("ranks: got %v", got)
 	}
 	// Monotone but non-linear: rho = 1.
-	if rho, _, err := scaling.Spearman([]float64{1, 2, 3, 4}, []float64{1, 8, 27, 64}); err != nil || !near(rho, 1, 1e-12) {
+	if rho, _, err := fitstats.Spearman([]float64{1, 2, 3, 4}, []float64{1, 8, 27, 64}); err != nil || !near(rho, 1, 1e-12) {
 		t.Errorf("monotone: got %v %v", rho, err)
 	}
 	// With ties: scipy.stats.spearmanr([1,2,2,3],[1,2,3,4]) = 0.9486832980505138.
-	if rho, _, err := scaling.Spearman([]float64{1, 2, 2, 3}, []float64{1, 2, 3, 4}); err != nil || !near(rho, 0.9486832980505138, 1e-12) {
+	if rho, _, err := fitstats.Spearman([]float64{1, 2, 2, 3}, []float64{1, 2, 3, 4}); err != nil || !near(rho, 0.9486832980505138, 1e-12) {
 		t.Errorf("ties: got %v %v", rho, err)
 	}
 }
 
 func TestOLS(t *testing.T) {
-	l, err := scaling.OLS([]float64{0, 1, 2, 3}, []float64{1, 3, 5, 7})
+	l, err := fitstats.OLS([]float64{0, 1, 2, 3}, []float64{1, 3, 5, 7})
 	if err != nil || !near(l.Slope, 2, 1e-12) || !near(l.Intercept, 1, 1e-12) || !near(l.R2, 1, 1e-12) {
 		t.Errorf("got %+v %v", l, err)
 	}
-	l, err = scaling.OLS([]float64{0, 1, 2}, []float64{4, 4, 4})
+	l, err = fitstats.OLS([]float64{0, 1, 2}, []float64{4, 4, 4})
 	if err != nil || l.Slope != 0 || l.Intercept != 4 || l.R2 != 1 {
 		t.Errorf("constant y: got %+v %v", l, err)
 	}
-	if _, err := scaling.OLS([]float64{1, 1, 1}, []float64{1, 2, 3}); !errors.Is(err, scaling.ErrConstant) {
+	if _, err := fitstats.OLS([]float64{1, 1, 1}, []float64{1, 2, 3}); !errors.Is(err, fitstats.ErrConstant) {
 		t.Errorf("constant x: got %v", err)
 	}
 }
 
 func TestLinspaceDigitize(t *testing.T) {
-	e := scaling.Linspace(0, 11, 12)
+	e := fitstats.Linspace(0, 11, 12)
 	for i, v := range e {
 		if v != float64(i) {
 			t.Fatalf("linspace: got %v", e)
@@ -77,7 +77,7 @@ func TestLinspaceDigitize(t *testing.T) {
 		v    float64
 		want int
 	}{{-1, 0}, {0, 0}, {0.5, 1}, {1, 1}, {1.0000001, 2}, {11, 11}, {12, 12}} {
-		if got := scaling.DigitizeRight(tt.v, e); got != tt.want {
+		if got := fitstats.DigitizeRight(tt.v, e); got != tt.want {
 			t.Errorf("digitize(%v) = %d, want %d", tt.v, got, tt.want)
 		}
 	}
@@ -88,7 +88,7 @@ func TestSlices(t *testing.T) {
 		s      string
 		lo, hi int
 	}{{"1:-1", 1, 11}, {"2:-1", 2, 11}, {"0:-4", 0, 8}, {"[1:]", 1, 12}, {":", 0, 12}, {"5:2", 5, 5}} {
-		s, err := scaling.ParseSlice(tt.s)
+		s, err := fitstats.ParseSlice(tt.s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestSlices(t *testing.T) {
 			t.Errorf("%s: got [%d,%d), want [%d,%d)", tt.s, lo, hi, tt.lo, tt.hi)
 		}
 	}
-	if _, err := scaling.ParseSlice("1-1"); err == nil || !strings.Contains(err.Error(), `bin slice "1-1": want start:end`) {
+	if _, err := fitstats.ParseSlice("1-1"); err == nil || !strings.Contains(err.Error(), `bin slice "1-1": want start:end`) {
 		t.Errorf("bad slice: got %v", err)
 	}
 }
@@ -109,8 +109,8 @@ func TestPaperBinsPerfectLine(t *testing.T) {
 		counts = append(counts, math.Exp(float64(i)))
 		metric = append(metric, 5*float64(i))
 	}
-	s, _ := scaling.ParseSlice("1:-1")
-	f, err := scaling.PaperBins(counts, metric, 12, s)
+	s, _ := fitstats.ParseSlice("1:-1")
+	f, err := fitstats.PaperBins(counts, metric, 12, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestPaperBinsPerfectLine(t *testing.T) {
 		}
 	}
 	// Zero counts become 1.
-	f, err = scaling.PaperBins([]float64{0, 1, math.E, math.E * math.E}, []float64{1, 3, 2, 3}, 3, scaling.Slice{})
+	f, err = fitstats.PaperBins([]float64{0, 1, math.E, math.E * math.E}, []float64{1, 3, 2, 3}, 3, fitstats.Slice{})
 	if err != nil || f.Bins[0].N != 2 || f.Bins[0].Mean != 2 {
 		t.Errorf("zeros: got %+v %v", f.Bins, err)
 	}
@@ -138,12 +138,12 @@ func TestPerConceptBootstrapDeterminism(t *testing.T) {
 	}
 	counts = append(counts, 0)
 	metric = append(metric, 99)
-	a, err := scaling.PerConcept(counts, metric, scaling.ZerosExclude, 500, 1)
+	a, err := fitstats.PerConcept(counts, metric, fitstats.ZerosExclude, 500, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := scaling.PerConcept(counts, metric, scaling.ZerosExclude, 500, 1)
-	c, _ := scaling.PerConcept(counts, metric, scaling.ZerosExclude, 500, 2)
+	b, _ := fitstats.PerConcept(counts, metric, fitstats.ZerosExclude, 500, 1)
+	c, _ := fitstats.PerConcept(counts, metric, fitstats.ZerosExclude, 500, 2)
 	if a.CILow != b.CILow || a.CIHigh != b.CIHigh {
 		t.Errorf("same seed, different intervals: %v %v", a, b)
 	}
@@ -153,7 +153,7 @@ func TestPerConceptBootstrapDeterminism(t *testing.T) {
 	if a.N != 200 || !(a.CILow < a.SlopePerDecade && a.SlopePerDecade < a.CIHigh) || !near(a.SlopePerDecade, 3, 0.5) {
 		t.Errorf("got n=%d slope=%v CI [%v, %v]", a.N, a.SlopePerDecade, a.CILow, a.CIHigh)
 	}
-	p, _ := scaling.PerConcept(counts, metric, scaling.ZerosPlusOne, 0, 1)
+	p, _ := fitstats.PerConcept(counts, metric, fitstats.ZerosPlusOne, 0, 1)
 	if p.N != 201 || !math.IsNaN(p.CILow) {
 		t.Errorf("plus1: got n=%d CI %v", p.N, p.CILow)
 	}
@@ -179,17 +179,17 @@ func TestPowerLaw(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		xs = append(xs, float64(1+rng.IntN(9)))
 	}
-	f, err := scaling.FitPowerLaw(xs, 0, 50)
+	f, err := fitstats.FitPowerLaw(xs, 0, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !near(f.Alpha, 2.5, 0.05) || f.XMin < 8 || f.XMin > 14 {
 		t.Errorf("got alpha %v xmin %v (ks %v), want ≈2.5 and ≈10", f.Alpha, f.XMin, f.KS)
 	}
-	if got := scaling.ShareBelow([]float64{0, 1, 5, 10, 100}, []float64{1, 10, 1000}); !reflect.DeepEqual(got, []float64{0.2, 0.6, 1}) {
+	if got := fitstats.ShareBelow([]float64{0, 1, 5, 10, 100}, []float64{1, 10, 1000}); !reflect.DeepEqual(got, []float64{0.2, 0.6, 1}) {
 		t.Errorf("share below: got %v", got)
 	}
-	if _, err := scaling.FitPowerLaw([]float64{1, 2}, 10, 2); !errors.Is(err, scaling.ErrTooFew) {
+	if _, err := fitstats.FitPowerLaw([]float64{1, 2}, 10, 2); !errors.Is(err, fitstats.ErrTooFew) {
 		t.Errorf("two points: got %v", err)
 	}
 }

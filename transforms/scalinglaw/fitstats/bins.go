@@ -1,4 +1,4 @@
-package scaling
+package fitstats
 
 import (
 	"fmt"
@@ -18,18 +18,18 @@ type Slice struct {
 func ParseSlice(s string) (Slice, error) {
 	a, b, ok := strings.Cut(strings.Trim(strings.TrimSpace(s), "[]"), ":")
 	if !ok {
-		return Slice{}, fmt.Errorf("scaling: bin slice %q: want start:end", s)
+		return Slice{}, fmt.Errorf("fitstats: bin slice %q: want start:end", s)
 	}
 	var out Slice
 	var err error
 	if a != "" {
 		if out.Start, err = strconv.Atoi(a); err != nil {
-			return Slice{}, fmt.Errorf("scaling: bin slice %q: %v", s, err)
+			return Slice{}, fmt.Errorf("fitstats: bin slice %q: %v", s, err)
 		}
 	}
 	if b != "" {
 		if out.End, err = strconv.Atoi(b); err != nil {
-			return Slice{}, fmt.Errorf("scaling: bin slice %q: %v", s, err)
+			return Slice{}, fmt.Errorf("fitstats: bin slice %q: %v", s, err)
 		}
 		out.HasEnd = true
 	}

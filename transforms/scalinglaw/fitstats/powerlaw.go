@@ -1,4 +1,4 @@
-package scaling
+package fitstats
 
 import (
 	"fmt"
