@@ -85,6 +85,8 @@ type Matcher struct {
 	// lex maps every lower-case token whose lemma is a concept word to
 	// that lemma's ID; any other token is -1 without a lemmatiser call.
 	lex *lexicon
+	// tagger is the POS tagger, with POSNouns.
+	tagger *posTagger
 }
 
 // NewMatcher compiles a vocabulary for matching.
@@ -168,7 +170,8 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 	}
 	m.firstOff = append(m.firstOff, int32(len(m.first)))
 	if pos == POSNouns {
-		if _, err := fastTagger(); err != nil {
+		var err error
+		if m.tagger, err = fastTagger(); err != nil {
 			return nil, err
 		}
 	}
@@ -382,7 +385,7 @@ func (m *Matcher) appendMatch(dst []int, c int32) []int {
 func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 	seq := sc.seq[:0]
 	if m.pos == POSNouns {
-		ft, _ := fastTagger() // error already surfaced by NewMatcher
+		ft := m.tagger
 		if sc.tag == nil {
 			sc.tag = &tagScratch{}
 		}
@@ -487,26 +490,16 @@ func tokenLexicon(lem *Lemmatizer, ids map[string]int32) (*lexicon, error) {
 
 func isNounTag(tag string) bool { return strings.HasPrefix(tag, "NN") }
 
-var (
-	posOnce  sync.Once
-	posM     *prose.Model
-	posPanic any
-)
-
 // posModel loads prose's English tagger once per process (without its
 // entity extractor, which prose.ModelFromData would load too: a document
 // made without extraction carries a tagger-only model).
-func posModel() (*prose.Model, error) {
-	posOnce.Do(func() {
-		defer func() { posPanic = recover() }()
-		doc, err := prose.NewDocument("", prose.WithSegmentation(false), prose.WithExtraction(false))
-		if err != nil {
-			panic(err)
-		}
-		posM = doc.Model
-	})
-	if posPanic != nil || posM == nil {
-		return nil, fmt.Errorf("caption: loading prose POS model: %v", posPanic)
+var posModel = sync.OnceValues(func() (*prose.Model, error) {
+	doc, err := prose.NewDocument("", prose.WithSegmentation(false), prose.WithExtraction(false))
+	if err != nil {
+		return nil, fmt.Errorf("caption: loading prose POS model: %w", err)
 	}
-	return posM, nil
-}
+	if doc.Model == nil {
+		return nil, fmt.Errorf("caption: loading prose POS model: no model")
+	}
+	return doc.Model, nil
+})

@@ -43,6 +43,8 @@ import (
 // Captions holding a token that might be one of prose's emoticons (its
 // list is private) are tagged by prose itself.
 type posTagger struct {
+	// emo asks prose itself about tokens that might be its emoticons.
+	emo     *emoticonProbe
 	classes []string
 	nc      int
 	tagMap  map[string]string
@@ -110,11 +112,9 @@ const (
 	ctxP2        // "i+2 word"
 )
 
-var (
-	fastTaggerOnce sync.Once
-	fastTaggerM    *posTagger
-	fastTaggerErr  error
-)
+// fastTagger loads the tagger once per process; it is read-only after
+// that (but for its emoticon probe's cache, which locks).
+var fastTagger = sync.OnceValues(loadPOSTagger)
 
 // Preload starts loading what rule and pos need beyond the lemmatiser
 // (the part-of-speech tagger and prose's model, about half a second of
@@ -124,14 +124,6 @@ func Preload(rule Rule, pos POS) {
 	if rule == Study || pos == POSNouns {
 		go fastTagger()
 	}
-}
-
-// fastTagger loads the model once per process.
-func fastTagger() (*posTagger, error) {
-	fastTaggerOnce.Do(func() {
-		fastTaggerM, fastTaggerErr = loadPOSTagger()
-	})
-	return fastTaggerM, fastTaggerErr
 }
 
 func decodeAsset(name string, v any) error {
@@ -147,8 +139,14 @@ func decodeAsset(name string, v any) error {
 
 func loadPOSTagger() (*posTagger, error) {
 	// prose's own tagger is needed too, for the few tokens that might be
-	// one of its emoticons (notEmoticon): load it meanwhile, on another core.
-	go posModel()
+	// one of its emoticons (emoticonProbe): load it meanwhile, on another core.
+	proseDone := make(chan struct{})
+	var proseModel *prose.Model
+	var proseErr error
+	go func() {
+		proseModel, proseErr = posModel()
+		close(proseDone)
+	}()
 	t := &posTagger{}
 	var weights map[string]map[string]float64
 	if err := decodeAsset("classes.gob", &t.classes); err != nil {
@@ -197,6 +195,11 @@ func loadPOSTagger() (*posTagger, error) {
 		return nil, err
 	}
 	t.toHugePages()
+	<-proseDone
+	if proseErr != nil {
+		return nil, proseErr
+	}
+	t.emo = &emoticonProbe{model: proseModel}
 	return t, nil
 }
 
@@ -573,7 +576,7 @@ func (t *posTagger) info(sc *tagScratch, j int) int32 {
 // are computed (need is marked with the latter); the others are "".
 func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []string, ok bool) {
 	for _, w := range words {
-		if maybeEmoticon(w) && !notEmoticon(w) {
+		if maybeEmoticon(w) && !t.emo.not(w) {
 			return nil, false
 		}
 	}
@@ -748,7 +751,7 @@ func (t *posTagger) tagCaption(text string, sc *tagScratch) (words, tags []strin
 // every tag is computed).
 func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i int, word string) bool) (words, tags []string, asked bool) {
 	if sc.tok == nil {
-		sc.tok = &proseTok{}
+		sc.tok = &proseTok{emo: t.emo}
 	}
 	if sc.tok.tokenize(text) {
 		var need []bool
@@ -778,14 +781,7 @@ func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i 
 		}
 	}
 	// A possible emoticon: prose itself.
-	model, err := posModel()
-	if err != nil {
-		return nil, nil, false
-	}
-	full, err := prose.NewDocument(text, prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
-	if err != nil {
-		return nil, nil, false
-	}
+	full := proseDocument(text, t.emo.model)
 	words, tags = sc.tok.words[:0], sc.tags[:0]
 	for _, tk := range full.Tokens() {
 		words = append(words, tk.Text)

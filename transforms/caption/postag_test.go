@@ -188,7 +188,7 @@ func TestNormEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	words := []string{"", "a", "-", "-abc", "a-b", "1-2", "1999", "+123", "-123", "+-12", "12345", "7up", "Éclair", "ÀB", "İstanbul", "HELLO", "Hello", "x"}
-	tok := &proseTok{}
+	tok := &proseTok{emo: ft.emo}
 	for _, c := range laionCaptions(t) {
 		if tok.tokenize(c) {
 			words = append(words, tok.words...)

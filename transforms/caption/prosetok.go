@@ -1,6 +1,7 @@
 package caption
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"unicode"
@@ -20,6 +21,7 @@ import (
 // check against its private emoticon list might be on it: the caller then
 // asks prose.
 type proseTok struct {
+	emo        *emoticonProbe // prose's verdicts on possible emoticons
 	words      []string
 	spanOf     []int
 	spans      []string
@@ -122,7 +124,7 @@ func (pt *proseTok) split(token string, span int) bool {
 	pt.suffs = pt.suffs[:0]
 	last := 0
 	for token != "" && utf8.RuneCountInString(token) != last {
-		if maybeEmoticon(token) && !notEmoticon(token) {
+		if maybeEmoticon(token) && !pt.emo.not(token) {
 			return false
 		}
 		if isProseSpecial(token) {
@@ -293,37 +295,33 @@ func (pt *proseTok) repeats() bool {
 	return false
 }
 
-// notEmoticons caches, per candidate token, whether prose proves it is not
-// one of its emoticons. It is bounded: a crawl's unique tokens must not
-// grow it without end.
-var notEmoticons struct {
-	sync.Mutex
-	m map[string]bool
+// emoticonProbe asks prose's own tokenizer and tagger whether a token
+// that might be one of prose's (private) emoticons is one, and caches the
+// answers. It belongs to the fast tagger (one per process, shared by its
+// goroutines, hence the lock); the cache is bounded: a crawl's unique
+// tokens must not grow it without end.
+type emoticonProbe struct {
+	model *prose.Model
+	mu    sync.Mutex
+	m     map[string]bool
 }
 
 const maxNotEmoticons = 1 << 16
 
-// notEmoticon reports whether prose's own behaviour proves tok is not on
-// its emoticon list: prose keeps an emoticon whole and always tags it SYM,
-// so a candidate it splits, or tags otherwise in some context, is not one.
-// (A candidate kept whole and tagged SYM in both probes stays a candidate.)
-func notEmoticon(tok string) bool {
-	notEmoticons.Lock()
-	v, ok := notEmoticons.m[tok]
-	notEmoticons.Unlock()
+// not reports whether prose's own behaviour proves tok is not on its
+// emoticon list: prose keeps an emoticon whole and always tags it SYM, so a
+// candidate it splits, or tags otherwise in some context, is not one. (A
+// candidate kept whole and tagged SYM in both probes stays a candidate.)
+func (e *emoticonProbe) not(tok string) bool {
+	e.mu.Lock()
+	v, ok := e.m[tok]
+	e.mu.Unlock()
 	if ok {
 		return v
 	}
-	model, err := posModel()
-	if err != nil {
-		return false
-	}
 	not := false
 	for _, text := range []string{"the " + tok + " is", tok} {
-		doc, err := prose.NewDocument(text, prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
-		if err != nil {
-			return false
-		}
+		doc := proseDocument(text, e.model)
 		toks := doc.Tokens()
 		whole := false
 		for _, tk := range toks {
@@ -338,11 +336,24 @@ func notEmoticon(tok string) bool {
 			not = true
 		}
 	}
-	notEmoticons.Lock()
-	if notEmoticons.m == nil || len(notEmoticons.m) >= maxNotEmoticons {
-		notEmoticons.m = map[string]bool{}
+	e.mu.Lock()
+	if e.m == nil || len(e.m) >= maxNotEmoticons {
+		e.m = map[string]bool{}
 	}
-	notEmoticons.m[strings.Clone(tok)] = not
-	notEmoticons.Unlock()
+	e.m[strings.Clone(tok)] = not
+	e.mu.Unlock()
 	return not
+}
+
+// proseDocument runs prose's tokenizer and tagger (no segmentation, no
+// entities) over text with model. prose v2's NewDocument has no error path
+// (its pipeline error is never set): a non-nil one would be a changed
+// prose, which the tagger's tests against prose would catch; it panics
+// rather than tag a caption wrongly.
+func proseDocument(text string, model *prose.Model) *prose.Document {
+	doc, err := prose.NewDocument(text, prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
+	if err != nil {
+		panic(fmt.Sprintf("caption: prose's NewDocument returned an error it never returns: %v", err))
+	}
+	return doc
 }

@@ -48,6 +48,8 @@ type StudyMatcher struct {
 	// their key's piece ID (maxLexValue: their key is no piece); any other
 	// token is its own lemma.
 	common *lexicon
+	// tagger is the POS tagger the noun index needs.
+	tagger *posTagger
 }
 
 type pieceOf struct {
@@ -155,7 +157,8 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 			}
 		}
 	}
-	if _, err := fastTagger(); err != nil {
+	var err error
+	if m.tagger, err = fastTagger(); err != nil {
 		return nil, err
 	}
 	words, err := DictionaryWords()
@@ -310,7 +313,7 @@ func (sc *StudyScratch) addID(id int32) {
 func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) {
 	clear(sc.keys)
 	sc.ids = sc.ids[:0]
-	ft, _ := fastTagger() // error surfaced by NewStudyMatcher
+	ft := m.tagger
 	if sc.tag == nil {
 		sc.tag = &tagScratch{}
 	}
