@@ -213,9 +213,15 @@ func run(ctx context.Context) error {
 		}
 	}
 	if *state != "" && !dryRun {
-		if cfg, err = cfg.WithState(ctx, *state); err != nil {
+		cfg.StateDir = *state
+		if cfg, err = cfg.WithState(ctx); err != nil {
 			return err
 		}
+	}
+	prog := count.NewProgress()
+	defer prog.Release()
+	if !dryRun && runners.Name() != "dataflow" {
+		cfg.ProgressID = prog.ID // found by this process's workers (prism, direct)
 	}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, start)
@@ -233,11 +239,12 @@ func run(ctx context.Context) error {
 	stopProgress := func() {}
 	if *progress && shardsTotal > 0 {
 		stop, done := make(chan struct{}), make(chan struct{})
+		ticker := time.NewTicker(300 * time.Millisecond)
 		go func() {
-			count.ReportProgress(os.Stderr, shardsTotal, 300*time.Millisecond, stop)
+			prog.Report(os.Stderr, shardsTotal, ticker.C, stop)
 			close(done)
 		}()
-		stopProgress = func() { close(stop); <-done }
+		stopProgress = func() { close(stop); <-done; ticker.Stop() }
 	}
 	_, err = runners.Run(ctx, p)
 	stopProgress()

@@ -83,8 +83,8 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 	}
 	fmt.Fprintf(w, "conceptfreq count: %s; %s read, %s with a caption, %s rejected\n",
 		shards, report.Plural(rs.SamplesRead, "sample"), report.Thousands(rs.SamplesWithCaption), report.Thousands(rs.SampleRejects))
-	if rs.Config.State != "" {
-		fmt.Fprintf(w, "state %s: %s reused, %d processed\n", rs.Config.State, report.Plural(rs.ShardsReused, "shard"), rs.ShardsProcessed)
+	if rs.Config.PartialsDir != "" {
+		fmt.Fprintf(w, "state %s: %s reused, %d processed\n", rs.Config.PartialsDir, report.Plural(rs.ShardsReused, "shard"), rs.ShardsProcessed)
 	}
 	if len(rs.Rejects) > 0 {
 		reasons := make([]string, 0, len(rs.Rejects))

@@ -72,8 +72,8 @@ func runJob(t *testing.T, runner string, cfg count.Config) *result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.State != "" { // the --state directory; WithState picks the fingerprint folder
-		if resolved, err = resolved.WithState(ctx, cfg.State); err != nil {
+	if cfg.StateDir != "" { // WithState picks the fingerprint folder in it
+		if resolved, err = resolved.WithState(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

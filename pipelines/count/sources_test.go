@@ -121,8 +121,8 @@ func TestSourcesConformance(t *testing.T) {
 			res := runJob(t, "", count.Config{Inputs: inputs, Output: out}.WithVocabulary(v))
 			// --state on the same backend: partials written, then reused.
 			state := root + "/state"
-			s1 := runJob(t, "", count.Config{Inputs: inputs, Output: root + "/out-state-1", State: state}.WithVocabulary(v))
-			s2 := runJob(t, "", count.Config{Inputs: inputs, Output: root + "/out-state-2", State: state}.WithVocabulary(v))
+			s1 := runJob(t, "", count.Config{Inputs: inputs, Output: root + "/out-state-1", StateDir: state}.WithVocabulary(v))
+			s2 := runJob(t, "", count.Config{Inputs: inputs, Output: root + "/out-state-2", StateDir: state}.WithVocabulary(v))
 			reuse(t, s1, 0, 4)
 			reuse(t, s2, 4, 0)
 			sameOutputs(t, be.name+": --state, processed", s1, res)

@@ -73,7 +73,7 @@ func TestStateIncremental(t *testing.T) {
 	run := func(inputs []string, withState bool, vocab *caption.Vocabulary) *result {
 		cfg := count.Config{Inputs: inputs}.WithVocabulary(vocab)
 		if withState {
-			cfg.State = state
+			cfg.StateDir = state
 		}
 		return runJob(t, "", cfg)
 	}
@@ -128,7 +128,7 @@ func TestStateIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	reuse(t, run(all, true, other), 0, 6)
-	phrase := count.Config{Inputs: all, Rule: caption.Phrase, State: state}.WithVocabulary(v)
+	phrase := count.Config{Inputs: all, Rule: caption.Phrase, StateDir: state}.WithVocabulary(v)
 	reuse(t, runJob(t, "", phrase), 0, 6)
 }
 
@@ -193,7 +193,7 @@ func TestStateWithImageTagging(t *testing.T) {
 	job := func(withState bool) *result {
 		cfg := count.Config{Inputs: []string{dir + "/*.tar"}, Image: ic, EmitSamples: true}.WithVocabulary(colourVocab(t))
 		if withState {
-			cfg.State = state
+			cfg.StateDir = state
 		}
 		return runJob(t, "", cfg)
 	}
@@ -249,7 +249,7 @@ func TestStateOnRealShards(t *testing.T) {
 	run := func(inputs []string, withState bool) *result {
 		cfg := count.Config{Inputs: inputs}.WithVocabulary(v)
 		if withState {
-			cfg.State = state
+			cfg.StateDir = state
 		}
 		return runJob(t, "", cfg)
 	}

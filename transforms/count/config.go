@@ -31,7 +31,14 @@ type Config struct {
 	CaptionColumn    string // Parquet caption column (default auto-detected)
 	EmitSamples      bool
 	Image            imagetag.Config
-	State            string // with --state: the fingerprint folder of kept per-shard partials (WithState)
+	// StateDir is the --state directory the user asked for; PartialsDir,
+	// set by WithState, the folder of this configuration's fingerprint in
+	// it, where the per-shard partials are kept.
+	StateDir    string
+	PartialsDir string
+	// ProgressID names the launcher's Progress (NewProgress), for workers
+	// in its process; it changes no count and is not recorded.
+	ProgressID string
 }
 
 // WithVocabulary returns c with the vocabulary's concepts, source and hash.
@@ -103,7 +110,7 @@ type RunConfig struct {
 	CaptionColumn    string           `json:"caption_column"`
 	Runner           string           `json:"runner"`
 	EmitSamples      bool             `json:"emit_samples"`
-	State            string           `json:"state,omitempty"` // --state fingerprint folder
+	PartialsDir      string           `json:"state,omitempty"` // --state: the fingerprint folder of the partials
 	Image            *imagetag.Record `json:"image,omitempty"`
 }
 
@@ -124,7 +131,7 @@ func (c Config) Record(runner string) RunConfig {
 		CaptionColumn:    c.CaptionColumn,
 		Runner:           runner,
 		EmitSamples:      c.EmitSamples,
-		State:            c.State,
+		PartialsDir:      c.PartialsDir,
 	}
 	rc.Image = c.Image.Record()
 	return rc

@@ -160,9 +160,9 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 	out := sink.out
 	var keep *partial
 	var partialAt string
-	if f.Config.State != "" {
+	if f.Config.PartialsDir != "" {
 		if id, err := f.fs.Identity(ctx, path); err == nil {
-			partialAt = partialPath(f.Config.State, id)
+			partialAt = partialPath(f.Config.PartialsDir, id)
 			if b, err := f.fs.ReadAll(ctx, partialAt); err == nil {
 				res.stats, res.err = f.reuse(partialAt, b, sink)
 				res.reused = true
@@ -188,7 +188,7 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 		res.err = err
 		return
 	}
-	if f.Config.State != "" && proc.Image != nil {
+	if f.Config.PartialsDir != "" && proc.Image != nil {
 		// With --state a shard's partial must hold all of its own rows:
 		// tag its queued images now, never in a batch shared with the
 		// next shard.
@@ -264,9 +264,7 @@ func (f *countShardFn) account(ctx context.Context, st concept.Stats) {
 	for reason, n := range st.Rejects {
 		beam.NewCounter("count", "rejects_"+reason).Inc(ctx, n)
 	}
-	Progress.Shards.Add(1)
-	Progress.Samples.Add(st.SamplesRead)
-	Progress.Rejects.Add(st.SamplesRead - st.SamplesWithCaption)
+	progressFor(f.Config.ProgressID).add(st.SamplesRead, st.SamplesRead-st.SamplesWithCaption)
 	f.samplesRead.Inc(ctx, st.SamplesRead)
 	f.samplesCounted.Inc(ctx, st.SamplesWithCaption)
 	f.samplesRejected.Inc(ctx, st.SamplesRead-st.SamplesWithCaption)

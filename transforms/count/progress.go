@@ -1,18 +1,63 @@
 package count
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/conceptfreq/conceptfreq/internal/report"
 )
 
-// Progress counts what the workers of this process have done, for a local
-// run's progress line (on Dataflow the same figures are Beam metrics).
-var Progress struct {
+// Progress counts what the workers of one run have done, for a local run's
+// progress line (on Dataflow the same figures are Beam metrics). The
+// launcher makes one (NewProgress) and puts its ID in the Config; a worker
+// of the same process finds it by that ID, a worker in another process
+// finds none and counts only Beam's metrics.
+type Progress struct {
+	ID                       string
 	Shards, Samples, Rejects atomic.Int64
+}
+
+// progressByID holds the Progress values of the runs of this process, so
+// that a DoFn (a deserialised copy of its Config) finds its run's.
+var progressByID sync.Map
+
+// NewProgress makes a run's Progress; Release it when the run ends.
+func NewProgress() *Progress {
+	var b [8]byte
+	rand.Read(b[:])
+	p := &Progress{ID: hex.EncodeToString(b[:])}
+	progressByID.Store(p.ID, p)
+	return p
+}
+
+// Release forgets p: workers of its run no longer find it.
+func (p *Progress) Release() { progressByID.Delete(p.ID) }
+
+// progressFor returns the Progress of the run with that ID, or nil.
+func progressFor(id string) *Progress {
+	if id == "" {
+		return nil
+	}
+	if p, ok := progressByID.Load(id); ok {
+		return p.(*Progress)
+	}
+	return nil
+}
+
+// add counts one finished shard (nil-safe: a worker without its run's
+// Progress counts nothing here).
+func (p *Progress) add(samples, rejects int64) {
+	if p == nil {
+		return
+	}
+	p.Shards.Add(1)
+	p.Samples.Add(samples)
+	p.Rejects.Add(rejects)
 }
 
 // ProgressLine formats one progress line: shards done of total, samples,
@@ -33,25 +78,23 @@ func ProgressLine(shards, total, samples, rejects int64, elapsed time.Duration) 
 	} else if total > 0 && shards >= total {
 		eta = "0s"
 	}
-	return fmt.Sprintf("%d/%d shards, %s samples, %s samples/s, %s rejects, ETA %s",
-		shards, total, report.Thousands(samples), report.Thousands(int64(rate)), report.Thousands(rejects), eta)
+	return fmt.Sprintf("%d/%d shards, %s samples, %s samples/s, %s, ETA %s",
+		shards, total, report.Thousands(samples), report.Thousands(int64(rate)), report.Plural(rejects, "reject"), eta)
 }
 
-// ReportProgress writes a progress line to w every interval (rewriting the
-// line in place) until stop is closed, then a final line and a newline.
-func ReportProgress(w io.Writer, total int64, interval time.Duration, stop <-chan struct{}) {
+// Report writes p's progress line to w at every tick (rewriting the line
+// in place) until stop is closed, then a final line and a newline.
+func (p *Progress) Report(w io.Writer, total int64, ticks <-chan time.Time, stop <-chan struct{}) {
 	start := time.Now()
 	line := func() string {
-		return ProgressLine(Progress.Shards.Load(), total, Progress.Samples.Load(), Progress.Rejects.Load(), time.Since(start))
+		return ProgressLine(p.Shards.Load(), total, p.Samples.Load(), p.Rejects.Load(), time.Since(start))
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			fmt.Fprintf(w, "\r%s\033[K\n", line())
 			return
-		case <-t.C:
+		case <-ticks:
 			fmt.Fprintf(w, "\r%s\033[K", line())
 		}
 	}

@@ -43,19 +43,23 @@ func TestProgress(t *testing.T) {
 	if got := ProgressLine(0, 3, 0, 0, 0); !strings.HasSuffix(got, "ETA ?") {
 		t.Errorf("no shard done yet: got %q", got)
 	}
-	Progress.Shards.Store(2)
-	Progress.Samples.Store(100)
-	Progress.Rejects.Store(1)
-	defer func() { Progress.Shards.Store(0); Progress.Samples.Store(0); Progress.Rejects.Store(0) }()
+	p := NewProgress()
+	defer p.Release()
+	if progressFor(p.ID) != p || progressFor("another run") != nil {
+		t.Fatal("a run's workers do not find its Progress by ID, or find another's")
+	}
+	progressFor(p.ID).add(60, 1)
+	progressFor(p.ID).add(40, 0)
+	progressFor("").add(1000, 1000) // a worker of another process: counted nowhere
 	var b bytes.Buffer
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { ReportProgress(&b, 2, time.Millisecond, stop); close(done) }()
-	time.Sleep(20 * time.Millisecond)
+	ticks, stop, done := make(chan time.Time), make(chan struct{}), make(chan struct{})
+	go func() { p.Report(&b, 2, ticks, stop); close(done) }()
+	ticks <- time.Now()
+	ticks <- time.Now()
 	close(stop)
 	<-done
 	out := b.String()
-	if !strings.HasSuffix(out, "\033[K\n") || !strings.Contains(out, "\r2/2 shards, 100 samples") || strings.Count(out, "\n") != 1 {
+	if !strings.HasSuffix(out, "\033[K\n") || strings.Count(out, "\r2/2 shards, 100 samples") != 3 || !strings.Contains(out, "1 reject,") || strings.Count(out, "\n") != 1 {
 		t.Errorf("progress output %q: want lines rewritten in place and one final newline", out)
 	}
 }

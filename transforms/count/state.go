@@ -39,7 +39,7 @@ const PartialVersion = 1
 // (path, size, time) of the saved scores' run_stats.json.
 func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
 	rc := c.Record("")
-	rc.Inputs, rc.Runner, rc.State = nil, "", ""
+	rc.Inputs, rc.Runner, rc.PartialsDir = nil, "", ""
 	doc := struct {
 		Version int               `json:"partial_version"`
 		Record  RunConfig         `json:"config"`
@@ -115,16 +115,18 @@ func decodePartial(b []byte) (*partial, error) {
 	return &p, nil
 }
 
-// WithState returns c keeping per-shard partials under dir (local or
-// gs://), in the folder of c's fingerprint, and writes fingerprint.json
-// there to say what the folder stands for. c must be resolved.
-func (c Config) WithState(ctx context.Context, dir string) (Config, error) {
+// WithState returns c keeping per-shard partials under c.StateDir (local
+// or gs://), in the folder of c's fingerprint (PartialsDir), and writes
+// fingerprint.json there to say what the folder stands for. c must be
+// resolved.
+func (c Config) WithState(ctx context.Context) (Config, error) {
+	dir := c.StateDir
 	fp, doc, err := c.Fingerprint(ctx)
 	if err != nil {
 		return c, err
 	}
-	c.State = files.Join(dir, fp)
-	if err := files.WriteAtomic(ctx, files.Join(c.State, "fingerprint.json"), func(w io.Writer) error {
+	c.PartialsDir = files.Join(dir, fp)
+	if err := files.WriteAtomic(ctx, files.Join(c.PartialsDir, "fingerprint.json"), func(w io.Writer) error {
 		_, err := w.Write(doc)
 		return err
 	}); err != nil {
