@@ -10,38 +10,39 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 )
 
 // CheckOutput checks --output before a run writes into it (see
-// files.CheckOutput) and that it can be written (files.Probe), with an
+// beamfs.CheckOutput) and that it can be written (beamfs.Probe), with an
 // error that names the flags.
 func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
-	err := files.CheckOutput(ctx, dir, overwrite)
+	err := beamfs.CheckOutput(ctx, dir, overwrite)
 	switch {
 	case err == nil:
-	case errors.Is(err, files.ErrNotEmpty):
+	case errors.Is(err, beamfs.ErrNotEmpty):
 		return fmt.Errorf("--output: %w; pass --overwrite to replace its outputs", err)
 	default:
 		return fmt.Errorf("--output: %w", err)
 	}
-	if err := files.Probe(ctx, dir); err != nil {
+	if err := beamfs.Probe(ctx, dir); err != nil {
 		return fmt.Errorf("--output: %w", err)
 	}
 	return nil
 }
 
-// ClaimOutput takes --output for this run (files.Claim), then checks it
+// ClaimOutput takes --output for this run (beamfs.Claim), then checks it
 // (CheckOutput) and removes an earlier run's completion marker (marker,
 // e.g. run_stats.json, written last), so outputs of an interrupted run
 // never look complete. Call release when the run ends.
 func ClaimOutput(ctx context.Context, dir string, overwrite bool, marker string) (release func(), err error) {
-	if files.IsLocal(dir) {
+	if paths.IsLocal(dir) {
 		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 			return nil, fmt.Errorf("--output %s is a file, not a directory", dir)
 		}
 	}
-	release, err = files.Claim(ctx, dir)
+	release, err = beamfs.Claim(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("--output: %w", err)
 	}
@@ -50,7 +51,7 @@ func ClaimOutput(ctx context.Context, dir string, overwrite bool, marker string)
 		return nil, err
 	}
 	if marker != "" {
-		if err := files.Remove(ctx, files.Join(dir, marker)); err != nil {
+		if err := beamfs.Remove(ctx, paths.Join(dir, marker)); err != nil {
 			release()
 			return nil, fmt.Errorf("--output: %w", err)
 		}
@@ -69,9 +70,9 @@ func FirstLine(err error) string {
 }
 
 // internalPrefix matches the package names conceptfreq's libraries put in
-// front of their errors ("files: ", "caption: "), at the start of a message
+// front of their errors ("beamfs: ", "caption: "), at the start of a message
 // or after another's colon: they name Go packages, not anything a user has.
-var internalPrefix = regexp.MustCompile(`(^|: )(?:count|concept|imagetag|files|caption|captionpq|scalinglaw|fitstats|tables|paper|shard|wds|clip|ort|preprocess|tagging|zeroshot|runners|synth|cli): `)
+var internalPrefix = regexp.MustCompile(`(^|: )(?:count|concept|imagetag|beamfs|paths|files|caption|captionpq|scalinglaw|fitstats|tables|paper|shard|wds|clip|ort|preprocess|tagging|zeroshot|runners|synth|cli): `)
 
 // Message is err as a command prints it: one prefix (the command's, added
 // by the caller), no internal package names, no "(<nil>)".

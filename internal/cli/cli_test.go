@@ -89,7 +89,7 @@ func TestFirstLine(t *testing.T) {
 
 func TestMessage(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"count: model x.onnx: files: open x.onnx: no such file", "model x.onnx: open x.onnx: no such file"},
+		{"count: model x.onnx: beamfs: open x.onnx: no such file", "model x.onnx: open x.onnx: no such file"},
 		{"--input: files: pattern a*.tar matched no files", "--input: pattern a*.tar matched no files"},
 		{"caption count: 5 (<nil>)", "caption count: 5"},
 		{"scalinglaw: counts a.parquet: tables: not a concept_counts.parquet", "counts a.parquet: not a concept_counts.parquet"},

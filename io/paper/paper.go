@@ -24,7 +24,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 )
 
 // ErrNotFound wraps a missing input file.
@@ -90,9 +90,9 @@ type Counts struct {
 
 // ReadCounts reads a {concept: count} JSON file.
 func ReadCounts(ctx context.Context, path string) (*Counts, error) {
-	b, err := files.ReadAll(ctx, path)
+	b, err := beamfs.ReadAll(ctx, path)
 	if err != nil {
-		if files.IsNotExist(err) {
+		if beamfs.IsNotExist(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
 		}
 		return nil, fmt.Errorf("paper: %w", err)
@@ -128,9 +128,9 @@ type ModelResult struct {
 
 // ReadZeroShot reads a zero_shot_evaluations results file, models in file order.
 func ReadZeroShot(ctx context.Context, path string) ([]ModelResult, error) {
-	b, err := files.ReadAll(ctx, path)
+	b, err := beamfs.ReadAll(ctx, path)
 	if err != nil {
-		if files.IsNotExist(err) {
+		if beamfs.IsNotExist(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
 		}
 		return nil, fmt.Errorf("paper: %w", err)
@@ -216,9 +216,9 @@ var PerfColumns = []string{"model", "pretraining", "dataset", "concept", "metric
 
 // ReadPerformance reads a CSV (header row) or Parquet performance table.
 func ReadPerformance(ctx context.Context, path string) ([]PerfRow, error) {
-	b, err := files.ReadAll(ctx, path)
+	b, err := beamfs.ReadAll(ctx, path)
 	if err != nil {
-		if files.IsNotExist(err) {
+		if beamfs.IsNotExist(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
 		}
 		return nil, fmt.Errorf("paper: %w", err)

@@ -186,7 +186,7 @@ func TestErrorMessagesSpeakToUsers(t *testing.T) {
 		if err == nil || !strings.HasPrefix(msg, "count: ") || strings.Contains(msg, "\n") || !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: got %q (%v), want one line starting \"count: \" and naming %q", tc.args, msg, err, tc.want)
 		}
-		for _, bad := range []string{"count: count:", "files: ", "caption: ", "shard: ", "tables: ", "(<nil>)", "map["} {
+		for _, bad := range []string{"count: count:", "files: ", "beamfs: ", "caption: ", "shard: ", "tables: ", "(<nil>)", "map["} {
 			if strings.Contains(msg, bad) {
 				t.Errorf("%v: %q contains %q", tc.args, msg, bad)
 			}

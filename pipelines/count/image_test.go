@@ -21,7 +21,7 @@ import (
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/internal/browser"
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
 	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
@@ -389,7 +389,7 @@ func TestImageConfigErrors(t *testing.T) {
 	} {
 		cfg := count.Config{Output: t.TempDir(), Image: tc.ic}.WithVocabulary(v)
 		before := fmt.Sprintf("%+v", cfg)
-		_, err := cfg.Resolve(ctx, files.ReadAll)
+		_, err := cfg.Resolve(ctx, beamfs.ReadAll)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
 		}

@@ -21,7 +21,8 @@ import (
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/conceptfreq/conceptfreq/internal/cli"
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
@@ -145,12 +146,12 @@ func run(ctx context.Context) error {
 	shardsTotal := int64(0)
 	if runners.Name() == "dataflow" {
 		for _, p := range patterns {
-			if _, err := files.Braces(strings.TrimSpace(p)); err != nil {
+			if _, err := paths.Braces(strings.TrimSpace(p)); err != nil {
 				return fmt.Errorf("--input: %w", err)
 			}
 		}
 	} else {
-		inputs, err := files.Expand(ctx, patterns)
+		inputs, err := beamfs.Expand(ctx, patterns)
 		if err != nil {
 			err = fmt.Errorf("--input: %w", err)
 			if *input == DefaultInput {
@@ -192,16 +193,16 @@ func run(ctx context.Context) error {
 		// (A Dataflow launcher may be cgo-free when --worker_binary is a cgo build.)
 		return ort.ErrNoONNX
 	}
-	read := files.ReadAll
+	read := beamfs.ReadAll
 	if dryRun {
 		// A dry run reads local files only: a gs:// model, labels file or
 		// embeddings table is not read, and the job gets the defaults for
 		// what it would have said.
 		read = func(ctx context.Context, path string) ([]byte, error) {
-			if !files.IsLocal(path) {
+			if !paths.IsLocal(path) {
 				return nil, fmt.Errorf("%s: %w", path, imagetag.ErrNotRead)
 			}
-			return files.ReadAll(ctx, path)
+			return beamfs.ReadAll(ctx, path)
 		}
 	}
 	if cfg, err = cfg.Resolve(ctx, read); err != nil {
@@ -254,7 +255,7 @@ func run(ctx context.Context) error {
 		}
 		return fmt.Errorf("pipeline failed: %s", cli.FirstLine(err))
 	}
-	rs, err := count.ReadRunStats(ctx, *output, files.ReadAll)
+	rs, err := count.ReadRunStats(ctx, *output, beamfs.ReadAll)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"io"
 	"os"
 	"path/filepath"
@@ -62,7 +63,7 @@ func Build(s beam.Scope, cfg count.Config, start time.Time) {
 // LoadVocabulary reads --concepts (local or gs://), or the embedded default
 // when path is empty.
 func LoadVocabulary(ctx context.Context, path string) (*caption.Vocabulary, error) {
-	v, err := caption.LoadVocabulary(ctx, path)
+	v, err := caption.LoadVocabulary(ctx, beamfs.ReadAll, path)
 	if err != nil {
 		return nil, fmt.Errorf("--concepts: %w", err)
 	}

@@ -21,8 +21,9 @@ import (
 
 	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/internal/synth"
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/paper"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -68,7 +69,7 @@ func runJob(t *testing.T, runner string, cfg count.Config) *result {
 		}
 		cfg = cfg.WithVocabulary(v)
 	}
-	resolved, err := cfg.Resolve(ctx, files.ReadAll)
+	resolved, err := cfg.Resolve(ctx, beamfs.ReadAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func readOutputs(t *testing.T, dir string) *result {
 	t.Helper()
 	res := &result{counts: map[string]int64{}, byConcept: map[string]tables.ConceptCount{}, dir: dir}
 	ctx := context.Background()
-	rows, err := tables.ReadConceptCounts(bytes.NewReader(readFrom(t, ctx, files.Join(dir, tables.ConceptCountsFile))), nil)
+	rows, err := tables.ReadConceptCounts(bytes.NewReader(readFrom(t, ctx, paths.Join(dir, tables.ConceptCountsFile))), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func readOutputs(t *testing.T, dir string) *result {
 		}
 		res.rejects = append(res.rejects, rej...)
 	}
-	if res.stats, err = count.ReadRunStats(context.Background(), dir, files.ReadAll); err != nil {
+	if res.stats, err = count.ReadRunStats(context.Background(), dir, beamfs.ReadAll); err != nil {
 		t.Fatal(err)
 	}
 	checkAccounting(t, res)
@@ -140,7 +141,7 @@ type part struct {
 func readParts(t *testing.T, dir, name string) []part {
 	t.Helper()
 	ctx := context.Background()
-	list, err := files.List(ctx, files.Join(files.Join(dir, name), "*.parquet"))
+	list, err := beamfs.List(ctx, paths.Join(paths.Join(dir, name), "*.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -681,7 +682,7 @@ func TestSummaryMentionsEverything(t *testing.T) {
 // The bundled shards are found from any working directory.
 func TestDefaultInputsFromAnyDirectory(t *testing.T) {
 	t.Chdir(t.TempDir())
-	found, err := files.Expand(context.Background(), DefaultInputs())
+	found, err := beamfs.Expand(context.Background(), DefaultInputs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -728,7 +729,7 @@ func TestCountThenFitJoinsEveryClass(t *testing.T) {
 		}
 		return sl
 	}
-	cfg := scalinglaw.Config{PaperDir: paperDir, CountsPath: files.Join(res.dir, tables.ConceptCountsFile), CountKind: paper.Text,
+	cfg := scalinglaw.Config{PaperDir: paperDir, CountsPath: paths.Join(res.dir, tables.ConceptCountsFile), CountKind: paper.Text,
 		CountsPretraining: "laion400m", Output: t.TempDir(), Pairs: paper.Pairs, Prompts: paper.Prompts, Datasets: paper.Datasets,
 		Kinds: []paper.CountKind{paper.Matched}, Threshold: "0.7", NBins: 12, DefaultSlice: slice("1:-1"),
 		Slices: map[string]fitstats.Slice{"laion400m": slice("2:-1")}, Zeros: fitstats.ZerosExclude, TailK: 10,

@@ -15,7 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
 
@@ -82,7 +82,7 @@ func copyTo(t *testing.T, ctx context.Context, src, dst string) {
 
 func readFrom(t *testing.T, ctx context.Context, path string) []byte {
 	t.Helper()
-	b, err := files.ReadAll(ctx, path)
+	b, err := beamfs.ReadAll(ctx, path)
 	if err != nil {
 		t.Fatalf("reading %s: %v", path, err)
 	}
@@ -106,7 +106,7 @@ func TestSourcesConformance(t *testing.T) {
 			}
 			copyTo(t, ctx, "../../testdata/captions/laion_test_1000.parquet", root+"/in/captions.parquet")
 			inputs = append(inputs, root+"/in/*.tar", root+"/in/*.parquet")
-			matched, err := files.Expand(ctx, inputs)
+			matched, err := beamfs.Expand(ctx, inputs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestSourcesConformance(t *testing.T) {
 				t.Fatalf("%v matched %d files, want 4: %v", inputs, len(matched), matched)
 			}
 			out := root + "/out"
-			if err := files.CheckOutput(ctx, out, false); err != nil {
+			if err := beamfs.CheckOutput(ctx, out, false); err != nil {
 				t.Fatalf("fresh output: %v", err)
 			}
 
@@ -145,7 +145,7 @@ func TestSourcesConformance(t *testing.T) {
 			if len(rejects) != int(rs.SampleRejects) {
 				t.Errorf("rejects: %d rows, run_stats %d", len(rejects), rs.SampleRejects)
 			}
-			if err := files.CheckOutput(ctx, out, false); !errors.Is(err, files.ErrNotEmpty) {
+			if err := beamfs.CheckOutput(ctx, out, false); !errors.Is(err, beamfs.ErrNotEmpty) {
 				t.Errorf("output written: CheckOutput gave %v, want ErrNotEmpty", err)
 			}
 			conformance.record(t, be.name, got)

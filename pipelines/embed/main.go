@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/conceptfreq/conceptfreq/internal/cli"
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/clip"
 	"github.com/conceptfreq/conceptfreq/models/ort"
@@ -80,7 +80,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if *bpe == "" {
 		return fmt.Errorf("--bpe is required: the CLIP merges file (e.g. testdata/clip/bpe_simple_vocab_16e6.txt.gz)")
 	}
-	b, err := files.ReadAll(ctx, *bpe)
+	b, err := beamfs.ReadAll(ctx, *bpe)
 	if err != nil {
 		return fmt.Errorf("--bpe: %w", err)
 	}
@@ -105,11 +105,11 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err := checkOutputFile(ctx, *output, *overwrite); err != nil {
 		return err
 	}
-	v, err := caption.LoadVocabulary(ctx, *concepts)
+	v, err := caption.LoadVocabulary(ctx, beamfs.ReadAll, *concepts)
 	if err != nil {
 		return fmt.Errorf("--concepts: %w", err)
 	}
-	model, err := files.ReadAll(ctx, *textModel)
+	model, err := beamfs.ReadAll(ctx, *textModel)
 	if err != nil {
 		return fmt.Errorf("--text_model: %w", err)
 	}
@@ -124,7 +124,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := files.Write(ctx, *output, func(w io.Writer) error {
+	if err := beamfs.Write(ctx, *output, func(w io.Writer) error {
 		return tables.WriteConceptEmbeddings(w, names, embs, nil)
 	}); err != nil {
 		return err
@@ -140,9 +140,9 @@ func checkOutputFile(ctx context.Context, path string, overwrite bool) error {
 	if overwrite {
 		return nil
 	}
-	if _, err := files.ReadAll(ctx, path); err == nil {
+	if _, err := beamfs.ReadAll(ctx, path); err == nil {
 		return fmt.Errorf("--output %s exists; pass --overwrite to replace it", path)
-	} else if !files.IsNotExist(err) {
+	} else if !beamfs.IsNotExist(err) {
 		return fmt.Errorf("--output %s: %w", path, err)
 	}
 	return nil
@@ -159,7 +159,7 @@ func PrintTokens(ctx context.Context, tok *clip.Tokenizer, path string, w io.Wri
 	case "-":
 		r = os.Stdin
 	default:
-		b, err := files.ReadAll(ctx, path)
+		b, err := beamfs.ReadAll(ctx, path)
 		if err != nil {
 			return fmt.Errorf("--texts: %w", err)
 		}

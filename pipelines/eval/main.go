@@ -32,7 +32,7 @@ import (
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/conceptfreq/conceptfreq/internal/cli"
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/models/clip"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
@@ -142,7 +142,7 @@ func run(ctx context.Context) error {
 		return errors.New("--prompts names no prompt set")
 	}
 	patterns := strings.Split(*input, ",")
-	inputs, err := files.Expand(ctx, patterns)
+	inputs, err := beamfs.Expand(ctx, patterns)
 	if err != nil {
 		return fmt.Errorf("--input: %w", err)
 	}
@@ -159,7 +159,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	model, err := files.ReadAll(ctx, *imageModel)
+	model, err := beamfs.ReadAll(ctx, *imageModel)
 	if err != nil {
 		return fmt.Errorf("--image_model: %w", err)
 	}
@@ -211,7 +211,7 @@ func Build(s beam.Scope, cfg zeroshot.Config, info zeroshot.Run, inputs []string
 // readClasses reads the class-name list: one per line, blank lines and
 // "#" comments skipped, no duplicates.
 func readClasses(ctx context.Context, path string) ([]string, error) {
-	b, err := files.ReadAll(ctx, path)
+	b, err := beamfs.ReadAll(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("--classes: %w", err)
 	}
@@ -244,7 +244,7 @@ func readClasses(ctx context.Context, path string) ([]string, error) {
 // classEmbeddings encodes every class under every prompt set with the text
 // encoder.
 func classEmbeddings(ctx context.Context, classes, sets []string) ([][][]float32, int, error) {
-	b, err := files.ReadAll(ctx, *bpe)
+	b, err := beamfs.ReadAll(ctx, *bpe)
 	if err != nil {
 		return nil, 0, fmt.Errorf("--bpe: %w", err)
 	}
@@ -252,7 +252,7 @@ func classEmbeddings(ctx context.Context, classes, sets []string) ([][][]float32
 	if err != nil {
 		return nil, 0, fmt.Errorf("--bpe %s: %w", *bpe, err)
 	}
-	model, err := files.ReadAll(ctx, *textModel)
+	model, err := beamfs.ReadAll(ctx, *textModel)
 	if err != nil {
 		return nil, 0, fmt.Errorf("--text_model: %w", err)
 	}

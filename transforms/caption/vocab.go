@@ -13,7 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 )
 
 // ErrVocabulary is wrapped by every vocabulary parse error.
@@ -92,10 +92,10 @@ func Embedded(name string) (*Vocabulary, error) {
 	return nil, fmt.Errorf("%w: no embedded vocabulary %q (have %s)", ErrVocabulary, name, strings.Join(EmbeddedVocabularies, ", "))
 }
 
-// LoadVocabulary reads a vocabulary file (local or gs://, through
-// io/files), an embedded one ("embedded:study-retrieval"), or returns
-// DefaultVocabulary when path is empty.
-func LoadVocabulary(ctx context.Context, path string) (*Vocabulary, error) {
+// LoadVocabulary reads a vocabulary file through read (beamfs.ReadAll for
+// local and gs:// paths), an embedded one ("embedded:study-retrieval"), or
+// returns DefaultVocabulary when path is empty.
+func LoadVocabulary(ctx context.Context, read paths.ReadFunc, path string) (*Vocabulary, error) {
 	if path == "" {
 		return DefaultVocabulary()
 	}
@@ -106,7 +106,7 @@ func LoadVocabulary(ctx context.Context, path string) (*Vocabulary, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := files.ReadAll(ctx, path)
+	b, err := read(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("caption: vocabulary %s: %w", path, err)
 	}

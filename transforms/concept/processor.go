@@ -13,7 +13,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/reject"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
@@ -143,7 +143,7 @@ func (r *shardRun) emitSample(key, text string, concepts []int) {
 // Problems with the shard itself become a shard-level reject; the returned
 // error is for failures that are not the data's fault (the image tagger
 // failing), which should stop the job.
-func (p *Processor) ProcessShard(ctx context.Context, open files.OpenFunc, path string, counts []Tally, out Emitters) (Stats, error) {
+func (p *Processor) ProcessShard(ctx context.Context, open paths.OpenFunc, path string, counts []Tally, out Emitters) (Stats, error) {
 	if p.sc == nil && (p.Image != nil || p.Pool == nil) { // (the pool's matchers have their own)
 		p.sc = p.Rule.NewScratch()
 	}

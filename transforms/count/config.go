@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
@@ -64,7 +64,7 @@ func (c Config) Names() []string { return c.Vocabulary().Names() }
 // earlier run's outputs for a recount) through read, without ONNX Runtime,
 // to resolve preprocessing and list the concepts the tagger does not know.
 // c itself is not changed.
-func (c Config) Resolve(ctx context.Context, read files.ReadFunc) (Config, error) {
+func (c Config) Resolve(ctx context.Context, read paths.ReadFunc) (Config, error) {
 	if len(c.Concepts) == 0 {
 		return c, fmt.Errorf("count: the vocabulary has no concepts")
 	}
@@ -139,8 +139,8 @@ func (c Config) Record(runner string) RunConfig {
 
 // ReadRunStats reads run_stats.json back from a finished run's output
 // directory.
-func ReadRunStats(ctx context.Context, dir string, read files.ReadFunc) (*RunStats, error) {
-	path := files.Join(dir, tables.RunStatsFile)
+func ReadRunStats(ctx context.Context, dir string, read paths.ReadFunc) (*RunStats, error) {
+	path := paths.Join(dir, tables.RunStatsFile)
 	b, err := read(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("count: reading %s: %w", path, err)

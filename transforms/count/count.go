@@ -16,7 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
@@ -80,7 +80,7 @@ type countShardFn struct {
 
 	proc    *concept.Processor
 	counts  []concept.Tally
-	fs      files.Clients // one filesystem client per scheme, closed in Teardown
+	fs      beamfs.Clients // one filesystem client per scheme, closed in Teardown
 	closeFn func() error
 
 	// Text-only runs read several of a bundle's shards at once (see
@@ -167,7 +167,7 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 				res.stats, res.err = f.reuse(partialAt, b, sink)
 				res.reused = true
 				return
-			} else if !files.IsNotExist(err) {
+			} else if !beamfs.IsNotExist(err) {
 				res.err = fmt.Errorf("count: --state: %w", err)
 				return
 			}
@@ -210,7 +210,7 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 	}
 	if keep != nil {
 		keep.Stats = st
-		if err := files.WriteAtomic(ctx, partialAt, keep.encode); err != nil {
+		if err := beamfs.WriteAtomic(ctx, partialAt, keep.encode); err != nil {
 			res.err = fmt.Errorf("count: --state: %w", err)
 			return
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/filter"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 )
 
 func init() {
@@ -18,7 +18,7 @@ func init() {
 // MatchInputs turns --input patterns into the PCollection<string> of shard
 // paths that Captions reads. The patterns, not the files, go into the job
 // graph: brace ranges are expanded and globs listed by a worker, through
-// the registered Beam filesystems (files.MatchPattern), so the graph's size
+// the registered Beam filesystems (beamfs.MatchPattern), so the graph's size
 // does not grow with the number of shards. Paths named twice are read once.
 // A pattern that matches nothing fails the job with an error naming it.
 func MatchInputs(s beam.Scope, patterns []string) beam.PCollection {
@@ -34,5 +34,5 @@ func MatchInputs(s beam.Scope, patterns []string) beam.PCollection {
 }
 
 func matchPatternFn(ctx context.Context, pattern string, emit func(string)) error {
-	return files.MatchPattern(ctx, pattern, emit)
+	return beamfs.MatchPattern(ctx, pattern, emit)
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"io"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 )
 
@@ -23,7 +24,7 @@ import (
 //	STATE/<fingerprint>/fingerprint.json          what the fingerprint stands for
 //	STATE/<fingerprint>/<hash of shard identity>.partial
 //
-// A shard's identity is its path, size and modification time (files.Identity),
+// A shard's identity is its path, size and modification time (beamfs.Identity),
 // so a shard whose bytes changed is processed again; a partial is written
 // atomically (temporary name, then rename; a single object write on gs://),
 // so a run killed at any point leaves whole partials or none.
@@ -56,7 +57,7 @@ func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
 		doc.Files[p] = sum
 	}
 	if c.Image.ScoresDir != "" {
-		id, err := files.Identity(ctx, files.Join(c.Image.ScoresDir, tables.RunStatsFile))
+		id, err := beamfs.Identity(ctx, paths.Join(c.Image.ScoresDir, tables.RunStatsFile))
 		if err != nil {
 			return "", nil, fmt.Errorf("count: --state: %w", err)
 		}
@@ -71,7 +72,7 @@ func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
 
 // contentHash is the sha256 of a file's bytes, streamed.
 func contentHash(ctx context.Context, path string) (string, error) {
-	rc, err := files.Open(ctx, path)
+	rc, err := beamfs.Open(ctx, path)
 	if err != nil {
 		return "", err
 	}
@@ -100,7 +101,7 @@ type partial struct {
 // partialPath is where the partial of a shard version lives in dir (the
 // fingerprint folder).
 func partialPath(dir, identity string) string {
-	return files.Join(dir, hex.EncodeToString(sha256Of(identity))[:32]+".partial")
+	return paths.Join(dir, hex.EncodeToString(sha256Of(identity))[:32]+".partial")
 }
 
 func (p *partial) encode(w io.Writer) error {
@@ -125,8 +126,8 @@ func (c Config) WithState(ctx context.Context) (Config, error) {
 	if err != nil {
 		return c, err
 	}
-	c.PartialsDir = files.Join(dir, fp)
-	if err := files.WriteAtomic(ctx, files.Join(c.PartialsDir, "fingerprint.json"), func(w io.Writer) error {
+	c.PartialsDir = paths.Join(dir, fp)
+	if err := beamfs.WriteAtomic(ctx, paths.Join(c.PartialsDir, "fingerprint.json"), func(w io.Writer) error {
 		_, err := w.Write(doc)
 		return err
 	}); err != nil {

@@ -13,7 +13,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -80,15 +81,15 @@ type RunStats struct {
 func WriteOutputs(s beam.Scope, cfg Config, record RunConfig, start time.Time, out Outputs) {
 	s = s.Scope("count.WriteOutputs")
 	written := []beam.PCollection{
-		beam.ParDo(s, &writeRejectPartFn{Dir: files.Join(cfg.Output, tables.RejectsDir)},
+		beam.ParDo(s, &writeRejectPartFn{Dir: paths.Join(cfg.Output, tables.RejectsDir)},
 			beam.GroupByKey(s, beam.ParDo(s, keyReject, out.Rejects))),
 	}
 	if record.Image != nil && record.Image.EmitScores {
-		written = append(written, beam.ParDo(s, &writeScorePartFn{Dir: files.Join(cfg.Output, tables.ImageScoresDir)},
+		written = append(written, beam.ParDo(s, &writeScorePartFn{Dir: paths.Join(cfg.Output, tables.ImageScoresDir)},
 			beam.GroupByKey(s, beam.ParDo(s, keyScore, out.Scores))))
 	}
 	if record.EmitSamples {
-		written = append(written, beam.ParDo(s, &writeSamplePartFn{Dir: files.Join(cfg.Output, tables.SampleConceptsDir)},
+		written = append(written, beam.ParDo(s, &writeSamplePartFn{Dir: paths.Join(cfg.Output, tables.SampleConceptsDir)},
 			beam.GroupByKey(s, beam.ParDo(s, keySample, out.Samples))))
 	}
 	rows := beam.Combine(s, sumRows, beam.Flatten(s, written...))
@@ -129,7 +130,7 @@ func (f *writeSamplePartFn) ProcessElement(ctx context.Context, shard string, ro
 func writePart[T any](ctx context.Context, dir, shard string, open func(io.Writer, memory.Allocator) (*tables.RowWriter, error),
 	next func(*T) bool, write func(*tables.RowWriter, T) error, emit func(int64)) error {
 	var n int64
-	err := files.WriteAtomic(ctx, files.Join(dir, tables.PartName(shard)), func(w io.Writer) error {
+	err := beamfs.WriteAtomic(ctx, paths.Join(dir, tables.PartName(shard)), func(w io.Writer) error {
 		rw, err := open(w, nil)
 		if err != nil {
 			return err
@@ -156,20 +157,20 @@ func writePart[T any](ctx context.Context, dir, shard string, open func(io.Write
 // them), so that an --overwrite run's directories hold its own shards only.
 func ClearRowOutputs(ctx context.Context, dir string) error {
 	for _, legacy := range []string{tables.RejectsFile, tables.ImageScoresFile, tables.SampleConceptsFile} {
-		if err := files.Remove(ctx, files.Join(dir, legacy)); err != nil {
+		if err := beamfs.Remove(ctx, paths.Join(dir, legacy)); err != nil {
 			return err
 		}
 	}
 	for _, d := range tables.RowDirs {
-		old, err := files.List(ctx, files.Join(files.Join(dir, d), "*.parquet"))
+		old, err := beamfs.List(ctx, paths.Join(paths.Join(dir, d), "*.parquet"))
 		if err != nil {
-			if files.IsNotExist(err) {
+			if beamfs.IsNotExist(err) {
 				continue
 			}
-			return fmt.Errorf("count: clearing %s: %w", files.Join(dir, d), err)
+			return fmt.Errorf("count: clearing %s: %w", paths.Join(dir, d), err)
 		}
 		for _, f := range old {
-			if err := files.Remove(ctx, f); err != nil {
+			if err := beamfs.Remove(ctx, f); err != nil {
 				return err
 			}
 		}
@@ -217,7 +218,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	if len(byName) != 0 {
 		return fmt.Errorf("count: %d counted concepts are not in the vocabulary (first: %v)", len(byName), firstKey(byName))
 	}
-	if err := files.WriteAtomic(ctx, files.Join(f.Dir, tables.ConceptCountsFile), func(w io.Writer) error {
+	if err := beamfs.WriteAtomic(ctx, paths.Join(f.Dir, tables.ConceptCountsFile), func(w io.Writer) error {
 		return tables.WriteConceptCounts(w, rows, nil)
 	}); err != nil {
 		return err
@@ -249,7 +250,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 		if !d.on {
 			continue
 		}
-		if err := files.WriteAtomic(ctx, files.Join(files.Join(f.Dir, d.name), tables.SchemaPart), func(w io.Writer) error {
+		if err := beamfs.WriteAtomic(ctx, paths.Join(paths.Join(f.Dir, d.name), tables.SchemaPart), func(w io.Writer) error {
 			rw, err := d.open(w, nil)
 			if err != nil {
 				return err
@@ -305,10 +306,10 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	if err != nil {
 		return err
 	}
-	if err := files.WriteAtomic(ctx, files.Join(f.Dir, ReportFile), func(w io.Writer) error { _, err := w.Write(page); return err }); err != nil {
+	if err := beamfs.WriteAtomic(ctx, paths.Join(f.Dir, ReportFile), func(w io.Writer) error { _, err := w.Write(page); return err }); err != nil {
 		return err
 	}
-	return files.WriteAtomic(ctx, files.Join(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
+	return beamfs.WriteAtomic(ctx, paths.Join(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rs)

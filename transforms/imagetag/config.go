@@ -17,7 +17,7 @@ import (
 	"strconv"
 
 	"github.com/conceptfreq/conceptfreq/internal/report"
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
@@ -87,7 +87,7 @@ var (
 // and labels or concept embeddings (or, for a recount, the earlier run's
 // outputs) through read, without ONNX Runtime, to resolve preprocessing
 // and list the concepts the tagger does not know. c itself is not changed.
-func (c Config) Resolve(ctx context.Context, v *caption.Vocabulary, read files.ReadFunc) (Config, error) {
+func (c Config) Resolve(ctx context.Context, v *caption.Vocabulary, read paths.ReadFunc) (Config, error) {
 	ic := c
 	ic.UnknownConcepts = slices.Clone(ic.UnknownConcepts)
 	if ic.Tagger == "" {
@@ -123,7 +123,7 @@ func (c Config) Resolve(ctx context.Context, v *caption.Vocabulary, read files.R
 	return ic, nil
 }
 
-func (ic Config) resolveRecount(ctx context.Context, v *caption.Vocabulary, read files.ReadFunc) (Config, error) {
+func (ic Config) resolveRecount(ctx context.Context, v *caption.Vocabulary, read paths.ReadFunc) (Config, error) {
 	if ic.EmitScores {
 		return ic, fmt.Errorf("imagetag: saving image scores while recounting from %s: the scores are already there", ic.ScoresDir)
 	}
@@ -147,7 +147,7 @@ func (ic Config) resolveRecount(ctx context.Context, v *caption.Vocabulary, read
 	copy(ic.Preprocess.Std[:], prev.Std)
 	// Known concepts: those the earlier run gave an image count. Concepts
 	// of this vocabulary it did not have, or did not know, are unknown.
-	path := files.Join(ic.ScoresDir, tables.ConceptCountsFile)
+	path := paths.Join(ic.ScoresDir, tables.ConceptCountsFile)
 	b, err := read(ctx, path)
 	if err != nil {
 		return ic, fmt.Errorf("imagetag: recount: %w", err)
@@ -171,7 +171,7 @@ func (ic Config) resolveRecount(ctx context.Context, v *caption.Vocabulary, read
 	return ic, nil
 }
 
-func (ic Config) resolveTagger(ctx context.Context, v *caption.Vocabulary, read files.ReadFunc) (Config, error) {
+func (ic Config) resolveTagger(ctx context.Context, v *caption.Vocabulary, read paths.ReadFunc) (Config, error) {
 	if ic.Model == "" {
 		return ic, fmt.Errorf("imagetag: the %s tagger needs a model (--model)", ic.Tagger)
 	}
@@ -220,7 +220,7 @@ func (ic Config) resolveTagger(ctx context.Context, v *caption.Vocabulary, read 
 // head loads what maps the model's outputs to the vocabulary: labels (file
 // or model metadata) or concept embeddings. It also returns the model's
 // metadata.
-func (c Config) head(ctx context.Context, v *caption.Vocabulary, model []byte, read files.ReadFunc) (*tagging.Head, map[string]string, error) {
+func (c Config) head(ctx context.Context, v *caption.Vocabulary, model []byte, read paths.ReadFunc) (*tagging.Head, map[string]string, error) {
 	lem, err := caption.English()
 	if err != nil {
 		return nil, nil, err
@@ -345,8 +345,8 @@ func (c Config) Record() *Record {
 
 // readRunRecord reads the image record of a finished run's
 // run_stats.json (nil when it tagged no images).
-func readRunRecord(ctx context.Context, dir string, read files.ReadFunc) (*Record, error) {
-	path := files.Join(dir, tables.RunStatsFile)
+func readRunRecord(ctx context.Context, dir string, read paths.ReadFunc) (*Record, error) {
+	path := paths.Join(dir, tables.RunStatsFile)
 	b, err := read(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)

@@ -2,10 +2,12 @@ package imagetag
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
@@ -48,7 +50,7 @@ type Side struct {
 // Open builds a worker's image side from a resolved configuration: an ONNX
 // Runtime session (or the saved scores to replay) and the function that
 // releases it.
-func (c Config) Open(ctx context.Context, v *caption.Vocabulary, read files.ReadFunc) (*Side, func() error, error) {
+func (c Config) Open(ctx context.Context, v *caption.Vocabulary, read paths.ReadFunc) (*Side, func() error, error) {
 	side := &Side{Threshold: c.Threshold, MaxPixels: c.MaxPixels, BatchSize: c.BatchSize,
 		ScoreFloor: c.ScoreFloor, EmitScores: c.EmitScores, Known: make([]bool, len(v.Concepts))}
 	if c.ScoresDir != "" {
@@ -61,11 +63,11 @@ func (c Config) Open(ctx context.Context, v *caption.Vocabulary, read files.Read
 			index[name] = int32(i)
 			side.Known[i] = !unknown[name]
 		}
-		dir := files.Join(c.ScoresDir, tables.ImageScoresDir)
+		dir := paths.Join(c.ScoresDir, tables.ImageScoresDir)
 		side.LoadSaved = func(ctx context.Context, shard string) (map[string][]ConceptScore, error) {
-			path := files.Join(dir, tables.PartName(shard))
+			path := paths.Join(dir, tables.PartName(shard))
 			data, err := read(ctx, path)
-			if files.IsNotExist(err) {
+			if errors.Is(err, fs.ErrNotExist) {
 				return nil, nil // no saved scores: every sample is an image_no_saved_scores reject
 			}
 			if err != nil {

@@ -21,8 +21,9 @@ import (
 	"strings"
 
 	"github.com/conceptfreq/conceptfreq/internal/report"
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/paper"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 )
@@ -234,7 +235,7 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 	var sets []perfSet
 	kindsFor := map[string][]paper.CountKind{}
 	if cfg.PaperDir != "" {
-		list, err := files.List(ctx, files.Join(cfg.PaperDir, "zero_shot_evaluations/*"))
+		list, err := beamfs.List(ctx, paths.Join(cfg.PaperDir, "zero_shot_evaluations/*"))
 		if err != nil {
 			return nil, fmt.Errorf("--paper %s: %w", cfg.PaperDir, err)
 		}
@@ -249,7 +250,7 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 			for _, kind := range cfg.Kinds {
 				byDS := map[string]*paper.Counts{}
 				for _, ds := range cfg.Datasets {
-					path := files.Join(cfg.PaperDir, "search_counts/"+paper.SearchCountsFile(ds, pre, kind, cfg.Threshold))
+					path := paths.Join(cfg.PaperDir, "search_counts/"+paper.SearchCountsFile(ds, pre, kind, cfg.Threshold))
 					c, err := paper.ReadCounts(ctx, path)
 					if errors.Is(err, paper.ErrNotFound) {
 						res.Missing = append(res.Missing, path)
@@ -381,7 +382,7 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 // text). A concept whose image-side count is null (the tagger does not
 // know it) has no count of that kind and joins nothing.
 func readOurCounts(ctx context.Context, path string, kind paper.CountKind) (paper.CountKind, *paper.Counts, error) {
-	b, err := files.ReadAll(ctx, path)
+	b, err := beamfs.ReadAll(ctx, path)
 	if err != nil {
 		return "", nil, fmt.Errorf("--counts %s: %w", path, err)
 	}
@@ -443,7 +444,7 @@ func loadPaperPerformance(ctx context.Context, cfg Config) ([]perfSet, []string,
 	for _, prompt := range cfg.Prompts {
 		byDS := map[string][]paper.ModelResult{}
 		for _, ds := range cfg.Datasets {
-			path := files.Join(cfg.PaperDir, "zero_shot_evaluations/"+paper.ZeroShotFile(ds, prompt))
+			path := paths.Join(cfg.PaperDir, "zero_shot_evaluations/"+paper.ZeroShotFile(ds, prompt))
 			r, err := paper.ReadZeroShot(ctx, path)
 			if errors.Is(err, paper.ErrNotFound) {
 				missing = append(missing, path)

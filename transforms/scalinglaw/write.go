@@ -8,7 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 )
 
@@ -73,7 +74,7 @@ func WriteAll(ctx context.Context, dir string, res *Results, cfg Config) error {
 		return err
 	}
 	for _, name := range out.names {
-		if err := files.WriteBytes(ctx, files.Join(dir, name), out.data[name]); err != nil {
+		if err := beamfs.WriteBytes(ctx, paths.Join(dir, name), out.data[name]); err != nil {
 			return err
 		}
 	}

@@ -12,7 +12,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 )
 
@@ -140,10 +141,10 @@ func (f *writeFn) ProcessElement(ctx context.Context, _ []byte, scores func(*str
 	if err := tables.WriteRows(&b, PerformanceFile, rows, nil); err != nil {
 		return err
 	}
-	if err := files.WriteBytes(ctx, files.Join(f.Dir, PerformanceFile), b.Bytes()); err != nil {
+	if err := beamfs.WriteBytes(ctx, paths.Join(f.Dir, PerformanceFile), b.Bytes()); err != nil {
 		return err
 	}
-	if err := files.Write(ctx, files.Join(f.Dir, RejectsFile), func(w io.Writer) error {
+	if err := beamfs.Write(ctx, paths.Join(f.Dir, RejectsFile), func(w io.Writer) error {
 		rw, err := tables.NewRejectWriter(w, nil)
 		if err != nil {
 			return err
@@ -161,7 +162,7 @@ func (f *writeFn) ProcessElement(ctx context.Context, _ []byte, scores func(*str
 	}
 	sort.Strings(es.ClassesNoData)
 	es.FinishedAt = time.Now().UTC()
-	return files.Write(ctx, files.Join(f.Dir, StatsFile), func(w io.Writer) error {
+	return beamfs.Write(ctx, paths.Join(f.Dir, StatsFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(es)
@@ -170,8 +171,8 @@ func (f *writeFn) ProcessElement(ctx context.Context, _ []byte, scores func(*str
 
 // ReadStats reads eval_stats.json back from an evaluation's directory.
 func ReadStats(ctx context.Context, dir string) (*EvalStats, error) {
-	path := files.Join(dir, StatsFile)
-	b, err := files.ReadAll(ctx, path)
+	path := paths.Join(dir, StatsFile)
+	b, err := beamfs.ReadAll(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("zeroshot: reading %s: %w", path, err)
 	}

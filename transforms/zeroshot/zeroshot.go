@@ -25,7 +25,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
@@ -212,7 +213,7 @@ type Emit func(tables.Reject)
 // them batch by batch (the partial batch waits for Flush or later shards).
 // Problems with the data become rejects; the error is for failures that are
 // not the data's fault.
-func (c *Classifier) ProcessShard(ctx context.Context, open files.OpenFunc, path string, reject Emit) (Stats, error) {
+func (c *Classifier) ProcessShard(ctx context.Context, open paths.OpenFunc, path string, reject Emit) (Stats, error) {
 	st := Stats{Rejects: map[string]int64{}}
 	rej := func(key, reason, detail string) {
 		st.Rejects[reason]++
@@ -346,7 +347,7 @@ type evalShardFn struct {
 	Config Config
 
 	cls *Classifier
-	fs  files.Clients
+	fs  beamfs.Clients
 	s   *ort.Session
 }
 

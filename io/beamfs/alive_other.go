@@ -1,6 +1,6 @@
 //go:build !unix
 
-package files
+package beamfs
 
 // processAlive cannot tell elsewhere: a lock is assumed live.
 func processAlive(pid int) bool { return true }

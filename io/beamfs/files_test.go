@@ -1,4 +1,4 @@
-package files_test
+package beamfs_test
 
 import (
 	"context"
@@ -14,7 +14,8 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 
-	"github.com/conceptfreq/conceptfreq/io/files"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 )
 
 func TestJoinAndScheme(t *testing.T) {
@@ -24,10 +25,10 @@ func TestJoinAndScheme(t *testing.T) {
 		{"gs://b/runs/1", "run_stats.json", "gs://b/runs/1/run_stats.json", "gs"},
 		{"memfs://x/", "y", "memfs://x/y", "memfs"},
 	} {
-		if got := files.Join(tc.dir, tc.name); got != tc.want {
+		if got := paths.Join(tc.dir, tc.name); got != tc.want {
 			t.Errorf("Join(%q, %q) = %q, want %q", tc.dir, tc.name, got, tc.want)
 		}
-		if got := files.Scheme(tc.dir); got != tc.scheme {
+		if got := paths.Scheme(tc.dir); got != tc.scheme {
 			t.Errorf("Scheme(%q) = %q, want %q", tc.dir, got, tc.scheme)
 		}
 	}
@@ -38,22 +39,22 @@ func TestJoinAndScheme(t *testing.T) {
 func TestReadWriteListConformance(t *testing.T) {
 	ctx := context.Background()
 	for _, root := range []string{t.TempDir(), "memfs://files-test"} {
-		t.Run(files.Scheme(root), func(t *testing.T) {
+		t.Run(paths.Scheme(root), func(t *testing.T) {
 			var want []string
 			for i := 0; i < 3; i++ {
-				p := files.Join(root, fmt.Sprintf("d/%05d.tar", i))
-				if err := files.WriteBytes(ctx, p, []byte(p)); err != nil {
+				p := paths.Join(root, fmt.Sprintf("d/%05d.tar", i))
+				if err := beamfs.WriteBytes(ctx, p, []byte(p)); err != nil {
 					t.Fatal(err)
 				}
 				want = append(want, p)
 			}
-			got, err := files.List(ctx, files.Join(root, "d/*.tar"))
+			got, err := beamfs.List(ctx, paths.Join(root, "d/*.tar"))
 			if err != nil || !reflect.DeepEqual(got, want) {
 				t.Fatalf("List: got %v, %v; want %v", got, err, want)
 			}
-			var c files.Clients
+			var c beamfs.Clients
 			for _, p := range want {
-				b, err := files.ReadAll(ctx, p)
+				b, err := beamfs.ReadAll(ctx, p)
 				if err != nil || string(b) != p {
 					t.Errorf("ReadAll(%s): got %q, %v", p, b, err)
 				}
@@ -65,7 +66,7 @@ func TestReadWriteListConformance(t *testing.T) {
 			if err := c.Close(); err != nil {
 				t.Error(err)
 			}
-			if _, err := files.ReadAll(ctx, files.Join(root, "d/missing")); !files.IsNotExist(err) {
+			if _, err := beamfs.ReadAll(ctx, paths.Join(root, "d/missing")); !beamfs.IsNotExist(err) {
 				t.Errorf("reading a missing file: got %v, want a not-exist error", err)
 			}
 		})
@@ -77,7 +78,7 @@ func TestReadWriteListConformance(t *testing.T) {
 func TestWriteReportsFillError(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "x.bin")
 	boom := errors.New("boom")
-	err := files.Write(context.Background(), p, func(w io.Writer) error { return boom })
+	err := beamfs.Write(context.Background(), p, func(w io.Writer) error { return boom })
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), p) {
 		t.Errorf("got %v, want boom naming %s", err, p)
 	}
@@ -91,16 +92,16 @@ func TestExpand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := files.Expand(ctx, []string{dir, filepath.Join(dir, "*.tar")})
+	got, err := beamfs.Expand(ctx, []string{dir, filepath.Join(dir, "*.tar")})
 	want := []string{filepath.Join(dir, "a.tar.gz"), filepath.Join(dir, "b.tar"), filepath.Join(dir, "c.parquet"), filepath.Join(dir, "d.tgz")}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("directory + overlapping glob: got %v, %v; want %v (sorted, de-duplicated, no .txt)", got, err, want)
 	}
 	missing := filepath.Join(dir, "*.nothing")
-	if _, err := files.Expand(ctx, []string{dir, missing}); err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "matched no files") {
+	if _, err := beamfs.Expand(ctx, []string{dir, missing}); err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "matched no files") {
 		t.Errorf("empty glob: got %v, want an error naming %s", err, missing)
 	}
-	if _, err := files.Expand(ctx, []string{" ", ""}); err == nil || !strings.Contains(err.Error(), "no input") {
+	if _, err := beamfs.Expand(ctx, []string{" ", ""}); err == nil || !strings.Contains(err.Error(), "no input") {
 		t.Errorf("no patterns: got %v", err)
 	}
 }
@@ -119,12 +120,12 @@ func TestBraces(t *testing.T) {
 		{"{a,b}/{0..1}.{tar,tar.gz}", []string{"a/0.tar", "a/0.tar.gz", "a/1.tar", "a/1.tar.gz", "b/0.tar", "b/0.tar.gz", "b/1.tar", "b/1.tar.gz"}},
 		{"plain/*.tar", []string{"plain/*.tar"}},
 	} {
-		got, err := files.Braces(tt.in)
+		got, err := paths.Braces(tt.in)
 		if err != nil || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Braces(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
-	got, err := files.Braces("gs://b/laion/{00000..41407}.tar")
+	got, err := paths.Braces("gs://b/laion/{00000..41407}.tar")
 	if err != nil || len(got) != 41408 || got[41407] != "gs://b/laion/41407.tar" || got[12] != "gs://b/laion/00012.tar" {
 		t.Errorf("LAION-400M range: %d names, last %q, %v", len(got), got[len(got)-1], err)
 	}
@@ -136,7 +137,7 @@ func TestBraces(t *testing.T) {
 		"s/{{a,b},c}.tar":     "nested",
 		"s/{0..99999999}.tar": "more than",
 	} {
-		if _, err := files.Braces(in); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), in) {
+		if _, err := paths.Braces(in); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), in) {
 			t.Errorf("Braces(%q): got %v, want an error naming it and saying %q", in, err, want)
 		}
 	}
@@ -153,17 +154,17 @@ func TestExpandBraces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := files.Expand(ctx, []string{filepath.Join(dir, "{00000..00003}.tar")})
+	got, err := beamfs.Expand(ctx, []string{filepath.Join(dir, "{00000..00003}.tar")})
 	want := []string{filepath.Join(dir, "00000.tar"), filepath.Join(dir, "00001.tar"), filepath.Join(dir, "00002.tar"), filepath.Join(dir, "00003.tar")}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("range: got %v, %v; want %v", got, err, want)
 	}
-	got, err = files.Expand(ctx, []string{filepath.Join(dir, "{00000,00003}*.tar")})
+	got, err = beamfs.Expand(ctx, []string{filepath.Join(dir, "{00000,00003}*.tar")})
 	if want := []string{filepath.Join(dir, "00000.tar"), filepath.Join(dir, "00003.tar")}; err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("globs in a list: got %v, %v; want %v", got, err, want)
 	}
 	bad := filepath.Join(dir, "{00000,00007}*.tar")
-	if _, err := files.Expand(ctx, []string{bad}); err == nil || !strings.Contains(err.Error(), "00007*.tar") || !strings.Contains(err.Error(), bad) {
+	if _, err := beamfs.Expand(ctx, []string{bad}); err == nil || !strings.Contains(err.Error(), "00007*.tar") || !strings.Contains(err.Error(), bad) {
 		t.Errorf("a glob of a brace list matching nothing: got %v, want an error naming it and its pattern", err)
 	}
 }
@@ -171,32 +172,32 @@ func TestExpandBraces(t *testing.T) {
 func TestCheckOutput(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if err := files.CheckOutput(ctx, dir, false); err != nil {
+	if err := beamfs.CheckOutput(ctx, dir, false); err != nil {
 		t.Errorf("empty dir: %v", err)
 	}
-	if err := files.CheckOutput(ctx, filepath.Join(dir, "new"), false); err != nil {
+	if err := beamfs.CheckOutput(ctx, filepath.Join(dir, "new"), false); err != nil {
 		t.Errorf("missing dir: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "x"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := files.CheckOutput(ctx, dir, false); !errors.Is(err, files.ErrNotEmpty) || !strings.Contains(err.Error(), dir) {
+	if err := beamfs.CheckOutput(ctx, dir, false); !errors.Is(err, beamfs.ErrNotEmpty) || !strings.Contains(err.Error(), dir) {
 		t.Errorf("non-empty dir: got %v, want ErrNotEmpty naming %s", err, dir)
 	}
-	if err := files.CheckOutput(ctx, dir, true); err != nil {
+	if err := beamfs.CheckOutput(ctx, dir, true); err != nil {
 		t.Errorf("non-empty dir with overwrite: %v", err)
 	}
-	if err := files.CheckOutput(ctx, "  ", false); err == nil || !strings.Contains(err.Error(), "empty") {
+	if err := beamfs.CheckOutput(ctx, "  ", false); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("blank output: got %v", err)
 	}
 	mem := "memfs://check-output"
-	if err := files.CheckOutput(ctx, mem, false); err != nil {
+	if err := beamfs.CheckOutput(ctx, mem, false); err != nil {
 		t.Errorf("empty memfs dir: %v", err)
 	}
-	if err := files.WriteBytes(ctx, files.Join(mem, "run_stats.json"), []byte("{}")); err != nil {
+	if err := beamfs.WriteBytes(ctx, paths.Join(mem, "run_stats.json"), []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	if err := files.CheckOutput(ctx, mem, false); !errors.Is(err, files.ErrNotEmpty) {
+	if err := beamfs.CheckOutput(ctx, mem, false); !errors.Is(err, beamfs.ErrNotEmpty) {
 		t.Errorf("non-empty memfs dir: got %v, want ErrNotEmpty", err)
 	}
 }
@@ -211,21 +212,21 @@ func TestOutputFileAndProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, overwrite := range []bool{false, true} {
-		if err := files.CheckOutput(ctx, file, overwrite); err == nil || !strings.Contains(err.Error(), "is a file, not a directory") {
+		if err := beamfs.CheckOutput(ctx, file, overwrite); err == nil || !strings.Contains(err.Error(), "is a file, not a directory") {
 			t.Errorf("overwrite=%v onto a file: got %v", overwrite, err)
 		}
 	}
-	if err := files.Probe(ctx, filepath.Join(file, "sub")); err == nil || !strings.Contains(err.Error(), "is not writable") {
+	if err := beamfs.Probe(ctx, filepath.Join(file, "sub")); err == nil || !strings.Contains(err.Error(), "is not writable") {
 		t.Errorf("probe under a file: got %v", err)
 	}
 	out := filepath.Join(dir, "out")
-	if err := files.Probe(ctx, out); err != nil {
+	if err := beamfs.Probe(ctx, out); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("the probe left %d files behind", len(entries))
 	}
-	if err := files.Probe(ctx, "memfs://probe-test"); err != nil {
+	if err := beamfs.Probe(ctx, "memfs://probe-test"); err != nil {
 		t.Errorf("memfs probe: %v", err)
 	}
 }
@@ -235,32 +236,32 @@ func TestOutputFileAndProbe(t *testing.T) {
 func TestClaim(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "out")
-	release, err := files.Claim(ctx, dir)
+	release, err := beamfs.Claim(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = files.Claim(ctx, dir)
-	if !errors.Is(err, files.ErrInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d on", os.Getpid())) {
+	_, err = beamfs.Claim(ctx, dir)
+	if !errors.Is(err, beamfs.ErrInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d on", os.Getpid())) {
 		t.Errorf("second claim: got %v, want ErrInUse naming pid %d", err, os.Getpid())
 	}
-	if err := files.CheckOutput(ctx, dir, false); err != nil {
+	if err := beamfs.CheckOutput(ctx, dir, false); err != nil {
 		t.Errorf("the lock makes the output look used: %v", err)
 	}
 	release()
-	if _, err := os.Stat(filepath.Join(dir, files.LockName)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, beamfs.LockName)); !os.IsNotExist(err) {
 		t.Errorf("release left the lock: %v", err)
 	}
 	host, _ := os.Hostname()
 	stale := fmt.Sprintf("pid %d on %s since 2020-01-01T00:00:00Z\n", 1<<22+12345, host)
-	if err := os.WriteFile(filepath.Join(dir, files.LockName), []byte(stale), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, beamfs.LockName), []byte(stale), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	release, err = files.Claim(ctx, dir)
+	release, err = beamfs.Claim(ctx, dir)
 	if err != nil {
 		t.Fatalf("stale lock of a dead process: %v", err)
 	}
 	release()
-	if err := files.WriteAtomic(ctx, filepath.Join(dir, "a.txt"), func(w io.Writer) error { _, err := w.Write([]byte("hi")); return err }); err != nil {
+	if err := beamfs.WriteAtomic(ctx, filepath.Join(dir, "a.txt"), func(w io.Writer) error { _, err := w.Write([]byte("hi")); return err }); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -268,7 +269,7 @@ func TestClaim(t *testing.T) {
 		t.Errorf("WriteAtomic left %v", entries)
 	}
 	boom := errors.New("boom")
-	if err := files.WriteAtomic(ctx, filepath.Join(dir, "b.txt"), func(io.Writer) error { return boom }); !errors.Is(err, boom) {
+	if err := beamfs.WriteAtomic(ctx, filepath.Join(dir, "b.txt"), func(io.Writer) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("failed atomic write: got %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {

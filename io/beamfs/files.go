@@ -1,23 +1,26 @@
-// Package files is conceptfreq's one place for file access: it opens, reads
-// and writes files through the Beam filesystem registered for their scheme
-// (local paths, gs://, memfs://), so the count job's launcher, its workers
-// and the fit read and write local and cloud paths the same way.
+// Package beamfs is conceptfreq's adapter to Beam's filesystems, its one
+// place for file access: it opens, reads, lists and writes files through the
+// Beam filesystem registered for their scheme (local paths, gs://,
+// memfs://), so the count job's launcher, its workers and the fit read and
+// write local and cloud paths the same way. Path syntax (joining, schemes,
+// brace ranges) and the function types readers take are plain Go, in
+// io/paths.
 //
 // Writes check the commit error of Close (a GCS object exists only once
 // Close succeeds). Filesystems are registered by importing them; the
 // runners package imports local, gs and memfs.
-package files
+package beamfs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/io/paths"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,36 +29,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 )
 
-// ReadFunc reads a whole file: ReadAll at launch, a worker's
-// Clients.ReadAll in the workers.
-type ReadFunc func(ctx context.Context, path string) ([]byte, error)
-
-// OpenFunc opens a file for reading. The count job's workers pass one that
-// reuses a filesystem client per scheme (Clients.Open); Open is the plain
-// one.
-type OpenFunc func(ctx context.Context, path string) (io.ReadCloser, error)
-
 // ErrNotEmpty is returned by CheckOutput for an output location that
 // already holds files.
-var ErrNotEmpty = errors.New("files: output location is not empty")
-
-// Scheme returns the scheme of a path: "gs" for gs://b/o, "local" for a
-// plain path.
-func Scheme(path string) string {
-	if i := strings.Index(path, "://"); i > 0 {
-		return path[:i]
-	}
-	return "local"
-}
-
-// IsLocal reports whether path is a plain local path.
-func IsLocal(path string) bool { return !strings.Contains(path, "://") }
-
-// Join joins a directory (local, or URL-like such as gs://b/dir) and a
-// relative name with "/".
-func Join(dir, name string) string {
-	return strings.TrimSuffix(dir, "/") + "/" + name
-}
+var ErrNotEmpty = errors.New("beamfs: output location is not empty")
 
 // Open opens path for reading through a filesystem client of its own,
 // closed with the returned reader.
@@ -110,9 +86,12 @@ func ReadAll(ctx context.Context, path string) ([]byte, error) {
 	return readWith(ctx, Open, path)
 }
 
-func readWith(ctx context.Context, open OpenFunc, path string) ([]byte, error) {
+func readWith(ctx context.Context, open paths.OpenFunc, path string) ([]byte, error) {
 	rc, err := open(ctx, path)
 	if err != nil {
+		if IsNotExist(err) && !errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w (%w)", fs.ErrNotExist, err) // a missing gs:// object reads as any missing file
+		}
 		return nil, err
 	}
 	b, err := io.ReadAll(rc)
@@ -128,19 +107,19 @@ func readWith(ctx context.Context, open OpenFunc, path string) ([]byte, error) {
 func Write(ctx context.Context, path string, fill func(io.Writer) error) error {
 	fs, err := filesystem.New(ctx, path)
 	if err != nil {
-		return fmt.Errorf("files: %s: %w", path, err)
+		return fmt.Errorf("beamfs: %s: %w", path, err)
 	}
 	defer fs.Close()
 	w, err := fs.OpenWrite(ctx, path)
 	if err != nil {
-		return fmt.Errorf("files: open %s for writing: %w", path, err)
+		return fmt.Errorf("beamfs: open %s for writing: %w", path, err)
 	}
 	if err := fill(w); err != nil {
 		w.Close()
-		return fmt.Errorf("files: write %s: %w", path, err)
+		return fmt.Errorf("beamfs: write %s: %w", path, err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("files: commit %s: %w", path, err)
+		return fmt.Errorf("beamfs: commit %s: %w", path, err)
 	}
 	return nil
 }
@@ -152,7 +131,7 @@ func Write(ctx context.Context, path string, fill func(io.Writer) error) error {
 func WriteAtomic(ctx context.Context, path string, fill func(io.Writer) error) error {
 	fs, err := filesystem.New(ctx, path)
 	if err != nil {
-		return fmt.Errorf("files: %s: %w", path, err)
+		return fmt.Errorf("beamfs: %s: %w", path, err)
 	}
 	defer fs.Close()
 	r, ok := fs.(filesystem.Renamer)
@@ -167,7 +146,7 @@ func WriteAtomic(ctx context.Context, path string, fill func(io.Writer) error) e
 		return err
 	}
 	if err := r.Rename(ctx, tmp, path); err != nil {
-		return fmt.Errorf("files: rename %s to %s: %w", tmp, path, err)
+		return fmt.Errorf("beamfs: rename %s to %s: %w", tmp, path, err)
 	}
 	return nil
 }
@@ -181,10 +160,10 @@ func Remove(ctx context.Context, path string) error {
 	defer fs.Close()
 	rm, ok := fs.(filesystem.Remover)
 	if !ok {
-		return fmt.Errorf("files: %s: the filesystem cannot remove files", path)
+		return fmt.Errorf("beamfs: %s: the filesystem cannot remove files", path)
 	}
 	if err := rm.Remove(ctx, path); err != nil && !IsNotExist(err) {
-		return fmt.Errorf("files: remove %s: %w", path, err)
+		return fmt.Errorf("beamfs: remove %s: %w", path, err)
 	}
 	return nil
 }
@@ -193,7 +172,7 @@ func Remove(ctx context.Context, path string) error {
 const LockName = ".conceptfreq.lock"
 
 // ErrInUse is returned by Claim when another live run holds the output.
-var ErrInUse = errors.New("files: output location is in use by another run")
+var ErrInUse = errors.New("beamfs: output location is in use by another run")
 
 // Claim takes dir for this process: it creates dir/.conceptfreq.lock
 // (exclusively on local disks) naming the process, host and start time.
@@ -203,16 +182,16 @@ var ErrInUse = errors.New("files: output location is in use by another run")
 func Claim(ctx context.Context, dir string) (release func(), err error) {
 	host, _ := os.Hostname()
 	me := fmt.Sprintf("pid %d on %s since %s", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
-	path := Join(dir, LockName)
+	path := paths.Join(dir, LockName)
 	release = func() { Remove(context.Background(), path) }
-	if !IsLocal(dir) {
+	if !paths.IsLocal(dir) {
 		if b, err := ReadAll(ctx, path); err == nil {
 			return nil, fmt.Errorf("%w (%s); wait for it, or remove %s if it died", ErrInUse, strings.TrimSpace(string(b)), path)
 		}
 		return release, WriteBytes(ctx, path, []byte(me+"\n"))
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("files: output %s: %w", dir, err)
+		return nil, fmt.Errorf("beamfs: output %s: %w", dir, err)
 	}
 	for attempt := 0; attempt < 2; attempt++ {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -224,7 +203,7 @@ func Claim(ctx context.Context, dir string) (release func(), err error) {
 			return release, werr
 		}
 		if !os.IsExist(err) {
-			return nil, fmt.Errorf("files: output %s: %w", dir, err)
+			return nil, fmt.Errorf("beamfs: output %s: %w", dir, err)
 		}
 		b, _ := os.ReadFile(path)
 		holder := strings.TrimSpace(string(b))
@@ -267,7 +246,7 @@ var ShardExts = []string{"*.tar", "*.tar.gz", "*.tgz", "*.parquet"}
 
 // Expand resolves patterns (local globs, gs:// globs, directories — a local
 // directory or a gs:// prefix ending in "/" stands for its shard files —
-// and img2dataset's brace ranges, see Braces) into a sorted, de-duplicated
+// and img2dataset's brace ranges, see paths.Braces) into a sorted, de-duplicated
 // list of files. A pattern without braces that matches nothing is an error
 // naming it; the files a brace pattern names one by one are taken as given,
 // without listing, and one that is missing is the reader's to report.
@@ -289,26 +268,26 @@ func Expand(ctx context.Context, patterns []string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("files: no input patterns given")
+		return nil, fmt.Errorf("beamfs: no input patterns given")
 	}
 	sort.Strings(out)
 	return out, nil
 }
 
 // MatchPattern calls emit for each file one --input pattern names: its
-// brace groups expanded (Braces), then each expansion listed when it is a
+// brace groups expanded (paths.Braces), then each expansion listed when it is a
 // glob or a directory. A brace expansion without glob characters is emitted
 // as is, so a range of 41,408 shard names costs no listing calls. A
 // pattern, or a glob within a brace expansion, that matches nothing is an
 // error naming it.
 func MatchPattern(ctx context.Context, pattern string, emit func(string)) error {
-	items, err := Braces(pattern)
+	items, err := paths.Braces(pattern)
 	if err != nil {
 		return err
 	}
 	braced := strings.ContainsRune(pattern, '{')
 	for _, item := range items {
-		if braced && !HasMeta(item) && !strings.HasSuffix(item, "/") {
+		if braced && !paths.HasMeta(item) && !strings.HasSuffix(item, "/") {
 			emit(item)
 			continue
 		}
@@ -318,9 +297,9 @@ func MatchPattern(ctx context.Context, pattern string, emit func(string)) error 
 		}
 		if len(list) == 0 {
 			if braced {
-				return fmt.Errorf("files: %s (from %s) matched no files", item, pattern)
+				return fmt.Errorf("beamfs: %s (from %s) matched no files", item, pattern)
 			}
-			return fmt.Errorf("files: %s matched no files", pattern)
+			return fmt.Errorf("beamfs: %s matched no files", pattern)
 		}
 		for _, f := range list {
 			emit(f)
@@ -333,7 +312,7 @@ func MatchPattern(ctx context.Context, pattern string, emit func(string)) error 
 // directory (local, or gs:// ending in "/") standing for its shard files.
 func matchOne(ctx context.Context, p string) ([]string, error) {
 	globs := []string{p}
-	if IsLocal(p) {
+	if paths.IsLocal(p) {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			globs = nil
 			for _, ext := range ShardExts {
@@ -350,93 +329,11 @@ func matchOne(ctx context.Context, p string) ([]string, error) {
 	for _, g := range globs {
 		list, err := List(ctx, g)
 		if err != nil {
-			return nil, fmt.Errorf("files: %s: %w", p, err)
+			return nil, fmt.Errorf("beamfs: %s: %w", p, err)
 		}
 		out = append(out, list...)
 	}
 	return out, nil
-}
-
-// HasMeta reports whether p has glob characters (* ? [).
-func HasMeta(p string) bool { return strings.ContainsAny(p, "*?[") }
-
-// MaxBraceExpansion bounds the names one pattern's brace groups may expand
-// to.
-const MaxBraceExpansion = 10_000_000
-
-// Braces expands the brace groups of pattern as img2dataset names shards:
-// a numeric range {00000..41407} (zero-padded to the width of its bounds
-// when a bound has a leading zero; descending when the first bound is the
-// larger) or a list {a,b,c}. Several groups multiply, left to right; nested
-// groups are not supported. A pattern without braces is returned alone.
-func Braces(pattern string) ([]string, error) {
-	open := strings.IndexByte(pattern, '{')
-	if open < 0 {
-		if strings.IndexByte(pattern, '}') >= 0 {
-			return nil, fmt.Errorf("files: %s: '}' without '{'", pattern)
-		}
-		return []string{pattern}, nil
-	}
-	end := strings.IndexByte(pattern[open:], '}')
-	if end < 0 {
-		return nil, fmt.Errorf("files: %s: '{' without '}'", pattern)
-	}
-	end += open
-	body := pattern[open+1 : end]
-	if strings.IndexByte(body, '{') >= 0 {
-		return nil, fmt.Errorf("files: %s: nested braces are not supported", pattern)
-	}
-	alts, err := braceGroup(body)
-	if err != nil {
-		return nil, fmt.Errorf("files: %s: %w", pattern, err)
-	}
-	rest, err := Braces(pattern[end+1:])
-	if err != nil {
-		return nil, err
-	}
-	if len(alts)*len(rest) > MaxBraceExpansion {
-		return nil, fmt.Errorf("files: %s expands to more than %d names", pattern, MaxBraceExpansion)
-	}
-	out := make([]string, 0, len(alts)*len(rest))
-	for _, a := range alts {
-		for _, r := range rest {
-			out = append(out, pattern[:open]+a+r)
-		}
-	}
-	return out, nil
-}
-
-// braceGroup expands the inside of one brace group.
-func braceGroup(body string) ([]string, error) {
-	if lo, hi, ok := strings.Cut(body, ".."); ok && !strings.Contains(body, ",") {
-		a, errA := strconv.ParseInt(lo, 10, 64)
-		b, errB := strconv.ParseInt(hi, 10, 64)
-		if errA != nil || errB != nil || a < 0 || b < 0 {
-			return nil, fmt.Errorf("brace range {%s} needs two non-negative integers", body)
-		}
-		n := b - a
-		step := int64(1)
-		if n < 0 {
-			n, step = -n, -1
-		}
-		if n+1 > MaxBraceExpansion {
-			return nil, fmt.Errorf("brace range {%s} has more than %d names", body, MaxBraceExpansion)
-		}
-		width := 0
-		if (len(lo) > 1 && lo[0] == '0') || (len(hi) > 1 && hi[0] == '0') {
-			width = max(len(lo), len(hi))
-		}
-		out := make([]string, 0, n+1)
-		for i, v := int64(0), a; i <= n; i, v = i+1, v+step {
-			out = append(out, fmt.Sprintf("%0*d", width, v))
-		}
-		return out, nil
-	}
-	alts := strings.Split(body, ",")
-	if len(alts) < 2 {
-		return nil, fmt.Errorf("brace group {%s} is neither a range {a..b} nor a list {a,b}", body)
-	}
-	return alts, nil
 }
 
 // CheckOutput checks an output directory before a run writes into it: it
@@ -444,23 +341,23 @@ func braceGroup(body string) ([]string, error) {
 // (ErrNotEmpty otherwise, with the number of entries in the message).
 func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
 	if strings.TrimSpace(dir) == "" {
-		return fmt.Errorf("files: output location is empty")
+		return fmt.Errorf("beamfs: output location is empty")
 	}
-	if IsLocal(dir) {
+	if paths.IsLocal(dir) {
 		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-			return fmt.Errorf("files: output %s is a file, not a directory", dir)
+			return fmt.Errorf("beamfs: output %s is a file, not a directory", dir)
 		}
 	}
 	if overwrite {
 		return nil
 	}
-	if IsLocal(dir) {
+	if paths.IsLocal(dir) {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			if os.IsNotExist(err) {
 				return nil
 			}
-			return fmt.Errorf("files: output %s: %w", dir, err)
+			return fmt.Errorf("beamfs: output %s: %w", dir, err)
 		}
 		n := 0
 		for _, e := range entries {
@@ -473,9 +370,9 @@ func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
 		}
 		return nil
 	}
-	all, err := List(ctx, Join(dir, "*"))
+	all, err := List(ctx, paths.Join(dir, "*"))
 	if err != nil {
-		return fmt.Errorf("files: output %s: %w", dir, err)
+		return fmt.Errorf("beamfs: output %s: %w", dir, err)
 	}
 	var list []string
 	for _, o := range all {
@@ -512,7 +409,7 @@ func (c *Clients) Open(ctx context.Context, path string) (io.ReadCloser, error) 
 func (c *Clients) client(ctx context.Context, path string) (filesystem.Interface, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	scheme := Scheme(path)
+	scheme := paths.Scheme(path)
 	if fs, ok := c.fs[scheme]; ok {
 		return fs, nil
 	}
@@ -547,7 +444,7 @@ func (c *Clients) Close() error {
 	var first error
 	for _, fs := range c.fs {
 		if err := fs.Close(); err != nil && first == nil {
-			first = fmt.Errorf("files: closing filesystem: %w", err)
+			first = fmt.Errorf("beamfs: closing filesystem: %w", err)
 		}
 	}
 	c.fs = nil
@@ -564,9 +461,9 @@ func IsNotExist(err error) bool {
 // removing a small object in it, so a run fails at launch rather than after
 // counting.
 func Probe(ctx context.Context, dir string) error {
-	name := Join(dir, fmt.Sprintf(".conceptfreq-probe-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	name := paths.Join(dir, fmt.Sprintf(".conceptfreq-probe-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	if err := WriteBytes(ctx, name, []byte("probe")); err != nil {
-		return fmt.Errorf("files: %s is not writable: %w", dir, err)
+		return fmt.Errorf("beamfs: %s is not writable: %w", dir, err)
 	}
 	fs, err := filesystem.New(ctx, name)
 	if err != nil {
@@ -575,7 +472,7 @@ func Probe(ctx context.Context, dir string) error {
 	defer fs.Close()
 	if r, ok := fs.(filesystem.Remover); ok {
 		if err := r.Remove(ctx, name); err != nil {
-			return fmt.Errorf("files: removing the probe %s: %w", name, err)
+			return fmt.Errorf("beamfs: removing the probe %s: %w", name, err)
 		}
 	}
 	return nil
@@ -599,13 +496,13 @@ func (c *Clients) Identity(ctx context.Context, path string) (string, error) {
 	}
 	size, err := fsys.Size(ctx, path)
 	if err != nil {
-		return "", fmt.Errorf("files: %s: %w", path, err)
+		return "", fmt.Errorf("beamfs: %s: %w", path, err)
 	}
 	var mod int64
 	if lm, ok := fsys.(filesystem.LastModifiedGetter); ok {
 		t, err := lm.LastModified(ctx, path)
 		if err != nil {
-			return "", fmt.Errorf("files: %s: %w", path, err)
+			return "", fmt.Errorf("beamfs: %s: %w", path, err)
 		}
 		mod = t.UnixNano()
 	}
