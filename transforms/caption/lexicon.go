@@ -16,7 +16,7 @@ import (
 // filter small enough for a core's L2 cache rejects most tokens that are in
 // no concept before the table is touched. Keys of up to 16 bytes are kept
 // in the slot as two zero-padded little-endian words, so the ASCII fast
-// path (asciiTokens) compares a token without copying it.
+// path (shortKey, filterTokens) compares a token without copying it.
 type lexicon struct {
 	mask   uint64
 	slots  []lexSlot
@@ -58,7 +58,7 @@ func hashMix(h, w uint64) uint64 { return (h ^ w) * hashMul }
 func hashEnd(h uint64) uint64 { return h ^ h>>29 }
 
 // hashKey hashes bytes as 8-byte little-endian words, the last one
-// zero-padded, seeded with the length: asciiTokens computes the same hash
+// zero-padded, seeded with the length: shortKey computes the same hash
 // straight from a caption's bytes.
 func hashKey(b []byte) uint64 {
 	h := uint64(len(b)) * hashMul

@@ -10,7 +10,7 @@ import (
 	"github.com/jdkato/prose/v2"
 )
 
-// proseTokens is prose v2.0.0's word tokenizer (iterTokenizer), rewritten
+// proseTok is prose v2.0.0's word tokenizer (iterTokenizer), rewritten
 // to allocate little: whitespace-delimited spans, each split by doSplit
 // (opening $ ( " [ off the front, contractions 'll 's 're 'm n't, closing
 // , ) " ] ! ; . ? : ' off the back), with prose's special tokens (initials

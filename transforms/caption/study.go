@@ -28,7 +28,7 @@ import (
 //
 // Because "the whole input" is only known at the end, the per-sample result
 // is a bit mask per concept (which of its pieces the sample holds): masks
-// compose over shards, workers and runs, and Resolve turns their histogram
+// compose over shards, workers and runs, and StudyCount turns their histogram
 // into the count.
 const Study Rule = "study"
 

@@ -11,6 +11,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"reflect"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -262,7 +263,7 @@ func (f *countShardFn) reuse(partialAt string, b []byte, sink shardSink) (concep
 // statistics.
 func (f *countShardFn) account(ctx context.Context, st concept.Stats) {
 	for reason, n := range st.Rejects {
-		beam.NewCounter("count", "rejects_"+reason).Inc(ctx, n)
+		beam.NewCounter("count", RejectMetric(reason)).Inc(ctx, n)
 	}
 	progressFor(f.Config.ProgressID).add(st.SamplesRead, st.SamplesRead-st.SamplesWithCaption)
 	f.samplesRead.Inc(ctx, st.SamplesRead)
@@ -313,4 +314,17 @@ func (f *countShardFn) Teardown() error {
 		first = err
 	}
 	return first
+}
+
+// RejectMetric names the Beam counter ("count" namespace) of a reject
+// reason, camelCase like the others: shard_gzip_bomb → rejectsShardGzipBomb.
+func RejectMetric(reason string) string {
+	var b strings.Builder
+	b.WriteString("rejects")
+	for _, part := range strings.Split(reason, "_") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
 }

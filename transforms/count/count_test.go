@@ -100,3 +100,11 @@ func TestCaptionsComposite(t *testing.T) {
 	passert.Empty(s, out.Samples)
 	ptest.RunAndValidate(t, p)
 }
+
+func TestRejectMetric(t *testing.T) {
+	for reason, want := range map[string]string{"shard_gzip_bomb": "rejectsShardGzipBomb", "no_caption": "rejectsNoCaption", "invalid_utf8": "rejectsInvalidUtf8"} {
+		if got := count.RejectMetric(reason); got != want {
+			t.Errorf("%s: metric %q, want %q", reason, got, want)
+		}
+	}
+}
