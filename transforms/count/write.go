@@ -185,8 +185,53 @@ type writeOutputsFn struct {
 	StartUnixNano int64
 }
 
+// ProcessElement writes the run's small outputs once every part is in
+// place: the concept counts, the schema parts of the row directories, then
+// report.html and, last, run_stats.json.
 func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts func(*string, *concept.Tally) bool, sts func(*concept.Stats) bool,
 	partRows func(*int64) bool) error {
+	rows, err := f.conceptRows(counts)
+	if err != nil {
+		return err
+	}
+	if err := beamfs.WriteAtomic(ctx, paths.Join(f.Dir, tables.ConceptCountsFile), func(w io.Writer) error {
+		return tables.WriteConceptCounts(w, rows, nil)
+	}); err != nil {
+		return err
+	}
+	outputs, err := f.writeSchemaParts(ctx)
+	if err != nil {
+		return err
+	}
+	total := concept.Stats{Rejects: map[string]int64{}}
+	var st concept.Stats
+	for sts(&st) {
+		total.Merge(st)
+	}
+	var partRowsTotal, k int64
+	for partRows(&k) {
+		partRowsTotal += k
+	}
+	rs := f.runStats(total, rows, partRowsTotal)
+	rs.OutputFiles = append(append([]string{tables.ConceptCountsFile}, outputs...), ReportFile, tables.RunStatsFile)
+	page, err := renderCountReport(rs, rows)
+	if err != nil {
+		return err
+	}
+	if err := beamfs.WriteAtomic(ctx, paths.Join(f.Dir, ReportFile), func(w io.Writer) error { _, err := w.Write(page); return err }); err != nil {
+		return err
+	}
+	return beamfs.WriteAtomic(ctx, paths.Join(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rs)
+	})
+}
+
+// conceptRows combines the counted tallies into one row per vocabulary
+// concept, in vocabulary order: the study rule's histograms resolved, the
+// image-side columns null for concepts the tagger does not know.
+func (f *writeOutputsFn) conceptRows(counts func(*string, *concept.Tally) bool) ([]tables.ConceptCount, error) {
 	byName := make(map[string]concept.Tally, len(f.Concepts))
 	var name string
 	var n concept.Tally
@@ -216,27 +261,16 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 		delete(byName, c)
 	}
 	if len(byName) != 0 {
-		return fmt.Errorf("count: %d counted concepts are not in the vocabulary (first: %v)", len(byName), firstKey(byName))
+		return nil, fmt.Errorf("count: %d counted concepts are not in the vocabulary (first: %v)", len(byName), firstKey(byName))
 	}
-	if err := beamfs.WriteAtomic(ctx, paths.Join(f.Dir, tables.ConceptCountsFile), func(w io.Writer) error {
-		return tables.WriteConceptCounts(w, rows, nil)
-	}); err != nil {
-		return err
-	}
+	return rows, nil
+}
 
-	var total concept.Stats
-	total.Rejects = map[string]int64{}
-	var st concept.Stats
-	for sts(&st) {
-		total.Merge(st)
-	}
-	var partRowsTotal, k int64
-	for partRows(&k) {
-		partRowsTotal += k
-	}
-	// A part of zero rows in each row directory carries its schema, so the
-	// directory reads as a table even when no shard had a row.
-	outputs := []string{tables.ConceptCountsFile}
+// writeSchemaParts writes a part of zero rows into each row directory the
+// run fills, so that the directory reads as a table even when no shard had
+// a row; it returns the directories, as run_stats.json lists them.
+func (f *writeOutputsFn) writeSchemaParts(ctx context.Context) ([]string, error) {
+	var outputs []string
 	dirs := []struct {
 		name string
 		open func(io.Writer, memory.Allocator) (*tables.RowWriter, error)
@@ -257,11 +291,16 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 			}
 			return rw.Close()
 		}); err != nil {
-			return err
+			return nil, err
 		}
 		outputs = append(outputs, d.name+"/")
 	}
+	return outputs, nil
+}
 
+// runStats derives run_stats.json's figures from the merged statistics
+// and the concept rows.
+func (f *writeOutputsFn) runStats(total concept.Stats, rows []tables.ConceptCount, partRowsTotal int64) RunStats {
 	rs := RunStats{Stats: total, Config: f.Config, StartedAt: time.Unix(0, f.StartUnixNano).UTC(), RowsInParts: partRowsTotal}
 	rs.Config.Files = int(total.ShardsRead + total.ShardsFailed)
 	rs.ShardsProcessed = total.ShardsRead + total.ShardsFailed - total.ShardsReused
@@ -301,19 +340,7 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 	if rs.WallSeconds > 0 {
 		rs.SamplesPerSecond = float64(total.SamplesRead) / rs.WallSeconds
 	}
-	rs.OutputFiles = append(outputs, ReportFile, tables.RunStatsFile)
-	page, err := renderCountReport(rs, rows)
-	if err != nil {
-		return err
-	}
-	if err := beamfs.WriteAtomic(ctx, paths.Join(f.Dir, ReportFile), func(w io.Writer) error { _, err := w.Write(page); return err }); err != nil {
-		return err
-	}
-	return beamfs.WriteAtomic(ctx, paths.Join(f.Dir, tables.RunStatsFile), func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rs)
-	})
+	return rs
 }
 
 func firstKey[V any](m map[string]V) string {
