@@ -86,6 +86,14 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 		shards, report.Plural(rs.SamplesRead, "sample"), report.Thousands(rs.SamplesWithCaption), report.Thousands(rs.SampleRejects))
 	if rs.Config.PartialsDir != "" {
 		fmt.Fprintf(w, "state %s: %s reused, %d processed\n", rs.Config.PartialsDir, report.Plural(rs.ShardsReused, "shard"), rs.ShardsProcessed)
+		if rs.PartialsDamaged > 0 {
+			fmt.Fprintf(w, "warning: %s damaged (unreadable, altered or another shard's): their shards were recounted; listed in run_stats.json (partials_damaged_paths)\n",
+				report.Plural(rs.PartialsDamaged, "partial"))
+		}
+		if rs.PartialsNotStored > 0 {
+			fmt.Fprintf(w, "warning: %s could not be stored in the state directory (read-only or full?): the next run recounts those shards\n",
+				report.Plural(rs.PartialsNotStored, "partial"))
+		}
 	}
 	if len(rs.Rejects) > 0 {
 		reasons := make([]string, 0, len(rs.Rejects))

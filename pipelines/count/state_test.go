@@ -266,3 +266,98 @@ func TestStateOnRealShards(t *testing.T) {
 	reuse(t, fewer, 5, 0)
 	sameOutputs(t, "real shards: one left the input set", fewer, run(paths[1:], false))
 }
+
+// A damaged partial is a cache miss, never a wrong count: truncated,
+// random bytes, one byte flipped, another shard's partial under this
+// name, an older format version and a directory where the file should be
+// are each recounted, listed in run_stats.json, and the job succeeds with
+// the outputs of a clean run.
+func TestDamagedPartialsAreRecounted(t *testing.T) {
+	dir, _, v := plantedDataset(t, 7, 200, false)
+	all := shardPaths(dir, 0, 1, 2, 3, 4, 5, 6)
+	state := t.TempDir()
+	cfg := count.Config{Inputs: all, StateDir: state}.WithVocabulary(v)
+	clean := runJob(t, "", count.Config{Inputs: all}.WithVocabulary(v))
+	first := runJob(t, "", cfg)
+	reuse(t, first, 0, 7)
+	parts, err := filepath.Glob(filepath.Join(state, "*", "*.partial"))
+	if err != nil || len(parts) != 7 {
+		t.Fatalf("%d partials (%v), want 7", len(parts), err)
+	}
+	sort.Strings(parts)
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	good := map[string][]byte{}
+	for _, p := range parts {
+		good[p] = read(p)
+	}
+	// "version 1": a file without the version-2 magic line, as version 1's
+	// bare gobs are.
+	damage := map[string]func(p string) []byte{
+		"truncated":     func(p string) []byte { return good[p][:len(good[p])/2] },
+		"random bytes":  func(p string) []byte { return []byte("\x13\x07 not a partial at all \x00\xff") },
+		"one byte":      func(p string) []byte { b := append([]byte(nil), good[p]...); b[len(b)-3] ^= 1; return b },
+		"another shard": func(p string) []byte { return good[parts[(indexOf(parts, p)+1)%len(parts)]] },
+		"version 1":     func(p string) []byte { return good[p][len("conceptfreq partial v2\n"):] },
+	}
+	names := make([]string, 0, len(damage))
+	for n := range damage {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		if err := os.WriteFile(parts[i], damage[n](parts[i]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A directory where the partial should be: unreadable as a file.
+	os.Remove(parts[5])
+	if err := os.Mkdir(parts[5], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got := runJob(t, "", cfg)
+	sameOutputsExceptState(t, "damaged partials", got, clean)
+	if got.stats.PartialsDamaged != 6 || len(got.stats.DamagedPartials) != 6 || got.stats.ShardsReused != 1 {
+		t.Errorf("partials_damaged %d (%d listed), reused %d; want 6 damaged, 6 listed, 1 reused (the untouched one)",
+			got.stats.PartialsDamaged, len(got.stats.DamagedPartials), got.stats.ShardsReused)
+	}
+	for _, d := range got.stats.DamagedPartials {
+		if !strings.Contains(d, ".partial: ") {
+			t.Errorf("damaged partial listed as %q: want its path and what was wrong", d)
+		}
+	}
+	if got.stats.PartialsNotStored != 1 { // the directory cannot be replaced by a file
+		t.Errorf("partials_not_stored %d, want 1", got.stats.PartialsNotStored)
+	}
+	// The recounted partials were rewritten whole: the next run reuses them.
+	again := runJob(t, "", cfg)
+	sameOutputsExceptState(t, "after the recount", again, clean)
+	if again.stats.PartialsDamaged != 1 || again.stats.ShardsReused != 6 {
+		t.Errorf("next run: %d damaged, %d reused; want 1 (the directory) and 6", again.stats.PartialsDamaged, again.stats.ShardsReused)
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// sameOutputsExceptState is sameOutputs without the state's own figures.
+func sameOutputsExceptState(t *testing.T, what string, got, want *result) {
+	t.Helper()
+	g := *got
+	g.stats = got.stats
+	gs := *g.stats
+	gs.PartialsDamaged, gs.DamagedPartials, gs.PartialsNotStored = 0, nil, 0
+	g.stats = &gs
+	sameOutputs(t, what, &g, want)
+}

@@ -20,7 +20,18 @@ type Stats struct {
 	TaggedWithTextConcept  int64            `json:"tagged_with_caption_concept"` // tagged samples whose caption mentions a concept the tagger knows
 	Misaligned             int64            `json:"misaligned_samples"`
 	Rejects                map[string]int64 `json:"rejects"`
+	// With --state: partials that could not be read, failed their
+	// checksum or belonged to another shard or fingerprint (each shard
+	// recounted; the first MaxDamagedListed listed as "path: what was
+	// wrong"), and partials that could not be stored.
+	PartialsDamaged   int64    `json:"partials_damaged"`
+	DamagedPartials   []string `json:"partials_damaged_paths,omitempty"`
+	PartialsNotStored int64    `json:"partials_not_stored"`
 }
+
+// MaxDamagedListed bounds Stats.DamagedPartials; every damaged partial is
+// counted in PartialsDamaged.
+const MaxDamagedListed = 100
 
 // Merge adds o into s.
 func (s *Stats) Merge(o Stats) {
@@ -36,6 +47,13 @@ func (s *Stats) Merge(o Stats) {
 	s.MisalignmentConsidered += o.MisalignmentConsidered
 	s.TaggedWithTextConcept += o.TaggedWithTextConcept
 	s.Misaligned += o.Misaligned
+	s.PartialsDamaged += o.PartialsDamaged
+	s.PartialsNotStored += o.PartialsNotStored
+	for _, d := range o.DamagedPartials {
+		if len(s.DamagedPartials) < MaxDamagedListed {
+			s.DamagedPartials = append(s.DamagedPartials, d)
+		}
+	}
 	for k, v := range o.Rejects {
 		if s.Rejects == nil {
 			s.Rejects = map[string]int64{}

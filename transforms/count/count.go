@@ -7,8 +7,8 @@ package count
 
 import (
 	"context"
-	"fmt"
 	"github.com/conceptfreq/conceptfreq/transforms/concept"
+	"io"
 	"reflect"
 	"runtime"
 	"strings"
@@ -160,17 +160,25 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 	began := time.Now()
 	out := sink.out
 	var keep *partial
-	var partialAt string
+	var partialAt, damaged, identity string
 	if f.Config.PartialsDir != "" {
 		if id, err := f.fs.Identity(ctx, path); err == nil {
+			identity = id
 			partialAt = partialPath(f.Config.PartialsDir, id)
-			if b, err := f.fs.ReadAll(ctx, partialAt); err == nil {
-				res.stats, res.err = f.reuse(partialAt, b, sink)
-				res.reused = true
-				return
-			} else if !beamfs.IsNotExist(err) {
-				res.err = fmt.Errorf("count: --state: %w", err)
-				return
+			b, err := f.fs.ReadAll(ctx, partialAt)
+			if err == nil {
+				var p *partial
+				if p, err = decodePartial(b, id, pathBase(f.Config.PartialsDir)); err == nil {
+					res.stats = f.reuse(p, sink)
+					res.reused = true
+					return
+				}
+			}
+			if err != nil && !beamfs.IsNotExist(err) {
+				// A partial that cannot be read or is not this shard's is
+				// a cache miss: the shard is recounted and its partial
+				// replaced; run_stats.json lists it.
+				damaged = partialAt + ": " + err.Error()
 			}
 			// Not processed under this fingerprint yet: collect what the
 			// shard gives, to keep it.
@@ -209,11 +217,20 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 			}
 		}
 	}
+	if damaged != "" {
+		st.PartialsDamaged++
+		st.DamagedPartials = []string{damaged}
+	}
 	if keep != nil {
 		keep.Stats = st
-		if err := beamfs.WriteAtomic(ctx, partialAt, keep.encode); err != nil {
-			res.err = fmt.Errorf("count: --state: %w", err)
-			return
+		keep.Stats.PartialsDamaged, keep.Stats.DamagedPartials = 0, nil
+		if err := beamfs.WriteAtomic(ctx, partialAt, func(w io.Writer) error {
+			return encodePartial(w, keep, path, identity, pathBase(f.Config.PartialsDir))
+		}); err != nil {
+			// The state is a cache: failing to keep a partial (a
+			// read-only or full state directory) costs the next run a
+			// recount, not this run its outputs.
+			st.PartialsNotStored++
 		}
 	}
 	sink.stats(st)
@@ -235,12 +252,14 @@ func (f *countShardFn) finishShard(ctx context.Context, res *shardResult) error 
 	return nil
 }
 
+// pathBase is the last element of a local or gs:// path.
+func pathBase(p string) string {
+	p = strings.TrimSuffix(p, "/")
+	return p[strings.LastIndex(p, "/")+1:]
+}
+
 // reuse emits a shard's kept partial instead of processing the shard.
-func (f *countShardFn) reuse(partialAt string, b []byte, sink shardSink) (concept.Stats, error) {
-	p, err := decodePartial(b)
-	if err != nil {
-		return concept.Stats{}, fmt.Errorf("count: --state: %s: %w (remove it to recount the shard)", partialAt, err)
-	}
+func (f *countShardFn) reuse(p *partial, sink shardSink) concept.Stats {
 	for name, t := range p.Counts {
 		sink.count(name, t)
 	}
@@ -256,7 +275,7 @@ func (f *countShardFn) reuse(partialAt string, b []byte, sink shardSink) (concep
 	st := p.Stats
 	st.ShardsReused = 1
 	sink.stats(st)
-	return st, nil
+	return st
 }
 
 // account updates the progress figures and Beam metrics with a shard's

@@ -29,8 +29,12 @@ import (
 // atomically (temporary name, then rename; a single object write on gs://),
 // so a run killed at any point leaves whole partials or none.
 
-// PartialVersion changes when the partial encoding does.
-const PartialVersion = 1
+// PartialVersion changes when the partial encoding does. Version 2 wraps
+// the partial in an envelope that says whose it is and checks its bytes.
+const PartialVersion = 2
+
+// partialMagic starts every partial file of this version.
+const partialMagic = "conceptfreq partial v2\n"
 
 // Fingerprint hashes what changes counts: the run record without the
 // inputs and runner (vocabulary hash, match rule, POS mode, lemmatiser,
@@ -104,14 +108,59 @@ func partialPath(dir, identity string) string {
 	return paths.Join(dir, hex.EncodeToString(sha256Of(identity))[:32]+".partial")
 }
 
-func (p *partial) encode(w io.Writer) error {
-	return gob.NewEncoder(w).Encode(p)
+// partialEnvelope is a partial file after its magic line: the shard and
+// the fingerprint the partial was made for, and its bytes' checksum. A
+// partial is trusted only when all of them match (decodePartial).
+type partialEnvelope struct {
+	Version     int
+	Shard       string // the shard's path
+	Identity    string // its identity when it was counted (path, size, time)
+	Fingerprint string // the fingerprint folder it was made under
+	Sum         []byte // sha256 of Body
+	Body        []byte // the gob of the partial
 }
 
-func decodePartial(b []byte) (*partial, error) {
+// encodePartial writes p as the partial of the shard with that identity,
+// made under fingerprint.
+func encodePartial(w io.Writer, p *partial, shard, identity, fingerprint string) error {
+	var body bytes.Buffer
+	if err := gob.NewEncoder(&body).Encode(p); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body.Bytes())
+	if _, err := io.WriteString(w, partialMagic); err != nil {
+		return err
+	}
+	return gob.NewEncoder(w).Encode(partialEnvelope{Version: PartialVersion, Shard: shard, Identity: identity,
+		Fingerprint: fingerprint, Sum: sum[:], Body: body.Bytes()})
+}
+
+// decodePartial reads a partial file and checks that it is whole and is
+// the partial of the shard with that identity under fingerprint: a file
+// of another format or version, a truncated or altered one, or another
+// shard's partial under this name is an error (the caller recounts).
+func decodePartial(b []byte, identity, fingerprint string) (*partial, error) {
+	if !bytes.HasPrefix(b, []byte(partialMagic)) {
+		return nil, fmt.Errorf("not a version-%d partial", PartialVersion)
+	}
+	var env partialEnvelope
+	if err := gob.NewDecoder(bytes.NewReader(b[len(partialMagic):])).Decode(&env); err != nil {
+		return nil, fmt.Errorf("unreadable: %w", err)
+	}
+	sum := sha256.Sum256(env.Body)
+	switch {
+	case env.Version != PartialVersion:
+		return nil, fmt.Errorf("version %d, want %d", env.Version, PartialVersion)
+	case !bytes.Equal(env.Sum, sum[:]):
+		return nil, fmt.Errorf("its checksum does not match its content")
+	case env.Identity != identity:
+		return nil, fmt.Errorf("it is the partial of %s, not of this shard version", env.Identity)
+	case env.Fingerprint != fingerprint:
+		return nil, fmt.Errorf("it was made under fingerprint %s, not %s", env.Fingerprint, fingerprint)
+	}
 	var p partial
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&p); err != nil {
-		return nil, err
+	if err := gob.NewDecoder(bytes.NewReader(env.Body)).Decode(&p); err != nil {
+		return nil, fmt.Errorf("unreadable content: %w", err)
 	}
 	return &p, nil
 }
