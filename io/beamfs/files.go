@@ -124,10 +124,26 @@ func Write(ctx context.Context, path string, fill func(io.Writer) error) error {
 	return nil
 }
 
-// WriteAtomic is Write through a temporary name in the same directory,
-// renamed to path once committed, so an interrupted write never leaves a
-// partial file under path (on filesystems that rename; others are written
-// in place).
+// TempPrefix starts the names WriteAtomic writes before renaming them: a
+// hidden name, so that readers' globs (DuckDB's 'dir/*', pandas' and
+// pyarrow's directory reads, which skip names starting with '.') never
+// take a half-written file of a killed run for a part.
+const TempPrefix = ".tmp-"
+
+// TempName is where WriteAtomic writes path before renaming it: beside it,
+// under TempPrefix.
+func TempName(path string) string {
+	dir, base := "", path
+	if k := strings.LastIndex(path, "/"); k >= 0 {
+		dir, base = path[:k+1], path[k+1:]
+	}
+	return dir + TempPrefix + base + fmt.Sprintf("-%d-%d", os.Getpid(), time.Now().UnixNano())
+}
+
+// WriteAtomic is Write through a temporary name in the same directory
+// (TempName), renamed to path once committed, so an interrupted write
+// never leaves a partial file under path (on filesystems that rename;
+// others are written in place).
 func WriteAtomic(ctx context.Context, path string, fill func(io.Writer) error) error {
 	fs, err := filesystem.New(ctx, path)
 	if err != nil {
@@ -138,7 +154,7 @@ func WriteAtomic(ctx context.Context, path string, fill func(io.Writer) error) e
 	if !ok {
 		return Write(ctx, path, fill)
 	}
-	tmp := path + fmt.Sprintf(".tmp-%d-%d", os.Getpid(), time.Now().UnixNano())
+	tmp := TempName(path)
 	if err := Write(ctx, tmp, fill); err != nil {
 		if rm, ok := fs.(filesystem.Remover); ok {
 			rm.Remove(ctx, tmp)

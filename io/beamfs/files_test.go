@@ -276,3 +276,28 @@ func TestClaim(t *testing.T) {
 		t.Errorf("a failed atomic write left files: %v", entries)
 	}
 }
+
+// WriteAtomic's temporary file is hidden (readers' globs skip it) and
+// beside its target.
+func TestWriteAtomicTempIsHidden(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "part-a.parquet")
+	var during []string
+	err := beamfs.WriteAtomic(context.Background(), target, func(w io.Writer) error {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			during = append(during, e.Name())
+		}
+		_, err := w.Write([]byte("x"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(during) != 1 || !strings.HasPrefix(during[0], beamfs.TempPrefix+"part-a.parquet-") {
+		t.Errorf("while writing, the directory held %v; want one hidden %s… file", during, beamfs.TempPrefix)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 1 || m[0] != target {
+		t.Errorf("after writing: %v, want only %s", m, target)
+	}
+}

@@ -59,7 +59,7 @@ func WriteColumns(w io.Writer, name string, cols []Column, mem memory.Allocator)
 	for i, c := range cols {
 		switch fb := b.Field(i).(type) {
 		case *array.StringBuilder:
-			fb.AppendValues(c.Strings, nil)
+			fb.AppendValues(validAll(c.Strings), nil)
 		case *array.Int64Builder:
 			fb.AppendValues(c.Int64s, nil)
 		case *array.Float64Builder:

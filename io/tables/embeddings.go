@@ -36,7 +36,7 @@ func WriteConceptEmbeddings(w io.Writer, concepts []string, embeddings [][]float
 	lb := b.Field(1).(*array.ListBuilder)
 	vb := lb.ValueBuilder().(*array.Float32Builder)
 	for i, c := range concepts {
-		names.Append(c)
+		names.Append(ValidUTF8(c))
 		lb.Append(true)
 		vb.AppendValues(embeddings[i], nil)
 	}

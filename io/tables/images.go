@@ -95,14 +95,14 @@ func (rw *RowWriter) WriteScore(r ScoreRow) error {
 	if rw.err != nil {
 		return rw.err
 	}
-	rw.b.Field(0).(*array.StringBuilder).Append(r.Shard)
-	rw.b.Field(1).(*array.StringBuilder).Append(r.Key)
+	rw.b.Field(0).(*array.StringBuilder).Append(ValidUTF8(r.Shard))
+	rw.b.Field(1).(*array.StringBuilder).Append(ValidUTF8(r.Key))
 	lb := rw.b.Field(2).(*array.ListBuilder)
 	sb := lb.ValueBuilder().(*array.StructBuilder)
 	lb.Append(true)
 	for i, c := range r.Concepts {
 		sb.Append(true)
-		sb.FieldBuilder(0).(*array.StringBuilder).Append(c)
+		sb.FieldBuilder(0).(*array.StringBuilder).Append(ValidUTF8(c))
 		sb.FieldBuilder(1).(*array.Float32Builder).Append(r.Scores[i])
 	}
 	return rw.row()
@@ -113,13 +113,13 @@ func (rw *RowWriter) WriteSample(r SampleRow) error {
 	if rw.err != nil {
 		return rw.err
 	}
-	rw.b.Field(0).(*array.StringBuilder).Append(r.Shard)
-	rw.b.Field(1).(*array.StringBuilder).Append(r.Key)
-	rw.b.Field(2).(*array.StringBuilder).Append(r.Caption)
+	rw.b.Field(0).(*array.StringBuilder).Append(ValidUTF8(r.Shard))
+	rw.b.Field(1).(*array.StringBuilder).Append(ValidUTF8(r.Key))
+	rw.b.Field(2).(*array.StringBuilder).Append(ValidUTF8(r.Caption))
 	for i, list := range [][]string{r.TextConcepts, r.ImageConcepts} {
 		lb := rw.b.Field(3 + i).(*array.ListBuilder)
 		lb.Append(true)
-		lb.ValueBuilder().(*array.StringBuilder).AppendValues(list, nil)
+		lb.ValueBuilder().(*array.StringBuilder).AppendValues(validAll(list), nil)
 	}
 	return rw.row()
 }

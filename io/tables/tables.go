@@ -47,6 +47,7 @@ var RowDirs = []string{RejectsDir, ImageScoresDir, SampleConceptsDir}
 // shards of one name in different folders do not collide), stable across
 // runs and retries, so a retried write replaces its part.
 func PartName(shard string) string {
+	shard = ValidUTF8(shard) // the name its rows carry: a part is found by either
 	base := shard[strings.LastIndexAny(shard, `/\`)+1:]
 	clean := strings.Map(func(r rune) rune {
 		if r == '.' || r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
@@ -137,7 +138,7 @@ func WriteConceptCounts(w io.Writer, rows []ConceptCount, mem memory.Allocator) 
 		}
 	}
 	for _, r := range rows {
-		concept.Append(r.Concept)
+		concept.Append(ValidUTF8(r.Concept))
 		text.Append(r.TextCount)
 		opt(2, r.ImageCount)
 		opt(3, r.MatchedCount)
@@ -173,7 +174,7 @@ func (rw *RowWriter) WriteReject(r Reject) error {
 		return rw.err
 	}
 	for i, v := range []string{r.Shard, r.Key, r.Reason, r.Detail} {
-		rw.b.Field(i).(*array.StringBuilder).Append(v)
+		rw.b.Field(i).(*array.StringBuilder).Append(ValidUTF8(v))
 	}
 	return rw.row()
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -253,4 +254,39 @@ func readTable(t *testing.T, data []byte) arrow.Table {
 		t.Fatal(err)
 	}
 	return tbl
+}
+
+// Every string written is valid UTF-8: invalid bytes (a tar member name
+// is bytes) become \xNN escapes, valid text is unchanged.
+func TestValidUTF8(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":       "plain",
+		"caf\xe9/001": `caf\xe9/001`,
+		"ok é \\x41":  "ok é \\x41",
+		"\xff\xfe":    `\xff\xfe`,
+		"a\xe2\x82":   `a\xe2\x82`,
+		"日本\x80語":     `日本\x80語`,
+	} {
+		if got := tables.ValidUTF8(in); got != want || !utf8.ValidString(got) {
+			t.Errorf("ValidUTF8(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var b bytes.Buffer
+	rw, err := tables.NewRejectWriter(&b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.WriteReject(tables.Reject{Shard: "bad\xffname.tar", Key: "k\xfe", Reason: "no_caption", Detail: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tables.ReadRejects(bytes.NewReader(b.Bytes()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Shard != `bad\xffname.tar` || rows[0].Key != `k\xfe` {
+		t.Errorf("read back %+v", rows)
+	}
 }

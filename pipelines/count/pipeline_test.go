@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/io/wds"
 	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"html"
 	"os"
@@ -834,6 +835,43 @@ func TestVerdict(t *testing.T) {
 		err := Verdict(tc.rs, tc.maxReject)
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// A shard whose file and member names are not valid UTF-8 still gives
+// tables DuckDB reads: the names are written with \xNN escapes.
+func TestInvalidUTF8NamesReadByDuckDB(t *testing.T) {
+	dir := t.TempDir()
+	shardPath := filepath.Join(dir, "bad\xffname.tar")
+	f, err := os.Create(shardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := wds.NewWriter(f, false)
+	for _, s := range []struct{ key, caption string }{{"k\xfe1", "a dog on a bench"}, {"k\xfe2", ""}} {
+		members := map[string][]byte{"jpg": []byte("x")}
+		if s.caption != "" {
+			members["txt"] = []byte(s.caption)
+		}
+		if err := w.WriteSample(s.key, members); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	res := runJob(t, "", count.Config{Inputs: []string{dir}, EmitSamples: true})
+	var rows []struct {
+		Shard string `json:"shard"`
+		Key   string `json:"key"`
+	}
+	for _, d := range []string{tables.RejectsDir, tables.SampleConceptsDir} {
+		rows = rows[:0]
+		duckdb(t, fmt.Sprintf("select shard, key from '%s'", filepath.Join(res.dir, d, "*.parquet")), &rows)
+		if len(rows) != 1 || !strings.HasSuffix(rows[0].Shard, `bad\xffname.tar`) || !strings.HasPrefix(rows[0].Key, `k\xfe`) {
+			t.Errorf("%s read by DuckDB: %+v, want one row naming the shard and key with \\xNN escapes", d, rows)
 		}
 	}
 }

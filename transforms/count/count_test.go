@@ -2,6 +2,7 @@ package count_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"os"
@@ -106,5 +107,30 @@ func TestRejectMetric(t *testing.T) {
 		if got := count.RejectMetric(reason); got != want {
 			t.Errorf("%s: metric %q, want %q", reason, got, want)
 		}
+	}
+}
+
+// --overwrite clears a killed run's temporary files from the part
+// directories too, so that a glob over a directory reads its parts only.
+func TestClearRowOutputsRemovesTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	left := []string{"rejects/part-a.parquet", "rejects/.tmp-part-b.parquet-1-2", "sample_concepts/part-c.parquet.tmp-3-4", "rejects/keep.txt"}
+	for _, f := range left {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := count.ClearRowOutputs(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range left[:3] {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s is still there", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, left[3])); err != nil {
+		t.Errorf("a file that is no output was removed: %v", err)
 	}
 }

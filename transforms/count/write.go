@@ -162,16 +162,20 @@ func ClearRowOutputs(ctx context.Context, dir string) error {
 		}
 	}
 	for _, d := range tables.RowDirs {
-		old, err := beamfs.List(ctx, paths.Join(paths.Join(dir, d), "*.parquet"))
-		if err != nil {
-			if beamfs.IsNotExist(err) {
-				continue
+		// The parts, and the temporary files of a run killed mid-write
+		// (hidden now, visible *.parquet.tmp-* before).
+		for _, glob := range []string{"*.parquet", beamfs.TempPrefix + "*", "*.parquet.tmp-*"} {
+			old, err := beamfs.List(ctx, paths.Join(paths.Join(dir, d), glob))
+			if err != nil {
+				if beamfs.IsNotExist(err) {
+					continue
+				}
+				return fmt.Errorf("count: clearing %s: %w", paths.Join(dir, d), err)
 			}
-			return fmt.Errorf("count: clearing %s: %w", paths.Join(dir, d), err)
-		}
-		for _, f := range old {
-			if err := beamfs.Remove(ctx, f); err != nil {
-				return err
+			for _, f := range old {
+				if err := beamfs.Remove(ctx, f); err != nil {
+					return err
+				}
 			}
 		}
 	}

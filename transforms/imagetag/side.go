@@ -75,7 +75,7 @@ func (c Config) Open(ctx context.Context, v *caption.Vocabulary, read paths.Read
 			}
 			saved := map[string][]ConceptScore{}
 			err = tables.ReadScores(data, func(r tables.ScoreRow) error {
-				if r.Shard != shard {
+				if r.Shard != tables.ValidUTF8(shard) {
 					return fmt.Errorf("%s holds scores of shard %s, not %s", path, r.Shard, shard)
 				}
 				var cs []ConceptScore
