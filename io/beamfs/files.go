@@ -297,6 +297,28 @@ func Expand(ctx context.Context, patterns []string) ([]string, error) {
 // pattern, or a glob within a brace expansion, that matches nothing is an
 // error naming it.
 func MatchPattern(ctx context.Context, pattern string, emit func(string)) error {
+	if paths.IsLocal(pattern) && (paths.HasMeta(pattern) || strings.ContainsAny(pattern, "{}")) {
+		// A local file or directory whose name holds glob or brace
+		// characters (file[1].tar, br[ack]et/) is taken literally when it
+		// exists: the literal path wins over the pattern.
+		if fi, err := os.Stat(pattern); err == nil {
+			if !fi.IsDir() {
+				emit(pattern)
+				return nil
+			}
+			list, err := matchOne(ctx, pattern)
+			if err != nil {
+				return err
+			}
+			if len(list) == 0 {
+				return fmt.Errorf("beamfs: directory %s holds no shard files (%s)", pattern, strings.Join(ShardExts, ", "))
+			}
+			for _, f := range list {
+				emit(f)
+			}
+			return nil
+		}
+	}
 	items, err := paths.Braces(pattern)
 	if err != nil {
 		return err
@@ -324,6 +346,19 @@ func MatchPattern(ctx context.Context, pattern string, emit func(string)) error 
 	return nil
 }
 
+// escapeGlob quotes a local path's glob characters, so that it matches
+// itself only.
+func escapeGlob(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // matchOne lists one pattern without braces: a glob, a file, or a
 // directory (local, or gs:// ending in "/") standing for its shard files.
 func matchOne(ctx context.Context, p string) ([]string, error) {
@@ -332,7 +367,7 @@ func matchOne(ctx context.Context, p string) ([]string, error) {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			globs = nil
 			for _, ext := range ShardExts {
-				globs = append(globs, filepath.Join(p, ext))
+				globs = append(globs, filepath.Join(escapeGlob(p), ext))
 			}
 		}
 	} else if strings.HasSuffix(p, "/") {

@@ -301,3 +301,33 @@ func TestWriteAtomicTempIsHidden(t *testing.T) {
 		t.Errorf("after writing: %v, want only %s", m, target)
 	}
 }
+
+// An existing local path is taken literally even when its name holds glob
+// or brace characters; as a pattern it would match nothing (or the wrong
+// files).
+func TestLiteralPathsWithGlobCharacters(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file[1].tar")
+	bracket := filepath.Join(dir, "br[ack]et")
+	braces := filepath.Join(dir, "x{1}.tar")
+	os.Mkdir(bracket, 0o755)
+	for _, p := range []string{file, braces, filepath.Join(bracket, "a.tar"), filepath.Join(dir, "file1.tar")} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		pattern string
+		want    []string
+	}{
+		{file, []string{file}},
+		{bracket, []string{filepath.Join(bracket, "a.tar")}},
+		{braces, []string{braces}},
+		{filepath.Join(dir, "file?.tar"), []string{filepath.Join(dir, "file1.tar")}}, // a real glob still globs
+	} {
+		got, err := beamfs.Expand(context.Background(), []string{tc.pattern})
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Expand(%s) = %v, %v; want %v", tc.pattern, got, err, tc.want)
+		}
+	}
+}
