@@ -68,33 +68,6 @@ func NewReader(ctx context.Context, r parquet.ReaderAtSeeker, name string, opts 
 	if err != nil {
 		return nil, fmt.Errorf("captionpq: %s: not a readable Parquet file: %w", name, err)
 	}
-	sch := pf.MetaData().Schema
-	col := opts.CaptionColumn
-	capIdx := -1
-	if col != "" {
-		capIdx = sch.ColumnIndexByName(col)
-	} else {
-		for _, c := range CaptionColumns {
-			if capIdx = sch.ColumnIndexByName(c); capIdx >= 0 {
-				col = c
-				break
-			}
-		}
-	}
-	if capIdx < 0 {
-		pf.Close()
-		want := opts.CaptionColumn
-		if want == "" {
-			want = fmt.Sprint(CaptionColumns)
-		}
-		return nil, fmt.Errorf("%w: %s: want %s, file has %v (name the caption column to read)", ErrNoCaptionColumn, name, want, columnNames(pf))
-	}
-	cols := []int{capIdx}
-	keyIdx := -1
-	if k := sch.ColumnIndexByName("key"); k >= 0 {
-		cols = append(cols, k)
-		keyIdx = 1
-	}
 	batch := opts.BatchSize
 	if batch <= 0 {
 		batch = 8192
@@ -104,6 +77,53 @@ func NewReader(ctx context.Context, r parquet.ReaderAtSeeker, name string, opts 
 		pf.Close()
 		return nil, fmt.Errorf("captionpq: %s: %w", name, err)
 	}
+	asch, err := fr.Schema()
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("captionpq: %s: %w", name, err)
+	}
+	field := func(n string) (arrow.Field, bool) {
+		if idx := asch.FieldIndices(n); len(idx) > 0 {
+			return asch.Field(idx[0]), true
+		}
+		return arrow.Field{}, false
+	}
+	sch := pf.MetaData().Schema
+	col := opts.CaptionColumn
+	if col == "" {
+		for _, c := range CaptionColumns {
+			if _, ok := field(c); ok {
+				col = c
+				break
+			}
+		}
+	}
+	f, ok := field(col)
+	if !ok {
+		pf.Close()
+		want := opts.CaptionColumn
+		if want == "" {
+			want = strings.Join(CaptionColumns, ", ")
+		}
+		return nil, fmt.Errorf("%w: %s: want %s, file has %s (name the caption column to read)", ErrNoCaptionColumn, name, want, strings.Join(fieldNames(asch), ", "))
+	}
+	// A caption is text: an integer, float, boolean, list or struct column
+	// is no caption column, whatever its name.
+	capIdx := sch.ColumnIndexByName(col)
+	if !isText(f.Type) || capIdx < 0 {
+		pf.Close()
+		return nil, fmt.Errorf("%w: %s: column %s is %s, not text (name a string column: --caption_column)", ErrNoCaptionColumn, name, col, f.Type)
+	}
+	cols := []int{capIdx}
+	keyIdx := -1
+	// The key column, when it is text or an integer; any other type (or
+	// none) gives keys from row numbers.
+	if kf, ok := field("key"); ok && (isText(kf.Type) || arrow.IsInteger(kf.Type.ID())) {
+		if k := sch.ColumnIndexByName("key"); k >= 0 {
+			cols = append(cols, k)
+			keyIdx = 1
+		}
+	}
 	rr, err := fr.GetRecordReader(ctx, cols, nil)
 	if err != nil {
 		pf.Close()
@@ -112,13 +132,24 @@ func NewReader(ctx context.Context, r parquet.ReaderAtSeeker, name string, opts 
 	return &Reader{name: name, pf: pf, rr: rr, captionCol: col, keyIdx: keyIdx}, nil
 }
 
-func columnNames(pf *file.Reader) []string {
-	sch := pf.MetaData().Schema
-	out := make([]string, sch.NumColumns())
+func fieldNames(sch *arrow.Schema) []string {
+	out := make([]string, sch.NumFields())
 	for i := range out {
-		out[i] = sch.Column(i).Name()
+		out[i] = sch.Field(i).Name
 	}
 	return out
+}
+
+// isText reports whether a column of type t holds text (or bytes read as
+// text): strings, binaries, and dictionaries of them.
+func isText(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW, arrow.BINARY, arrow.LARGE_BINARY:
+		return true
+	case arrow.DICTIONARY:
+		return isText(t.(*arrow.DictionaryType).ValueType)
+	}
+	return false
 }
 
 // CaptionColumn is the column captions are read from.

@@ -102,3 +102,52 @@ func TestNoCaptionColumn(t *testing.T) {
 		t.Errorf("garbage: got %v", err)
 	}
 }
+
+// A caption column that is not text (an integer, a list, a struct) is no
+// caption column, said with its type; a key column that is neither text
+// nor an integer gives row-number keys instead of failing every caption.
+func TestColumnTypes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		field arrow.Field
+		fill  func(b array.Builder)
+		want  string
+	}{
+		{"integer", arrow.Field{Name: "TEXT", Type: arrow.PrimitiveTypes.Int64}, func(b array.Builder) { b.(*array.Int64Builder).Append(7) }, "column TEXT is int64, not text"},
+		{"list", arrow.Field{Name: "caption", Type: arrow.ListOf(arrow.BinaryTypes.String)}, func(b array.Builder) {
+			lb := b.(*array.ListBuilder)
+			lb.Append(true)
+			lb.ValueBuilder().(*array.StringBuilder).Append("a dog")
+		}, "column caption is list<element: utf8, nullable>, not text"},
+		{"struct", arrow.Field{Name: "caption", Type: arrow.StructOf(arrow.Field{Name: "en", Type: arrow.BinaryTypes.String})}, func(b array.Builder) {
+			sb := b.(*array.StructBuilder)
+			sb.Append(true)
+			sb.FieldBuilder(0).(*array.StringBuilder).Append("a dog")
+		}, "column caption is struct<en: utf8>, not text"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := pqtest.Write(t, arrow.NewSchema([]arrow.Field{tc.field}, nil), func(b *array.RecordBuilder) { tc.fill(b.Field(0)) })
+			_, _, err := readAll(t, data, captionpq.Options{})
+			if !errors.Is(err, captionpq.ErrNoCaptionColumn) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want ErrNoCaptionColumn saying %q", err, tc.want)
+			}
+		})
+	}
+	schema := arrow.NewSchema([]arrow.Field{{Name: "key", Type: arrow.PrimitiveTypes.Float64}, {Name: "caption", Type: arrow.BinaryTypes.String}}, nil)
+	data := pqtest.Write(t, schema, func(b *array.RecordBuilder) {
+		b.Field(0).(*array.Float64Builder).AppendValues([]float64{1.5, 2.5}, nil)
+		b.Field(1).(*array.StringBuilder).AppendValues([]string{"a dog", "a cat"}, nil)
+	})
+	rows, _, err := readAll(t, data, captionpq.Options{})
+	if err != nil || len(rows) != 2 || rows[0].Key != "0" || rows[1].Key != "1" || rows[1].Caption != "a cat" {
+		t.Errorf("float keys: got %+v, %v; want both captions with row-number keys", rows, err)
+	}
+	schema = arrow.NewSchema([]arrow.Field{{Name: "key", Type: arrow.PrimitiveTypes.Int32}, {Name: "caption", Type: arrow.BinaryTypes.String}}, nil)
+	data = pqtest.Write(t, schema, func(b *array.RecordBuilder) {
+		b.Field(0).(*array.Int32Builder).Append(42)
+		b.Field(1).(*array.StringBuilder).Append("a dog")
+	})
+	if rows, _, err := readAll(t, data, captionpq.Options{}); err != nil || len(rows) != 1 || rows[0].Key != "42" {
+		t.Errorf("integer keys: got %+v, %v; want key 42", rows, err)
+	}
+}

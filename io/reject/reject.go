@@ -88,7 +88,7 @@ var Reasons = []Reason{
 	{ShardEmpty, Shard, "the shard is a file of zero bytes", "count, eval"},
 	{ShardTruncated, Shard, "the shard ends early; samples wholly before the cut are kept", "count, eval"},
 	{ShardBadFormat, Shard, "not a tar, tar.gz or Parquet file: a corrupt gzip stream or header, a bad tar header checksum, garbage", "count, eval"},
-	{ShardNoColumn, Shard, "a Parquet file without a caption column", "count"},
+	{ShardNoColumn, Shard, "a Parquet file without a text caption column (none of the names looked for, or one of another type: integer, list, struct)", "count"},
 	{ShardGzipBomb, Shard, "a .tar.gz that inflates more than 500:1 past 256 MiB: stopped there, in bounded time and memory", "count, eval"},
 }
 
