@@ -164,7 +164,15 @@ func Open(ctx context.Context, r io.Reader, path string, opts Options) (Source, 
 	if ext == "" {
 		ext = "txt"
 	}
-	var wopts wds.Options
+	// A caption member is never read (or inflated) past the caption limit:
+	// a 1 MB shard of .txt.gz members that inflate to 255 MB each costs a
+	// megabyte a member, not 255.
+	wopts := wds.Options{Limit: func(e string) int64 {
+		if e == ext {
+			return MaxCaptionBytes
+		}
+		return 0
+	}}
 	if opts.TextOnly {
 		wopts.Keep = func(e string) bool { return e == ext || e == "json" }
 	}
@@ -296,6 +304,9 @@ func (s *wdsSource) Close() error { return nil }
 func CaptionOf(s *wds.Sample, ext string) (text, reason, detail string) {
 	if len(s.Faults) > 0 {
 		f := s.Faults[0]
+		if _, e, ok := wds.SplitName(f.Member); ok && f.Reason == wds.FaultMemberTooLarge && strings.TrimSuffix(e, ".gz") == ext {
+			return "", RejectCaptionTooLarge, fmt.Sprintf("member %s: %s (a caption is at most %d bytes)", f.Member, f.Detail, MaxCaptionBytes)
+		}
 		return "", f.Reason, fmt.Sprintf("member %s: %s", f.Member, f.Detail)
 	}
 	if b, ok := s.Members[ext]; ok {

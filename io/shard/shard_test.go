@@ -3,12 +3,14 @@ package shard_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -263,5 +265,44 @@ func TestParquetStreamedBothWays(t *testing.T) {
 	}
 	if _, err := shard.Open(ctx, io.NopCloser(strings.NewReader("")), "empty.parquet", shard.Options{}); shard.Reason(err) != shard.RejectShardEmpty {
 		t.Errorf("an empty Parquet stream: %v (reason %s), want shard_empty", err, shard.Reason(err))
+	}
+}
+
+// A caption member is inflated no further than the caption limit: four
+// .txt.gz members of 64 MiB each (a shard of a few hundred kB) are
+// caption_too_large rejects read with a few MiB of allocations, not 256.
+func TestCaptionMemberBombBounded(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(make([]byte, 64<<20))
+	zw.Close()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for i := 0; i < 4; i++ {
+		name := fmt.Sprintf("%03d.txt.gz", i)
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(gz.Len()), Typeflag: tar.TypeReg})
+		tw.Write(gz.Bytes())
+	}
+	tw.Close()
+	open := func(context.Context, string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(b.Bytes())), nil
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var reasons []string
+	err := shard.ForEach(context.Background(), open, "bomb.tar", shard.Options{TextOnly: true}, func(s *shard.Sample) error {
+		reasons = append(reasons, s.Reject)
+		return nil
+	})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reasons) != 4 || reasons[0] != shard.RejectCaptionTooLarge || reasons[3] != shard.RejectCaptionTooLarge {
+		t.Errorf("reasons %v, want 4 × caption_too_large", reasons)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+		t.Errorf("reading allocated %d MiB; a caption member must stop inflating at the 1 MiB caption limit", alloc>>20)
 	}
 }

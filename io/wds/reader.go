@@ -85,6 +85,12 @@ type Options struct {
 	// are unchanged), and a compressed one is not decompressed (so a
 	// corrupt one is no fault). A text-only count keeps "txt" and "json".
 	Keep func(ext string) bool
+	// Limit, when set, gives a smaller bound than MaxMemberSize for the
+	// members of some extensions (".gz" removed; 0: MaxMemberSize): a
+	// member over it is a FaultMemberTooLarge, never read whole — a
+	// compressed one is inflated no further than the bound. The count
+	// job bounds caption members by the caption limit.
+	Limit func(ext string) int64
 }
 
 // Reader iterates over the samples of one shard. Errors are sticky: once Next
@@ -94,6 +100,7 @@ type Reader struct {
 	ts      *tarScanner
 	maxSize int64
 	keep    func(ext string) bool
+	limit   func(ext string) int64
 
 	pending *Sample // sample being assembled
 	queue   []*Sample
@@ -130,7 +137,7 @@ func NewReader(r io.Reader, name string, opts Options) (*Reader, error) {
 	if !ok {
 		tb = bufio.NewReaderSize(src, 64<<10)
 	}
-	return &Reader{name: name, ts: newTarScanner(tb), maxSize: maxSize, keep: opts.Keep}, nil
+	return &Reader{name: name, ts: newTarScanner(tb), maxSize: maxSize, keep: opts.Keep, limit: opts.Limit}, nil
 }
 
 // Next returns the next sample, or io.EOF after the last one. When the
@@ -176,13 +183,23 @@ func (r *Reader) Next() (*Sample, error) {
 		skipped := r.keep != nil && base != "gz" && !r.keep(base)
 		var data []byte
 		var fault *Fault
+		maxSize := r.maxSize
+		if r.limit != nil {
+			if l := r.limit(base); l > 0 && l < maxSize {
+				maxSize = l
+			}
+		}
 		switch {
 		case unsafePath(hdr.name):
 			fault = &Fault{Member: hdr.name, Reason: FaultUnsafePath, Detail: "the path climbs out of the archive or is absolute"}
 		case skipped:
 			// left unread; the scanner skips it at the next header
 		default:
-			data, fault, err = r.readMember(hdr)
+			limit := maxSize
+			if base != ext {
+				limit = r.maxSize // compressed: the bound applies to what it inflates to
+			}
+			data, fault, err = r.readMember(hdr, limit)
 		}
 		if err != nil {
 			r.err = err
@@ -200,7 +217,7 @@ func (r *Reader) Next() (*Sample, error) {
 				ext = strings.TrimSuffix(ext, ".gz")
 			}
 			if fault == nil && !skipped {
-				data, gzFault = gunzipMember(hdr.name, data, r.maxSize)
+				data, gzFault = gunzipMember(hdr.name, data, maxSize)
 			}
 		}
 		var out *Sample
@@ -297,11 +314,11 @@ func (r *Reader) classify(err error) error {
 	return fmt.Errorf("wds: shard %s: %w", r.name, err)
 }
 
-func (r *Reader) readMember(hdr tarEntry) ([]byte, *Fault, error) {
-	if hdr.size > r.maxSize {
+func (r *Reader) readMember(hdr tarEntry, maxSize int64) ([]byte, *Fault, error) {
+	if hdr.size > maxSize {
 		// The scanner skips the unread data at the next header.
 		return nil, &Fault{Member: hdr.name, Reason: FaultMemberTooLarge,
-			Detail: fmt.Sprintf("%d bytes, limit %d", hdr.size, r.maxSize)}, nil
+			Detail: fmt.Sprintf("%d bytes, limit %d", hdr.size, maxSize)}, nil
 	}
 	buf := make([]byte, hdr.size)
 	if _, err := r.ts.read(buf); err != nil {
