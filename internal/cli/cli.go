@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 
@@ -37,11 +36,6 @@ func CheckOutput(ctx context.Context, dir string, overwrite bool) error {
 // e.g. run_stats.json, written last), so outputs of an interrupted run
 // never look complete. Call release when the run ends.
 func ClaimOutput(ctx context.Context, dir string, overwrite bool, marker string) (release func(), err error) {
-	if paths.IsLocal(dir) {
-		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-			return nil, fmt.Errorf("--output %s is a file, not a directory", dir)
-		}
-	}
 	release, err = beamfs.Claim(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("--output: %w", err)

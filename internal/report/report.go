@@ -7,8 +7,11 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/conceptfreq/conceptfreq/io/reject"
 	"image/color"
+	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -225,3 +228,25 @@ func Plural(n int64, noun string) string {
 
 // Percent formats a fraction in [0, 1] as a percentage.
 func Percent(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+
+// PrintRejects writes a summary's "rejects by reason:" lines, sorted by
+// reason, in samples or (for shard_* reasons) shards; nothing when there
+// are none.
+func PrintRejects(w io.Writer, rejects map[string]int64) {
+	if len(rejects) == 0 {
+		return
+	}
+	reasons := make([]string, 0, len(rejects))
+	for r := range rejects {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	fmt.Fprintln(w, "rejects by reason:")
+	for _, r := range reasons {
+		unit := "sample"
+		if reject.IsShard(r) {
+			unit = "shard"
+		}
+		fmt.Fprintf(w, "  %-26s %s\n", r, Plural(rejects[r], unit))
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -132,11 +133,8 @@ const TempPrefix = ".tmp-"
 
 // TempName is where WriteAtomic writes path before renaming it: beside it,
 // under TempPrefix.
-func TempName(path string) string {
-	dir, base := "", path
-	if k := strings.LastIndex(path, "/"); k >= 0 {
-		dir, base = path[:k+1], path[k+1:]
-	}
+func TempName(file string) string {
+	dir, base := path.Split(file)
 	return dir + TempPrefix + base + fmt.Sprintf("-%d-%d", os.Getpid(), time.Now().UnixNano())
 }
 
@@ -205,6 +203,9 @@ func Claim(ctx context.Context, dir string) (release func(), err error) {
 			return nil, fmt.Errorf("%w (%s); wait for it, or remove %s if it died", ErrInUse, strings.TrimSpace(string(b)), path)
 		}
 		return release, WriteBytes(ctx, path, []byte(me+"\n"))
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("beamfs: output %s is a file, not a directory", dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("beamfs: output %s: %w", dir, err)

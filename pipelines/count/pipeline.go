@@ -8,14 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/conceptfreq/conceptfreq/internal/report"
-	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
@@ -95,21 +93,7 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 				report.Plural(rs.PartialsNotStored, "partial"))
 		}
 	}
-	if len(rs.Rejects) > 0 {
-		reasons := make([]string, 0, len(rs.Rejects))
-		for r := range rs.Rejects {
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
-		fmt.Fprintln(w, "rejects by reason:")
-		for _, r := range reasons {
-			unit := "sample"
-			if shard.IsShardReason(r) {
-				unit = "shard"
-			}
-			fmt.Fprintf(w, "  %-26s %s\n", r, report.Plural(rs.Rejects[r], unit))
-		}
-	}
+	report.PrintRejects(w, rs.Rejects)
 	fmt.Fprintf(w, "vocabulary: %s (%s), %s matched at least once; match=%s pos=%s\n",
 		report.Plural(int64(rs.Config.VocabularySize), "concept"), rs.Config.VocabularySource, report.Thousands(int64(rs.ConceptsNonZero)), rs.Config.Match, rs.Config.POS)
 	if len(rs.TopConcepts) > 0 {

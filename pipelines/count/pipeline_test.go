@@ -744,7 +744,7 @@ func TestCountThenFitJoinsEveryClass(t *testing.T) {
 	}
 	ours := 0
 	for _, f := range fit.Fits {
-		if f.Pretraining == "laion400m" && f.Source == scalinglaw.SourceCounts {
+		if f.Pretraining == "laion400m" && f.Own() {
 			ours++
 		}
 	}

@@ -21,10 +21,8 @@ import (
 	"flag"
 	"fmt"
 	"github.com/conceptfreq/conceptfreq/internal/report"
-	"github.com/conceptfreq/conceptfreq/io/reject"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -282,21 +280,7 @@ func PrintSummary(w io.Writer, dir string, es *zeroshot.EvalStats, truncated int
 	for _, a := range es.Accuracy {
 		fmt.Fprintf(w, "  %-9s top-1 %6.2f%%  top-5 %6.2f%%  mean per-class top-1 %6.2f%%\n", a.Prompt, a.Top1, a.TopK, a.MeanPerClass)
 	}
-	if len(es.Rejects) > 0 {
-		reasons := make([]string, 0, len(es.Rejects))
-		for r := range es.Rejects {
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
-		fmt.Fprintln(w, "rejects by reason:")
-		for _, r := range reasons {
-			unit := "sample"
-			if reject.IsShard(r) {
-				unit = "shard"
-			}
-			fmt.Fprintf(w, "  %-26s %s\n", r, report.Plural(es.Rejects[r], unit))
-		}
-	}
+	report.PrintRejects(w, es.Rejects)
 	if n := len(es.ClassesNoData); n > 0 {
 		fmt.Fprintf(w, "%s had no images (no performance row): %s\n", report.Plural(int64(n), "class"), strings.Join(es.ClassesNoData[:min(n, 10)], ", "))
 	}

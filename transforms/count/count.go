@@ -9,6 +9,7 @@ import (
 	"context"
 	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"io"
+	pathpkg "path"
 	"reflect"
 	"runtime"
 	"strings"
@@ -83,6 +84,9 @@ type countShardFn struct {
 	counts  []concept.Tally
 	fs      beamfs.Clients // one filesystem client per scheme, closed in Teardown
 	closeFn func() error
+	// fingerprint names the partials folder (with --state): what a
+	// partial must have been made under to be reused.
+	fingerprint string
 
 	// Text-only runs read several of a bundle's shards at once (see
 	// async.go): idle (nil otherwise) holds the shard readers'
@@ -96,6 +100,7 @@ type countShardFn struct {
 }
 
 func (f *countShardFn) Setup(ctx context.Context) error {
+	f.fingerprint = pathpkg.Base(f.Config.PartialsDir)
 	lem, err := caption.English()
 	if err != nil {
 		return err
@@ -168,7 +173,7 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 			b, err := f.fs.ReadAll(ctx, partialAt)
 			if err == nil {
 				var p *partial
-				if p, err = decodePartial(b, id, pathBase(f.Config.PartialsDir)); err == nil {
+				if p, err = decodePartial(b, id, f.fingerprint); err == nil {
 					res.stats = f.reuse(p, sink)
 					res.reused = true
 					return
@@ -225,7 +230,7 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 		keep.Stats = st
 		keep.Stats.PartialsDamaged, keep.Stats.DamagedPartials = 0, nil
 		if err := beamfs.WriteAtomic(ctx, partialAt, func(w io.Writer) error {
-			return encodePartial(w, keep, path, identity, pathBase(f.Config.PartialsDir))
+			return encodePartial(w, keep, path, identity, f.fingerprint)
 		}); err != nil {
 			// The state is a cache: failing to keep a partial (a
 			// read-only or full state directory) costs the next run a
@@ -250,12 +255,6 @@ func (f *countShardFn) finishShard(ctx context.Context, res *shardResult) error 
 	}
 	f.account(ctx, res.stats)
 	return nil
-}
-
-// pathBase is the last element of a local or gs:// path.
-func pathBase(p string) string {
-	p = strings.TrimSuffix(p, "/")
-	return p[strings.LastIndex(p, "/")+1:]
 }
 
 // reuse emits a shard's kept partial instead of processing the shard.

@@ -329,16 +329,15 @@ type Record struct {
 // Record is what run_stats.json records about the image side of a run of
 // the resolved c (nil when no image tagging runs).
 func (c Config) Record() *Record {
-	ic := c
-	if !ic.Enabled() {
+	if !c.Enabled() {
 		return nil
 	}
-	p := ic.Preprocess
-	im := &Record{Tagger: ic.Tagger, Model: ic.Model, Threshold: ic.Threshold, Device: ic.Device,
-		BatchSize: ic.BatchSize, InputSize: p.Size, Resize: p.Resize, Mean: slices.Clone(p.Mean[:]), Std: slices.Clone(p.Std[:]),
-		EmitScores: ic.EmitScores, ScoreFloor: ic.ScoreFloor, UnknownConcepts: ic.UnknownConcepts}
-	if ic.Recount != nil {
-		im.Tagger, im.Model, im.ScoresDir = ic.Recount.Tagger, ic.Recount.Model, ic.ScoresDir
+	p := c.Preprocess
+	im := &Record{Tagger: c.Tagger, Model: c.Model, Threshold: c.Threshold, Device: c.Device,
+		BatchSize: c.BatchSize, InputSize: p.Size, Resize: p.Resize, Mean: slices.Clone(p.Mean[:]), Std: slices.Clone(p.Std[:]),
+		EmitScores: c.EmitScores, ScoreFloor: c.ScoreFloor, UnknownConcepts: c.UnknownConcepts}
+	if c.Recount != nil {
+		im.Tagger, im.Model, im.ScoresDir = c.Recount.Tagger, c.Recount.Model, c.ScoresDir
 	}
 	return im
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -90,23 +91,21 @@ type Fit struct {
 	Unmatched      int            `parquet:"unmatched"`
 	Bins           []fitstats.Bin // in bins.parquet
 	Err            string         `parquet:"error"` // why a fit could not be computed
-	// Counts names the frequencies: "study" (the study's released counts)
-	// or the name of a count run's concept_counts.parquet (--counts_name).
+	// Counts names the frequencies: SourceStudy (the study's released
+	// counts) or the name of a count run's concept_counts.parquet
+	// (--counts_name).
 	Counts string `parquet:"counts"`
-	// Source says where the counts came from: SourceStudy (the study's
-	// released counts) or SourceCounts (a count run's concept_counts.parquet).
-	Source string
 }
 
-// Sources of a fit's counts.
-const (
-	SourceStudy  = "study"
-	SourceCounts = "counts"
-)
+// SourceStudy is the Counts of a fit of the study's released counts.
+const SourceStudy = "study"
+
+// Own reports whether the fit's counts come from a count run.
+func (f *Fit) Own() bool { return f.Counts != SourceStudy }
 
 // ID names a fit in the report.
 func (f *Fit) ID() string {
-	if f.Source == SourceCounts {
+	if f.Own() {
 		return strings.Join([]string{"fit", f.Counts, f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode}, "-")
 	}
 	return strings.Join([]string{"fit", f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode}, "-")
@@ -116,7 +115,7 @@ func (f *Fit) ID() string {
 // pretraining dataset for the study's counts, the counts name (and the
 // models' pretraining) for a count run's.
 func (f *Fit) Group() string {
-	if f.Source == SourceCounts {
+	if f.Own() {
 		return f.Counts + " (" + f.Pretraining + " models)"
 	}
 	return f.Pretraining
@@ -125,21 +124,10 @@ func (f *Fit) Group() string {
 // CountsLabel names a count run's counts by their file: the directory of a
 // concept_counts.parquet (out/mycrawl/concept_counts.parquet → mycrawl),
 // else the file's name without its extension.
-func CountsLabel(path string) string {
-	path = strings.TrimRight(path, "/")
-	dir, base := path, path
-	if i := strings.LastIndex(path, "/"); i >= 0 {
-		dir, base = path[:i], path[i+1:]
-	} else {
-		dir = ""
-	}
-	if base == tables.ConceptCountsFile {
-		if j := strings.LastIndex(dir, "/"); j >= 0 {
-			dir = dir[j+1:]
-		}
-		if dir != "" && dir != "." && dir != ".." {
-			return dir
-		}
+func CountsLabel(file string) string {
+	dir, base := path.Split(strings.TrimRight(file, "/"))
+	if d := path.Base(dir); base == tables.ConceptCountsFile && dir != "" && d != "." && d != ".." && d != "/" {
+		return d
 	}
 	if name := strings.TrimSuffix(base, ".parquet"); name != "" {
 		return name
@@ -328,7 +316,7 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 			res.Unmatched = append(res.Unmatched, um...)
 			fits := fitBoth(cfg, set, kind, pts, len(um))
 			for _, f := range fits {
-				f.Source, f.Counts = SourceStudy, SourceStudy
+				f.Counts = SourceStudy
 			}
 			res.Fits = append(res.Fits, fits...)
 		}
@@ -343,12 +331,12 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 		res.Unmatched = append(res.Unmatched, um...)
 		fits := fitBoth(cfg, set, kind, pts, len(um))
 		for _, f := range fits {
-			f.Source, f.Counts = SourceCounts, res.CountsName
+			f.Counts = res.CountsName
 		}
 		if study[key(set.Pretraining, kind)] != nil {
 			refPts, refUm := join(cfg, set, kind, study[key(set.Pretraining, kind)])
 			for _, ref := range fitBoth(cfg, set, kind, refPts, len(refUm)) {
-				ref.Source, ref.Counts = SourceStudy, SourceStudy
+				ref.Counts = SourceStudy
 				for _, f := range fits {
 					if f.Mode == ref.Mode {
 						res.Reference[f.ID()] = ref

@@ -10,11 +10,11 @@ import (
 // headline frequency (matched, class prompts, the study's binned fit), and
 // the study's own value where its released data gives one.
 type HeadlineRow struct {
-	Pretraining, Model, Kind, Prompt, Source string
-	Counts                                   string // "study" or the count run's name
-	FitID                                    string
-	Bins                                     int
-	Rho, Slope                               float64
+	Pretraining, Model, Kind, Prompt string
+	Counts                           string // SourceStudy or the count run's name
+	FitID                            string
+	Bins                             int
+	Rho, Slope                       float64
 	// StudyRho and StudySlope are, for a count run's row, the study's fit
 	// of the same model and pretraining from its released counts (NaN when
 	// unknown, and for the study's own rows).
@@ -25,7 +25,7 @@ type HeadlineRow struct {
 func (h HeadlineRow) HasStudy() bool { return !math.IsNaN(h.StudyRho) }
 
 // Own reports whether the row's counts come from a count run.
-func (h HeadlineRow) Own() bool { return h.Source == SourceCounts }
+func (h HeadlineRow) Own() bool { return h.Counts != SourceStudy }
 
 // DeltaRho is ours − the study's.
 func (h HeadlineRow) DeltaRho() float64 { return h.Rho - h.StudyRho }
@@ -70,9 +70,9 @@ func Headline(res *Results) []HeadlineRow {
 		if f.Mode != ModePaperBins || f.Err != "" || f.Kind != kind || f.Prompt != prompt {
 			continue
 		}
-		h := HeadlineRow{Pretraining: f.Pretraining, Model: f.Model, Kind: f.Kind, Prompt: f.Prompt, Source: f.Source, Counts: f.Counts,
+		h := HeadlineRow{Pretraining: f.Pretraining, Model: f.Model, Kind: f.Kind, Prompt: f.Prompt, Counts: f.Counts,
 			FitID: f.ID(), Bins: f.N, Rho: f.Rho, Slope: f.SlopePerDecade, StudyRho: math.NaN(), StudySlope: math.NaN()}
-		if ref := res.Reference[f.ID()]; f.Source == SourceCounts && ref != nil && ref.Err == "" {
+		if ref := res.Reference[f.ID()]; f.Own() && ref != nil && ref.Err == "" {
 			h.StudyRho, h.StudySlope = ref.Rho, ref.SlopePerDecade
 		}
 		rows = append(rows, h)

@@ -170,7 +170,7 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 			continue
 		}
 		k := f.Pretraining + "_" + f.Prompt + "_" + f.Kind
-		if f.Source == SourceCounts {
+		if f.Own() {
 			k = f.Counts + "_" + k
 		}
 		if groups[k] == nil {
@@ -287,7 +287,7 @@ func renderHeadline(out *Rendered, res *Results, colours map[string]int) (*Figur
 		return nil, nil
 	}
 	sort.Slice(pres, func(i, j int) bool {
-		oi, oj := byPre[pres[i]][0].Source == SourceCounts, byPre[pres[j]][0].Source == SourceCounts
+		oi, oj := byPre[pres[i]][0].Own(), byPre[pres[j]][0].Own()
 		if oi != oj {
 			return oi
 		}
@@ -365,8 +365,8 @@ func save(out *Rendered, p *plot.Plot, name string) ([]byte, error) {
 // dataset, the order of the report's and the plots' sections; decided is
 // false when the three are equal.
 func fitGroupLess(a, b *Fit) (less, decided bool) {
-	if a.Source != b.Source {
-		return a.Source == SourceCounts, true
+	if a.Own() != b.Own() {
+		return a.Own(), true
 	}
 	if ra, rb := rank(kindOrder, a.Kind), rank(kindOrder, b.Kind); ra != rb {
 		return ra < rb, true

@@ -687,7 +687,7 @@ func TestOwnCountsBesideTheStudys(t *testing.T) {
 		t.Fatalf("%d fits, want the study's %d and 2 of this run's", len(res.Fits), len(study.Fits))
 	}
 	for i, f := range res.Fits {
-		own := f.Source == SourceCounts
+		own := f.Own()
 		if own != (i < 2) {
 			t.Errorf("fit %d %s: this run's rows must come first", i, f.ID())
 		}

@@ -107,7 +107,7 @@ func PrintSummary(w io.Writer, res *Results, cfg Config) {
 	fmt.Fprintf(w, "%-14s %-12s %-10s %-9s %-8s %6s %8s %16s\n", "counts", "pretraining", "model", "prompt", "count", "bins", "rho", "slope per decade")
 	var degenerate []*Fit
 	for _, f := range res.Fits {
-		if f.Mode != ModePaperBins || (cfg.PaperDir != "" && f.Kind != kind && f.Source == SourceStudy) {
+		if f.Mode != ModePaperBins || (cfg.PaperDir != "" && f.Kind != kind && !f.Own()) {
 			continue
 		}
 		if f.Err != "" || math.IsNaN(f.Rho) {
