@@ -143,7 +143,7 @@ func TestCorruptionSuite(t *testing.T) {
 		keep(txt("s/last", "a red car"))[0],
 	))
 
-	res := runJob(t, "", count.Config{Inputs: []string{good, dir}}.WithVocabulary(v))
+	res := runJob(t, "", count.Request{Inputs: []string{good, dir}, Vocabulary: v})
 	wantReasons := map[string]int64{
 		shard.RejectSampleTruncated: 4, // cutdata/3, cuthdr/3, checksum/1, the bomb's sample
 		shard.RejectShardTruncated:  2,
@@ -163,7 +163,7 @@ func TestCorruptionSuite(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ref, "survivors.tar"), rawTar(t, false, survivors...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := runJob(t, "", count.Config{Inputs: []string{good, ref}}.WithVocabulary(v))
+	want := runJob(t, "", count.Request{Inputs: []string{good, ref}, Vocabulary: v})
 	for r, n := range want.stats.Rejects {
 		wantReasons[r] += n
 	}

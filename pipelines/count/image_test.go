@@ -189,13 +189,13 @@ func colourVocab(t *testing.T) *caption.Vocabulary {
 	return v
 }
 
-func imageJob(t *testing.T, dir string, ic imagetag.Config, emitSamples bool) *result {
+func imageJob(t *testing.T, dir string, ic imagetag.Request, emitSamples bool) *result {
 	t.Helper()
-	return runJob(t, "", count.Config{Inputs: []string{dir + "/*.tar"}, Image: ic, EmitSamples: emitSamples}.WithVocabulary(colourVocab(t)))
+	return runJob(t, "", count.Request{Inputs: []string{dir + "/*.tar"}, Image: ic, EmitSamples: emitSamples, Vocabulary: colourVocab(t)})
 }
 
-func baseImageConfig(lib string) imagetag.Config {
-	return imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, Device: "cpu",
+func baseImageConfig(lib string) imagetag.Request {
+	return imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, Device: "cpu",
 		BatchSize: 7, OrtLib: lib, MaxPixels: 50_000_000, ScoreFloor: 0.3, EmbedScale: 1, EmbedActivation: "none", EmbedTemperature: 1}
 }
 
@@ -283,7 +283,7 @@ func TestPlantedColoursThroughONNXRuntime(t *testing.T) {
 	checkColourTruth(t, "embedding (batch 64)", imageJob(t, dir, emb, false), tr)
 
 	// Recount from the saved scores, without the model.
-	re := imagetag.Config{ScoresDir: mlRes.dir, Threshold: 0.9, BatchSize: 1, Device: "cpu"}
+	re := imagetag.Request{ScoresDir: mlRes.dir, Threshold: 0.9, BatchSize: 1, Device: "cpu"}
 	reRes := imageJob(t, dir, re, false)
 	checkColourTruth(t, "recount from image_scores.parquet", reRes, tr)
 
@@ -372,22 +372,22 @@ func TestImageConfigErrors(t *testing.T) {
 	v := colourVocab(t)
 	for _, tc := range []struct {
 		name string
-		ic   imagetag.Config
+		ic   imagetag.Request
 		want string
 	}{
-		{"no model", imagetag.Config{Tagger: "multilabel", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "multilabel tagger needs a model"},
-		{"bad device", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "npu"}, `device "npu"`},
-		{"embedding no file", imagetag.Config{Tagger: "embedding", Model: modelsDir + "/colour_embedder.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "needs concept embeddings"},
-		{"floor above", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.5, ScoreFloor: 0.6, EmitScores: true, BatchSize: 1, Device: "cpu"}, "score floor 0.6 is above the threshold 0.5"},
-		{"missing model", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/nope.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "nope.onnx"},
-		{"bad tagger", imagetag.Config{Tagger: "ram", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, `tagger "ram"`},
-		{"threshold", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 1.5, BatchSize: 1, Device: "cpu"}, "threshold 1.5"},
-		{"batch", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 0, Device: "cpu"}, "batch size 0"},
-		{"unknown labels", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "zebra\nlion\ntiger\nbear\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, imagetag.ErrNothingKnown.Error()},
-		{"labels vs outputs", imagetag.Config{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "red\ngreen\nblue\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "has 4 output columns but 3 labels"},
-		{"embedding width", imagetag.Config{Tagger: "embedding", Model: modelsDir + "/colour_tagger.onnx", ConceptEmbeddings: modelsDir + "/colour_concepts.parquet", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "gives 4-dimensional embeddings but the concept embeddings"},
+		{"no model", imagetag.Request{Tagger: "multilabel", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "multilabel tagger needs a model"},
+		{"bad device", imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "npu"}, `device "npu"`},
+		{"embedding no file", imagetag.Request{Tagger: "embedding", Model: modelsDir + "/colour_embedder.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "needs concept embeddings"},
+		{"floor above", imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.5, ScoreFloor: 0.6, EmitScores: true, BatchSize: 1, Device: "cpu"}, "score floor 0.6 is above the threshold 0.5"},
+		{"missing model", imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/nope.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "nope.onnx"},
+		{"bad tagger", imagetag.Request{Tagger: "ram", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, `tagger "ram"`},
+		{"threshold", imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 1.5, BatchSize: 1, Device: "cpu"}, "threshold 1.5"},
+		{"batch", imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 0, Device: "cpu"}, "batch size 0"},
+		{"unknown labels", imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "zebra\nlion\ntiger\nbear\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, imagetag.ErrNothingKnown.Error()},
+		{"labels vs outputs", imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Labels: writeLabels(t, "red\ngreen\nblue\n"), Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "has 4 output columns but 3 labels"},
+		{"embedding width", imagetag.Request{Tagger: "embedding", Model: modelsDir + "/colour_tagger.onnx", ConceptEmbeddings: modelsDir + "/colour_concepts.parquet", Threshold: 0.7, BatchSize: 1, Device: "cpu"}, "gives 4-dimensional embeddings but the concept embeddings"},
 	} {
-		cfg := count.Config{Output: t.TempDir(), Image: tc.ic}.WithVocabulary(v)
+		cfg := count.Request{Output: t.TempDir(), Image: tc.ic, Vocabulary: v}
 		before := fmt.Sprintf("%+v", cfg)
 		_, err := cfg.Resolve(ctx, beamfs.ReadAll)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

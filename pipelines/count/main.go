@@ -182,14 +182,14 @@ func run(ctx context.Context) error {
 	for _, d := range vocab.Dropped {
 		fmt.Fprintf(os.Stderr, "count: warning: --concepts %s: %s; dropped\n", vocab.Source, d)
 	}
-	cfg := count.Config{Inputs: patterns, Output: *output, Rule: rule, POS: posMode,
+	req := count.Request{Inputs: patterns, Output: *output, Vocabulary: vocab, Rule: rule, POS: posMode,
 		CaptionExt: *captionExt, CaptionColumn: *captionColumn, EmitSamples: *emitSamples,
-		Image: imagetag.Config{Tagger: *tagger, Model: *model, Labels: *labels, ConceptEmbeddings: *conceptEmb,
+		Image: imagetag.Request{Tagger: *tagger, Model: *model, Labels: *labels, ConceptEmbeddings: *conceptEmb,
 			Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
 			Threshold: *threshold, Device: *device, BatchSize: *batchSize, InputSize: *inputSize, Resize: *resize,
 			Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels,
-			EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir}}.WithVocabulary(vocab)
-	if cfg.Image.Enabled() && cfg.Image.ScoresDir == "" && !ort.Available && runners.Name() != "dataflow" {
+			EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir}}
+	if req.Image.Enabled() && req.Image.ScoresDir == "" && !ort.Available && runners.Name() != "dataflow" {
 		// (A Dataflow launcher may be cgo-free when --worker_binary is a cgo build.)
 		return ort.ErrNoONNX
 	}
@@ -205,7 +205,8 @@ func run(ctx context.Context) error {
 			return beamfs.ReadAll(ctx, path)
 		}
 	}
-	if cfg, err = cfg.Resolve(ctx, read); err != nil {
+	cfg, err := req.Resolve(ctx, read)
+	if err != nil {
 		return err
 	}
 	if cfg.Image.Enabled() && cfg.Image.ScoresDir == "" {
@@ -214,8 +215,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	if *state != "" && !dryRun {
-		cfg.StateDir = *state
-		if cfg, err = cfg.WithState(ctx); err != nil {
+		if cfg, err = cfg.WithState(ctx, *state); err != nil {
 			return err
 		}
 	}

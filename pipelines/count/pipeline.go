@@ -50,7 +50,7 @@ func DefaultInputs() []string {
 // Build adds the count job to s: the shards cfg.Inputs name (patterns,
 // matched on a worker: count.MatchInputs) → caption matches (and image
 // tags) → per-concept counts, rejects and run statistics written into
-// cfg.Output. cfg must be resolved (count.Config.Resolve); start is the
+// cfg.Output. cfg is the resolved configuration (count.Request.Resolve); start is the
 // run's start time, recorded in run_stats.json.
 func Build(s beam.Scope, cfg count.Config, start time.Time) {
 	shards := count.MatchInputs(s, cfg.Inputs)

@@ -51,7 +51,7 @@ type result struct {
 // into a temporary directory), builds and runs the count job over the files
 // its inputs match on the test's runner (prism unless --runner says
 // otherwise), or on runner when it is not empty.
-func runJob(t *testing.T, runner string, cfg count.Config) *result {
+func runJob(t *testing.T, runner string, cfg count.Request) *result {
 	t.Helper()
 	ctx := context.Background()
 	if cfg.Output == "" {
@@ -63,19 +63,19 @@ func runJob(t *testing.T, runner string, cfg count.Config) *result {
 	if cfg.POS == "" {
 		cfg.POS = caption.POSNone
 	}
-	if cfg.Concepts == nil {
+	if cfg.Vocabulary == nil {
 		v, err := caption.DefaultVocabulary()
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg = cfg.WithVocabulary(v)
+		cfg.Vocabulary = v
 	}
 	resolved, err := cfg.Resolve(ctx, beamfs.ReadAll)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.StateDir != "" { // WithState picks the fingerprint folder in it
-		if resolved, err = resolved.WithState(ctx); err != nil {
+		if resolved, err = resolved.WithState(ctx, cfg.StateDir); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,7 +237,7 @@ func TestPlantedSynthetic(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
 			dir, truth, v := plantedDataset(t, 6, 500, gz)
-			res := runJob(t, "", count.Config{Inputs: []string{dir}}.WithVocabulary(v))
+			res := runJob(t, "", count.Request{Inputs: []string{dir}, Vocabulary: v})
 			if res.stats.SamplesRead != truth.Samples {
 				t.Errorf("samples_read: got %d, want %d", res.stats.SamplesRead, truth.Samples)
 			}
@@ -284,9 +284,9 @@ func TestExactAcrossShardingAndRunners(t *testing.T) {
 	if !reflect.DeepEqual(truth1.TextCounts, truth2.TextCounts) {
 		t.Fatal("the two layouts do not hold the same captions")
 	}
-	a := runJob(t, "", count.Config{Inputs: []string{one}}.WithVocabulary(v))
-	b := runJob(t, "", count.Config{Inputs: []string{many}}.WithVocabulary(v))
-	c := runJob(t, "direct", count.Config{Inputs: []string{many}}.WithVocabulary(v))
+	a := runJob(t, "", count.Request{Inputs: []string{one}, Vocabulary: v})
+	b := runJob(t, "", count.Request{Inputs: []string{many}, Vocabulary: v})
+	c := runJob(t, "direct", count.Request{Inputs: []string{many}, Vocabulary: v})
 	for name, r := range map[string]*result{"1 shard/prism": a, "15 shards/prism": b, "15 shards/direct": c} {
 		if !reflect.DeepEqual(r.counts, truth1.TextCounts) {
 			t.Errorf("%s: counts differ from the planted truth", name)
@@ -300,10 +300,10 @@ func TestExactAcrossShardingAndRunners(t *testing.T) {
 // a silent gap.
 func TestBraceRangeInputs(t *testing.T) {
 	dir, truth, v := plantedDataset(t, 4, 200, false)
-	res := runJob(t, "", count.Config{Inputs: []string{
+	res := runJob(t, "", count.Request{Inputs: []string{
 		filepath.Join(dir, "{00000..00004}.tar"), // 00004.tar does not exist
 		filepath.Join(dir, "0000[02].tar"),       // overlaps the range
-	}}.WithVocabulary(v))
+	}, Vocabulary: v})
 	if !reflect.DeepEqual(res.counts, truth.TextCounts) {
 		t.Errorf("counts differ from the planted truth (a shard counted twice or not at all)")
 	}
@@ -339,7 +339,7 @@ func TestLAIONAgainstBruteForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := runJob(t, "", count.Config{Inputs: []string{path}}.WithVocabulary(v))
+	res := runJob(t, "", count.Request{Inputs: []string{path}, Vocabulary: v})
 	if res.stats.SamplesRead != 10000 {
 		t.Fatalf("samples_read: got %d, want 10000", res.stats.SamplesRead)
 	}
@@ -455,7 +455,7 @@ func TestLemmatiserFoldsVerbForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := runJob(t, "", count.Config{Inputs: []string{path}}.WithVocabulary(v))
+	res := runJob(t, "", count.Request{Inputs: []string{path}, Vocabulary: v})
 	words := bruteForce(t, path, nouns)
 	onlyVerb := map[string]int64{}
 	for _, n := range nouns {
@@ -479,7 +479,7 @@ func TestLemmatiserFoldsVerbForms(t *testing.T) {
 // LAION captions in three img2dataset-style shards, every one counted.
 func TestBundledShards(t *testing.T) {
 	inputs := strings.Split(strings.ReplaceAll(DefaultInput, "testdata/", "../../testdata/"), ",")
-	res := runJob(t, "", count.Config{Inputs: inputs})
+	res := runJob(t, "", count.Request{Inputs: inputs})
 	st := res.stats
 	// laion-00000 200 + laion-00001 300 + laion-00002 500.
 	if st.SamplesRead != 1000 || st.SamplesWithCaption != 1000 || st.ShardsRead != 3 || st.ShardsFailed != 0 {
@@ -512,7 +512,7 @@ func TestBadShardsAreRejectedNotFatal(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.parquet"), []byte("PAR1 but not really"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := runJob(t, "", count.Config{Inputs: []string{dir}}.WithVocabulary(v))
+	res := runJob(t, "", count.Request{Inputs: []string{dir}, Vocabulary: v})
 	st := res.stats
 	if st.ShardsRead != 1 || st.ShardsFailed != 3 {
 		t.Errorf("got %d read, %d failed; want 1 and 3", st.ShardsRead, st.ShardsFailed)
@@ -551,8 +551,8 @@ func TestPhraseRuleAndAliases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := runJob(t, "", count.Config{Inputs: []string{shard}}.WithVocabulary(v))
-	phrase := runJob(t, "", count.Config{Inputs: []string{shard}, Rule: caption.Phrase}.WithVocabulary(v))
+	all := runJob(t, "", count.Request{Inputs: []string{shard}, Vocabulary: v})
+	phrase := runJob(t, "", count.Request{Inputs: []string{shard}, Rule: caption.Phrase, Vocabulary: v})
 	if all.counts["dining table"] != 2 || phrase.counts["dining table"] != 1 {
 		t.Errorf("dining table: all-words %d (want 2), phrase %d (want 1)", all.counts["dining table"], phrase.counts["dining table"])
 	}
@@ -592,7 +592,7 @@ func TestLoadVocabularyNamesMissingFile(t *testing.T) {
 // compares every row with what Go wrote.
 func TestDuckDBInterop(t *testing.T) {
 	dir, _, v := plantedDataset(t, 2, 300, false)
-	res := runJob(t, "", count.Config{Inputs: []string{dir}}.WithVocabulary(v))
+	res := runJob(t, "", count.Request{Inputs: []string{dir}, Vocabulary: v})
 	var rows []struct {
 		Concept     string `json:"concept"`
 		TextCount   string `json:"text_count"`
@@ -702,7 +702,7 @@ func TestNumbersAreNotWords(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, rule := range []caption.Rule{caption.AllWords, caption.Phrase} {
-		res := runJob(t, "", count.Config{Inputs: []string{path}, Rule: rule}.WithVocabulary(v))
+		res := runJob(t, "", count.Request{Inputs: []string{path}, Rule: rule, Vocabulary: v})
 		for concept, forms := range map[string][]string{"third": {"third", "thirds"}, "fourth": {"fourth", "fourths"}, "2020": {"2020"}} {
 			want := int64(len(bruteForceWords(t, path, forms)))
 			if res.counts[concept] != want {
@@ -722,7 +722,7 @@ func TestNumbersAreNotWords(t *testing.T) {
 func TestCountThenFitJoinsEveryClass(t *testing.T) {
 	path := shareddata.Path(t, "laion-captions/test_10000.parquet")
 	paperDir := shareddata.Path(t, "paper")
-	res := runJob(t, "", count.Config{Inputs: []string{path}})
+	res := runJob(t, "", count.Request{Inputs: []string{path}})
 	slice := func(s string) fitstats.Slice {
 		sl, err := fitstats.ParseSlice(s)
 		if err != nil {
@@ -789,7 +789,7 @@ func TestStudyRuleComposesOverShards(t *testing.T) {
 	writeShard(t, filepath.Join(dir, "noposter", "a.tar"), beds)
 	writeShard(t, filepath.Join(dir, "noposter", "b.tar"), others)
 	run := func(sub, runner string) map[string]int64 {
-		return runJob(t, runner, count.Config{Inputs: []string{filepath.Join(dir, sub)}, Rule: caption.Study}.WithVocabulary(v)).counts
+		return runJob(t, runner, count.Request{Inputs: []string{filepath.Join(dir, sub)}, Rule: caption.Study, Vocabulary: v}).counts
 	}
 	one, split, direct := run("one", ""), run("split", ""), run("split", "direct")
 	if !reflect.DeepEqual(one, split) || !reflect.DeepEqual(one, direct) {
@@ -862,7 +862,7 @@ func TestInvalidUTF8NamesReadByDuckDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	res := runJob(t, "", count.Config{Inputs: []string{dir}, EmitSamples: true})
+	res := runJob(t, "", count.Request{Inputs: []string{dir}, EmitSamples: true})
 	var rows []struct {
 		Shard string `json:"shard"`
 		Key   string `json:"key"`

@@ -118,11 +118,11 @@ func TestSourcesConformance(t *testing.T) {
 				t.Fatalf("fresh output: %v", err)
 			}
 
-			res := runJob(t, "", count.Config{Inputs: inputs, Output: out}.WithVocabulary(v))
+			res := runJob(t, "", count.Request{Inputs: inputs, Output: out, Vocabulary: v})
 			// --state on the same backend: partials written, then reused.
 			state := root + "/state"
-			s1 := runJob(t, "", count.Config{Inputs: inputs, Output: root + "/out-state-1", StateDir: state}.WithVocabulary(v))
-			s2 := runJob(t, "", count.Config{Inputs: inputs, Output: root + "/out-state-2", StateDir: state}.WithVocabulary(v))
+			s1 := runJob(t, "", count.Request{Inputs: inputs, Output: root + "/out-state-1", StateDir: state, Vocabulary: v})
+			s2 := runJob(t, "", count.Request{Inputs: inputs, Output: root + "/out-state-2", StateDir: state, Vocabulary: v})
 			reuse(t, s1, 0, 4)
 			reuse(t, s2, 4, 0)
 			sameOutputs(t, be.name+": --state, processed", s1, res)

@@ -71,7 +71,7 @@ func TestStateIncremental(t *testing.T) {
 	dir, _, v := plantedDataset(t, 6, 300, false) // planted bad samples included: rejects are kept too
 	state := t.TempDir()
 	run := func(inputs []string, withState bool, vocab *caption.Vocabulary) *result {
-		cfg := count.Config{Inputs: inputs}.WithVocabulary(vocab)
+		cfg := count.Request{Inputs: inputs, Vocabulary: vocab}
 		if withState {
 			cfg.StateDir = state
 		}
@@ -128,7 +128,7 @@ func TestStateIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	reuse(t, run(all, true, other), 0, 6)
-	phrase := count.Config{Inputs: all, Rule: caption.Phrase, StateDir: state}.WithVocabulary(v)
+	phrase := count.Request{Inputs: all, Rule: caption.Phrase, StateDir: state, Vocabulary: v}
 	reuse(t, runJob(t, "", phrase), 0, 6)
 }
 
@@ -191,7 +191,7 @@ func TestStateWithImageTagging(t *testing.T) {
 	ic := baseImageConfig(lib)
 	ic.EmitScores = true
 	job := func(withState bool) *result {
-		cfg := count.Config{Inputs: []string{dir + "/*.tar"}, Image: ic, EmitSamples: true}.WithVocabulary(colourVocab(t))
+		cfg := count.Request{Inputs: []string{dir + "/*.tar"}, Image: ic, EmitSamples: true, Vocabulary: colourVocab(t)}
 		if withState {
 			cfg.StateDir = state
 		}
@@ -247,7 +247,7 @@ func TestStateOnRealShards(t *testing.T) {
 	}
 	state := t.TempDir()
 	run := func(inputs []string, withState bool) *result {
-		cfg := count.Config{Inputs: inputs}.WithVocabulary(v)
+		cfg := count.Request{Inputs: inputs, Vocabulary: v}
 		if withState {
 			cfg.StateDir = state
 		}
@@ -276,8 +276,8 @@ func TestDamagedPartialsAreRecounted(t *testing.T) {
 	dir, _, v := plantedDataset(t, 7, 200, false)
 	all := shardPaths(dir, 0, 1, 2, 3, 4, 5, 6)
 	state := t.TempDir()
-	cfg := count.Config{Inputs: all, StateDir: state}.WithVocabulary(v)
-	clean := runJob(t, "", count.Config{Inputs: all}.WithVocabulary(v))
+	cfg := count.Request{Inputs: all, StateDir: state, Vocabulary: v}
+	clean := runJob(t, "", count.Request{Inputs: all, Vocabulary: v})
 	first := runJob(t, "", cfg)
 	reuse(t, first, 0, 7)
 	parts, err := filepath.Glob(filepath.Join(state, "*", "*.partial"))

@@ -101,7 +101,7 @@ func BenchmarkStudyUnique(b *testing.B) {
 	}
 	u.report()
 	if sc.tag != nil {
-		b.ReportMetric(float64(sc.tag.predictions)/float64(b.N), "predictions/caption")
+		b.ReportMetric(float64(sc.tag.Predictions())/float64(b.N), "predictions/caption")
 	}
 }
 

@@ -21,25 +21,17 @@ type Lemmatizer struct {
 	g *golem.Lemmatizer
 }
 
-var (
-	englishOnce sync.Once
-	english     *Lemmatizer
-	englishErr  error
-)
-
 // English returns the process-wide English lemmatiser, loading its
 // dictionary on first use (about a second and 100 MB).
-func English() (*Lemmatizer, error) {
-	englishOnce.Do(func() {
-		g, err := golem.New(en.New())
-		if err != nil {
-			englishErr = fmt.Errorf("caption: loading golem English dictionary: %w", err)
-			return
-		}
-		english = &Lemmatizer{g: g}
-	})
-	return english, englishErr
-}
+func English() (*Lemmatizer, error) { return english() }
+
+var english = sync.OnceValues(func() (*Lemmatizer, error) {
+	g, err := golem.New(en.New())
+	if err != nil {
+		return nil, fmt.Errorf("caption: loading golem English dictionary: %w", err)
+	}
+	return &Lemmatizer{g: g}, nil
+})
 
 // Lemma returns the lemma of a lower-case word. Numbers are not words:
 // golem's dictionary maps "third" to "3" and "first" to "\ufeff1", so a
@@ -78,3 +70,28 @@ func isNumber(word string) bool {
 	}
 	return true
 }
+
+// DictionaryWords returns every lower-case word of the lemmatiser's
+// dictionary (the words whose lemma may differ from themselves). A word not
+// in it is its own lemma, so the words that lemmatise to a given set of
+// lemmas are these words' preimages plus the lemmas themselves: that is what
+// lets a matcher precompute every token that can match.
+func DictionaryWords() ([]string, error) { return dictionaryWords() }
+
+var dictionaryWords = sync.OnceValues(func() ([]string, error) {
+	b, err := en.New().GetResource() // 646 kB: decompressing it again costs a few ms, once
+	if err != nil {
+		return nil, err
+	}
+	var words []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, w := range strings.Split(line, "\t") {
+			if w != "" && !seen[w] && strings.ToLower(w) == w {
+				seen[w] = true
+				words = append(words, w)
+			}
+		}
+	}
+	return words, nil
+})

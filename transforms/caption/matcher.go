@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
-	"sync"
 
-	"github.com/jdkato/prose/v2"
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/lexicon"
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/postag"
 )
 
 // Rule says when a concept's words match a caption.
@@ -84,9 +84,9 @@ type Matcher struct {
 	followers [][]int32
 	// lex maps every lower-case token whose lemma is a concept word to
 	// that lemma's ID; any other token is -1 without a lemmatiser call.
-	lex *lexicon
+	lex *lexicon.Table
 	// tagger is the POS tagger, with POSNouns.
-	tagger *posTagger
+	tagger *postag.Tagger
 }
 
 // NewMatcher compiles a vocabulary for matching.
@@ -171,7 +171,7 @@ func NewMatcher(v *Vocabulary, lem *Lemmatizer, rule Rule, pos POS) (*Matcher, e
 	m.firstOff = append(m.firstOff, int32(len(m.first)))
 	if pos == POSNouns {
 		var err error
-		if m.tagger, err = fastTagger(); err != nil {
+		if m.tagger, err = postag.Shared(); err != nil {
 			return nil, err
 		}
 	}
@@ -191,7 +191,7 @@ type Scratch struct {
 	ascii    asciiScan
 	clean    cleaner
 	uniqueID []int32
-	tag      *tagScratch
+	tag      *postag.Scratch
 	wordIDs  []int32 // noun mode: the tagger's tokens' lemma IDs, token i's ending at wordEnd[i]
 	wordEnd  []int
 }
@@ -278,22 +278,22 @@ func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 	if a.nonASCII {
 		a.spans()
 		for k, st := range a.starts {
-			id, ok := l.asciiID(pad, int(st), int(a.ends[k]), sc.scan.buf, true)
+			id, ok := asciiID(l, pad, int(st), int(a.ends[k]), sc.scan.buf, true)
 			if ok {
 				m.addWord(sc, id)
 			}
 		}
 		return m.allWords(sc, dst)
 	}
-	for _, c := range l.filterTokens(a) {
+	for _, c := range filterTokens(l, a) {
 		st, en := int(uint32(c)), int(c>>32)
 		var id int32
 		var ok bool
 		if n := en - st; n <= 8 {
 			w0, h := shortKey(pad, st, n)
-			id, ok = l.lookupShort(h, n, w0, 0)
+			id, ok = l.LookupShort(h, n, w0, 0)
 		} else {
-			id, ok = l.asciiID(pad, st, en, sc.scan.buf, false)
+			id, ok = asciiID(l, pad, st, en, sc.scan.buf, false)
 		}
 		if ok {
 			m.addWord(sc, id)
@@ -309,9 +309,9 @@ func (m *Matcher) maskAllWords(sc *Scratch, dst []int) []int {
 // its loop's registers.
 //
 //go:noinline
-func (l *lexicon) filterTokens(a *asciiScan) []uint64 {
+func filterTokens(l *lexicon.Table, a *asciiScan) []uint64 {
 	cand, pad, enW := a.cand, a.pad, a.enW
-	filter, fmask := l.filter, l.fmask
+	filter, fmask := l.Filter()
 	nc, we, em := 0, 0, uint64(0)
 	if len(enW) > 0 {
 		em = enW[0]
@@ -387,7 +387,7 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 	if m.pos == POSNouns {
 		ft := m.tagger
 		if sc.tag == nil {
-			sc.tag = &tagScratch{}
+			sc.tag = &postag.Scratch{}
 		}
 		// A token's IDs first: only the tags of tokens with a concept word
 		// (and the tags those depend on) are computed.
@@ -403,7 +403,7 @@ func (m *Matcher) lemmaSeq(caption string, sc *Scratch) []int32 {
 			}
 			return false
 		}
-		words, tags, lazy := ft.tagCaptionNeeded(Clean(caption), sc.tag, needed)
+		words, tags, lazy := ft.TagCaptionNeeded(Clean(caption), sc.tag, needed)
 		for i, w := range words {
 			if !isNounTag(tags[i]) {
 				seq = append(seq, -1)
@@ -440,7 +440,7 @@ func (m *Matcher) maskSeq(sc *Scratch, seq []int32) []int32 {
 	a := &sc.ascii
 	a.spans()
 	for k, st := range a.starts {
-		id, ok := m.lex.asciiID(a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII)
+		id, ok := asciiID(m.lex, a.pad, int(st), int(a.ends[k]), sc.scan.buf, a.nonASCII)
 		if !ok {
 			id = -1
 		}
@@ -453,7 +453,7 @@ func (m *Matcher) maskSeq(sc *Scratch, seq []int32) []int32 {
 func (m *Matcher) appendIDs(seq []int32, sc *tokScan, s string) []int32 {
 	sc.scan(s)
 	for _, t := range sc.toks {
-		id, ok := m.lex.get(sc.bytes(t), t.h)
+		id, ok := m.lex.Get(sc.bytes(t), t.h)
 		if !ok {
 			id = -1
 		}
@@ -465,15 +465,15 @@ func (m *Matcher) appendIDs(seq []int32, sc *tokScan, s string) []int32 {
 // tokenLexicon maps every lower-case token whose lemma has an ID in ids to
 // that ID. A token outside the lemmatiser's dictionary is its own lemma, so
 // the candidates are the dictionary's words and the lemmas themselves.
-func tokenLexicon(lem *Lemmatizer, ids map[string]int32) (*lexicon, error) {
+func tokenLexicon(lem *Lemmatizer, ids map[string]int32) (*lexicon.Table, error) {
 	words, err := DictionaryWords()
 	if err != nil {
 		return nil, err
 	}
-	lex := newLexicon()
+	lex := lexicon.New()
 	add := func(w string) {
 		if id, ok := ids[lem.Lemma(w)]; ok {
-			lex.put(w, id)
+			lex.Put(w, id)
 		}
 	}
 	for l := range ids {
@@ -484,22 +484,18 @@ func tokenLexicon(lem *Lemmatizer, ids map[string]int32) (*lexicon, error) {
 	for _, w := range words {
 		add(w)
 	}
-	lex.seal()
+	lex.Seal()
 	return lex, nil
 }
 
 func isNounTag(tag string) bool { return strings.HasPrefix(tag, "NN") }
 
-// posModel loads prose's English tagger once per process (without its
-// entity extractor, which prose.ModelFromData would load too: a document
-// made without extraction carries a tagger-only model).
-var posModel = sync.OnceValues(func() (*prose.Model, error) {
-	doc, err := prose.NewDocument("", prose.WithSegmentation(false), prose.WithExtraction(false))
-	if err != nil {
-		return nil, fmt.Errorf("caption: loading prose POS model: %w", err)
+// Preload starts loading what rule and pos need beyond the lemmatiser
+// (the part-of-speech tagger and prose's model, about half a second of
+// CPU) on another goroutine, so that a local run's launch overlaps it; the
+// matchers wait for it to finish.
+func Preload(rule Rule, pos POS) {
+	if rule == Study || pos == POSNouns {
+		go postag.Shared()
 	}
-	if doc.Model == nil {
-		return nil, fmt.Errorf("caption: loading prose POS model: no model")
-	}
-	return doc.Model, nil
-})
+}

@@ -1,6 +1,8 @@
 package caption
 
 import (
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/postag"
+
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -30,11 +32,11 @@ func refMatch(m *Matcher, caption string, sc *Scratch, dst []int) []int {
 	}
 	seq := sc.seq[:0]
 	if m.pos == POSNouns {
-		ft, _ := fastTagger()
+		ft, _ := postag.Shared()
 		if sc.tag == nil {
-			sc.tag = &tagScratch{}
+			sc.tag = &postag.Scratch{}
 		}
-		words, tags := ft.tagCaption(Clean(caption), sc.tag)
+		words, tags := ft.TagCaption(Clean(caption), sc.tag)
 		for i, w := range words {
 			if !isNounTag(tags[i]) {
 				seq = append(seq, -1)
@@ -178,7 +180,7 @@ func TestStudyLazyTagging(t *testing.T) {
 	var realLazy, realFull int64
 	for i, c := range caps {
 		if i == len(real) {
-			realLazy, realFull = a.tag.predictions, b.tag.predictions
+			realLazy, realFull = a.tag.Predictions(), b.tag.Predictions()
 		}
 		got = m.Masks(c, a, got[:0])
 		gm := map[int]uint64{}
@@ -203,7 +205,7 @@ func TestStudyLazyTagging(t *testing.T) {
 		}
 	}
 	t.Logf("%d captions, %d with a mask, %d differences; tags predicted on the %d real captions: %d lazily, %d tagging every token (all captions: %d, %d)",
-		len(caps), withMask, diffs, len(real), realLazy, realFull, a.tag.predictions, b.tag.predictions)
+		len(caps), withMask, diffs, len(real), realLazy, realFull, a.tag.Predictions(), b.tag.Predictions())
 	if withMask < len(caps)/10 {
 		t.Errorf("only %d captions have a mask", withMask)
 	}

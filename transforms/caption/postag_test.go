@@ -1,10 +1,10 @@
 package caption
 
 import (
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/postag"
+
 	"reflect"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,22 +54,22 @@ func TestFastTaggerMatchesProse(t *testing.T) {
 	for _, c := range generatedCaptions(rawLAION(t), n, 5) {
 		caps = append(caps, Clean(c))
 	}
-	ft, err := fastTagger()
+	ft, err := postag.Shared()
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := posModel()
+	model, err := postag.ProseModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := &tagScratch{}
+	sc := &postag.Scratch{}
 	tokens, fallbacks, ties, diffs := 0, 0, 0, 0
 	for _, c := range caps {
 		words, want := proseTags(t, model, c)
-		if _, ok := ft.tag(words, sc, nil); !ok {
+		if _, ok := ft.Tag(words, sc, nil); !ok {
 			fallbacks++
 		}
-		gotWords, gotTags := ft.tagCaption(c, sc)
+		gotWords, gotTags := ft.TagCaption(c, sc)
 		if len(gotWords) != len(words) || len(words) > 0 && !reflect.DeepEqual(gotWords, words) {
 			t.Fatalf("%q: tokens %q, prose %q", c, gotWords, words)
 		}
@@ -107,7 +107,7 @@ func TestFastTaggerMatchesProse(t *testing.T) {
 
 func BenchmarkTagProse(b *testing.B) {
 	caps := laionCaptions(b)
-	model, _ := posModel()
+	model, _ := postag.ProseModel()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		prose.NewDocument(caps[i%len(caps)], prose.UsingModel(model), prose.WithSegmentation(false), prose.WithExtraction(false))
@@ -117,11 +117,11 @@ func BenchmarkTagProse(b *testing.B) {
 
 func BenchmarkTagFast(b *testing.B) {
 	caps := laionCaptions(b)
-	ft, _ := fastTagger()
-	sc := &tagScratch{}
+	ft, _ := postag.Shared()
+	sc := &postag.Scratch{}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		ft.tagCaption(caps[i%len(caps)], sc)
+		ft.TagCaption(caps[i%len(caps)], sc)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "captions/s")
 }
@@ -134,11 +134,11 @@ func BenchmarkTagFast(b *testing.B) {
 // (2,000 captions) for its tables to be in cache, as in a run.
 func BenchmarkTagRatio(b *testing.B) {
 	caps := laionCaptions(b)
-	model, _ := posModel()
-	ft, _ := fastTagger()
-	sc := &tagScratch{}
+	model, _ := postag.ProseModel()
+	ft, _ := postag.Shared()
+	sc := &postag.Scratch{}
 	for _, c := range caps { // warm, as prose's model maps are
-		ft.tagCaption(c, sc)
+		ft.TagCaption(c, sc)
 	}
 	const round = 2000
 	var tProse, tFast time.Duration
@@ -154,7 +154,7 @@ func BenchmarkTagRatio(b *testing.B) {
 		runtime.GC()
 		start = time.Now()
 		for k := 0; k < round; k++ {
-			ft.tagCaption(caps[(n+k)%len(caps)], sc)
+			ft.TagCaption(caps[(n+k)%len(caps)], sc)
 		}
 		tFast += time.Since(start)
 		n += round
@@ -164,51 +164,13 @@ func BenchmarkTagRatio(b *testing.B) {
 	b.ReportMetric(tProse.Seconds()/tFast.Seconds(), "speedup")
 }
 
-// normalizeWord is prose's normalize.
-func normalizeWord(word string) string {
-	if word == "" {
-		return word
-	}
-	first := word[:1]
-	if strings.Contains(word, "-") && first != "-" {
-		return "!HYPHEN"
-	} else if _, err := strconv.Atoi(word); err == nil && len(word) == 4 {
-		return "!YEAR"
-	} else if _, err := strconv.Atoi(first); err == nil {
-		return "!DIGITS"
-	}
-	return strings.ToLower(word)
-}
-
-// normEntry (byte-wise, no allocation for ASCII) gives the entry of prose's
-// normalize for every token of the real captions and some edge cases.
-func TestNormEntry(t *testing.T) {
-	ft, err := fastTagger()
-	if err != nil {
-		t.Fatal(err)
-	}
-	words := []string{"", "a", "-", "-abc", "a-b", "1-2", "1999", "+123", "-123", "+-12", "12345", "7up", "Éclair", "ÀB", "İstanbul", "HELLO", "Hello", "x"}
-	tok := &proseTok{emo: ft.emo}
-	for _, c := range laionCaptions(t) {
-		if tok.tokenize(c) {
-			words = append(words, tok.words...)
-		}
-	}
-	sc := &tagScratch{}
-	for _, w := range words {
-		if got, want := ft.normEntry(sc, w), ft.entryOf([]byte(normalizeWord(w))); got != want {
-			t.Fatalf("%q: entry %d, prose's normalize %q gives %d", w, got, normalizeWord(w), want)
-		}
-	}
-}
-
 // BenchmarkTaggerLoad is a run's start cost for the noun filter and the
 // study rule: building the fast tagger, and loading prose's own tagger
 // (which the emoticon probes use; done on another core meanwhile).
 func BenchmarkTaggerLoad(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if _, err := loadPOSTagger(); err != nil {
+			if _, err := postag.Load(); err != nil {
 				b.Fatal(err)
 			}
 		}

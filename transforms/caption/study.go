@@ -6,6 +6,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/lexicon"
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/postag"
 )
 
 // Study is the study's caption search rule (--match=study), as its
@@ -41,15 +44,15 @@ type StudyMatcher struct {
 	pieces  [][]string           // concept → piece lemmas (unfiltered)
 	byPiece map[string][]pieceOf // piece lemma → the concepts and bits it stands for
 	// Pieces by ID: pieceID maps a piece lemma to its index in byID.
-	pieceID *lexicon
+	pieceID *lexicon.Table
 	byID    [][]pieceOf
 	// common maps the lower-case dictionary words whose common-noun key
 	// (letters of the lemma) is a piece, or whose own letters are, to
-	// their key's piece ID (maxLexValue: their key is no piece); any other
+	// their key's piece ID (lexicon.MaxValue: their key is no piece); any other
 	// token is its own lemma.
-	common *lexicon
+	common *lexicon.Table
 	// tagger is the POS tagger the noun index needs.
-	tagger *posTagger
+	tagger *postag.Tagger
 }
 
 type pieceOf struct {
@@ -142,7 +145,7 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 	if err := CheckStudyVocabulary(v, lem); err != nil {
 		return nil, err
 	}
-	m := &StudyMatcher{lem: lem, pieces: make([][]string, len(v.Concepts)), byPiece: map[string][]pieceOf{}, pieceID: newLexicon()}
+	m := &StudyMatcher{lem: lem, pieces: make([][]string, len(v.Concepts)), byPiece: map[string][]pieceOf{}, pieceID: lexicon.New()}
 	for ci, c := range v.Concepts {
 		ps := StudyPieces(lem, c.Name)
 		m.pieces[ci] = ps
@@ -158,7 +161,7 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 		}
 	}
 	var err error
-	if m.tagger, err = fastTagger(); err != nil {
+	if m.tagger, err = postag.Shared(); err != nil {
 		return nil, err
 	}
 	words, err := DictionaryWords()
@@ -167,40 +170,40 @@ func NewStudyMatcher(v *Vocabulary, lem *Lemmatizer) (*StudyMatcher, error) {
 	}
 	ids := map[string]int32{}
 	for p, of := range m.byPiece {
-		if p == "" || len(p) > maxLexKey {
+		if p == "" || len(p) > lexicon.MaxKey {
 			continue // no token's letters give it
 		}
 		ids[p] = int32(len(m.byID))
-		m.pieceID.put(p, int32(len(m.byID)))
+		m.pieceID.Put(p, int32(len(m.byID)))
 		m.byID = append(m.byID, of)
 	}
-	m.pieceID.seal()
-	m.common = newLexicon()
+	m.pieceID.Seal()
+	m.common = lexicon.New()
 	for _, w := range words {
 		key := lettersOnly(lem.Lemma(w))
 		_, isPiece := m.byPiece[key]
 		if _, ownIsPiece := m.byPiece[lettersOnly(w)]; !isPiece && !ownIsPiece {
 			continue // the fallback (its own letters) gives no piece either
 		}
-		idx := int32(maxLexValue) // no piece
+		idx := int32(lexicon.MaxValue) // no piece
 		if id, ok := ids[key]; ok && isPiece {
 			idx = id
 		}
-		m.common.put(w, idx)
+		m.common.Put(w, idx)
 	}
-	m.common.seal()
+	m.common.Seal()
 	return m, nil
 }
 
 // commonKey is the piece ID of a lower-case token's common-noun key, when
 // that is a piece (buf: scratch space).
 func (m *StudyMatcher) commonKey(lower []byte, buf *[]byte) (int32, bool) {
-	if id, ok := m.common.find(lower); ok {
-		return id, id != maxLexValue
+	if id, ok := m.common.Find(lower); ok {
+		return id, id != lexicon.MaxValue
 	}
 	// Not in the dictionary: the token is its own lemma.
 	*buf = appendLetters((*buf)[:0], lower)
-	return m.pieceID.find(*buf)
+	return m.pieceID.Find(*buf)
 }
 
 // isKeyByte reports whether the study's key keeps c: an ASCII letter or a space.
@@ -228,7 +231,7 @@ type StudyScratch struct {
 	ids   []int32             // the caption's pieces, distinct (idStamp)
 	idGen []uint32            // piece ID → gen when in ids
 	subs  []string
-	tag   *tagScratch
+	tag   *postag.Scratch
 	// per tagger token, the IDs of its keys that are pieces, as a proper
 	// and as a common noun: token i's end at properEnd[i], commonEnd[i]
 	proper, common       []int32
@@ -260,7 +263,7 @@ func (m *StudyMatcher) Masks(caption string, sc *StudyScratch, dst []ConceptMask
 	}
 	m.index(caption, sc, true)
 	for k := range sc.keys {
-		if id, ok := m.pieceID.find([]byte(k)); ok {
+		if id, ok := m.pieceID.Find([]byte(k)); ok {
 			sc.addID(id)
 		}
 	}
@@ -315,7 +318,7 @@ func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) 
 	sc.ids = sc.ids[:0]
 	ft := m.tagger
 	if sc.tag == nil {
-		sc.tag = &tagScratch{}
+		sc.tag = &postag.Scratch{}
 	}
 	sc.proper, sc.common, sc.properEnd, sc.commonEnd = sc.proper[:0], sc.common[:0], sc.properEnd[:0], sc.commonEnd[:0]
 	if sc.needed == nil {
@@ -324,7 +327,7 @@ func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) 
 			sc.subs = appendWordRuns(sc.subs[:0], text)
 			for _, w := range sc.subs {
 				sc.letters = appendLetters(sc.letters[:0], w)
-				if id, ok := m.pieceID.find(sc.letters); ok {
+				if id, ok := m.pieceID.Find(sc.letters); ok {
 					sc.proper = append(sc.proper, id)
 					hit = true
 				}
@@ -342,7 +345,7 @@ func (m *StudyMatcher) index(caption string, sc *StudyScratch, onlyPieces bool) 
 	if !onlyPieces {
 		needed = nil
 	}
-	words, tags, asked := ft.tagCaptionNeeded(Clean(caption), sc.tag, needed)
+	words, tags, asked := ft.TagCaptionNeeded(Clean(caption), sc.tag, needed)
 	for i, text := range words {
 		proper := strings.HasPrefix(tags[i], "NNP")
 		if !proper && !strings.HasPrefix(tags[i], "NN") {

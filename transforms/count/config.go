@@ -4,22 +4,36 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 
 	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 )
 
-// Config is the count job's one configuration. The launcher fills the
-// requested fields from its flags and calls Resolve, which validates them
-// and returns a copy with the resolved fields set (preprocessing, the
-// concepts the tagger knows). The resolved Config is what the workers get
-// (it is serialised into the job) and what run_stats.json records
-// (Record).
+// Request is the count job the user asked for: the command's flags and
+// the vocabulary loaded from --concepts, before any model, labels or state
+// is read. Resolve turns it into the Config the job runs with.
+type Request struct {
+	Inputs        []string            // input patterns as given
+	Output        string              // output directory (local or gs://)
+	Vocabulary    *caption.Vocabulary // the concepts, in output order
+	Rule          caption.Rule
+	POS           caption.POS
+	CaptionExt    string // WebDataset caption member (default txt)
+	CaptionColumn string // Parquet caption column (default auto-detected)
+	EmitSamples   bool
+	Image         imagetag.Request
+	// StateDir is the --state directory ("": none); Resolve picks the
+	// folder of the configuration's fingerprint in it (Config.PartialsDir).
+	StateDir string
+}
+
+// Config is the count job as resolved at launch: what the workers get (it
+// is serialised into the job) and what run_stats.json records (Record).
 type Config struct {
-	Inputs           []string          // input patterns as given
-	Output           string            // output directory (local or gs://)
+	Inputs           []string
+	Output           string
 	Concepts         []caption.Concept // the vocabulary, in output order
 	VocabularySource string
 	VocabularyHash   string
@@ -27,28 +41,16 @@ type Config struct {
 	DroppedLines     []string   // vocabulary lines dropped as exact repeats
 	Rule             caption.Rule
 	POS              caption.POS
-	CaptionExt       string // WebDataset caption member (default txt)
-	CaptionColumn    string // Parquet caption column (default auto-detected)
+	CaptionExt       string
+	CaptionColumn    string
 	EmitSamples      bool
 	Image            imagetag.Config
-	// StateDir is the --state directory the user asked for; PartialsDir,
-	// set by WithState, the folder of this configuration's fingerprint in
-	// it, where the per-shard partials are kept.
-	StateDir    string
+	// PartialsDir is the folder of this configuration's fingerprint in
+	// --state, where the per-shard partials are kept ("": no state).
 	PartialsDir string
 	// ProgressID names the launcher's Progress (NewProgress), for workers
 	// in its process; it changes no count and is not recorded.
 	ProgressID string
-}
-
-// WithVocabulary returns c with the vocabulary's concepts, source and hash.
-func (c Config) WithVocabulary(v *caption.Vocabulary) Config {
-	c.Concepts, c.VocabularySource, c.VocabularyHash = v.Concepts, v.Source, v.Hash()
-	c.SharedKeys, c.DroppedLines = v.SharedKeys, nil
-	for _, d := range v.Dropped {
-		c.DroppedLines = append(c.DroppedLines, d.String())
-	}
-	return c
 }
 
 // Vocabulary returns the configuration's vocabulary.
@@ -59,36 +61,44 @@ func (c Config) Vocabulary() *caption.Vocabulary {
 // Names returns the vocabulary's concept names in output order.
 func (c Config) Names() []string { return c.Vocabulary().Names() }
 
-// Resolve validates c and returns the configuration the job runs with. It
+// Resolve validates r and returns the configuration the job runs with. It
 // reads the image model's metadata and labels or concept embeddings (or the
 // earlier run's outputs for a recount) through read, without ONNX Runtime,
 // to resolve preprocessing and list the concepts the tagger does not know.
-// c itself is not changed.
-func (c Config) Resolve(ctx context.Context, read paths.ReadFunc) (Config, error) {
-	if len(c.Concepts) == 0 {
-		return c, fmt.Errorf("count: the vocabulary has no concepts")
+// The state directory is not touched: WithState does that, once the
+// launcher knows the run is not a dry run.
+func (r Request) Resolve(ctx context.Context, read paths.ReadFunc) (Config, error) {
+	v := r.Vocabulary
+	if v == nil || len(v.Concepts) == 0 {
+		return Config{}, fmt.Errorf("count: the vocabulary has no concepts")
 	}
-	if c.Output == "" {
-		return c, fmt.Errorf("count: no output location")
+	if r.Output == "" {
+		return Config{}, fmt.Errorf("count: no output location")
+	}
+	c := Config{Inputs: r.Inputs, Output: r.Output, Concepts: v.Concepts, VocabularySource: v.Source, VocabularyHash: v.Hash(),
+		SharedKeys: v.SharedKeys, Rule: r.Rule, POS: r.POS, CaptionExt: r.CaptionExt, CaptionColumn: r.CaptionColumn,
+		EmitSamples: r.EmitSamples}
+	for _, d := range v.Dropped {
+		c.DroppedLines = append(c.DroppedLines, d.String())
 	}
 	if c.Rule == caption.Study {
 		if c.POS == caption.POSNouns {
-			return c, fmt.Errorf("count: the study rule keeps nouns itself; the noun filter does not combine with it")
+			return Config{}, fmt.Errorf("count: the study rule keeps nouns itself; the noun filter does not combine with it")
 		}
-		if c.Image.Enabled() || c.EmitSamples {
-			return c, fmt.Errorf("count: the study rule counts captions only for now: it does not combine with image tagging or per-sample rows")
+		if r.Image.Enabled() || c.EmitSamples {
+			return Config{}, fmt.Errorf("count: the study rule counts captions only for now: it does not combine with image tagging or per-sample rows")
 		}
 		lem, err := caption.English()
 		if err != nil {
-			return c, err
+			return Config{}, err
 		}
 		if err := caption.CheckStudyVocabulary(c.Vocabulary(), lem); err != nil {
-			return c, err
+			return Config{}, err
 		}
 	}
-	ic, err := c.Image.Resolve(ctx, c.Vocabulary(), read)
+	ic, err := r.Image.Resolve(ctx, c.Vocabulary(), read)
 	if err != nil {
-		return c, err
+		return Config{}, err
 	}
 	c.Image = ic
 	return c, nil

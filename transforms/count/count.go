@@ -52,7 +52,7 @@ type Outputs struct {
 // paths), reshuffled so shards spread over workers, matches each sample's
 // caption, tags its image when cfg.Image asks for it, and combines the
 // per-concept counts with a lifted CombinePerKey. cfg must be resolved
-// (Config.Resolve).
+// (Request.Resolve).
 func Captions(s beam.Scope, files beam.PCollection, cfg Config) Outputs {
 	s = s.Scope("count.Captions")
 	shards := beam.Reshuffle(s, files)

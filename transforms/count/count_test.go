@@ -87,7 +87,10 @@ func TestCaptionsComposite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := count.Config{Output: dir, Rule: caption.AllWords, POS: caption.POSNone, CaptionExt: "txt"}.WithVocabulary(v)
+	cfg, err := count.Request{Output: dir, Vocabulary: v, Rule: caption.AllWords, POS: caption.POSNone, CaptionExt: "txt"}.Resolve(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	p, s := beam.NewPipelineWithRoot()
 	out := count.Captions(s, beam.Create(s, a, b, bad), cfg)

@@ -165,12 +165,11 @@ func decodePartial(b []byte, identity, fingerprint string) (*partial, error) {
 	return &p, nil
 }
 
-// WithState returns c keeping per-shard partials under c.StateDir (local
-// or gs://), in the folder of c's fingerprint (PartialsDir), and writes
-// fingerprint.json there to say what the folder stands for. c must be
-// resolved.
-func (c Config) WithState(ctx context.Context) (Config, error) {
-	dir := c.StateDir
+// WithState returns c keeping per-shard partials under the state
+// directory dir (--state; local or gs://), in the folder of c's
+// fingerprint (PartialsDir), and writes fingerprint.json there to say what
+// the folder stands for.
+func (c Config) WithState(ctx context.Context, dir string) (Config, error) {
 	fp, doc, err := c.Fingerprint(ctx)
 	if err != nil {
 		return c, err

@@ -25,10 +25,9 @@ import (
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 )
 
-// Config configures image tagging. The requested fields come from the
-// user; Resolve sets Preprocess, UnknownConcepts and, for a recount from
-// saved scores, Recount.
-type Config struct {
+// Request is the image tagging the user asked for (the count command's
+// flags), before any file is read. Resolve turns it into a Config.
+type Request struct {
 	Tagger            string // "" (multilabel when Model is set, else none), none, multilabel, embedding
 	Model             string // ONNX file (local or gs://)
 	Labels            string // multilabel: output labels file (else model metadata)
@@ -51,15 +50,22 @@ type Config struct {
 	// ScoresDir recounts from a previous run's image_scores/ parts instead
 	// of running a model.
 	ScoresDir string
+}
 
-	// Resolved.
+// Config is image tagging as resolved at launch, what workers run with and
+// run_stats.json records: the request with its defaults filled in (Tagger
+// names the tagger), the preprocessing the model's metadata asks for, the
+// vocabulary concepts the tagger does not know and, for a recount from
+// saved scores, the earlier run's record.
+type Config struct {
+	Request
 	Preprocess      preprocess.Options
 	UnknownConcepts []string // vocabulary concepts the tagger does not know
 	Recount         *Record  // with ScoresDir: the earlier run's image record
 }
 
 // Enabled reports whether the image side runs.
-func (c Config) Enabled() bool {
+func (c Request) Enabled() bool {
 	switch c.Tagger {
 	case "":
 		return c.Model != "" || c.ScoresDir != ""
@@ -82,14 +88,13 @@ var (
 	ErrNothingKnown = errors.New("the tagger knows none of the vocabulary concepts")
 )
 
-// Resolve validates c against the vocabulary v and returns the
+// Resolve validates r against the vocabulary v and returns the
 // configuration the workers run with. It reads the image model's metadata
 // and labels or concept embeddings (or, for a recount, the earlier run's
 // outputs) through read, without ONNX Runtime, to resolve preprocessing
-// and list the concepts the tagger does not know. c itself is not changed.
-func (c Config) Resolve(ctx context.Context, v *caption.Vocabulary, read paths.ReadFunc) (Config, error) {
-	ic := c
-	ic.UnknownConcepts = slices.Clone(ic.UnknownConcepts)
+// and list the concepts the tagger does not know.
+func (r Request) Resolve(ctx context.Context, v *caption.Vocabulary, read paths.ReadFunc) (Config, error) {
+	ic := Config{Request: r}
 	if ic.Tagger == "" {
 		ic.Tagger = tagging.None
 		if ic.Model != "" {
@@ -100,16 +105,16 @@ func (c Config) Resolve(ctx context.Context, v *caption.Vocabulary, read paths.R
 		return ic, nil
 	}
 	if ic.Threshold < 0 || ic.Threshold >= 1 && ic.Tagger != tagging.Embedding {
-		return c, fmt.Errorf("imagetag: threshold %v: want a score in [0, 1)", ic.Threshold)
+		return Config{}, fmt.Errorf("imagetag: threshold %v: want a score in [0, 1)", ic.Threshold)
 	}
 	if !slices.Contains(ort.Devices, ic.Device) {
-		return c, fmt.Errorf("imagetag: device %q: want one of %v", ic.Device, ort.Devices)
+		return Config{}, fmt.Errorf("imagetag: device %q: want one of %v", ic.Device, ort.Devices)
 	}
 	if ic.BatchSize <= 0 {
-		return c, fmt.Errorf("imagetag: batch size %d: want at least 1", ic.BatchSize)
+		return Config{}, fmt.Errorf("imagetag: batch size %d: want at least 1", ic.BatchSize)
 	}
 	if ic.EmitScores && ic.ScoreFloor > ic.Threshold {
-		return c, fmt.Errorf("imagetag: score floor %v is above the threshold %v: saved scores could not recount this run", ic.ScoreFloor, ic.Threshold)
+		return Config{}, fmt.Errorf("imagetag: score floor %v is above the threshold %v: saved scores could not recount this run", ic.ScoreFloor, ic.Threshold)
 	}
 	var err error
 	if ic.ScoresDir != "" {
@@ -118,7 +123,7 @@ func (c Config) Resolve(ctx context.Context, v *caption.Vocabulary, read paths.R
 		ic, err = ic.resolveTagger(ctx, v, read)
 	}
 	if err != nil {
-		return c, err
+		return Config{}, err
 	}
 	return ic, nil
 }

@@ -1,4 +1,4 @@
-package caption
+package postag
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package caption
+package postag
 
 import (
 	"bytes"
@@ -16,9 +16,12 @@ import (
 
 	"github.com/jdkato/prose/v2"
 	"github.com/mingrammer/commonregex"
+
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/arena"
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/lexicon"
 )
 
-// posTagger is prose's averaged-perceptron POS tagger (prose v2.0.0,
+// Tagger is prose's averaged-perceptron POS tagger (prose v2.0.0,
 // model/AveragedPerceptron) with a faster inference path and the same
 // tags. At load, the model's features are regrouped by what they are keyed
 // on, so that tagging looks nothing up by a built string:
@@ -42,7 +45,7 @@ import (
 //
 // Captions holding a token that might be one of prose's emoticons (its
 // list is private) are tagged by prose itself.
-type posTagger struct {
+type Tagger struct {
 	// emo asks prose itself about tokens that might be its emoticons.
 	emo     *emoticonProbe
 	classes []string
@@ -66,8 +69,8 @@ type posTagger struct {
 	m2Tag    []int32 // tag ID → "i-2 tag" feature
 
 	// Words.
-	norms     *lexicon // norm → entry
-	suffixes  *lexicon // suffix of a norm no word feature has → entry
+	norms     *lexicon.Table // norm → entry
+	suffixes  *lexicon.Table // suffix of a norm no word feature has → entry
 	entries   []wordEntry
 	tw        []tagFeat     // "i-1 tag+i word" features of the entries
 	ctxW      []labelWeight // merged context and tag+word weights of the entries
@@ -75,11 +78,11 @@ type posTagger struct {
 	hyphen    int32         // entries of the norms !HYPHEN, !YEAR, !DIGITS
 	year      int32
 	digits    int32
-	iSuffix   *lexicon   // suffix3(word) → "i suffix" feature
-	pref1     [256]int32 // first byte → "i pref1" feature
-	fixed     *lexicon   // word → index into fixedTags/fixedID (prose's tag map)
-	fixedTags []string   // tag-map tags
-	fixedID   []int32    // their tag IDs
+	iSuffix   *lexicon.Table // suffix3(word) → "i suffix" feature
+	pref1     [256]int32     // first byte → "i pref1" feature
+	fixed     *lexicon.Table // word → index into fixedTags/fixedID (prose's tag map)
+	fixedTags []string       // tag-map tags
+	fixedID   []int32        // their tag IDs
 }
 
 // wordEntry is what a norm gives as the token tagged and as a neighbour.
@@ -112,19 +115,24 @@ const (
 	ctxP2        // "i+2 word"
 )
 
-// fastTagger loads the tagger once per process; it is read-only after
-// that (but for its emoticon probe's cache, which locks).
-var fastTagger = sync.OnceValues(loadPOSTagger)
+// Shared is the process's tagger, loaded on the first call; it is
+// read-only after that (but for its emoticon probe's cache, which locks),
+// so every matcher shares it.
+var Shared = sync.OnceValues(Load)
 
-// Preload starts loading what rule and pos need beyond the lemmatiser
-// (the part-of-speech tagger and prose's model, about half a second of
-// CPU) on another goroutine, so that a local run's launch overlaps it; the
-// matchers wait for it to finish.
-func Preload(rule Rule, pos POS) {
-	if rule == Study || pos == POSNouns {
-		go fastTagger()
+// ProseModel loads prose's English tagger once per process (without its
+// entity extractor, which prose.ModelFromData would load too: a document
+// made without extraction carries a tagger-only model).
+var ProseModel = sync.OnceValues(func() (*prose.Model, error) {
+	doc, err := prose.NewDocument("", prose.WithSegmentation(false), prose.WithExtraction(false))
+	if err != nil {
+		return nil, fmt.Errorf("caption: loading prose POS model: %w", err)
 	}
-}
+	if doc.Model == nil {
+		return nil, fmt.Errorf("caption: loading prose POS model: no model")
+	}
+	return doc.Model, nil
+})
 
 func decodeAsset(name string, v any) error {
 	b, err := prose.Asset("model/AveragedPerceptron/" + name)
@@ -137,17 +145,19 @@ func decodeAsset(name string, v any) error {
 	return nil
 }
 
-func loadPOSTagger() (*posTagger, error) {
+// Load builds a tagger from prose's model (about half a second of CPU);
+// most callers want Shared.
+func Load() (*Tagger, error) {
 	// prose's own tagger is needed too, for the few tokens that might be
 	// one of its emoticons (emoticonProbe): load it meanwhile, on another core.
 	proseDone := make(chan struct{})
 	var proseModel *prose.Model
 	var proseErr error
 	go func() {
-		proseModel, proseErr = posModel()
+		proseModel, proseErr = ProseModel()
 		close(proseDone)
 	}()
-	t := &posTagger{}
+	t := &Tagger{}
 	var weights map[string]map[string]float64
 	if err := decodeAsset("classes.gob", &t.classes); err != nil {
 		return nil, err
@@ -205,23 +215,23 @@ func loadPOSTagger() (*posTagger, error) {
 
 // toHugePages moves the tables read per token to huge-page memory (none
 // of them holds a pointer).
-func (t *posTagger) toHugePages() {
-	lexs := []*lexicon{t.norms, t.suffixes, t.iSuffix, t.fixed}
-	n := arenaSize(t.lw) + arenaSize(t.ctxW) + arenaSize(t.entries) + arenaSize(t.offs) + arenaSize(t.fmask) + arenaSize(t.tw)
+func (t *Tagger) toHugePages() {
+	lexs := []*lexicon.Table{t.norms, t.suffixes, t.iSuffix, t.fixed}
+	n := arena.Size(t.lw) + arena.Size(t.ctxW) + arena.Size(t.entries) + arena.Size(t.offs) + arena.Size(t.fmask) + arena.Size(t.tw)
 	for _, l := range lexs {
-		n += l.size()
+		n += l.Size()
 	}
-	a := newHugeArena(n)
-	t.lw, t.ctxW, t.entries = arenaCopy(a, t.lw), arenaCopy(a, t.ctxW), arenaCopy(a, t.entries)
-	t.offs, t.fmask, t.tw = arenaCopy(a, t.offs), arenaCopy(a, t.fmask), arenaCopy(a, t.tw)
+	a := arena.New(n)
+	t.lw, t.ctxW, t.entries = arena.Copy(a, t.lw), arena.Copy(a, t.ctxW), arena.Copy(a, t.entries)
+	t.offs, t.fmask, t.tw = arena.Copy(a, t.offs), arena.Copy(a, t.fmask), arena.Copy(a, t.tw)
 	for _, l := range lexs {
-		l.moveTo(a)
+		l.MoveTo(a)
 	}
 }
 
 // feature returns the ID of the feature whose key is the parts joined by
 // spaces, or -1.
-func (t *posTagger) feature(parts ...string) int32 {
+func (t *Tagger) feature(parts ...string) int32 {
 	if f, ok := t.feats[strings.Join(parts, " ")]; ok {
 		return f
 	}
@@ -229,7 +239,7 @@ func (t *posTagger) feature(parts ...string) int32 {
 }
 
 // indexTags interns the tag names and the tag features.
-func (t *posTagger) indexTags() error {
+func (t *Tagger) indexTags() error {
 	t.tagID = map[string]int32{}
 	intern := func(name string) int32 {
 		id, ok := t.tagID[name]
@@ -257,16 +267,16 @@ func (t *posTagger) indexTags() error {
 			intern(p1)
 		}
 	}
-	t.fixed = newLexicon()
+	t.fixed = lexicon.New()
 	for word, tag := range t.tagMap {
-		if len(word) > maxLexKey || word == "" {
+		if len(word) > lexicon.MaxKey || word == "" {
 			return fmt.Errorf("caption: prose tag-map word %q cannot be indexed", word)
 		}
-		t.fixed.put(word, int32(len(t.fixedTags)))
+		t.fixed.Put(word, int32(len(t.fixedTags)))
 		t.fixedTags = append(t.fixedTags, tag)
 		t.fixedID = append(t.fixedID, intern(tag))
 	}
-	t.fixed.seal()
+	t.fixed.Seal()
 	t.otherTag = int32(len(t.tagNames))
 	t.m1Tag = make([]int32, len(t.tagNames)+1)
 	t.m2Tag = make([]int32, len(t.tagNames)+1)
@@ -278,7 +288,7 @@ func (t *posTagger) indexTags() error {
 }
 
 // tagIDOf is a tag name's ID (otherTag for a name in no feature).
-func (t *posTagger) tagIDOf(name string) int32 {
+func (t *Tagger) tagIDOf(name string) int32 {
 	if id, ok := t.tagID[name]; ok {
 		return id
 	}
@@ -286,10 +296,10 @@ func (t *posTagger) tagIDOf(name string) int32 {
 }
 
 // indexWords builds the word entries and the suffix and prefix tables.
-func (t *posTagger) indexWords() error {
+func (t *Tagger) indexWords() error {
 	norms := map[string]bool{}
 	tagWords := map[string][]tagFeat{}
-	t.iSuffix = newLexicon()
+	t.iSuffix = lexicon.New()
 	suffixes := map[string]bool{}
 	for key, f := range t.feats {
 		switch {
@@ -302,22 +312,22 @@ func (t *posTagger) indexWords() error {
 			tagWords[norm] = append(tagWords[norm], tagFeat{tag: t.tagIDOf(p1), off: f})
 		case strings.HasPrefix(key, "i suffix "):
 			if s := key[len("i suffix "):]; s != "" {
-				t.iSuffix.put(s, f)
+				t.iSuffix.Put(s, f)
 			}
 		case strings.HasPrefix(key, "i-1 suffix "), strings.HasPrefix(key, "i+1 suffix "):
 			suffixes[key[len("i-1 suffix "):]] = true
 		}
 	}
-	t.iSuffix.seal()
+	t.iSuffix.Seal()
 	for b := range t.pref1 {
 		t.pref1[b] = t.feature("i pref1", string(rune(b)))
 	}
 	t.entries = make([]wordEntry, 1, 1+len(norms)+len(suffixes))
 	t.entries[0] = wordEntry{iWord: -1}      // 0: no feature
 	t.ctxW = make([]labelWeight, 0, 800_000) // about what the model gives (grown if not)
-	t.norms, t.suffixes = newLexicon(), newLexicon()
+	t.norms, t.suffixes = lexicon.New(), lexicon.New()
 	for norm := range norms {
-		if norm == "" || len(norm) > maxLexKey {
+		if norm == "" || len(norm) > lexicon.MaxKey {
 			return fmt.Errorf("caption: prose model word %q cannot be indexed", norm)
 		}
 		e := t.newEntry(norm, true)
@@ -330,18 +340,18 @@ func (t *posTagger) indexWords() error {
 			t.tw = append(t.tw, tf)
 		}
 		e.tw1 = int32(len(t.tw))
-		t.norms.put(norm, int32(len(t.entries)))
+		t.norms.Put(norm, int32(len(t.entries)))
 		t.entries = append(t.entries, e)
 	}
 	for s := range suffixes {
 		if s == "" {
 			continue
 		}
-		t.suffixes.put(s, int32(len(t.entries)))
+		t.suffixes.Put(s, int32(len(t.entries)))
 		t.entries = append(t.entries, t.newEntry(s, false))
 	}
-	t.norms.seal()
-	t.suffixes.seal()
+	t.norms.Seal()
+	t.suffixes.Seal()
 	for k, m := range []string{"-START-", "-START2-", "-END-", "-END2-"} {
 		t.marker[k] = t.entryOf([]byte(m))
 	}
@@ -351,7 +361,7 @@ func (t *posTagger) indexWords() error {
 
 // newEntry merges what a norm gives (word: true) or, for a norm no word
 // feature has, what its suffix s gives.
-func (t *posTagger) newEntry(s string, word bool) wordEntry {
+func (t *Tagger) newEntry(s string, word bool) wordEntry {
 	e := wordEntry{iWord: -1}
 	var fs [4][2]int32
 	if word {
@@ -391,12 +401,12 @@ func (t *posTagger) newEntry(s string, word bool) wordEntry {
 }
 
 // entryOf is a norm's entry: its own, else its suffix's, else 0.
-func (t *posTagger) entryOf(norm []byte) int32 {
-	if e, ok := t.norms.find(norm); ok {
+func (t *Tagger) entryOf(norm []byte) int32 {
+	if e, ok := t.norms.Find(norm); ok {
 		return e
 	}
 	suf := norm[len(norm)-min(len(norm), 3):]
-	if e, ok := t.suffixes.find(suf); ok {
+	if e, ok := t.suffixes.Find(suf); ok {
 		return e
 	}
 	return 0
@@ -404,12 +414,12 @@ func (t *posTagger) entryOf(norm []byte) int32 {
 
 func suffix3(s string) string { return s[len(s)-min(len(s), 3):] }
 
-// tagScratch holds one goroutine's buffers.
-type tagScratch struct {
+// Scratch holds one goroutine's buffers.
+type Scratch struct {
 	tags        []string
 	tagIDs      []int32
 	entry       []int32 // the tokens' entries (-1: not looked up yet; only tokens near a predicted one are)
-	need        []bool  // tags to compute (tagCaptionNeeded; tag marks what they depend on)
+	need        []bool  // tags to compute (TagCaptionNeeded; Tag marks what they depend on)
 	predictions int64   // tags predicted so far (for tests and benchmarks)
 	tok         *proseTok
 	lower       []byte
@@ -495,7 +505,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // after the first byte, !YEAR for a 4-character integer, !DIGITS for a
 // leading digit, else the lower case), computed without allocating for
 // ASCII words (TestNormEntry holds it to prose's rule).
-func (t *posTagger) normEntry(sc *tagScratch, w string) int32 {
+func (t *Tagger) normEntry(sc *Scratch, w string) int32 {
 	switch {
 	case w == "":
 		return 0
@@ -523,7 +533,7 @@ func (t *posTagger) normEntry(sc *tagScratch, w string) int32 {
 
 // fixedTag is a word's tag when it does not depend on the words before:
 // prose's special cases and its tag map; "" otherwise.
-func (t *posTagger) fixedTag(word string) string {
+func (t *Tagger) fixedTag(word string) string {
 	switch {
 	case word == "-":
 		return "-"
@@ -540,7 +550,7 @@ func (t *posTagger) fixedTag(word string) string {
 
 // fixedOf is fixedTag with its tag ID: a table lookup unless the word
 // needs one of the regular expressions (cached per scratch).
-func (t *posTagger) fixedOf(sc *tagScratch, w string) (string, int32) {
+func (t *Tagger) fixedOf(sc *Scratch, w string) (string, int32) {
 	if w == "" || w == "-" || w == "0" || w[0] == '*' || w[0] == '-' || strings.IndexByte(w, '.') >= 0 || strings.IndexByte(w, '@') >= 0 {
 		tag, ok := sc.special[w]
 		if !ok {
@@ -556,25 +566,25 @@ func (t *posTagger) fixedOf(sc *tagScratch, w string) (string, int32) {
 		return tag, t.tagIDOf(tag)
 	}
 	kb := unsafe.Slice(unsafe.StringData(w), len(w))
-	if k, ok := t.fixed.find(kb); ok {
+	if k, ok := t.fixed.Find(kb); ok {
 		return t.fixedTags[k], t.fixedID[k]
 	}
 	return "", -1
 }
 
 // info returns token j's entry, looking it up at first use.
-func (t *posTagger) info(sc *tagScratch, j int) int32 {
+func (t *Tagger) info(sc *Scratch, j int) int32 {
 	if sc.entry[j] < 0 {
 		sc.entry[j] = t.normEntry(sc, sc.words[j])
 	}
 	return sc.entry[j]
 }
 
-// tag tags the words as prose's tagger would; ok is false when a word
+// Tag tags the words as prose's tagger would; ok is false when a word
 // might be an emoticon (the caller then asks prose itself). With need
 // (nil: every tag), only the tags need asks for and those they depend on
 // are computed (need is marked with the latter); the others are "".
-func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []string, ok bool) {
+func (t *Tagger) Tag(words []string, sc *Scratch, need []bool) (tags []string, ok bool) {
 	for _, w := range words {
 		if maybeEmoticon(w) && !t.emo.not(w) {
 			return nil, false
@@ -625,7 +635,7 @@ func (t *posTagger) tag(words []string, sc *tagScratch, need []bool) (tags []str
 }
 
 // pair returns the row of pairVec for previous tags t1 (i-1) and t2 (i-2).
-func (t *posTagger) pair(sc *tagScratch, t1, t2 int32) int {
+func (t *Tagger) pair(sc *Scratch, t1, t2 int32) int {
 	n := int32(len(t.tagNames) + 1)
 	if t1 < 0 || t1 >= n {
 		t1 = t.otherTag
@@ -667,7 +677,7 @@ func (t *posTagger) pair(sc *tagScratch, t1, t2 int32) int {
 
 // ctxEntry is the entry of the context word at position j of the caption
 // (negative or past the end: the -START-/-END- markers).
-func (t *posTagger) ctxEntry(sc *tagScratch, j int) *wordEntry {
+func (t *Tagger) ctxEntry(sc *Scratch, j int) *wordEntry {
 	switch {
 	case j >= 0 && j < len(sc.entry):
 		return &t.entries[t.info(sc, j)]
@@ -685,10 +695,10 @@ func (t *posTagger) ctxEntry(sc *tagScratch, j int) *wordEntry {
 // the two tokens before it; it returns the class, -1 if no feature weighs
 // any. (prose: i = min(len(ctx)-2, i+2) on the padded context, which is
 // i+2 for every token: the window is tokens i-2 .. i+2.)
-func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
+func (t *Tagger) predict(i int, sc *Scratch, t1, t2 int32) int {
 	nc := t.nc
 	r := t.pair(sc, t1, t2)
-	var scores [64]float64 // by class (at most 64: loadPOSTagger); labels index it masked, without bounds checks
+	var scores [64]float64 // by class (at most 64: Load); labels index it masked, without bounds checks
 	copy(scores[:nc], sc.pairVec[r*nc:(r+1)*nc])
 	present := sc.pairMask[r]
 	cur := &t.entries[t.info(sc, i)]
@@ -697,7 +707,7 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 	if w != "" {
 		suf := suffix3(w)
 		kb := unsafe.Slice(unsafe.StringData(suf), len(suf))
-		if f, ok := t.iSuffix.find(kb); ok {
+		if f, ok := t.iSuffix.Find(kb); ok {
 			fs[0] = f
 		}
 		fs[1], fs[2] = t.pref1[w[0]], cur.iWord
@@ -736,20 +746,20 @@ func (t *posTagger) predict(i int, sc *tagScratch, t1, t2 int32) int {
 	return class
 }
 
-// tagCaption returns the tokens of a (cleaned) caption and their tags, as
+// TagCaption returns the tokens of a (cleaned) caption and their tags, as
 // prose's tokenizer and tagger give them.
-func (t *posTagger) tagCaption(text string, sc *tagScratch) (words, tags []string) {
-	words, tags, _ = t.tagCaptionNeeded(text, sc, nil)
+func (t *Tagger) TagCaption(text string, sc *Scratch) (words, tags []string) {
+	words, tags, _ = t.TagCaptionNeeded(text, sc, nil)
 	return words, tags
 }
 
-// tagCaptionNeeded is tagCaption that may leave "" as the tag of a token
+// TagCaptionNeeded is TagCaption that may leave "" as the tag of a token
 // for which needed (given the token's index and text) is false: the tags
-// of the tokens it is true for are prose's, as in tagCaption. asked is
+// of the tokens it is true for are prose's, as in TagCaption. asked is
 // true when needed was called once for each of the returned words, in
 // order (else it may have been called for other words, or not at all, and
 // every tag is computed).
-func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i int, word string) bool) (words, tags []string, asked bool) {
+func (t *Tagger) TagCaptionNeeded(text string, sc *Scratch, needed func(i int, word string) bool) (words, tags []string, asked bool) {
 	if sc.tok == nil {
 		sc.tok = &proseTok{emo: t.emo}
 	}
@@ -775,7 +785,7 @@ func (t *posTagger) tagCaptionNeeded(text string, sc *tagScratch, needed func(i 
 			// (shareTags): a tag asked of an earlier one is asked of that.
 			sc.tok.redirectNeed(need)
 		}
-		if tags, ok := t.tag(sc.tok.words, sc, need); ok {
+		if tags, ok := t.Tag(sc.tok.words, sc, need); ok {
 			sc.tok.shareTags(tags)
 			return sc.tok.words, tags, need != nil
 		}

@@ -3,255 +3,11 @@ package caption
 import (
 	"encoding/binary"
 	"math/bits"
-	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/aaaton/golem/v4/dicts/en"
+	"github.com/conceptfreq/conceptfreq/transforms/caption/internal/lexicon"
 )
-
-// lexicon is an open-addressing hash table from token bytes to an int32,
-// built once at matcher construction and read without allocating. A bit
-// filter small enough for a core's L2 cache rejects most tokens that are in
-// no concept before the table is touched. Keys of up to 16 bytes are kept
-// in the slot as two zero-padded little-endian words, so the ASCII fast
-// path (shortKey, filterTokens) compares a token without copying it.
-type lexicon struct {
-	mask   uint64
-	slots  []lexSlot
-	ext    []lexKey // by slot
-	keys   []byte
-	filter []uint64
-	fmask  uint64
-	n      int
-}
-
-type lexSlot struct {
-	tag uint32 // high half of the key's hash
-	nv  uint32 // key length << 24 | value; 0: empty slot
-	k0  uint64 // the key's first 8 bytes, zero-padded
-}
-
-// lexKey is where a slot's key lives (kept apart: only keys of more than 8
-// bytes need it).
-type lexKey struct {
-	off uint32 // key bytes keys[off:off+n]
-	k1  uint64 // key bytes 8..15, zero-padded
-}
-
-// maxLexValue bounds lexicon values (lemma and piece IDs), maxLexKey its
-// key lengths; longer keys cannot be tokens that match (no concept word is
-// that long) and are left out.
-const (
-	maxLexValue = 1<<24 - 1
-	maxLexKey   = 255
-)
-
-func (s lexSlot) n() int     { return int(s.nv >> 24) }
-func (s lexSlot) val() int32 { return int32(s.nv & maxLexValue) }
-
-const hashMul = 0x9E3779B97F4A7C15
-
-func hashMix(h, w uint64) uint64 { return (h ^ w) * hashMul }
-
-func hashEnd(h uint64) uint64 { return h ^ h>>29 }
-
-// hashKey hashes bytes as 8-byte little-endian words, the last one
-// zero-padded, seeded with the length: shortKey computes the same hash
-// straight from a caption's bytes.
-func hashKey(b []byte) uint64 {
-	h := uint64(len(b)) * hashMul
-	for len(b) >= 8 {
-		h = hashMix(h, binary.LittleEndian.Uint64(b))
-		b = b[8:]
-	}
-	if len(b) > 0 {
-		h = hashMix(h, tailWord(b))
-	}
-	return hashEnd(h)
-}
-
-func tailWord(b []byte) uint64 {
-	var t [8]byte
-	copy(t[:], b)
-	return binary.LittleEndian.Uint64(t[:])
-}
-
-func newLexicon() *lexicon { return &lexicon{} }
-
-// put sets key's value (the first put of a key wins). seal must be called
-// after the last put.
-func (l *lexicon) put(key string, val int32) {
-	if key == "" || len(key) > maxLexKey || val < 0 || val > maxLexValue {
-		return
-	}
-	if 2*(l.n+1) > len(l.slots) {
-		l.resize(max(16, 2*len(l.slots)))
-	}
-	kb := []byte(key)
-	h := hashKey(kb)
-	if _, ok := l.lookup(kb, h); ok {
-		return
-	}
-	l.insert(kb, h, uint32(len(key))<<24|uint32(val))
-	l.n++
-}
-
-func (l *lexicon) insert(kb []byte, h uint64, nv uint32) {
-	s := lexSlot{tag: uint32(h >> 32), nv: nv, k0: tailWord(kb[:min(8, len(kb))])}
-	e := lexKey{off: uint32(len(l.keys))}
-	if len(kb) > 8 {
-		e.k1 = tailWord(kb[8:min(16, len(kb))])
-	}
-	l.keys = append(l.keys, kb...)
-	i := h & l.mask
-	for l.slots[i].nv != 0 {
-		i = (i + 1) & l.mask
-	}
-	l.slots[i], l.ext[i] = s, e
-}
-
-// resize rehashes into size slots.
-func (l *lexicon) resize(size int) {
-	old, oldExt, oldKeys := l.slots, l.ext, l.keys
-	l.slots, l.ext, l.keys = make([]lexSlot, size), make([]lexKey, size), nil
-	l.mask = uint64(size - 1)
-	for i, s := range old {
-		if s.nv != 0 {
-			kb := oldKeys[oldExt[i].off : oldExt[i].off+uint32(s.n())]
-			l.insert(kb, hashKey(kb), s.nv)
-		}
-	}
-}
-
-// seal shrinks the table to a load of at most 1/2 and builds the filter:
-// 32 bits per key, so about 3% of the tokens in no concept reach the table.
-func (l *lexicon) seal() {
-	size := 16
-	for size < 2*l.n {
-		size *= 2
-	}
-	l.resize(size)
-	bits := uint64(1 << 12)
-	for bits < 32*uint64(l.n) {
-		bits *= 2
-	}
-	l.filter = make([]uint64, bits/64)
-	l.fmask = bits - 1
-	for i, s := range l.slots {
-		if s.nv != 0 {
-			b := hashKey(l.keys[l.ext[i].off:l.ext[i].off+uint32(s.n())]) >> 20 & l.fmask
-			l.filter[b/64] |= 1 << (b % 64)
-		}
-	}
-}
-
-// maybe reports whether a key with hash h may be in the table.
-func (l *lexicon) maybe(h uint64) bool {
-	b := h >> 20 & l.fmask
-	return l.filter[b/64]&(1<<(b%64)) != 0
-}
-
-// get returns the value of key, whose hashKey is h.
-func (l *lexicon) get(key []byte, h uint64) (int32, bool) {
-	if !l.maybe(h) {
-		return 0, false
-	}
-	return l.lookup(key, h)
-}
-
-// find returns key's value: get with the hash computed here, and keys of
-// up to 16 bytes compared in the slot (no read of the key store).
-func (l *lexicon) find(key []byte) (int32, bool) {
-	n := len(key)
-	if n > 16 || n == 0 {
-		return l.get(key, hashKey(key))
-	}
-	var w0, w1 uint64
-	if n >= 8 {
-		w0 = binary.LittleEndian.Uint64(key)
-		if n > 8 {
-			w1 = tailWord(key[8:])
-		}
-	} else {
-		w0 = tailWord(key)
-	}
-	h := hashMix(uint64(n)*hashMul, w0)
-	if n > 8 {
-		h = hashMix(h, w1)
-	}
-	h = hashEnd(h)
-	if !l.maybe(h) {
-		return 0, false
-	}
-	return l.lookupShort(h, n, w0, w1)
-}
-
-func (l *lexicon) lookup(key []byte, h uint64) (int32, bool) {
-	if l.mask == 0 && len(l.slots) == 0 {
-		return 0, false
-	}
-	tag := uint32(h >> 32)
-	for i := h & l.mask; ; i = (i + 1) & l.mask {
-		s := l.slots[i]
-		if s.nv == 0 {
-			return 0, false
-		}
-		if s.tag == tag && s.n() == len(key) {
-			off := l.ext[i].off
-			if string(l.keys[off:off+uint32(len(key))]) == string(key) {
-				return s.val(), true
-			}
-		}
-	}
-}
-
-// lookupShort finds a key of n ≤ 16 bytes given as its two zero-padded
-// words.
-func (l *lexicon) lookupShort(h uint64, n int, w0, w1 uint64) (int32, bool) {
-	tag := uint32(h >> 32)
-	for i := h & l.mask; ; i = (i + 1) & l.mask {
-		s := l.slots[i]
-		if s.nv == 0 {
-			return 0, false
-		}
-		if s.tag == tag && s.n() == n && s.k0 == w0 && (n <= 8 || l.ext[i].k1 == w1) {
-			return s.val(), true
-		}
-	}
-}
-
-var (
-	dictOnce  sync.Once
-	dictWords []string
-	dictErr   error
-)
-
-// DictionaryWords returns every lower-case word of the lemmatiser's
-// dictionary (the words whose lemma may differ from themselves). A word not
-// in it is its own lemma, so the words that lemmatise to a given set of
-// lemmas are these words' preimages plus the lemmas themselves: that is what
-// lets a matcher precompute every token that can match.
-func DictionaryWords() ([]string, error) {
-	dictOnce.Do(func() {
-		b, err := en.New().GetResource() // 646 kB: decompressing it again costs a few ms, once
-		if err != nil {
-			dictErr = err
-			return
-		}
-		seen := map[string]bool{}
-		for _, line := range strings.Split(string(b), "\n") {
-			for _, w := range strings.Split(line, "\t") {
-				if w != "" && !seen[w] && strings.ToLower(w) == w {
-					seen[w] = true
-					dictWords = append(dictWords, w)
-				}
-			}
-		}
-	})
-	return dictWords, dictErr
-}
 
 // tokenClass is the tokenizer's class of an ASCII byte: 1 letter, 2 digit,
 // 0 separator.
@@ -340,7 +96,7 @@ func (t *tokScan) scan(s string) {
 		toks = append(toks, token{off: uint32(start), end: uint32(len(buf))})
 	}
 	for i := range toks {
-		toks[i].h = hashKey(buf[toks[i].off:toks[i].end])
+		toks[i].h = lexicon.HashKey(buf[toks[i].off:toks[i].end])
 	}
 	t.buf, t.toks = buf, toks
 }
@@ -565,35 +321,35 @@ func lowerWord(pad []byte, i, n int) uint64 {
 // common case, small enough to inline into the matcher's loop.
 func shortKey(pad []byte, st, n int) (w0, h uint64) {
 	w0 = lowerWord(pad, st, n)
-	return w0, hashEnd(hashMix(uint64(n)*hashMul, w0))
+	return w0, lexicon.End(lexicon.Mix(uint64(n)*lexicon.Mul, w0))
 }
 
-// asciiID looks up the token pad[a:b] of an asciiScan; buf is scratch for
+// asciiID looks up the token pad[a:b] of an asciiScan in l; buf is scratch for
 // tokens that are long or not ASCII.
-func (l *lexicon) asciiID(pad []byte, a, b int, buf []byte, nonASCII bool) (int32, bool) {
+func asciiID(l *lexicon.Table, pad []byte, a, b int, buf []byte, nonASCII bool) (int32, bool) {
 	if nonASCII && hasNonASCII(pad, a, b) {
 		buf = lowerRunes(buf[:0], pad[a:b])
-		return l.get(buf, hashKey(buf))
+		return l.Get(buf, lexicon.HashKey(buf))
 	}
 	n := b - a
 	if n <= 8 {
 		w0, h := shortKey(pad, a, n)
-		if !l.maybe(h) {
+		if !l.Maybe(h) {
 			return 0, false
 		}
-		return l.lookupShort(h, n, w0, 0)
+		return l.LookupShort(h, n, w0, 0)
 	}
 	if n <= 16 {
 		w0, w1 := lowerWord(pad, a, 8), lowerWord(pad, a+8, n-8)
-		h := hashEnd(hashMix(hashMix(uint64(n)*hashMul, w0), w1))
-		if !l.maybe(h) {
+		h := lexicon.End(lexicon.Mix(lexicon.Mix(uint64(n)*lexicon.Mul, w0), w1))
+		if !l.Maybe(h) {
 			return 0, false
 		}
-		return l.lookupShort(h, n, w0, w1)
+		return l.LookupShort(h, n, w0, w1)
 	}
 	buf = buf[:0]
 	for i := a; i < b; i++ {
 		buf = append(buf, pad[i]|0x20)
 	}
-	return l.get(buf, hashKey(buf))
+	return l.Get(buf, lexicon.HashKey(buf))
 }
