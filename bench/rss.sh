@@ -1,34 +1,66 @@
 #!/usr/bin/env bash
-# Peak memory (RSS) of a text-only count run as the number of shards grows:
-# it must stay flat (nothing that grows with the crawl is held in memory).
+# Peak memory (RSS) and wall time of text-only count runs as the input grows:
+# memory must stay flat (nothing that grows with the crawl is held), and many
+# small shards must cost about what few big ones do.
 #
-#   bash bench/rss.sh                      # 1, 10 and 100 shards × 2,000 samples
-#   SHARD_COUNTS="1 10 100 400" SAMPLES_PER_SHARD=5000 bash bench/rss.sh
+#   bash bench/rss.sh                  # the table below, about 2 minutes
+#   PARQUET_FILES="1 10 60" ROWS=600000 bash bench/rss.sh
 #
-# Uses /usr/bin/time -v; prints a table; outputs go to bench/results/.
+# Inputs nobody here wrote by hand:
+#   - caption Parquet files written by DuckDB (bench/duckdb_parquet.mjs; zstd,
+#     one page per row group column as DuckDB writes them), ROWS unique real
+#     LAION captions each (../shared/data's 10,000, each made unique by a
+#     trailing number);
+#   - WebDataset tar shards of real captions (pipelines/synth): 5,000 shards
+#     of 5 samples and 50 shards of 500, the same 25,000 samples.
+# Each run: /usr/bin/time -v, default vocabulary and rule, prism in-process
+# (the job's workers share the launcher's memory), --progress=false. Prints a
+# table; inputs and outputs go to bench/results/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARD_COUNTS=${SHARD_COUNTS:-"1 10 100"}
-SAMPLES_PER_SHARD=${SAMPLES_PER_SHARD:-2000}
+PARQUET_FILES=${PARQUET_FILES:-"1 2 10 60"}
+ROWS=${ROWS:-600000}
 CAPTIONS=${CAPTIONS:-../shared/data/laion-captions/test_10000.parquet}
 RES=bench/results
 [ -x /usr/bin/time ] || { echo "bench/rss.sh needs GNU time (/usr/bin/time; apt-get install time)"; exit 1; }
-mkdir -p "$RES" bin
-go build -o bin/ ./pipelines/count ./pipelines/synth
-printf "%8s %10s %8s %14s %16s\n" shards samples wall_s peak_rss_MiB rejects_rows
-for n in $SHARD_COUNTS; do
-  data=$RES/rss-data-$n-$SAMPLES_PER_SHARD
+make -s deps >/dev/null
+mkdir -p "$RES/rss" bin
+CGO_ENABLED=0 go build -o bin/ ./pipelines/count ./pipelines/synth
+
+# One DuckDB file; the N-file inputs are hard links to it (same bytes, so
+# only the number of files changes between rows).
+pq=$RES/rss/duckdb-$ROWS.parquet
+if [ ! -f "$pq" ]; then
+  cp bench/duckdb_parquet.mjs .cache/node/
+  (cd .cache/node && node duckdb_parquet.mjs "$OLDPWD/$CAPTIONS" "$OLDPWD/$pq.tmp" "$ROWS") && mv "$pq.tmp" "$pq"
+fi
+
+run() { # name label count-flags...: one measured run, one table row
+  local name=$1 label=$2; shift 2
+  local out=$RES/rss/out-$name
+  /usr/bin/time -v -o "$RES/rss/time-$name.txt" bin/count "$@" --output="$out" --overwrite --progress=false \
+    >/dev/null 2>"$RES/rss/stderr-$name.txt" || { cat "$RES/rss/stderr-$name.txt"; exit 1; }
+  local rss wall samples
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$RES/rss/time-$name.txt")
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$RES/rss/time-$name.txt")
+  samples=$(grep -m1 '"samples_read"' "$out/run_stats.json" | tr -dc 0-9)
+  printf "%-34s %12d %10s %14d\n" "$label" "$samples" "$wall" "$(( rss / 1024 ))"
+}
+
+printf "%-34s %12s %10s %14s\n" input samples wall peak_rss_MiB
+for n in $PARQUET_FILES; do
+  dir=$RES/rss/parquet-$n
+  rm -rf "$dir" && mkdir -p "$dir"
+  for i in $(seq 1 "$n"); do ln -f "$pq" "$dir/f$(printf %03d "$i").parquet"; done
+  run "parquet-$n" "$n DuckDB Parquet × $ROWS rows" --input="$dir"
+done
+for shape in "5000 5" "50 500"; do
+  set -- $shape
+  data=$RES/rss/tar-$1x$2
   if [ ! -f "$data/truth.json" ]; then
     rm -rf "$data"
-    bin/synth --output="$data" --captions="$CAPTIONS" --shards="$n" --samples_per_shard="$SAMPLES_PER_SHARD" >/dev/null
+    bin/synth --output="$data" --captions="$CAPTIONS" --shards="$1" --samples_per_shard="$2" >/dev/null
   fi
-  out=$RES/rss-out-$n
-  /usr/bin/time -v -o "$RES/rss-time-$n.txt" bin/count --input="$data" --output="$out" --overwrite --progress=false \
-    >/dev/null 2>"$RES/stderr.txt" || { cat "$RES/stderr.txt"; exit 1; }
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$RES/rss-time-$n.txt")
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$RES/rss-time-$n.txt")
-  samples=$(grep -m1 '"samples_read"' "$out/run_stats.json" | tr -dc 0-9)
-  rows=$(grep -m1 '"rows_in_parts"' "$out/run_stats.json" | tr -dc 0-9)
-  printf "%8d %10d %8s %14.0f %16d\n" "$n" "$samples" "$wall" "$(( rss / 1024 ))" "$rows"
+  run "tar-$1x$2" "$1 tar shards × $2 samples" --input="$data"
 done
-echo "text-only, default vocabulary, prism runner in-process (the job's workers share the launcher's memory); machine: $(nproc) cores"
+echo "text-only, default vocabulary; machine: $(nproc) cores"

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -15,13 +16,20 @@ import (
 // fill, written with arrow-go's default writer properties.
 func Write(t testing.TB, schema *arrow.Schema, fill func(b *array.RecordBuilder)) []byte {
 	t.Helper()
+	return WriteWith(t, schema, nil, fill)
+}
+
+// WriteWith is Write with the writer properties props (nil: arrow-go's
+// defaults).
+func WriteWith(t testing.TB, schema *arrow.Schema, props *parquet.WriterProperties, fill func(b *array.RecordBuilder)) []byte {
+	t.Helper()
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
 	fill(b)
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	var out bytes.Buffer
-	fw, err := pqarrow.NewFileWriter(schema, &out, nil, pqarrow.DefaultWriterProps())
+	fw, err := pqarrow.NewFileWriter(schema, &out, props, pqarrow.DefaultWriterProps())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,17 +37,33 @@ type Row struct {
 type Options struct {
 	// CaptionColumn overrides the auto-detection among CaptionColumns.
 	CaptionColumn string
-	// BatchSize is the number of rows decoded at a time (default 8192).
+	// BatchSize is the most rows decoded at a time (default 8192).
 	BatchSize int64
+	// BatchBytes bounds a batch by bytes as well (default 8 MiB): a row
+	// group's batches hold BatchBytes / (the group's uncompressed bytes per
+	// row in the columns read) rows, at least one, at most BatchSize.
+	BatchBytes int64
 	// Mem allocates Arrow buffers (default memory.DefaultAllocator).
 	Mem memory.Allocator
 }
+
+// Default batch bounds.
+const (
+	DefaultBatchSize  = 8192
+	DefaultBatchBytes = 8 << 20
+)
 
 // Reader iterates over the rows of one Parquet file.
 type Reader struct {
 	name       string
 	pf         *file.Reader
-	rr         pqarrow.RecordReader
+	fr         *pqarrow.FileReader
+	ctx        context.Context
+	cols       []int
+	rg         int // the next row group to read
+	batchRows  int64
+	batchBytes int64
+	rr         pqarrow.RecordReader // the current row group's (nil before the first)
 	rec        arrow.RecordBatch
 	i          int
 	row        int64
@@ -63,14 +79,22 @@ func NewReader(ctx context.Context, r parquet.ReaderAtSeeker, name string, opts 
 		mem = memory.DefaultAllocator
 	}
 	props := parquet.NewReaderProperties(mem)
+	// Pages are read as streams and PLAIN values decoded a buffer (1 MiB)
+	// at a time where the codec allows (uncompressed, gzip, brotli, zstd):
+	// a writer's huge page is not inflated whole. Other pages (snappy, lz4,
+	// dictionary pages) are read whole, up to arrow's 256 MiB page limit.
 	props.BufferedStreamEnabled = true
+	props.PageStreamingEnabled = true
 	pf, err := file.NewParquetReader(r, file.WithReadProps(props))
 	if err != nil {
 		return nil, fmt.Errorf("captionpq: %s: not a readable Parquet file: %w", name, err)
 	}
-	batch := opts.BatchSize
+	batch, batchBytes := opts.BatchSize, opts.BatchBytes
 	if batch <= 0 {
-		batch = 8192
+		batch = DefaultBatchSize
+	}
+	if batchBytes <= 0 {
+		batchBytes = DefaultBatchBytes
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: batch}, mem)
 	if err != nil {
@@ -124,12 +148,40 @@ func NewReader(ctx context.Context, r parquet.ReaderAtSeeker, name string, opts 
 			keyIdx = 1
 		}
 	}
-	rr, err := fr.GetRecordReader(ctx, cols, nil)
-	if err != nil {
-		pf.Close()
-		return nil, fmt.Errorf("captionpq: %s: %w", name, err)
+	return &Reader{name: name, pf: pf, fr: fr, ctx: ctx, cols: cols, batchRows: batch, batchBytes: batchBytes,
+		captionCol: col, keyIdx: keyIdx}, nil
+}
+
+// nextRowGroup starts reading the next row group, in batches bounded by
+// rows and by bytes; it reports false after the last.
+func (r *Reader) nextRowGroup() (bool, error) {
+	if r.rr != nil {
+		r.rr.Release()
+		r.rr = nil
 	}
-	return &Reader{name: name, pf: pf, rr: rr, captionCol: col, keyIdx: keyIdx}, nil
+	md := r.pf.MetaData()
+	for r.rg < md.NumRowGroups() {
+		rg := r.rg
+		r.rg++
+		meta := md.RowGroup(rg)
+		if meta.NumRows() == 0 {
+			continue
+		}
+		var bytes int64
+		for _, c := range r.cols {
+			if cc, err := meta.ColumnChunk(c); err == nil {
+				bytes += max(cc.TotalUncompressedSize(), 0)
+			}
+		}
+		r.fr.Props.BatchSize = min(r.batchRows, max(1, r.batchBytes/max(1, bytes/meta.NumRows())))
+		rr, err := r.fr.GetRecordReader(r.ctx, r.cols, []int{rg})
+		if err != nil {
+			return false, err
+		}
+		r.rr = rr
+		return true, nil
+	}
+	return false, nil
 }
 
 func fieldNames(sch *arrow.Schema) []string {
@@ -165,13 +217,20 @@ func (r *Reader) Next() (Row, error) {
 			r.rec.Release()
 			r.rec = nil
 		}
-		if !r.rr.Next() {
-			if err := r.rr.Err(); err != nil && err != io.EOF {
+		if r.rr == nil || !r.rr.Next() {
+			if r.rr != nil {
+				if err := r.rr.Err(); err != nil && err != io.EOF {
+					r.err = fmt.Errorf("captionpq: %s: after row %d: %w", r.name, r.row, err)
+					break
+				}
+			}
+			more, err := r.nextRowGroup()
+			if err != nil {
 				r.err = fmt.Errorf("captionpq: %s: after row %d: %w", r.name, r.row, err)
-			} else {
+			} else if !more {
 				r.err = io.EOF
 			}
-			break
+			continue
 		}
 		r.rec = r.rr.RecordBatch()
 		r.rec.Retain()
@@ -235,6 +294,9 @@ func (r *Reader) Close() error {
 		r.rec.Release()
 		r.rec = nil
 	}
-	r.rr.Release()
+	if r.rr != nil {
+		r.rr.Release()
+		r.rr = nil
+	}
 	return r.pf.Close()
 }

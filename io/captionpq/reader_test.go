@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 
 	"github.com/conceptfreq/conceptfreq/internal/pqtest"
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
@@ -150,4 +153,62 @@ func TestColumnTypes(t *testing.T) {
 	if rows, _, err := readAll(t, data, captionpq.Options{}); err != nil || len(rows) != 1 || rows[0].Key != "42" {
 		t.Errorf("integer keys: got %+v, %v; want key 42", rows, err)
 	}
+}
+
+// peakAllocator is an Arrow allocator that records the most bytes it had
+// out at once.
+type peakAllocator struct {
+	*memory.CheckedAllocator
+	peak int
+}
+
+func (a *peakAllocator) note() {
+	if n := a.CurrentAlloc(); n > a.peak {
+		a.peak = n
+	}
+}
+
+func (a *peakAllocator) Allocate(n int) []byte {
+	b := a.CheckedAllocator.Allocate(n)
+	a.note()
+	return b
+}
+
+func (a *peakAllocator) Reallocate(n int, b []byte) []byte {
+	b = a.CheckedAllocator.Reallocate(n, b)
+	a.note()
+	return b
+}
+
+// A small zstd file of huge captions (here 48 of 1 MB in one page, as
+// DuckDB writes a row group's column in one page) is decoded in batches
+// bounded by bytes, the page streamed: the decoder never holds more than
+// a few MiB, not the 48 MB page plus a 48 MB batch of 8,192 rows.
+func TestHugeCaptionsDecodedInBoundedMemory(t *testing.T) {
+	const n, size = 48, 1 << 20
+	caption := strings.Repeat("a red car parked by the sea ", size/28)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "caption", Type: arrow.BinaryTypes.String}, {Name: "key", Type: arrow.BinaryTypes.String}}, nil)
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithDictionaryDefault(false),
+		parquet.WithDataPageSize(1<<30), parquet.WithMaxRowGroupLength(1<<20))
+	data := pqtest.WriteWith(t, schema, props, func(b *array.RecordBuilder) {
+		for i := 0; i < n; i++ {
+			b.Field(0).(*array.StringBuilder).Append(caption)
+			b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("%03d", i))
+		}
+	})
+	if len(data) > 1<<20 {
+		t.Fatalf("test file is %d bytes; want a small file of huge captions", len(data))
+	}
+	mem := &peakAllocator{CheckedAllocator: memory.NewCheckedAllocator(memory.NewGoAllocator())}
+	rows, _, err := readAll(t, data, captionpq.Options{Mem: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != n || rows[n-1].Key != fmt.Sprintf("%03d", n-1) || rows[0].Caption != caption {
+		t.Fatalf("read %d rows (last key %q), want %d whole captions", len(rows), rows[len(rows)-1].Key, n)
+	}
+	if mem.peak > 16<<20 {
+		t.Errorf("the decoder held %d MiB at once; want the batch bound (%d MiB) and a stream buffer, not the page", mem.peak>>20, captionpq.DefaultBatchBytes>>20)
+	}
+	mem.AssertSize(t, 0)
 }

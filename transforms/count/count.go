@@ -76,6 +76,14 @@ func mergeTally(a, b concept.Tally) concept.Tally {
 	return a
 }
 
+// shardsOpen bounds the shards a worker process reads at once, over all
+// of its DoFn instances (a Dataflow worker runs one per harness thread, and
+// each reads up to GOMAXPROCS shards: see async.go): a shard in flight
+// holds its reader's buffers (for Parquet, a batch of at most
+// captionpq.DefaultBatchBytes and the page being decoded), so the process's
+// memory is bounded by this number, never by the shards in its bundles.
+var shardsOpen = make(chan struct{}, runtime.GOMAXPROCS(0))
+
 // countShardFn processes one shard per element.
 type countShardFn struct {
 	Config Config
@@ -161,6 +169,8 @@ type shardSink struct {
 // no Beam metric: the caller accounts for res (finishShard) on the DoFn's
 // goroutine.
 func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, counts []concept.Tally, path string, sink shardSink, res *shardResult) {
+	shardsOpen <- struct{}{}
+	defer func() { <-shardsOpen }()
 	clear(counts)
 	began := time.Now()
 	out := sink.out
