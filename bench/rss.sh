@@ -11,6 +11,8 @@
 #     one page per row group column as DuckDB writes them), ROWS unique real
 #     LAION captions each (../shared/data's 10,000, each made unique by a
 #     trailing number);
+#   - a hostile one: 1,000 and 2,000 captions of about 1 MB each, in a
+#     small zstd Parquet file written by DuckDB;
 #   - WebDataset tar shards of real captions (pipelines/synth): 5,000 shards
 #     of 5 samples and 50 shards of 500, the same 25,000 samples.
 # Each run: /usr/bin/time -v, default vocabulary and rule, prism in-process
@@ -30,8 +32,8 @@ CGO_ENABLED=0 go build -o bin/ ./pipelines/count ./pipelines/synth
 # One DuckDB file; the N-file inputs are hard links to it (same bytes, so
 # only the number of files changes between rows).
 pq=$RES/rss/duckdb-$ROWS.parquet
+cp bench/duckdb_parquet.mjs .cache/node/
 if [ ! -f "$pq" ]; then
-  cp bench/duckdb_parquet.mjs .cache/node/
   (cd .cache/node && node duckdb_parquet.mjs "$OLDPWD/$CAPTIONS" "$OLDPWD/$pq.tmp" "$ROWS") && mv "$pq.tmp" "$pq"
 fi
 
@@ -53,6 +55,15 @@ for n in $PARQUET_FILES; do
   rm -rf "$dir" && mkdir -p "$dir"
   for i in $(seq 1 "$n"); do ln -f "$pq" "$dir/f$(printf %03d "$i").parquet"; done
   run "parquet-$n" "$n DuckDB Parquet × $ROWS rows" --input="$dir"
+done
+# Hostile: a small zstd file of huge captions (≈ 1 MB each; DuckDB writes
+# them in pages of ≈ 100 MB), 1,000 and 2,000 rows: memory must not follow.
+for n in 1000 2000; do
+  big=$RES/rss/duckdb-huge-$n.parquet
+  if [ ! -f "$big" ]; then
+    (cd .cache/node && node duckdb_parquet.mjs "$OLDPWD/$CAPTIONS" "$OLDPWD/$big.tmp" "$n" 1000000) && mv "$big.tmp" "$big"
+  fi
+  run "huge-$n" "$n captions of 1 MB ($(( $(stat -c %s "$big") / 1024 )) KiB zstd)" --input="$big"
 done
 for shape in "5000 5" "50 500"; do
   set -- $shape

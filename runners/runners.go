@@ -73,5 +73,22 @@ func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 	if *beamrunners.Runner == "" {
 		*beamrunners.Runner = Default
 	}
+	if Name() == "prism" {
+		// Beam's loopback submission leaves an empty placeholder for the
+		// worker binary (beamloopbackworker-*) in the temporary directory
+		// at every run: give it a directory of the run's, removed after.
+		if tmp, err := os.MkdirTemp("", "conceptfreq-run-"); err == nil {
+			old, had := os.LookupEnv("TMPDIR")
+			os.Setenv("TMPDIR", tmp)
+			defer func() {
+				if had {
+					os.Setenv("TMPDIR", old)
+				} else {
+					os.Unsetenv("TMPDIR")
+				}
+				os.RemoveAll(tmp)
+			}()
+		}
+	}
 	return beamx.RunWithMetrics(ctx, p)
 }

@@ -82,7 +82,7 @@ func main() {
 		if err := proc.SetRule(v, lem, rule, p); err != nil {
 			log.Fatal(err)
 		}
-		counts := make([]concept.Tally, len(v.Concepts))
+		counts := concept.NewCounts(len(v.Concepts))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

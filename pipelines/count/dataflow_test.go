@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,5 +192,38 @@ func TestErrorMessagesSpeakToUsers(t *testing.T) {
 				t.Errorf("%v: %q contains %q", tc.args, msg, bad)
 			}
 		}
+	}
+}
+
+// A job that fails while it runs (here: a part file cannot be written, the
+// file size limit standing in for a full disk) says why in one line — the
+// file and what was wrong — without --verbose, and none of the runner's
+// trace lines; with --verbose the runner's log is there.
+func TestFailedJobSaysWhy(t *testing.T) {
+	bin := buildLauncher(t)
+	out := filepath.Join(t.TempDir(), "out")
+	run := func(verbose bool) (string, error) {
+		// stderr through a pipe: the limit applies to the files the job writes.
+		script := fmt.Sprintf("ulimit -f 4; exec %s --output=%s --overwrite --progress=false --emit_samples --verbose=%v 2>&1 >/dev/null", bin, out, verbose)
+		cmd := exec.Command("sh", "-c", script)
+		b, err := cmd.Output()
+		return strings.TrimSpace(string(b)), err
+	}
+	msg, err := run(false)
+	if err == nil {
+		t.Fatalf("the job succeeded under a 4 KiB file size limit:\n%s", msg)
+	}
+	if strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "count: job failed: ") || !strings.Contains(msg, "file too large") ||
+		!strings.Contains(msg, "sample_concepts") {
+		t.Errorf("without --verbose: got\n%s\nwant one line naming the file and the cause (file too large)", msg)
+	}
+	for _, bad := range []string{"level=ERROR", "DoFn[", "caused by", "beamfs: ", "tables: "} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("without --verbose the message holds %q:\n%s", bad, msg)
+		}
+	}
+	msg, _ = run(true)
+	if !strings.Contains(msg, "level=ERROR") || !strings.Contains(msg, "file too large") {
+		t.Errorf("with --verbose: the runner's log is missing:\n%.2000s", msg)
 	}
 }

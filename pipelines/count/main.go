@@ -247,13 +247,10 @@ func run(ctx context.Context) error {
 		}()
 		stopProgress = func() { close(stop); <-done; ticker.Stop() }
 	}
-	_, err = runners.Run(ctx, p)
+	_, err = runners.Execute(ctx, p, *verbose)
 	stopProgress()
 	if err != nil {
-		if *verbose {
-			return fmt.Errorf("pipeline failed: %w", err)
-		}
-		return fmt.Errorf("pipeline failed: %s", cli.FirstLine(err))
+		return fmt.Errorf("job failed: %w", err)
 	}
 	rs, err := count.ReadRunStats(ctx, *output, beamfs.ReadAll)
 	if err != nil {

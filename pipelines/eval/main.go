@@ -185,11 +185,8 @@ func run(ctx context.Context) error {
 		Inputs: patterns, Files: len(inputs), Classes: len(classes), Prompts: sets, Runner: runners.Name()}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, info, inputs, *output, start)
-	if _, err := runners.Run(ctx, p); err != nil {
-		if *verbose {
-			return fmt.Errorf("pipeline failed: %w", err)
-		}
-		return fmt.Errorf("pipeline failed: %s", cli.FirstLine(err))
+	if _, err := runners.Execute(ctx, p, *verbose); err != nil {
+		return fmt.Errorf("job failed: %w", err)
 	}
 	es, err := zeroshot.ReadStats(ctx, *output)
 	if err != nil {

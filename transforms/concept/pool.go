@@ -9,7 +9,15 @@ package concept
 // of a stage's pending elements as one bundle and splits it only when its
 // progress stalls.
 
-const textBatchSize = 512
+// A batch of captions goes to a matcher when it holds textBatchSize
+// captions or textBatchBytes of text, whichever comes first; at most a
+// few batches per shard are in flight (send), so the captions a shard
+// holds between reading and tallying are bounded by bytes as well as by
+// count, whatever their length.
+const (
+	textBatchSize  = 512
+	textBatchBytes = 1 << 20
+)
 
 type textItem struct {
 	key, text string
@@ -17,6 +25,7 @@ type textItem struct {
 
 type textBatch struct {
 	items []textItem
+	bytes int    // of the items' keys and texts
 	res   Result // every item's matches, item i's ending at cEnds[i] and mEnds[i]
 	cEnds []int
 	mEnds []int
@@ -76,14 +85,15 @@ func (pt *parallelText) add(key, text string) {
 	if pt.cur == nil {
 		if n := len(pt.free); n > 0 {
 			pt.cur, pt.free = pt.free[n-1], pt.free[:n-1]
-			pt.cur.items = pt.cur.items[:0]
+			pt.cur.items, pt.cur.bytes = pt.cur.items[:0], 0
 		} else {
 			pt.cur = &textBatch{}
 		}
 		pt.cur.done = make(chan struct{})
 	}
 	pt.cur.items = append(pt.cur.items, textItem{key, text})
-	if len(pt.cur.items) == textBatchSize {
+	pt.cur.bytes += len(key) + len(text)
+	if len(pt.cur.items) == textBatchSize || pt.cur.bytes >= textBatchBytes {
 		pt.send()
 	}
 }
@@ -133,5 +143,7 @@ func (pt *parallelText) apply(b *textBatch) {
 		pt.r.emitSample(it.key, it.text, res.Concepts)
 		cs, ms = ce, me
 	}
+	clear(b.items) // a free batch holds no caption
+	b.items, b.bytes = b.items[:0], 0
 	pt.free = append(pt.free, b)
 }

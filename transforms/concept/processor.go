@@ -53,10 +53,12 @@ type Processor struct {
 	img imageState
 }
 
-// SetRule compiles v for the match rule and POS mode into p.Rule.
+// SetRule compiles v for the match rule and POS mode into p.Rule, or
+// takes the process's compiled rule for the same vocabulary, rule and mode
+// (SharedRule).
 func (p *Processor) SetRule(v *caption.Vocabulary, lem *caption.Lemmatizer, rule caption.Rule, pos caption.POS) error {
 	var err error
-	p.Rule, err = NewRule(v, lem, rule, pos)
+	p.Rule, err = SharedRule(v, lem, rule, pos)
 	return err
 }
 
@@ -70,7 +72,7 @@ func (p *Processor) ResetScratch() {
 type shardRun struct {
 	p      *Processor
 	path   string
-	counts []Tally
+	counts *Counts
 	out    Emitters
 	st     Stats
 	hist   map[int]map[uint64]int64           // study rule: concept → piece-mask histogram
@@ -109,7 +111,7 @@ func (r *shardRun) tallyCaption(res *Result) {
 		r.st.SamplesMatched++
 	}
 	for _, ci := range res.Concepts {
-		r.counts[ci].Text++
+		r.counts.At(ci).Text++
 	}
 	for _, cm := range res.Masks {
 		h := r.hist[cm.Concept]
@@ -143,14 +145,14 @@ func (r *shardRun) emitSample(key, text string, concepts []int) {
 // Problems with the shard itself become a shard-level reject; the returned
 // error is for failures that are not the data's fault (the image tagger
 // failing), which should stop the job.
-func (p *Processor) ProcessShard(ctx context.Context, open paths.OpenFunc, path string, counts []Tally, out Emitters) (Stats, error) {
+func (p *Processor) ProcessShard(ctx context.Context, open paths.OpenFunc, path string, counts *Counts, out Emitters) (Stats, error) {
 	if p.sc == nil && (p.Image != nil || p.Pool == nil) { // (the pool's matchers have their own)
 		p.sc = p.Rule.NewScratch()
 	}
 	r := &shardRun{p: p, path: path, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}, hist: map[int]map[uint64]int64{}}
 	defer func() {
 		for c, h := range r.hist {
-			r.counts[c].SetStudyHist(h)
+			r.counts.At(c).SetStudyHist(h)
 		}
 	}()
 	if p.Image != nil && p.Image.LoadSaved != nil {
@@ -271,7 +273,7 @@ func (r *shardRun) image(key, caption string, text []int, members map[string][]b
 func (r *shardRun) scoreRow(i int) []float64 {
 	st := &r.p.img
 	for len(st.scores) <= i {
-		st.scores = append(st.scores, make([]float64, len(r.counts)))
+		st.scores = append(st.scores, make([]float64, r.counts.Len()))
 	}
 	return st.scores[i]
 }
@@ -281,7 +283,7 @@ func (r *shardRun) scoreRow(i int) []float64 {
 // that batches fill across the shards of a bundle: the Beam layer calls
 // Flush at the end of each bundle, and standalone users after their last
 // shard.
-func (p *Processor) Flush(counts []Tally, out Emitters) (Stats, error) {
+func (p *Processor) Flush(counts *Counts, out Emitters) (Stats, error) {
 	r := &shardRun{p: p, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}}
 	err := r.flush()
 	return r.st, err
@@ -314,8 +316,8 @@ func (r *shardRun) flush() error {
 func (r *shardRun) tally(ps pendingSample, scores []float64) {
 	side := r.p.Image
 	st := &r.p.img
-	if len(st.inText) != len(r.counts) {
-		st.inText = make([]bool, len(r.counts))
+	if len(st.inText) != r.counts.Len() {
+		st.inText = make([]bool, r.counts.Len())
 	}
 	for _, c := range ps.text {
 		st.inText[c] = true
@@ -333,7 +335,10 @@ func (r *shardRun) tally(ps pendingSample, scores []float64) {
 			row.Concepts = append(row.Concepts, r.p.Names[c])
 			row.Scores = append(row.Scores, float32(s))
 		}
-		t := &r.counts[c]
+		if !inImage && !st.inText[c] {
+			continue
+		}
+		t := r.counts.At(c)
 		switch {
 		case inImage && st.inText[c]:
 			t.Image++

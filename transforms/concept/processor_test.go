@@ -38,14 +38,14 @@ func TestProcessShardCaptionExt(t *testing.T) {
 		return io.NopCloser(bytes.NewReader(b.Bytes())), nil
 	}
 	p := &concept.Processor{Rule: concept.MatcherRule(m), CaptionExt: "caption", Names: v.Names()}
-	counts := make([]concept.Tally, 2)
+	counts := concept.NewCounts(2)
 	var rejects []tables.Reject
 	st, err := p.ProcessShard(context.Background(), open, "mem.tar", counts, concept.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts[0].Text != 0 || counts[1].Text != 1 {
-		t.Errorf("counts: got dog=%d cat=%d, want 0 and 1 (captions from .caption)", counts[0].Text, counts[1].Text)
+	if counts.Get(0).Text != 0 || counts.Get(1).Text != 1 {
+		t.Errorf("counts: got dog=%d cat=%d, want 0 and 1 (captions from .caption)", counts.Get(0).Text, counts.Get(1).Text)
 	}
 	if st.SamplesRead != 2 || st.SamplesWithCaption != 1 || len(rejects) != 1 || rejects[0].Key != "000000001" || rejects[0].Reason != shard.RejectNoCaption {
 		t.Errorf("got stats %+v rejects %+v", st, rejects)
@@ -59,13 +59,13 @@ func TestProcessShardUnreadable(t *testing.T) {
 	p := &concept.Processor{Rule: concept.MatcherRule(m)}
 	var rejects []tables.Reject
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrNotExist }
-	st, err := p.ProcessShard(context.Background(), open, "gone.tar", make([]concept.Tally, 1), concept.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
+	st, err := p.ProcessShard(context.Background(), open, "gone.tar", concept.NewCounts(1), concept.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
 	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.RejectShardMissing] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "gone.tar") {
 		t.Errorf("missing: got stats %+v rejects %+v", st, rejects)
 	}
 	rejects = nil
 	open = func(ctx context.Context, path string) (io.ReadCloser, error) { return nil, os.ErrPermission }
-	st, err = p.ProcessShard(context.Background(), open, "locked.tar", make([]concept.Tally, 1), concept.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
+	st, err = p.ProcessShard(context.Background(), open, "locked.tar", concept.NewCounts(1), concept.Emitters{Reject: func(r tables.Reject) { rejects = append(rejects, r) }})
 	if err != nil || st.ShardsFailed != 1 || st.Rejects[shard.RejectShardUnreadable] != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Detail, "locked.tar") {
 		t.Errorf("unreadable: got stats %+v rejects %+v", st, rejects)
 	}
@@ -83,7 +83,7 @@ func BenchmarkProcessShardLAION(b *testing.B) {
 	lem, _ := caption.English()
 	m, _ := caption.NewMatcher(v, lem, caption.AllWords, caption.POSNone)
 	p := &concept.Processor{Rule: concept.MatcherRule(m)}
-	counts := make([]concept.Tally, len(v.Concepts))
+	counts := concept.NewCounts(len(v.Concepts))
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
@@ -112,6 +112,7 @@ func TestWorkersSameOutputs(t *testing.T) {
 	inputs := []string{"../../testdata/shards/laion-00000.tar", "../../testdata/shards/laion-00001.tar.gz", pq}
 	open := func(ctx context.Context, path string) (io.ReadCloser, error) { return os.Open(path) }
 	type result struct {
+		idx     []int
 		counts  []concept.Tally
 		stats   []concept.Stats
 		rejects []tables.Reject
@@ -127,16 +128,17 @@ func TestWorkersSameOutputs(t *testing.T) {
 			defer p.Pool.Close()
 		}
 		var res result
-		res.counts = make([]concept.Tally, len(v.Concepts))
+		counts := concept.NewCounts(len(v.Concepts))
 		out := concept.Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
 			Sample: func(r tables.SampleRow) { res.samples = append(res.samples, r) }}
 		for _, in := range inputs {
-			st, err := p.ProcessShard(context.Background(), open, in, res.counts, out)
+			st, err := p.ProcessShard(context.Background(), open, in, counts, out)
 			if err != nil {
 				t.Fatal(err)
 			}
 			res.stats = append(res.stats, st)
 		}
+		counts.Each(func(i int, c concept.Tally) { res.idx, res.counts = append(res.idx, i), append(res.counts, c) })
 		return res
 	}
 	for _, mode := range []struct {

@@ -1,6 +1,10 @@
 package concept
 
-import "github.com/conceptfreq/conceptfreq/transforms/caption"
+import (
+	"sync"
+
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+)
 
 // Rule matches captions against a vocabulary by one of the match rules:
 // all-words or phrase (with or without the noun filter), or the study's
@@ -46,6 +50,55 @@ func NewRule(v *caption.Vocabulary, lem *caption.Lemmatizer, rule caption.Rule, 
 		return nil, err
 	}
 	return MatcherRule(m), nil
+}
+
+// SharedRule is NewRule, built once per process for each vocabulary
+// (by its content hash), rule and POS mode: a worker runs one DoFn instance
+// per bundle thread, and a compiled rule (hundreds of MB for a vocabulary
+// of 200,000 concepts, seconds to build) is read-only, so they share it.
+// The last few are kept (maxSharedRules), so a process running many jobs
+// does not keep every vocabulary it met.
+func SharedRule(v *caption.Vocabulary, lem *caption.Lemmatizer, rule caption.Rule, pos caption.POS) (Rule, error) {
+	key := sharedRuleKey{hash: v.Hash(), concepts: len(v.Concepts), rule: rule, pos: pos, lem: lem}
+	sharedRules.mu.Lock()
+	var e *sharedRuleEntry
+	for i, c := range sharedRules.entries {
+		if c.key == key {
+			e = c
+			sharedRules.entries = append(append(sharedRules.entries[:i:i], sharedRules.entries[i+1:]...), c) // most recent last
+			break
+		}
+	}
+	if e == nil {
+		e = &sharedRuleEntry{key: key}
+		e.build = sync.OnceValues(func() (Rule, error) { return NewRule(v, lem, rule, pos) })
+		if len(sharedRules.entries) == maxSharedRules {
+			sharedRules.entries = sharedRules.entries[1:]
+		}
+		sharedRules.entries = append(sharedRules.entries, e)
+	}
+	sharedRules.mu.Unlock()
+	return e.build()
+}
+
+const maxSharedRules = 4
+
+type sharedRuleKey struct {
+	hash     string
+	concepts int
+	rule     caption.Rule
+	pos      caption.POS
+	lem      *caption.Lemmatizer
+}
+
+type sharedRuleEntry struct {
+	key   sharedRuleKey
+	build func() (Rule, error)
+}
+
+var sharedRules struct {
+	mu      sync.Mutex
+	entries []*sharedRuleEntry
 }
 
 // MatcherRule is the Rule of an all-words or phrase caption.Matcher.

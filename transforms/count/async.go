@@ -26,7 +26,7 @@ import (
 // shardSlot is one shard reader: its concept.Processor and tallies.
 type shardSlot struct {
 	proc   *concept.Processor
-	counts []concept.Tally
+	counts *concept.Counts
 }
 
 // shardResult is a shard's figures and, for an asynchronous shard, its
@@ -54,7 +54,7 @@ func (f *countShardFn) startAsync() {
 	for i := 0; i < n; i++ {
 		p := *f.proc // shares the matchers and the pool; its own scratch
 		p.ResetScratch()
-		f.idle <- &shardSlot{proc: &p, counts: make([]concept.Tally, len(f.Config.Concepts))}
+		f.idle <- &shardSlot{proc: &p, counts: concept.NewCounts(len(f.Config.Concepts))}
 	}
 }
 

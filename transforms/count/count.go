@@ -89,7 +89,7 @@ type countShardFn struct {
 	Config Config
 
 	proc    *concept.Processor
-	counts  []concept.Tally
+	counts  *concept.Counts
 	fs      beamfs.Clients // one filesystem client per scheme, closed in Teardown
 	closeFn func() error
 	// fingerprint names the partials folder (with --state): what a
@@ -126,7 +126,7 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 		}
 		f.proc.Image, f.closeFn = side, closeFn
 	}
-	f.counts = make([]concept.Tally, len(f.Config.Concepts))
+	f.counts = concept.NewCounts(len(f.Config.Concepts))
 	if f.proc.Image == nil {
 		// Captions are matched on every core, also for a bundle of one
 		// big shard, by one pool for the DoFn's lifetime.
@@ -168,10 +168,10 @@ type shardSink struct {
 // counts, sending every output to sink and its figures to res. It touches
 // no Beam metric: the caller accounts for res (finishShard) on the DoFn's
 // goroutine.
-func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, counts []concept.Tally, path string, sink shardSink, res *shardResult) {
+func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, counts *concept.Counts, path string, sink shardSink, res *shardResult) {
 	shardsOpen <- struct{}{}
 	defer func() { <-shardsOpen }()
-	clear(counts)
+	counts.Reset()
 	began := time.Now()
 	out := sink.out
 	var keep *partial
@@ -224,14 +224,12 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 		st.Merge(fl)
 	}
 	res.millis = time.Since(began).Milliseconds()
-	for i, t := range counts {
-		if !t.IsZero() {
-			sink.count(f.Config.Concepts[i].Name, t)
-			if keep != nil {
-				keep.Counts[f.Config.Concepts[i].Name] = t
-			}
+	counts.Each(func(i int, t concept.Tally) {
+		sink.count(f.Config.Concepts[i].Name, t)
+		if keep != nil {
+			keep.Counts[f.Config.Concepts[i].Name] = t
 		}
-	}
+	})
 	if damaged != "" {
 		st.PartialsDamaged++
 		st.DamagedPartials = []string{damaged}
@@ -311,16 +309,12 @@ func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, 
 	if f.proc.Image == nil {
 		return nil
 	}
-	clear(f.counts)
+	f.counts.Reset()
 	st, err := f.proc.Flush(f.counts, concept.Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
 	if err != nil {
 		return err
 	}
-	for i, t := range f.counts {
-		if !t.IsZero() {
-			emitCount(f.Config.Concepts[i].Name, t)
-		}
-	}
+	f.counts.Each(func(i int, t concept.Tally) { emitCount(f.Config.Concepts[i].Name, t) })
 	if st.ImagesTagged > 0 {
 		f.imagesTagged.Inc(ctx, st.ImagesTagged)
 		emitStats(st)
