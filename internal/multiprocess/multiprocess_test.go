@@ -113,9 +113,10 @@ func startCluster(t *testing.T) *cluster {
 	}
 	// The worker pool: Beam's pool (what `boot --worker_pool` serves on its
 	// fixed port 50000), here on a free port, starting boot through a
-	// wrapper that gives it a semi-persistent directory of the test's.
+	// wrapper that gives it a semi-persistent directory of the test's and
+	// runs it there (boot writes pipeline_options.json where it runs).
 	wrapper := filepath.Join(t.TempDir(), "boot.sh")
-	if err := os.WriteFile(wrapper, []byte(fmt.Sprintf("#!/bin/sh\nexec %s --semi_persist_dir=%s \"$@\"\n", bins.boot, c.semi)), 0o755); err != nil {
+	if err := os.WriteFile(wrapper, []byte(fmt.Sprintf("#!/bin/sh\ncd %s || exit 1\nexec %s --semi_persist_dir=%s \"$@\"\n", c.semi, bins.boot, c.semi)), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// The pool starts its workers with the process's standard output:
