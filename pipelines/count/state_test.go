@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -360,4 +361,52 @@ func sameOutputsExceptState(t *testing.T, what string, got, want *result) {
 	gs.PartialsDamaged, gs.DamagedPartials, gs.PartialsNotStored = 0, nil, 0
 	g.stats = &gs
 	sameOutputs(t, what, &g, want)
+}
+
+// Two runs sharing one --state directory at once (a scheduled recount
+// overlapping a late one): both succeed, both write what a run without
+// state writes, and a third run reuses every shard. Five times, each with
+// a fresh state directory, so that the runs race on the same partials.
+func TestConcurrentRunsShareState(t *testing.T) {
+	bin := buildLauncher(t)
+	dir, _, _ := plantedDataset(t, 30, 300, false)
+	vocab := filepath.Join(dir, "vocabulary.txt")
+	base := []string{"--input=" + dir, "--concepts=" + vocab, "--progress=false"}
+	cleanOut := filepath.Join(t.TempDir(), "clean")
+	if b, err := exec.Command(bin, append(base, "--output="+cleanOut)...).CombinedOutput(); err != nil {
+		t.Fatalf("the run without state: %v\n%s", err, b)
+	}
+	clean := readOutputs(t, cleanOut)
+	for round := 0; round < 5; round++ {
+		state := t.TempDir()
+		outs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
+		errs := make([]error, 2)
+		logs := make([][]byte, 2)
+		var wg sync.WaitGroup
+		for i, out := range outs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				logs[i], errs[i] = exec.Command(bin, append(base, "--state="+state, "--output="+out)...).CombinedOutput()
+			}()
+		}
+		wg.Wait()
+		for i, out := range outs {
+			if errs[i] != nil {
+				t.Fatalf("round %d, run %d: %v\n%s", round, i, errs[i], logs[i])
+			}
+			got := readOutputs(t, out)
+			sameOutputs(t, fmt.Sprintf("round %d, concurrent run %d", round, i), got, clean)
+			if got.stats.PartialsDamaged != 0 {
+				t.Errorf("round %d, run %d: %d partials damaged by the other run", round, i, got.stats.PartialsDamaged)
+			}
+		}
+		third := filepath.Join(t.TempDir(), "c")
+		if b, err := exec.Command(bin, append(base, "--state="+state, "--output="+third)...).CombinedOutput(); err != nil {
+			t.Fatalf("round %d, the third run: %v\n%s", round, err, b)
+		}
+		if got := readOutputs(t, third); got.stats.ShardsReused != 30 {
+			t.Errorf("round %d: the third run reused %d of 30 shards", round, got.stats.ShardsReused)
+		}
+	}
 }
