@@ -50,8 +50,8 @@ type causeHandler struct {
 }
 
 func (h *causeHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *causeHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *causeHandler) WithGroup(string) slog.Handler           { return h }
+func (h *causeHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *causeHandler) WithGroup(string) slog.Handler            { return h }
 
 func (h *causeHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Level < slog.LevelError {
@@ -103,4 +103,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
