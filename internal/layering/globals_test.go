@@ -17,7 +17,9 @@ import (
 // it, whatever the launcher's main set. So no library package (anything
 // but a command's package main) assigns a package-level variable outside
 // its declaration and init: configuration reaches workers inside the
-// DoFns' serialised fields, never through a global. (The multi-process
+// DoFns' serialised fields, never through a global. A process-wide cache
+// (sync.OnceValues, a cache type's methods) is built by each process from
+// what its DoFns carry. (The multi-process
 // test in runners/multiprocess runs the jobs so.)
 func TestNoGlobalAssignedOutsideInit(t *testing.T) {
 	root := ".."

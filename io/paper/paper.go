@@ -128,6 +128,40 @@ type ModelResult struct {
 
 // ReadZeroShot reads a zero_shot_evaluations results file, models in file order.
 func ReadZeroShot(ctx context.Context, path string) ([]ModelResult, error) {
+	return readResults(ctx, path, "classwise")
+}
+
+// RetrievalDatasets are the study's retrieval test sets (their concepts
+// pooled in its retrieval fits).
+var RetrievalDatasets = []string{"coco", "flickr"}
+
+// RetrievalMetric is one of the study's retrieval metrics: its name in the
+// released files and in conceptfreq's outputs.
+type RetrievalMetric struct{ File, Name string }
+
+// RetrievalMetrics are the six: recall@1, @5 and @10, image→text and
+// text→image.
+var RetrievalMetrics = []RetrievalMetric{
+	{"i2t_k=1", "i2t_recall@1"}, {"i2t_k=5", "i2t_recall@5"}, {"i2t_k=10", "i2t_recall@10"},
+	{"t2i_k=1", "t2i_recall@1"}, {"t2i_k=5", "t2i_recall@5"}, {"t2i_k=10", "t2i_recall@10"},
+}
+
+// RetrievalFile is the file name of a retrieval test set's per-concept
+// recall under a metric (its File name).
+func RetrievalFile(dataset, metric string) string {
+	return fmt.Sprintf("%s_%s_results.json", dataset, metric)
+}
+
+// ReadRetrieval reads a retrieval_evaluations results file: per model, the
+// overall recall (Full) and the per-concept recall (Classwise, by concept),
+// fractions in [0, 1].
+func ReadRetrieval(ctx context.Context, path string) ([]ModelResult, error) {
+	return readResults(ctx, path, "conceptwise")
+}
+
+// readResults reads a results file of the study's: per model key, "full"
+// and the per-class or per-concept object named field.
+func readResults(ctx context.Context, path, field string) ([]ModelResult, error) {
 	b, err := beamfs.ReadAll(ctx, path)
 	if err != nil {
 		if beamfs.IsNotExist(err) {
@@ -138,15 +172,20 @@ func ReadZeroShot(ctx context.Context, path string) ([]ModelResult, error) {
 	var out []ModelResult
 	err = orderedObject(b, func(key string, raw json.RawMessage) error {
 		m := ModelResult{Key: key, Classwise: map[string]float64{}}
-		var body struct {
-			Full      float64         `json:"full"`
-			Classwise json.RawMessage `json:"classwise"`
-		}
+		var body map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &body); err != nil {
 			return fmt.Errorf("model %q: %v", key, err)
 		}
-		m.Full = body.Full
-		if err := orderedObject(body.Classwise, func(class string, v json.RawMessage) error {
+		if full, ok := body["full"]; ok {
+			if err := json.Unmarshal(full, &m.Full); err != nil {
+				return fmt.Errorf("model %q: full: %v", key, err)
+			}
+		}
+		per, ok := body[field]
+		if !ok {
+			return fmt.Errorf("model %q has no %q object", key, field)
+		}
+		if err := orderedObject(per, func(class string, v json.RawMessage) error {
 			var acc float64
 			if err := json.Unmarshal(v, &acc); err != nil {
 				return fmt.Errorf("model %q class %q: %v", key, class, err)

@@ -51,6 +51,9 @@ var (
 	seed        = flag.Uint64("seed", 1, "bootstrap seed")
 	aliases     = flag.String("alias", "cifar10:plane=airplane", "comma-separated dataset:performance_name=count_name renames")
 	tailK       = flag.Int("tail_k", 50, "long tail: how many least-frequent non-zero concepts to export")
+	retrieval   = flag.Bool("retrieval", true, "with --paper: fit the study's retrieval results too (COCO and Flickr concepts pooled, 6 recall metrics)")
+	retBins     = flag.Int("retrieval_bins", 7, "retrieval, paper mode: number of bin edges (the study's 7)")
+	retSlice    = flag.String("retrieval_bin_slice", "1:-1", "retrieval, paper mode: bins used in the correlation")
 	shareBelow  = flag.String("share_below", "10,100,1000", "long tail: report the share of concepts with counts below these")
 )
 
@@ -84,6 +87,7 @@ var command = &cli.Command{
 		{Title: "Inputs", Flags: []string{"paper", "counts", "count_kind", "counts_pretraining", "counts_name", "performance", "alias"}},
 		{Title: "The study's data", Flags: []string{"pairs", "prompts", "datasets", "count_kinds", "threshold"}},
 		{Title: "Fits", Flags: []string{"bins", "bin_slice", "zeros", "bootstrap", "seed", "tail_k", "share_below"}},
+		{Title: "Retrieval", Flags: []string{"retrieval", "retrieval_bins", "retrieval_bin_slice"}},
 		{Title: "Output", Flags: []string{"output", "overwrite", "version"}},
 	},
 }
@@ -103,7 +107,18 @@ func ParseFlags() (scalinglaw.Config, error) {
 	cfg := scalinglaw.Config{PaperDir: *paperDir, CountsPath: *counts, CountKind: paper.CountKind(*countKind), CountsName: *countsName, CountsPretraining: *countsPre,
 		PerformancePath: *performance, Output: *output, Prompts: list(*prompts), Datasets: list(*datasets),
 		Threshold: *threshold, NBins: *nbins, Zeros: fitstats.ZeroMode(*zeros), Bootstrap: *bootstrap, Seed: *seed,
-		TailK: *tailK, Slices: map[string]fitstats.Slice{}, Aliases: map[string]map[string]string{}}
+		TailK: *tailK, Slices: map[string]fitstats.Slice{}, Aliases: map[string]map[string]string{},
+		Retrieval: *retrieval && *paperDir != "", RetrievalBins: *retBins, RetrievalKind: paper.Matched}
+	if cfg.Retrieval {
+		sl, err := fitstats.ParseSlice(*retSlice)
+		if err != nil {
+			return cfg, fmt.Errorf("--retrieval_bin_slice: %w", err)
+		}
+		cfg.RetrievalSlice = sl
+		if cfg.RetrievalBins < 2 {
+			return cfg, fmt.Errorf("--retrieval_bins=%d: want at least 2 bin edges", cfg.RetrievalBins)
+		}
+	}
 	if cfg.PaperDir == "" && cfg.PerformancePath == "" {
 		return cfg, fmt.Errorf("give --paper=DIR (the study's data) and/or --performance=FILE")
 	}

@@ -60,25 +60,7 @@ func NewRule(v *caption.Vocabulary, lem *caption.Lemmatizer, rule caption.Rule, 
 // does not keep every vocabulary it met.
 func SharedRule(v *caption.Vocabulary, lem *caption.Lemmatizer, rule caption.Rule, pos caption.POS) (Rule, error) {
 	key := sharedRuleKey{hash: v.Hash(), concepts: len(v.Concepts), rule: rule, pos: pos, lem: lem}
-	sharedRules.mu.Lock()
-	var e *sharedRuleEntry
-	for i, c := range sharedRules.entries {
-		if c.key == key {
-			e = c
-			sharedRules.entries = append(append(sharedRules.entries[:i:i], sharedRules.entries[i+1:]...), c) // most recent last
-			break
-		}
-	}
-	if e == nil {
-		e = &sharedRuleEntry{key: key}
-		e.build = sync.OnceValues(func() (Rule, error) { return NewRule(v, lem, rule, pos) })
-		if len(sharedRules.entries) == maxSharedRules {
-			sharedRules.entries = sharedRules.entries[1:]
-		}
-		sharedRules.entries = append(sharedRules.entries, e)
-	}
-	sharedRules.mu.Unlock()
-	return e.build()
+	return sharedRules.get(key, func() (Rule, error) { return NewRule(v, lem, rule, pos) })
 }
 
 const maxSharedRules = 4
@@ -96,9 +78,34 @@ type sharedRuleEntry struct {
 	build func() (Rule, error)
 }
 
-var sharedRules struct {
+// ruleCache is the process's compiled rules, the most recently used last.
+// Every process builds its own from what its DoFns carry.
+type ruleCache struct {
 	mu      sync.Mutex
 	entries []*sharedRuleEntry
+}
+
+var sharedRules = &ruleCache{}
+
+func (c *ruleCache) get(key sharedRuleKey, build func() (Rule, error)) (Rule, error) {
+	c.mu.Lock()
+	var e *sharedRuleEntry
+	for i, x := range c.entries {
+		if x.key == key {
+			e = x
+			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), x)
+			break
+		}
+	}
+	if e == nil {
+		e = &sharedRuleEntry{key: key, build: sync.OnceValues(build)}
+		if len(c.entries) == maxSharedRules {
+			c.entries = c.entries[1:]
+		}
+		c.entries = append(c.entries, e)
+	}
+	c.mu.Unlock()
+	return e.build()
 }
 
 // MatcherRule is the Rule of an all-words or phrase caption.Matcher.

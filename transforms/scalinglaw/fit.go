@@ -35,6 +35,14 @@ const (
 	ModePerConcept = "per-concept"
 )
 
+// Tasks, and the metric of classification (retrieval's are
+// paper.RetrievalMetrics' names).
+const (
+	TaskClassification = "classification"
+	TaskRetrieval      = "retrieval"
+	MetricTop1         = "top1"
+)
+
 // Config is everything a fit run needs; pipelines/fit fills it from flags.
 type Config struct {
 	PaperDir   string          // the study's released data (search_counts/, zero_shot_evaluations/)
@@ -61,6 +69,14 @@ type Config struct {
 	Aliases           map[string]map[string]string // dataset → performance name → count name
 	TailK             int
 	ShareBelow        []float64
+	// Retrieval fits the study's retrieval results too (with PaperDir):
+	// COCO's and Flickr's concepts pooled, RetrievalBins bin edges, the
+	// bins RetrievalSlice keeps entering the correlation, the counts of
+	// RetrievalKind.
+	Retrieval      bool
+	RetrievalBins  int
+	RetrievalSlice fitstats.Slice
+	RetrievalKind  paper.CountKind
 }
 
 // Point is one concept of one downstream dataset: its frequency and metric.
@@ -95,6 +111,11 @@ type Fit struct {
 	// counts) or the name of a count run's concept_counts.parquet
 	// (--counts_name).
 	Counts string `parquet:"counts"`
+	// Task is classification or retrieval; Metric the performance measure
+	// (top1 for classification, i2t_recall@1 … t2i_recall@10 for
+	// retrieval, as fractions).
+	Task   string `parquet:"task"`
+	Metric string `parquet:"metric"`
 }
 
 // SourceStudy is the Counts of a fit of the study's released counts.
@@ -105,6 +126,9 @@ func (f *Fit) Own() bool { return f.Counts != SourceStudy }
 
 // ID names a fit in the report.
 func (f *Fit) ID() string {
+	if f.Task == TaskRetrieval {
+		return strings.Join([]string{"fit", f.Counts, f.Task, f.Pretraining, f.Model, f.Metric, f.Kind, f.Mode}, "-")
+	}
 	if f.Own() {
 		return strings.Join([]string{"fit", f.Counts, f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode}, "-")
 	}
@@ -138,6 +162,7 @@ func CountsLabel(file string) string {
 // perfSet is the per-concept metric of one model under one prompt style.
 type perfSet struct {
 	Pretraining, Model, Prompt string
+	Task, Metric               string                        // "" : classification, top1
 	ByDataset                  map[string]map[string]float64 // dataset → concept → metric
 }
 
@@ -150,6 +175,8 @@ type Unmatched struct {
 	Kind        string `parquet:"count_kind"`
 	Dataset     string `parquet:"dataset"`
 	Concept     string `parquet:"concept"`
+	Task        string `parquet:"task"`   // classification or retrieval
+	Metric      string `parquet:"metric"` // top1, or a retrieval metric
 }
 
 // Dropped is a performance row left out of every fit, and why.
@@ -165,7 +192,10 @@ type Dropped struct {
 
 // Results of a run.
 type Results struct {
-	Fits      []*Fit
+	Fits []*Fit
+	// Retrieval are the fits of the study's retrieval results (after Fits
+	// in fits.parquet and bins.parquet).
+	Retrieval []*Fit
 	Unmatched []Unmatched
 	Dropped   []Dropped // performance rows with a NaN or infinite metric
 	// Reference holds, by fit ID, the study's own paper-bins fit for a fit
@@ -183,6 +213,9 @@ type Results struct {
 	CountsKind                                paper.CountKind
 	// counts per (pretraining, kind) → dataset → concept → count, for plots
 	freq map[string]map[string]*paper.Counts
+	// the same for the retrieval test sets (kept apart: the long-tail and
+	// cross-dataset statistics are over the classification datasets)
+	retrievalFreq map[string]map[string]*paper.Counts
 }
 
 // LongTail describes the frequency distribution of one pretraining dataset.
@@ -362,7 +395,82 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	res.longTail(cfg)
 	res.crossDataset(cfg)
+	if cfg.PaperDir != "" && cfg.Retrieval {
+		if err := res.fitRetrieval(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// fitRetrieval fits the study's retrieval results: per model/pretraining
+// pair and metric, the concepts of COCO and Flickr pooled, joined with the
+// study's counts of those test sets (cfg.RetrievalKind).
+func (res *Results) fitRetrieval(ctx context.Context, cfg Config) error {
+	res.retrievalFreq = map[string]map[string]*paper.Counts{}
+	kind := cfg.RetrievalKind
+	for _, pr := range cfg.Pairs {
+		k := key(pr.Pretraining, kind)
+		if res.retrievalFreq[k] != nil {
+			continue
+		}
+		byDS := map[string]*paper.Counts{}
+		for _, ds := range paper.RetrievalDatasets {
+			path := paths.Join(cfg.PaperDir, "search_counts/"+paper.SearchCountsFile(ds, pr.Pretraining, kind, cfg.Threshold))
+			c, err := paper.ReadCounts(ctx, path)
+			if errors.Is(err, paper.ErrNotFound) {
+				res.Missing = append(res.Missing, path)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			byDS[ds] = c
+		}
+		res.retrievalFreq[k] = byDS
+	}
+	for _, m := range paper.RetrievalMetrics {
+		byDS := map[string][]paper.ModelResult{}
+		for _, ds := range paper.RetrievalDatasets {
+			path := paths.Join(cfg.PaperDir, "retrieval_evaluations/"+paper.RetrievalFile(ds, m.File))
+			r, err := paper.ReadRetrieval(ctx, path)
+			if errors.Is(err, paper.ErrNotFound) {
+				res.Missing = append(res.Missing, path)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			byDS[ds] = r
+		}
+		if len(byDS) == 0 {
+			continue
+		}
+		for _, pr := range cfg.Pairs {
+			set := perfSet{Pretraining: pr.Pretraining, Model: pr.Model, Prompt: "", Task: TaskRetrieval, Metric: m.Name,
+				ByDataset: map[string]map[string]float64{}}
+			for _, ds := range paper.RetrievalDatasets {
+				if r, ok := paper.FindModel(byDS[ds], pr.Model, pr.Pretraining); ok {
+					set.ByDataset[ds] = r.Classwise
+				} else if byDS[ds] != nil {
+					res.Missing = append(res.Missing, fmt.Sprintf("%s: no model %s pretrained on %s", paper.RetrievalFile(ds, m.File), pr.Model, pr.Pretraining))
+				}
+			}
+			if len(set.ByDataset) == 0 {
+				continue
+			}
+			pts, um := join(cfg, set, kind, res.retrievalFreq[key(pr.Pretraining, kind)])
+			for i := range um {
+				um[i].Task, um[i].Metric = TaskRetrieval, m.Name
+			}
+			res.Unmatched = append(res.Unmatched, um...)
+			for _, f := range fitBoth(cfg, set, kind, pts, len(um)) {
+				f.Counts = SourceStudy
+				res.Retrieval = append(res.Retrieval, f)
+			}
+		}
+	}
+	return nil
 }
 
 // readOurCounts reads a count run's concept_counts.parquet and returns the
@@ -534,7 +642,11 @@ func join(cfg Config, set perfSet, kind paper.CountKind, freq map[string]*paper.
 				v, ok = counts.Values[name]
 			}
 			if !ok {
-				um = append(um, Unmatched{SourceStudy, set.Pretraining, set.Model, set.Prompt, string(kind), ds, c})
+				task, metric := set.Task, set.Metric
+				if task == "" {
+					task, metric = TaskClassification, MetricTop1
+				}
+				um = append(um, Unmatched{SourceStudy, set.Pretraining, set.Model, set.Prompt, string(kind), ds, c, task, metric})
 				continue
 			}
 			pts = append(pts, Point{Dataset: ds, Concept: c, Count: v, Metric: set.ByDataset[ds][c]})
@@ -549,18 +661,25 @@ func fitBoth(cfg Config, set perfSet, kind paper.CountKind, pts []Point, unmatch
 	for i, p := range pts {
 		counts[i], metric[i] = p.Count, p.Metric
 	}
+	task, name := set.Task, set.Metric
+	if task == "" {
+		task, name = TaskClassification, MetricTop1
+	}
 	base := Fit{Pretraining: set.Pretraining, Model: set.Model, Prompt: set.Prompt, Kind: string(kind),
 		Concepts: len(pts), Unmatched: unmatched, Spearman: math.NaN(), SpearmanP: math.NaN(),
-		CILow: math.NaN(), CIHigh: math.NaN(), R2: math.NaN()}
+		CILow: math.NaN(), CIHigh: math.NaN(), R2: math.NaN(), Task: task, Metric: name}
 
 	pb := base
 	pb.Mode = ModePaperBins
-	slice := cfg.DefaultSlice
+	slice, nbins := cfg.DefaultSlice, cfg.NBins
 	if s, ok := cfg.Slices[set.Pretraining]; ok {
 		slice = s
 	}
+	if task == TaskRetrieval {
+		slice, nbins = cfg.RetrievalSlice, cfg.RetrievalBins
+	}
 	pb.BinSlice = slice.String()
-	bf, err := fitstats.PaperBins(counts, metric, cfg.NBins, slice)
+	bf, err := fitstats.PaperBins(counts, metric, nbins, slice)
 	pb.Bins = bf.Bins
 	pb.N, pb.Rho, pb.P, pb.SlopePerDecade, pb.Intercept = bf.N, bf.Rho, bf.P, bf.SlopePerDecade, bf.Intercept
 	if err != nil {

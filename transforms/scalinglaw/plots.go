@@ -24,6 +24,7 @@ type Figure struct {
 	Prompt  string   // prompt set of an accuracy figure
 	Fits    []string // IDs of the fits drawn
 	PNG     []byte   // for embedding in the report
+	Task    string   // TaskRetrieval for a retrieval figure ("" otherwise)
 }
 
 // Plot sizes.
@@ -83,7 +84,12 @@ func modelColours(fits []*Fit) map[string]int {
 // accuracyPlot draws fits (one per model) as bin means with their fitted
 // lines; bins outside the fit are hollow.
 func accuracyPlot(title, kind string, fits []*Fit, colours map[string]int) (*plot.Plot, error) {
-	p := report.NewPlot(title, fmt.Sprintf("pretraining %s frequency (log scale)", kind), "zero-shot accuracy (%)")
+	return metricPlot(title, kind, "zero-shot accuracy (%)", fits, colours)
+}
+
+// metricPlot is accuracyPlot with the metric's axis label.
+func metricPlot(title, kind, ylabel string, fits []*Fit, colours map[string]int) (*plot.Plot, error) {
+	p := report.NewPlot(title, fmt.Sprintf("pretraining %s frequency (log scale)", kind), ylabel)
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = report.DecadeTicks{}
 	sort.SliceStable(fits, func(i, j int) bool { return fits[i].Model < fits[j].Model })
@@ -130,7 +136,11 @@ func accuracyPlot(title, kind string, fits []*Fit, colours map[string]int) (*plo
 			hollow.GlyphStyle = draw.GlyphStyle{Color: c, Shape: draw.RingGlyph{}, Radius: vg.Points(3.2)}
 			p.Add(hollow)
 		}
-		p.Legend.Add(fmt.Sprintf("%s  ρ=%.2f, slope %.1f per decade", f.Model, f.Rho, f.SlopePerDecade), sc, ln)
+		slope := fmt.Sprintf("%.1f", f.SlopePerDecade)
+		if f.Task == TaskRetrieval {
+			slope = fmt.Sprintf("%.3f", f.SlopePerDecade)
+		}
+		p.Legend.Add(fmt.Sprintf("%s  ρ=%.2f, slope %s per decade", f.Model, f.Rho, slope), sc, ln)
 	}
 	if ymax > ymin {
 		// Headroom above the data for the legend, one line per series.
@@ -210,6 +220,12 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 		figs = append(figs, fig)
 	}
 
+	rfigs, err := renderRetrievalPlots(out, res)
+	if err != nil {
+		return nil, err
+	}
+	figs = append(figs, rfigs...)
+
 	byKind := map[string][]LongTail{}
 	var kinds []string
 	for _, lt := range res.LongTail {
@@ -260,6 +276,46 @@ func renderPlots(out *Rendered, res *Results) ([]Figure, error) {
 		fig := Figure{Title: p.Title.Text, Name: "longtail_" + sanitize(kind),
 			Caption: "Concepts ranked by frequency, both axes normalised and logarithmic: a straight line is a power law."}
 		var err error
+		if fig.PNG, err = save(out, p, fig.Name); err != nil {
+			return nil, err
+		}
+		figs = append(figs, fig)
+	}
+	return figs, nil
+}
+
+// renderRetrievalPlots draws one figure per retrieval metric: recall per
+// frequency bin with its fitted line, one series per model and pretraining.
+func renderRetrievalPlots(out *Rendered, res *Results) ([]Figure, error) {
+	byMetric := map[string][]*Fit{}
+	ids := map[*Fit]string{}
+	var metrics []string
+	for _, f := range res.Retrieval {
+		if f.Mode != ModePaperBins || f.Err != "" {
+			continue
+		}
+		if byMetric[f.Metric] == nil {
+			metrics = append(metrics, f.Metric)
+		}
+		g := *f
+		g.Model = f.Model + " " + f.Pretraining // the series' label
+		ids[&g] = f.ID()
+		byMetric[f.Metric] = append(byMetric[f.Metric], &g)
+	}
+	var figs []Figure
+	for _, m := range metrics {
+		fits := byMetric[m]
+		colours := modelColours(fits)
+		title := fmt.Sprintf("Retrieval %s: COCO and Flickr concepts, %s frequency", m, fits[0].Kind)
+		p, err := metricPlot(title, fits[0].Kind, m+" (fraction)", fits, colours)
+		if err != nil {
+			return nil, err
+		}
+		fig := Figure{Title: title, Name: "retrieval_" + sanitize(m), Kind: fits[0].Kind, Task: TaskRetrieval,
+			Caption: fmt.Sprintf("Mean per-concept %s per frequency bin (the study's 7 bins; filled: bins in the fit) and the fitted line, one colour per model and pretraining.", m)}
+		for _, f := range fits {
+			fig.Fits = append(fig.Fits, ids[f])
+		}
 		if fig.PNG, err = save(out, p, fig.Name); err != nil {
 			return nil, err
 		}

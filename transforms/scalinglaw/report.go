@@ -34,7 +34,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <h1>Concept frequency vs zero-shot accuracy</h1>
 <p class="lede">{{.Lede}}</p>
 {{if .CountsPath}}<p>Counts of this run: <code>{{.CountsPath}}</code> ({{.CountsKind}} counts, named <b>{{.CountsName}}</b>), fitted against the performance of the {{.CountsPretraining}} models; its rows come first.</p>{{end}}
-<nav class="toc"><b>Contents:</b> <a href="#headline">Headline</a>{{range .Sections}} · <a href="#{{.ID}}">{{.Title}}</a>{{end}}{{if .LongTailFigures}} · <a href="#long-tail">Long tail</a>{{end}} · <a href="#all-fits">All fits</a>{{if .Cross}} · <a href="#cross-dataset">Cross-dataset agreement</a>{{end}} · <a href="#not-joined">Inputs not joined</a> · <a href="#method">Method</a></nav>
+<nav class="toc"><b>Contents:</b> <a href="#headline">Headline</a>{{range .Sections}} · <a href="#{{.ID}}">{{.Title}}</a>{{end}}{{if .Retrieval}} · <a href="#retrieval">Retrieval</a>{{end}}{{if .LongTailFigures}} · <a href="#long-tail">Long tail</a>{{end}} · <a href="#all-fits">All fits</a>{{if .Cross}} · <a href="#cross-dataset">Cross-dataset agreement</a>{{end}} · <a href="#not-joined">Inputs not joined</a> · <a href="#method">Method</a></nav>
 {{range .Notes}}<div class="note">{{.}}</div>
 {{end}}
 <h2 id="headline">Headline: {{.Kind}} frequency, {{.Prompt}} prompts</h2>
@@ -50,6 +50,15 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{range .Prompts}}<h3>{{.Title}}</h3>
 <div class="grid">{{range .Figures}}<figure><img src="{{png .PNG}}" alt="{{.Title}}" loading="lazy"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
 {{end}}{{end}}
+{{if .Retrieval}}<h2 id="retrieval">Retrieval ({{len .Retrieval}} fits)</h2>
+<p>The study's retrieval results (COCO-5k and Flickr-1k, recall@k as fractions), the concepts of both test sets pooled, against the study's counts of those concepts: {{.RetrievalBins}} bins in paper mode.</p>
+<div class="grid">{{range .RetrievalFigures}}<figure><img src="{{png .PNG}}" alt="{{.Title}}" loading="lazy"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
+<table id="retrieval-fits" class="sortable compact"><thead><tr><th class="l">pretraining</th><th class="l">model</th><th class="l">metric</th><th class="l">count</th><th class="l">mode</th><th>n</th><th>ρ</th><th>p</th>
+<th>slope per decade</th><th>Spearman</th><th>95% CI of slope</th><th>R²</th><th class="l">bins used</th><th>concepts</th><th>unmatched</th><th class="l">note</th></tr></thead>
+<tbody>{{range .Retrieval}}<tr id="{{.ID}}" title="{{.ID}}"><td class="l">{{.Pretraining}}</td><td class="l">{{.Model}}</td><td class="l">{{.Metric}}</td><td class="l">{{.Kind}}</td><td class="l">{{.Mode}}</td>
+<td>{{.N}}</td><td>{{num .Rho}}</td><td>{{pval .P}}</td><td>{{num .SlopePerDecade}}</td><td>{{num .Spearman}}</td>
+<td>{{ci .CILow .CIHigh}}</td><td>{{num .R2}}</td><td class="l">{{.BinSlice}}</td><td>{{.Concepts}}</td><td>{{.Unmatched}}</td><td class="l bad">{{.Err}}</td></tr>
+{{end}}</tbody></table>{{end}}
 {{if .LongTailFigures}}<h2 id="long-tail">Long tail</h2>
 <div class="grid">{{range .LongTailFigures}}<figure><img src="{{png .PNG}}" alt="{{.Title}}" loading="lazy"><figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
 <table class="sortable"><thead><tr><th class="l">pretraining</th><th class="l">count</th><th>concepts</th><th>zero count</th><th>Zipf α</th><th>x_min</th><th>KS</th>{{range .Shares}}<th>share &lt; {{.}}</th>{{end}}</tr></thead>
@@ -150,13 +159,15 @@ func renderReport(out *Rendered, res *Results, figs []Figure, cfg Config) error 
 	headline := Headline(res)
 	kind, prompt := headlineChoice(res)
 	var head *Figure
-	var tails []Figure
+	var tails, retr []Figure
 	byKind := map[string]map[string][]Figure{}
 	for i := range figs {
 		f := figs[i]
 		switch {
 		case f.Name == HeadlineFigure:
 			head = &figs[i]
+		case f.Task == TaskRetrieval:
+			retr = append(retr, f)
 		case f.Kind == "":
 			tails = append(tails, f)
 		default:
@@ -199,7 +210,7 @@ func renderReport(out *Rendered, res *Results, figs []Figure, cfg Config) error 
 	data := map[string]any{
 		"Style": report.Style, "Script": report.Script, "Lede": Lede(headline), "Notes": Explanations(res, cfg),
 		"Kind": kind, "Prompt": prompt, "Headline": headline, "HeadlineFigure": head, "Sections": sections,
-		"LongTailFigures": tails, "LongTail": res.LongTail, "Shares": cfg.ShareBelow, "Fits": fits, "Cross": res.Cross,
+		"LongTailFigures": tails, "RetrievalFigures": retr, "Retrieval": res.Retrieval, "RetrievalBins": cfg.RetrievalBins, "LongTail": res.LongTail, "Shares": cfg.ShareBelow, "Fits": fits, "Cross": res.Cross,
 		"Unmatched": res.Unmatched, "Dropped": res.Dropped, "Missing": res.Missing,
 		"Compare": AnyStudyComparison(headline), "CountsPath": res.CountsPath, "CountsName": res.CountsName,
 		"CountsKind": res.CountsKind, "CountsPretraining": res.CountsPretraining,

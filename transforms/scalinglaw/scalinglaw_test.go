@@ -24,7 +24,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/fit/golden.json")
+var update = flag.Bool("update", false, "rewrite testdata/fit/golden*.json")
 
 // paperDir is the study's released data in shared/data.
 func paperDir(t *testing.T) string {
@@ -206,16 +206,15 @@ func TestReproducesStudy(t *testing.T) {
 	if checked != 33 {
 		t.Fatalf("checked %d paper-mode fits, want 11 pairs × 3 prompts = 33", checked)
 	}
-	checkGolden(t, golden)
+	checkGolden(t, "../../testdata/fit/golden.json", golden)
 }
 
 func round(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
-// checkGolden pins the values in testdata/fit/golden.json; -update rewrites
+// checkGolden pins the values in the golden file at path; -update rewrites
 // it, but only when the values agreed with the independent reference.
-func checkGolden(t *testing.T, got map[string]float64) {
+func checkGolden(t *testing.T, path string, got map[string]float64) {
 	t.Helper()
-	path := "../../testdata/fit/golden.json"
 	if *update {
 		if t.Failed() {
 			t.Fatal("not updating the golden file: the fits disagree with the reference implementation")
@@ -228,7 +227,7 @@ func checkGolden(t *testing.T, got map[string]float64) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./transforms/scalinglaw -run TestReproducesStudy -update)", err)
+		t.Fatalf("%v (run go test ./transforms/scalinglaw -run 'TestReproducesStudy' -update)", err)
 	}
 	var want map[string]float64
 	if err := json.Unmarshal(b, &want); err != nil {
@@ -726,4 +725,148 @@ func TestCountsLabel(t *testing.T) {
 			t.Errorf("CountsLabel(%q) = %q, want %q", tc.path, got, tc.want)
 		}
 	}
+}
+
+// referenceRetrievalFit is the study's retrieval procedure written plainly
+// from its description (README of ../shared/data): for each concept of the
+// COCO and Flickr counts files that has a recall under the first model key
+// holding both names (file order), x = ln(max(count, 1)), y = recall; 7 bin
+// edges linspace(min, max); digitize(right=True); bin means; Pearson and
+// OLS slope over the kept bins' edges and means.
+func referenceRetrievalFit(t *testing.T, pre, model, metricFile string, lo, hi int) reference {
+	t.Helper()
+	var xs, ys []float64
+	for _, ds := range []string{"coco", "flickr"} {
+		var counts map[string]float64
+		b, err := os.ReadFile(filepath.Join(paperDir(t), "search_counts", ds+"_"+pre+"_integrated_tlemmatized_i0.7_search_counts.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &counts); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(paperDir(t), "retrieval_evaluations", ds+"_"+metricFile+"_results.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var results map[string]struct {
+			Conceptwise map[string]float64 `json:"conceptwise"`
+		}
+		if err := json.Unmarshal(raw, &results); err != nil {
+			t.Fatal(err)
+		}
+		keyRE := regexp.MustCompile(`"(backbone[^"]*)"\s*:`)
+		var chosen string
+		for _, m := range keyRE.FindAllSubmatch(raw, -1) {
+			if k := string(m[1]); strings.Contains(k, "backbone"+model+"_") && strings.Contains(k, "pretrained"+pre) {
+				chosen = k
+				break
+			}
+		}
+		if chosen == "" {
+			t.Fatalf("%s %s: no model key for %s/%s", ds, metricFile, model, pre)
+		}
+		for concept, c := range counts {
+			r, ok := results[chosen].Conceptwise[concept]
+			if !ok {
+				continue
+			}
+			xs = append(xs, math.Log(math.Max(c, 1)))
+			ys = append(ys, r)
+		}
+	}
+	const nb = 7
+	mn, mx := xs[0], xs[0]
+	for _, x := range xs {
+		mn, mx = math.Min(mn, x), math.Max(mx, x)
+	}
+	edges := make([]float64, nb)
+	for i := range edges {
+		edges[i] = mn + float64(i)*(mx-mn)/(nb-1)
+	}
+	edges[nb-1] = mx
+	sums, ns := make([]float64, nb), make([]int, nb)
+	for i, x := range xs {
+		bin := 0
+		for _, e := range edges {
+			if e < x {
+				bin++
+			}
+		}
+		sums[bin] += ys[i]
+		ns[bin]++
+	}
+	ref := reference{means: make([]float64, nb), n: 0}
+	var ex, ey []float64
+	for i := range edges {
+		ref.means[i] = math.NaN()
+		if ns[i] > 0 {
+			ref.means[i] = sums[i] / float64(ns[i])
+		}
+		if i >= lo && i < hi && ns[i] > 0 {
+			ex, ey = append(ex, edges[i]), append(ey, ref.means[i])
+		}
+	}
+	var sx, sy, sxx, syy, sxy float64
+	n := float64(len(ex))
+	for i := range ex {
+		sx, sy = sx+ex[i], sy+ey[i]
+		sxx, syy, sxy = sxx+ex[i]*ex[i], syy+ey[i]*ey[i], sxy+ex[i]*ey[i]
+	}
+	ref.rho = (n*sxy - sx*sy) / math.Sqrt((n*sxx-sx*sx)*(n*syy-sy*sy))
+	ref.slope = (n*sxy - sx*sy) / (n*sxx - sx*sx) * math.Log(10)
+	ref.n = len(ex)
+	return ref
+}
+
+// The study's retrieval fits: 11 model/pretraining pairs × 6 metrics, COCO
+// and Flickr pooled, 7 bins, bins 1..5 in the correlation (the default
+// --retrieval_bin_slice), against the plain re-implementation, slopes and
+// bin means included; the values are pinned in golden_retrieval.json.
+func TestReproducesStudyRetrieval(t *testing.T) {
+	cfg := defaultConfig(t)
+	cfg.Kinds = []paper.CountKind{paper.Matched}
+	cfg.Prompts = []string{"class"} // the classification side is TestReproducesStudy's
+	cfg.Retrieval, cfg.RetrievalBins, cfg.RetrievalKind = true, 7, paper.Matched
+	var err error
+	if cfg.RetrievalSlice, err = fitstats.ParseSlice("1:-1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := LoadAndFit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, m := range paper.RetrievalMetrics {
+		files[m.Name] = m.File
+	}
+	golden := map[string]float64{}
+	checked := 0
+	for _, f := range res.Retrieval {
+		if f.Task != TaskRetrieval || files[f.Metric] == "" {
+			t.Errorf("%s: task %q metric %q", f.ID(), f.Task, f.Metric)
+		}
+		if f.Mode != ModePaperBins {
+			continue
+		}
+		ref := referenceRetrievalFit(t, f.Pretraining, f.Model, files[f.Metric], 1, 6)
+		if f.Err != "" || f.N != ref.n || math.Abs(f.Rho-ref.rho) > 1e-9 || math.Abs(f.SlopePerDecade-ref.slope) > 1e-9 {
+			t.Errorf("%s: rho %v slope %v over %d bins (%s), reference %v, %v over %d", f.ID(), f.Rho, f.SlopePerDecade, f.N, f.Err, ref.rho, ref.slope, ref.n)
+		}
+		if len(f.Bins) != 7 {
+			t.Fatalf("%s: %d bins, want 7", f.ID(), len(f.Bins))
+		}
+		for i, b := range f.Bins {
+			if (math.IsNaN(ref.means[i]) != math.IsNaN(b.Mean)) || (!math.IsNaN(b.Mean) && math.Abs(b.Mean-ref.means[i]) > 1e-9) {
+				t.Errorf("%s bin %d: mean %v, reference %v", f.ID(), i, b.Mean, ref.means[i])
+			}
+		}
+		golden[f.ID()+"/rho"] = round(f.Rho)
+		golden[f.ID()+"/slope_per_decade"] = round(f.SlopePerDecade)
+		checked++
+	}
+	if checked != 66 {
+		t.Fatalf("checked %d retrieval paper-mode fits, want 11 pairs × 6 metrics = 66", checked)
+	}
+	checkGolden(t, "../../testdata/fit/golden_retrieval.json", golden)
 }

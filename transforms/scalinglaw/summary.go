@@ -124,6 +124,42 @@ func PrintSummary(w io.Writer, res *Results, cfg Config) {
 		fmt.Fprintf(w, "warning: no binned fit for %s %s %s %s (%s counts): %s; %s joined\n", f.Pretraining, f.Model, f.Prompt, f.Kind, f.Counts, why,
 			report.Plural(int64(f.Concepts), "concept"))
 	}
+	if len(res.Retrieval) > 0 {
+		// One line per metric: the median ρ and slope of its binned fits.
+		byMetric := map[string][]*Fit{}
+		var metrics []string
+		for _, f := range res.Retrieval {
+			if f.Mode != ModePaperBins || f.Err != "" || math.IsNaN(f.Rho) {
+				continue
+			}
+			if byMetric[f.Metric] == nil {
+				metrics = append(metrics, f.Metric)
+			}
+			byMetric[f.Metric] = append(byMetric[f.Metric], f)
+		}
+		fmt.Fprintf(w, "retrieval (the study's COCO and Flickr results, task=retrieval in %s): %s\n", FitsFile, report.Plural(int64(len(res.Retrieval)), "fit"))
+		fmt.Fprintf(w, "  %-14s %6s %12s %24s\n", "metric", "pairs", "median rho", "median slope per decade")
+		for _, m := range metrics {
+			var rhos, slopes []float64
+			for _, f := range byMetric[m] {
+				rhos, slopes = append(rhos, f.Rho), append(slopes, f.SlopePerDecade)
+			}
+			fmt.Fprintf(w, "  %-14s %6d %12.3f %24.4f\n", m, len(rhos), median(rhos), median(slopes))
+		}
+	}
 	fmt.Fprintf(w, "outputs: %s, %s, %s, %s, %s, %s, %s, tail_*.txt, %s/*.svg|png, %s\n",
 		FitsFile, BinsFile, LongTailFile, TailFile, CrossFile, UnmatchedFile, DroppedFile, PlotsDir, ReportFile)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 }

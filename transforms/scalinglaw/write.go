@@ -105,6 +105,8 @@ type binRow struct {
 	Mean        float64 `parquet:"metric_mean"`
 	Std         float64 `parquet:"metric_std"`
 	Used        bool    `parquet:"used"`
+	Task        string  `parquet:"task"`
+	Metric      string  `parquet:"metric"`
 }
 
 // longTailRow is one row of longtail.parquet, before its share_below_*
@@ -134,12 +136,12 @@ type tailTableRow struct {
 
 // renderTables makes the Parquet and text outputs of res.
 func renderTables(out *Rendered, res *Results, cfg Config) error {
-	fits := make([]Fit, len(res.Fits))
+	fits := make([]Fit, 0, len(res.Fits)+len(res.Retrieval))
 	var bins []binRow
-	for i, f := range res.Fits {
-		fits[i] = *f
+	for _, f := range append(append([]*Fit(nil), res.Fits...), res.Retrieval...) {
+		fits = append(fits, *f)
 		for k, b := range f.Bins {
-			bins = append(bins, binRow{f.Counts, f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode, k, b.Lo, b.Hi, b.N, b.Mean, b.Std, b.Used})
+			bins = append(bins, binRow{f.Counts, f.Pretraining, f.Model, f.Prompt, f.Kind, f.Mode, k, b.Lo, b.Hi, b.N, b.Mean, b.Std, b.Used, f.Task, f.Metric})
 		}
 	}
 	if err := addTable(out, FitsFile, fits); err != nil {
