@@ -48,7 +48,7 @@ func TestImportsPointDown(t *testing.T) {
 // caption matcher, image tagging, the fit's statistics and models/.
 func TestPureCoresDoNotImportBeam(t *testing.T) {
 	pure := []string{"io/wds", "io/captionpq", "io/tables", "io/reject", "io/shard", "io/paths",
-		"transforms/concept", "transforms/caption", "transforms/imagetag", "transforms/scalinglaw/fitstats",
+		"transforms/concept", "transforms/caption", "transforms/imagetag", "transforms/retrieval", "transforms/scalinglaw/fitstats",
 		"models/ort", "models/preprocess", "models/tagging", "models/clip", "models/onnxbuild"}
 	for _, p := range pure {
 		out, err := exec.Command("go", "list", "-deps", module+p).CombinedOutput()
