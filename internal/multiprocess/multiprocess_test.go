@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/container/pool"
+
+	"github.com/conceptfreq/conceptfreq/internal/synth"
 )
 
 // bins are the commands and Beam's two servers, built once for the tests.
@@ -263,9 +265,13 @@ func needORT(t *testing.T) {
 // launcher (prism over loopback) or in a separate worker process started
 // by a worker pool from the staged binary: text only, with image tagging
 // (ONNX Runtime in the worker), and with --state (a second run reusing
-// every partial), and the eval job's too.
+// every partial), and the eval job's too, classification and retrieval.
 func TestJobsInASeparateWorkerProcess(t *testing.T) {
 	c := startCluster(t)
+	retrievalSet := t.TempDir()
+	if err := synth.ColourRetrieval(retrievalSet); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		bin  string
@@ -278,6 +284,9 @@ func TestJobsInASeparateWorkerProcess(t *testing.T) {
 		{"eval", bins.eval, []string{"--input=" + abs("testdata/eval"), "--classes=" + abs("testdata/eval/classes.txt"),
 			"--image_model=" + abs("testdata/models/colour_embedder.onnx"), "--text_model=" + abs("testdata/models/colour_text.onnx"),
 			"--bpe=" + abs("testdata/clip/bpe_simple_vocab_16e6.txt.gz"), "--model=colourCLIP", "--pretraining=colourcrawl", "--dataset=colours"}, true},
+		{"eval retrieval", bins.eval, []string{"--task=retrieval", "--input=" + retrievalSet, "--min_images=2",
+			"--image_model=" + abs("testdata/models/colour_embedder.onnx"), "--text_model=" + abs("testdata/models/colour_text.onnx"),
+			"--bpe=" + abs("testdata/clip/bpe_simple_vocab_16e6.txt.gz"), "--model=colourCLIP", "--pretraining=colourcrawl", "--dataset=colourcaps"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.ort {

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -263,4 +264,60 @@ func ColourTagging(dir string, n int) error {
 	}
 	vocab := "# the bundled tagging demo's vocabulary: the colour tagger knows red, green and blue, not orange\nred\ngreen\nblue\norange\n"
 	return os.WriteFile(filepath.Join(dir, "vocabulary.txt"), []byte(vocab), 0o644)
+}
+
+// RetrievalSample is one image of the planted retrieval set: the colour it
+// shows and its captions (each naming one colour word of the planted
+// "CLIP", which decides where it ranks).
+type RetrievalSample struct {
+	Shows    string
+	RGB      [3]uint8
+	Captions []string
+}
+
+// RetrievalPlan is the planted retrieval set, in the test set's order. Six
+// images on corners of the colour cube and an orange one; every caption
+// names its image's colour but two: Y's "navy cup" (navy is nearest to
+// no image and farthest from yellow: its image ranks last, 7th) and the
+// orange image's only caption, "teal kite" (teal is farther from orange
+// than from any other image: last again; and for the orange image six
+// captions are nearer than its own). Every other query ranks its answer
+// first. The cosines that decide these ranks differ by at least 0.1, far
+// more than the planted text encoder's token noise.
+var RetrievalPlan = []RetrievalSample{
+	{"red", [3]uint8{255, 0, 0}, []string{"a red box", "a red kite"}},
+	{"green", [3]uint8{0, 255, 0}, []string{"a green box"}},
+	{"blue", [3]uint8{0, 0, 255}, []string{"a blue ball"}},
+	{"yellow", [3]uint8{255, 255, 0}, []string{"a yellow ball", "a navy cup"}},
+	{"turquoise", [3]uint8{0, 255, 255}, []string{"a turquoise kite"}},
+	{"purple", [3]uint8{255, 0, 255}, []string{"a purple cup"}},
+	{"orange", [3]uint8{255, 128, 0}, []string{"a teal kite"}},
+}
+
+// ColourRetrieval writes the planted retrieval set into dir: one tar shard
+// of solid-colour PNGs with their captions (a txt of caption lines, but
+// for one sample a json captions list), and one sample without captions
+// (a no_caption reject).
+func ColourRetrieval(dir string) error {
+	var b bytes.Buffer
+	w := wds.NewWriter(&b, false)
+	for i, s := range RetrievalPlan {
+		m := map[string][]byte{"png": solidPNG(color.RGBA{s.RGB[0], s.RGB[1], s.RGB[2], 255})}
+		if i == 2 {
+			j, _ := json.Marshal(map[string]any{"captions": s.Captions})
+			m["json"] = j
+		} else {
+			m["txt"] = []byte(strings.Join(s.Captions, "\n") + "\n")
+		}
+		if err := w.WriteSample(fmt.Sprintf("%06d", i), m); err != nil {
+			return err
+		}
+	}
+	if err := w.WriteSample("999999", map[string][]byte{"png": solidPNG(color.RGBA{9, 9, 9, 255})}); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "retrieval-00000.tar"), b.Bytes(), 0o644)
 }

@@ -247,10 +247,13 @@ func orderedObject(b []byte, each func(key string, raw json.RawMessage) error) e
 type PerfRow struct {
 	Model, Pretraining, Dataset, Prompt, Concept string
 	Metric                                       float64
+	// Task is "retrieval" for rows of a retrieval evaluation (their prompt
+	// names the metric, e.g. t2i_recall@1), else "" (classification).
+	Task string
 }
 
 // PerfColumns are the required columns of a generic performance table;
-// "prompt" is optional.
+// "prompt" and "task" are optional.
 var PerfColumns = []string{"model", "pretraining", "dataset", "concept", "metric"}
 
 // ReadPerformance reads a CSV (header row) or Parquet performance table.
@@ -297,8 +300,16 @@ func ReadPerformance(ctx context.Context, path string) ([]PerfRow, error) {
 		if prompt == "" {
 			prompt = "default"
 		}
+		task := strings.TrimSpace(r["task"])
+		switch task {
+		case "", "classification":
+			task = ""
+		case "retrieval":
+		default:
+			return nil, fmt.Errorf("paper: %s: row %d: task %q (want classification or retrieval)", path, i+1, task)
+		}
 		out = append(out, PerfRow{Model: r["model"], Pretraining: r["pretraining"], Dataset: r["dataset"],
-			Prompt: prompt, Concept: r["concept"], Metric: m})
+			Prompt: prompt, Concept: r["concept"], Metric: m, Task: task})
 	}
 	return out, nil
 }

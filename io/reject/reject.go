@@ -65,7 +65,7 @@ type Reason struct {
 
 // Reasons is the table, in the order the docs list it.
 var Reasons = []Reason{
-	{NoCaption, Sample, "no caption member (.txt, or --caption_ext) and no caption field in the .json member", "count"},
+	{NoCaption, Sample, "no caption member (.txt, or --caption_ext) and no caption field in the .json member; eval --task=retrieval: no .txt of caption lines and no .json captions list", "count, eval"},
 	{EmptyCaption, Sample, "the caption is empty or only whitespace", "count"},
 	{NullCaption, Sample, "the Parquet caption is null", "count"},
 	{InvalidUTF8, Sample, "the caption is not valid UTF-8", "count"},

@@ -31,11 +31,15 @@ import (
 
 	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/paths"
+	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/models/clip"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
 	"github.com/conceptfreq/conceptfreq/models/tagging"
 	"github.com/conceptfreq/conceptfreq/runners"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/retrieval"
 	"github.com/conceptfreq/conceptfreq/transforms/zeroshot"
 )
 
@@ -65,16 +69,19 @@ var (
 	std         = flag.String("std", "", "normalisation std (default: metadata, else CLIP's 0.26862954,0.26130258,0.27577711)")
 	maxPixels   = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
 	verbose     = flag.Bool("verbose", false, "show the runner's INFO logs")
+	task        = flag.String("task", "classification", "classification (labelled images, --classes), retrieval (images with several captions each: recall@1/5/10 both ways per concept), or concepts (write a retrieval set's concepts as a vocabulary file, concepts.txt, for the count job's --concepts; no model needed)")
+	minImages   = flag.Int("min_images", 10, "retrieval: a concept (a noun of the captions) is kept when at least this many images hold it")
 )
 
 var command = &cli.Command{
 	Name:    "eval",
-	Summary: "zero-shot classification accuracy of a CLIP-style ONNX model on labelled WebDataset shards, per class and prompt set",
+	Summary: "zero-shot classification accuracy (per class and prompt set) or retrieval recall (per concept of the captions) of a CLIP-style ONNX model on WebDataset shards",
 	Usage: []string{
 		"go run ./pipelines/eval --input='val/*.tar' --classes=classes.txt --image_model=clip_image.onnx --text_model=clip_text.onnx --bpe=FILE --model=ViT-B-32 --pretraining=laion400m --dataset=imagenet",
+		"go run ./pipelines/eval --task=retrieval --input='coco5k/*.tar' --image_model=clip_image.onnx --text_model=clip_text.onnx --bpe=FILE --model=ViT-B-32 --pretraining=laion400m --dataset=coco",
 	},
 	Groups: []cli.Group{
-		{Title: "Input", Flags: []string{"input", "classes", "max_pixels"}},
+		{Title: "Input", Flags: []string{"task", "input", "classes", "min_images", "max_pixels"}},
 		{Title: "Model", Flags: []string{"image_model", "image_input", "image_output", "text_model", "text_input", "text_output", "bpe", "prompts",
 			"device", "batch_size", "input_size", "resize", "mean", "std", "ort_lib", "ort_threads"}},
 		{Title: "Output", Flags: []string{"model", "pretraining", "dataset", "output", "overwrite"}},
@@ -101,7 +108,17 @@ func main() {
 // required names the flags that must be set.
 func required() error {
 	var missing []string
-	for _, f := range []struct{ name, v string }{{"input", *input}, {"classes", *classesFile}, {"image_model", *imageModel},
+	classes := *classesFile
+	if *task == "retrieval" {
+		classes = "-" // not needed
+	}
+	if *task == "concepts" {
+		if strings.TrimSpace(*input) == "" {
+			return fmt.Errorf("missing --input")
+		}
+		return nil
+	}
+	for _, f := range []struct{ name, v string }{{"input", *input}, {"classes", classes}, {"image_model", *imageModel},
 		{"text_model", *textModel}, {"bpe", *bpe}, {"model", *modelName}, {"pretraining", *pretraining}, {"dataset", *dataset}} {
 		if strings.TrimSpace(f.v) == "" {
 			missing = append(missing, "--"+f.name)
@@ -124,8 +141,18 @@ func run(ctx context.Context) error {
 	if *batchSize < 1 {
 		return fmt.Errorf("--batch_size %d: want at least 1", *batchSize)
 	}
+	if *task == "concepts" {
+		return runConcepts(ctx)
+	}
 	if !ort.Available && runners.Name() != "dataflow" {
 		return ort.ErrNoONNX
+	}
+	switch *task {
+	case "classification":
+	case "retrieval":
+		return runRetrieval(ctx, start)
+	default:
+		return fmt.Errorf("--task=%q: want classification or retrieval", *task)
 	}
 	var sets []string
 	for _, p := range strings.Split(*prompts, ",") {
@@ -157,26 +184,8 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	model, err := beamfs.ReadAll(ctx, *imageModel)
+	opts, err := imagePreprocess(ctx)
 	if err != nil {
-		return fmt.Errorf("--image_model: %w", err)
-	}
-	md, err := ort.ReadMetadata(model)
-	if err != nil {
-		return fmt.Errorf("--image_model %s: %w", *imageModel, err)
-	}
-	opts, err := preprocess.CLIPOptions().With(tagging.MetadataOverrides(md))
-	if err != nil {
-		return fmt.Errorf("--image_model %s metadata: %w", *imageModel, err)
-	}
-	size := ""
-	if *inputSize > 0 {
-		size = fmt.Sprint(*inputSize)
-	}
-	if opts, err = opts.With(preprocess.Overrides{Size: size, Resize: *resize, Mean: *mean, Std: *std}); err != nil {
-		return fmt.Errorf("--input_size/--resize/--mean/--std: %w", err)
-	}
-	if err := runners.CheckGPU(*device); err != nil {
 		return err
 	}
 	cfg := zeroshot.Config{Classes: classes, Prompts: sets, Embeddings: embs, Model: *imageModel, Input: *imageInput, Output: *imageOutput,
@@ -194,6 +203,149 @@ func run(ctx context.Context) error {
 	}
 	PrintSummary(os.Stdout, *output, es, truncated)
 	return nil
+}
+
+// imagePreprocess resolves the image model's preprocessing: its metadata,
+// then the flags; and checks the device.
+func imagePreprocess(ctx context.Context) (preprocess.Options, error) {
+	model, err := beamfs.ReadAll(ctx, *imageModel)
+	if err != nil {
+		return preprocess.Options{}, fmt.Errorf("--image_model: %w", err)
+	}
+	md, err := ort.ReadMetadata(model)
+	if err != nil {
+		return preprocess.Options{}, fmt.Errorf("--image_model %s: %w", *imageModel, err)
+	}
+	opts, err := preprocess.CLIPOptions().With(tagging.MetadataOverrides(md))
+	if err != nil {
+		return preprocess.Options{}, fmt.Errorf("--image_model %s metadata: %w", *imageModel, err)
+	}
+	size := ""
+	if *inputSize > 0 {
+		size = fmt.Sprint(*inputSize)
+	}
+	if opts, err = opts.With(preprocess.Overrides{Size: size, Resize: *resize, Mean: *mean, Std: *std}); err != nil {
+		return preprocess.Options{}, fmt.Errorf("--input_size/--resize/--mean/--std: %w", err)
+	}
+	return opts, runners.CheckGPU(*device)
+}
+
+// runRetrieval evaluates retrieval: every sample's image and captions
+// embedded on the workers, then ranked together on one.
+func runRetrieval(ctx context.Context, start time.Time) error {
+	if *minImages < 1 {
+		return fmt.Errorf("--min_images=%d: want at least 1", *minImages)
+	}
+	if strings.TrimSpace(*bpe) == "" {
+		return fmt.Errorf("missing --bpe")
+	}
+	patterns := strings.Split(*input, ",")
+	inputs, err := beamfs.Expand(ctx, patterns)
+	if err != nil {
+		return fmt.Errorf("--input: %w", err)
+	}
+	release, err := cli.ClaimOutput(ctx, *output, *overwrite, zeroshot.StatsFile)
+	if err != nil {
+		return err
+	}
+	defer release()
+	opts, err := imagePreprocess(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := zeroshot.RetrievalConfig{ImageModel: *imageModel, ImageInput: *imageInput, ImageOutput: *imageOutput,
+		TextModel: *textModel, TextInput: *textInput, TextOutput: *textOutput, BPE: *bpe, Device: *device, OrtLib: *ortLib,
+		Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: *maxPixels, Preprocess: opts, MinImages: *minImages}
+	info := zeroshot.Run{Model: *modelName, Pretraining: *pretraining, Dataset: *dataset, ImageModel: *imageModel, TextModel: *textModel,
+		Inputs: patterns, Files: len(inputs), Runner: runners.Name()}
+	p, s := beam.NewPipelineWithRoot()
+	items, rejects, stats := zeroshot.EvaluateRetrieval(s, beam.CreateList(s, inputs), cfg)
+	zeroshot.WriteRetrieval(s, *output, cfg, info, start, items, rejects, stats)
+	if _, err := runners.Execute(ctx, p, *verbose); err != nil {
+		return fmt.Errorf("job failed: %w", err)
+	}
+	rs, err := zeroshot.ReadRetrievalStats(ctx, *output)
+	if err != nil {
+		return err
+	}
+	PrintRetrievalSummary(os.Stdout, *output, rs)
+	return nil
+}
+
+// ConceptsFile is what --task=concepts writes into --output.
+const ConceptsFile = "concepts.txt"
+
+// runConcepts writes a retrieval set's concepts (its captions' nouns held
+// by at least --min_images images) as a vocabulary file: read here, shard
+// by shard in the order given, a few thousand samples.
+func runConcepts(ctx context.Context) error {
+	if *minImages < 1 {
+		return fmt.Errorf("--min_images=%d: want at least 1", *minImages)
+	}
+	patterns := strings.Split(*input, ",")
+	inputs, err := beamfs.Expand(ctx, patterns)
+	if err != nil {
+		return fmt.Errorf("--input: %w", err)
+	}
+	release, err := cli.ClaimOutput(ctx, *output, *overwrite, ConceptsFile)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var captions [][]string
+	rejects := map[string]int64{}
+	for _, path := range inputs {
+		err := shard.ForEach(ctx, beamfs.Open, path, shard.Options{TextOnly: true}, func(s *shard.Sample) error {
+			caps, why := zeroshot.Captions(s.Members)
+			if why != "" {
+				rejects[zeroshot.RejectNoCaptions]++
+				return nil
+			}
+			captions = append(captions, caps)
+			return nil
+		})
+		var f *shard.Failure
+		if errors.As(err, &f) {
+			rejects[f.Reason]++
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	lem, err := caption.English()
+	if err != nil {
+		return err
+	}
+	nouns, err := caption.NewNouns(lem)
+	if err != nil {
+		return err
+	}
+	_, _, kept := retrieval.Concepts(captions, nouns.Keys, *minImages)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# concepts of %s: the nouns of its captions (the study's rule) held by at least %d images; %d images\n",
+		strings.Join(patterns, ","), *minImages, len(captions))
+	for _, c := range kept {
+		b.WriteString(c + "\n")
+	}
+	if err := beamfs.WriteBytes(ctx, paths.Join(*output, ConceptsFile), []byte(b.String())); err != nil {
+		return err
+	}
+	fmt.Printf("conceptfreq eval (concepts): %s with captions, %s held by at least %d images\n",
+		report.Plural(int64(len(captions)), "image"), report.Plural(int64(len(kept)), "concept"), *minImages)
+	report.PrintRejects(os.Stdout, rejects)
+	fmt.Printf("outputs in %s: %s (for the count job's --concepts)\n", *output, ConceptsFile)
+	return nil
+}
+
+// PrintRetrievalSummary writes the human summary of a retrieval evaluation.
+func PrintRetrievalSummary(w io.Writer, dir string, rs *zeroshot.RetrievalStats) {
+	fmt.Fprintf(w, "conceptfreq eval (retrieval): %s (%s) on %s: %s read, %s evaluated (%s), %s kept (held by at least %d images)\n",
+		rs.Run.Model, rs.Run.Pretraining, rs.Run.Dataset, report.Plural(rs.SamplesRead, "sample"), report.Plural(int64(rs.Images), "image"),
+		report.Plural(int64(rs.Captions), "caption"), report.Plural(int64(rs.Concepts), "concept"), rs.MinImages)
+	for _, dir := range []string{"i2t", "t2i"} {
+		fmt.Fprintf(w, "  %s recall@1 %6.2f%%  @5 %6.2f%%  @10 %6.2f%%\n", dir, 100*rs.Recall[dir+"_recall@1"], 100*rs.Recall[dir+"_recall@5"], 100*rs.Recall[dir+"_recall@10"])
+	}
+	report.PrintRejects(w, rs.Rejects)
+	fmt.Fprintf(w, "outputs in %s: %s, %s, %s\n", dir, zeroshot.PerformanceFile, zeroshot.RejectsFile, zeroshot.StatsFile)
 }
 
 // Build adds the evaluation to s: shards → zeroshot.Evaluate →

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,7 +18,9 @@ import (
 	"github.com/conceptfreq/conceptfreq/internal/synth"
 	"github.com/conceptfreq/conceptfreq/io/paper"
 	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
 	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw"
 	"github.com/conceptfreq/conceptfreq/transforms/scalinglaw/fitstats"
 	"github.com/conceptfreq/conceptfreq/transforms/zeroshot"
@@ -266,5 +270,183 @@ func TestColourLawFits(t *testing.T) {
 		if f.Err != "" || f.N < 5 || math.IsNaN(f.Rho) || f.Rho < 0.95 || math.Abs(f.SlopePerDecade-20) > 2 {
 			t.Errorf("binned fit: %d bins, ρ %v, slope %v per decade, error %q; want ≥ 5 bins, ρ ≥ 0.95, slope 20 ± 2", f.N, f.Rho, f.SlopePerDecade, f.Err)
 		}
+	}
+}
+
+// The planted retrieval set through the planted colour "CLIP" on prism:
+// each query's rank follows from the colour geometry (checked here to
+// hold by a wide margin), so every concept's recall@k both ways is known;
+// the concepts are the captions' nouns; the sample without captions is a
+// no_caption reject.
+func TestPlantedRetrievalEvaluation(t *testing.T) {
+	orttest.Lib(t)
+	bpePath := shareddata.Path(t, "clip/bpe_simple_vocab_16e6.txt.gz")
+	data := t.TempDir()
+	if err := synth.ColourRetrieval(data); err != nil {
+		t.Fatal(err)
+	}
+	// The expected ranks, from the planted geometry: an image embeds as
+	// ColourVector of its colour, a caption as that of its colour word.
+	vec := func(rgb [3]uint8) [3]float64 {
+		v := onnxbuild.ColourVector(rgb)
+		n := math.Sqrt(float64(v[0]*v[0] + v[1]*v[1] + v[2]*v[2]))
+		return [3]float64{float64(v[0]) / n, float64(v[1]) / n, float64(v[2]) / n}
+	}
+	cos := func(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
+	var imgs, caps [][3]float64
+	var owner []int
+	var texts []string
+	for i, s := range synth.RetrievalPlan {
+		imgs = append(imgs, vec(s.RGB))
+		for _, c := range s.Captions {
+			word := strings.Fields(c)[1]
+			caps, owner, texts = append(caps, vec(onnxbuild.PlantedColours[word])), append(owner, i), append(texts, c)
+		}
+	}
+	const margin = 0.1
+	rankOf := func(sims []float64, own int) int { // strictly ahead; no near tie allowed
+		n := 0
+		for k, s := range sims {
+			if k == own {
+				continue
+			}
+			if math.Abs(s-sims[own]) < margin {
+				t.Fatalf("planted set: a near tie (%v vs %v) decides a rank", s, sims[own])
+			}
+			if s > sims[own] {
+				n++
+			}
+		}
+		return n
+	}
+	t2i := make([]int, len(caps))
+	for c, q := range caps {
+		sims := make([]float64, len(imgs))
+		for i, im := range imgs {
+			sims[i] = cos(q, im)
+		}
+		t2i[c] = rankOf(sims, owner[c])
+	}
+	i2t := make([]int, len(imgs))
+	for i, im := range imgs {
+		best := math.MaxInt
+		for c := range caps {
+			if owner[c] != i {
+				continue
+			}
+			// Other captions of the same image may tie with c: only
+			// foreign captions count against it.
+			n := 0
+			for c2, q2 := range caps {
+				if owner[c2] == i {
+					continue
+				}
+				if d := cos(q2, im) - cos(caps[c], im); math.Abs(d) < margin {
+					t.Fatalf("planted set: caption %q ties with %q for image %d", texts[c2], texts[c], i)
+				} else if d > 0 {
+					n++
+				}
+			}
+			best = min(best, n)
+		}
+		i2t[i] = best
+	}
+	if want := []int{0, 0, 0, 0, 0, 6, 0, 0, 6}; !slices.Equal(t2i, want) {
+		t.Fatalf("planted t2i ranks %v, the plan says %v", t2i, want)
+	}
+	if want := []int{0, 0, 0, 0, 0, 0, 6}; !slices.Equal(i2t, want) {
+		t.Fatalf("planted i2t ranks %v, the plan says %v", i2t, want)
+	}
+	// Expected recall per concept (the captions' nouns) and metric.
+	lem, _ := caption.English()
+	nouns, err := caption.NewNouns(lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	nT, hitT, nI, hitI := map[string]int{}, map[string]map[int]int{}, map[string]int{}, map[string]map[int]int{}
+	imageNouns := make([]map[string]bool, len(imgs))
+	for c, text := range texts {
+		for _, w := range nouns.Keys(text) {
+			nT[w]++
+			if hitT[w] == nil {
+				hitT[w] = map[int]int{}
+			}
+			for _, k := range []int{1, 5, 10} {
+				if t2i[c] < k {
+					hitT[w][k]++
+				}
+			}
+			if imageNouns[owner[c]] == nil {
+				imageNouns[owner[c]] = map[string]bool{}
+			}
+			imageNouns[owner[c]][w] = true
+		}
+	}
+	for i, ws := range imageNouns {
+		for w := range ws {
+			nI[w]++
+			if hitI[w] == nil {
+				hitI[w] = map[int]int{}
+			}
+			for _, k := range []int{1, 5, 10} {
+				if i2t[i] < k {
+					hitI[w][k]++
+				}
+			}
+		}
+	}
+	for w := range nT {
+		if nI[w] < 2 { // --min_images=2
+			continue
+		}
+		for _, k := range []int{1, 5, 10} {
+			want[fmt.Sprintf("%s t2i_recall@%d", w, k)] = float64(hitT[w][k]) / float64(nT[w])
+			want[fmt.Sprintf("%s i2t_recall@%d", w, k)] = float64(hitI[w][k]) / float64(nI[w])
+		}
+	}
+	for _, k := range []string{"kite t2i_recall@1", "cup t2i_recall@5", "kite i2t_recall@1"} {
+		if _, ok := want[k]; !ok {
+			t.Fatalf("the planted nouns give no %s: %v", k, want)
+		}
+	}
+
+	out := t.TempDir()
+	flagtest.Set(t, "--task=retrieval", "--input="+data, "--min_images=2",
+		"--image_model="+models+"/colour_embedder.onnx", "--text_model="+models+"/colour_text.onnx", "--bpe="+bpePath,
+		"--model=colourCLIP", "--pretraining=colourcrawl", "--dataset=colourcaps", "--output="+out, "--overwrite", "--batch_size=3")
+	if err := run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rows, err := paper.ReadPerformance(ctx, filepath.Join(out, zeroshot.PerformanceFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, r := range rows {
+		if r.Model != "colourCLIP" || r.Pretraining != "colourcrawl" || r.Dataset != "colourcaps" {
+			t.Errorf("row %+v: wrong model/pretraining/dataset", r)
+		}
+		if r.Task != scalinglaw.TaskRetrieval {
+			t.Errorf("row %+v: task %q, want retrieval", r, r.Task)
+		}
+		got[r.Concept+" "+r.Prompt] = r.Metric
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || math.Abs(g-w) > 1e-9 {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d rows, want %d: %v", len(got), len(want), got)
+	}
+	rs, err := zeroshot.ReadRetrievalStats(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Images != 7 || rs.Captions != 9 || rs.SamplesRead != 8 || rs.Rejects[zeroshot.RejectNoCaptions] != 1 ||
+		math.Abs(rs.Recall["t2i_recall@1"]-7.0/9) > 1e-12 || math.Abs(rs.Recall["i2t_recall@1"]-6.0/7) > 1e-12 || rs.Recall["t2i_recall@10"] != 1 {
+		t.Errorf("eval_stats.json: %+v", rs)
 	}
 }

@@ -109,7 +109,7 @@ func ParseFlags() (scalinglaw.Config, error) {
 		Threshold: *threshold, NBins: *nbins, Zeros: fitstats.ZeroMode(*zeros), Bootstrap: *bootstrap, Seed: *seed,
 		TailK: *tailK, Slices: map[string]fitstats.Slice{}, Aliases: map[string]map[string]string{},
 		Retrieval: *retrieval && *paperDir != "", RetrievalBins: *retBins, RetrievalKind: paper.Matched}
-	if cfg.Retrieval {
+	{ // also for retrieval rows of --performance (pipelines/eval --task=retrieval)
 		sl, err := fitstats.ParseSlice(*retSlice)
 		if err != nil {
 			return cfg, fmt.Errorf("--retrieval_bin_slice: %w", err)

@@ -52,6 +52,7 @@ var (
 	unique          = flag.Bool("unique", false, "with --parquet: append \" #<row>\" to every caption so that none repeats")
 	colourEval      = flag.Bool("colour_eval", false, "write the planted colour evaluation set for pipelines/eval instead (labelled solid-colour PNGs and classes.txt)")
 	colourLaw       = flag.Bool("colour_law", false, "write the planted crawl-to-law set instead: crawl/ shards whose colour classes span 1 to 3,162 samples, eval/ images whose per-class accuracy rises with log frequency, classes.txt")
+	colourRetrieval = flag.Bool("colour_retrieval", false, "write the planted retrieval set instead: one shard of solid-colour PNGs with captions (pipelines/eval --task=retrieval)")
 	colourTagging   = flag.Bool("colour_tagging", false, "write the image-tagging demo instead: one shard of --samples_per_shard solid-colour PNGs with colour captions, and vocabulary.txt")
 	overwrite       = flag.Bool("overwrite", false, "write into a non-empty --output directory")
 )
@@ -69,7 +70,7 @@ var command = &cli.Command{
 		{Title: "Output", Flags: []string{"output", "overwrite", "shards", "samples_per_shard", "seed", "gzip"}},
 		{Title: "Planted Zipf concepts (default mode)", Flags: []string{"concepts", "zipf", "max_per_caption", "bad_every", "images"}},
 		{Title: "Real captions", Flags: []string{"captions", "caption_column", "skip", "parquet", "row_group", "unique"}},
-		{Title: "Planted colour sets", Flags: []string{"colour_eval", "colour_tagging", "colour_law"}},
+		{Title: "Planted colour sets", Flags: []string{"colour_eval", "colour_tagging", "colour_law", "colour_retrieval"}},
 		{Title: "Other", Flags: []string{"version"}},
 	},
 }
@@ -99,6 +100,12 @@ func run() error {
 			return err
 		}
 		fmt.Printf("synth: wrote the colour evaluation set (%d samples, classes %s) to %s\n", tr.Samples, strings.Join(synth.ColourClasses, ", "), *output)
+		return nil
+	case *colourRetrieval:
+		if err := synth.ColourRetrieval(*output); err != nil {
+			return err
+		}
+		fmt.Printf("synth: wrote the planted retrieval set (%d images with captions, 1 without) to %s\n", len(synth.RetrievalPlan), *output)
 		return nil
 	case *colourTagging:
 		if err := synth.ColourTagging(*output, *samplesPerShard); err != nil {

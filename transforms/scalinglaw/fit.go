@@ -570,12 +570,18 @@ func groupPerformance(rows []paper.PerfRow) []perfSet {
 	idx := map[string]int{}
 	var sets []perfSet
 	for _, r := range rows {
-		k := r.Pretraining + "|" + r.Model + "|" + r.Prompt
+		k := r.Task + "|" + r.Pretraining + "|" + r.Model + "|" + r.Prompt
 		i, ok := idx[k]
 		if !ok {
 			i = len(sets)
 			idx[k] = i
-			sets = append(sets, perfSet{Pretraining: r.Pretraining, Model: r.Model, Prompt: r.Prompt, ByDataset: map[string]map[string]float64{}})
+			set := perfSet{Pretraining: r.Pretraining, Model: r.Model, Prompt: r.Prompt, ByDataset: map[string]map[string]float64{}}
+			if r.Task == TaskRetrieval {
+				// A retrieval evaluation's rows: the prompt column names
+				// the metric.
+				set.Task, set.Metric, set.Prompt = TaskRetrieval, r.Prompt, ""
+			}
+			sets = append(sets, set)
 		}
 		if sets[i].ByDataset[r.Dataset] == nil {
 			sets[i].ByDataset[r.Dataset] = map[string]float64{}

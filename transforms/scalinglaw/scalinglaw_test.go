@@ -11,8 +11,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -869,4 +871,52 @@ func TestReproducesStudyRetrieval(t *testing.T) {
 		t.Fatalf("checked %d retrieval paper-mode fits, want 11 pairs × 6 metrics = 66", checked)
 	}
 	checkGolden(t, "../../testdata/fit/golden_retrieval.json", golden)
+}
+
+// A retrieval evaluation's performance table (pipelines/eval
+// --task=retrieval: a task column, the metric's name in prompt) is read as
+// it is: its rows are retrieval fits, one per metric, binned with the
+// retrieval bins, beside the classification rows of the same table.
+func TestRetrievalPerformanceRows(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeOwnInputs(t, dir, 60, 10, "")
+	b, _ := os.ReadFile(cfg.PerformancePath)
+	var csv strings.Builder
+	csv.WriteString("model,pretraining,dataset,concept,metric,prompt,task\n")
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+		csv.WriteString(line + ",classification\n")
+		f := strings.Split(line, ",")
+		v, _ := strconv.ParseFloat(f[4], 64)
+		fmt.Fprintf(&csv, "%s,%s,coco,%s,%g,t2i_recall@1,retrieval\n", f[0], f[1], f[3], v/100)
+	}
+	os.WriteFile(cfg.PerformancePath, []byte(csv.String()), 0o644)
+	cfg.RetrievalBins = 7
+	var err error
+	if cfg.RetrievalSlice, err = fitstats.ParseSlice("1:-1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := fitAndWrite(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := map[string]int{}
+	for _, f := range res.Fits {
+		tasks[f.Task+"/"+f.Metric+"/"+f.Mode]++
+		if f.Task == TaskRetrieval {
+			if f.Prompt != "" || f.Metric != "t2i_recall@1" {
+				t.Errorf("retrieval fit %s: prompt %q metric %q", f.ID(), f.Prompt, f.Metric)
+			}
+			if f.Mode == ModePaperBins && (len(f.Bins) != 7 || f.BinSlice != "[1:-1]") {
+				t.Errorf("retrieval paper-bins fit: %d bins, slice %s; want 7, [1:-1]", len(f.Bins), f.BinSlice)
+			}
+			if f.Mode == ModePerConcept && math.Abs(f.SlopePerDecade-0.04) > 1e-9 {
+				t.Errorf("retrieval per-concept slope %v, want 0.04 (recall fractions)", f.SlopePerDecade)
+			}
+		}
+	}
+	want := map[string]int{"classification/top1/paper-bins": 1, "classification/top1/per-concept": 1,
+		"retrieval/t2i_recall@1/paper-bins": 1, "retrieval/t2i_recall@1/per-concept": 1}
+	if !reflect.DeepEqual(tasks, want) {
+		t.Errorf("fits by task/metric/mode: %v, want %v", tasks, want)
+	}
 }

@@ -114,14 +114,22 @@ func PrintSummary(w io.Writer, res *Results, cfg Config) {
 			degenerate = append(degenerate, f)
 			continue
 		}
-		fmt.Fprintf(w, "%-14s %-12s %-10s %-9s %-8s %6d %8.3f %16.2f\n", f.Counts, f.Pretraining, f.Model, f.Prompt, f.Kind, f.N, f.Rho, f.SlopePerDecade)
+		prompt := f.Prompt
+		if f.Task == TaskRetrieval {
+			prompt = f.Metric
+		}
+		fmt.Fprintf(w, "%-14s %-12s %-10s %-9s %-8s %6d %8.3f %16.2f\n", f.Counts, f.Pretraining, f.Model, prompt, f.Kind, f.N, f.Rho, f.SlopePerDecade)
 	}
 	for _, f := range degenerate {
 		why := f.Err
 		if why == "" {
 			why = "the correlation is undefined"
 		}
-		fmt.Fprintf(w, "warning: no binned fit for %s %s %s %s (%s counts): %s; %s joined\n", f.Pretraining, f.Model, f.Prompt, f.Kind, f.Counts, why,
+		prompt := f.Prompt
+		if f.Task == TaskRetrieval {
+			prompt = f.Metric
+		}
+		fmt.Fprintf(w, "warning: no binned fit for %s %s %s %s (%s counts): %s; %s joined\n", f.Pretraining, f.Model, prompt, f.Kind, f.Counts, why,
 			report.Plural(int64(f.Concepts), "concept"))
 	}
 	if len(res.Retrieval) > 0 {
