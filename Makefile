@@ -21,7 +21,8 @@ PAPER ?= ../shared/data/paper
 run-fit:
 	$(GO) run $(LDFLAGS) ./pipelines/fit --paper=$(PAPER) --output=out/fit --overwrite
 
-## crawl-to-law: synth → embed → count → eval → fit on the planted colour set and the planted colour "CLIP" → out/chain
+## crawl-to-law: synth → embed → count → eval → fit on the planted colour set and the planted colour "CLIP" → out/chain;
+## then retrieval: concepts → count → eval --task=retrieval → fit → out/chain/fit-retrieval
 BPE ?= testdata/clip/bpe_simple_vocab_16e6.txt.gz
 crawl-to-law: ort
 	$(GO) run $(LDFLAGS) ./pipelines/synth --colour_law --output=out/chain/data --overwrite
@@ -35,6 +36,17 @@ crawl-to-law: ort
 	    --model=colourCLIP --pretraining=colourcrawl --dataset=colours --output=out/chain/eval --overwrite
 	$(GO) run $(LDFLAGS) ./pipelines/fit --counts=out/chain/counts/concept_counts.parquet \
 	    --performance=out/chain/eval/performance.parquet --output=out/chain/fit --overwrite
+	# retrieval: the planted retrieval set's concepts counted in the bundled LAION shards, its recall, the fit
+	$(GO) run $(LDFLAGS) ./pipelines/synth --colour_retrieval --output=out/chain/retrieval-set --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/eval --task=concepts --input=out/chain/retrieval-set --min_images=2 \
+	    --output=out/chain/retrieval-concepts --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/count --concepts=out/chain/retrieval-concepts/concepts.txt \
+	    --output=out/chain/retrieval-counts --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/eval --task=retrieval --input=out/chain/retrieval-set --min_images=2 \
+	    --image_model=testdata/models/colour_embedder.onnx --text_model=testdata/models/colour_text.onnx --bpe=$(BPE) \
+	    --model=colourCLIP --pretraining=colourcrawl --dataset=colourcaps --output=out/chain/eval-retrieval --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/fit --counts=out/chain/retrieval-counts/concept_counts.parquet \
+	    --performance=out/chain/eval-retrieval/performance.parquet --output=out/chain/fit-retrieval --overwrite
 
 ## screenshots: regenerate docs/img/{fit,count}-report.png (the README's) in headless Chromium
 screenshots:
