@@ -9,7 +9,7 @@ DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
 DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
 ORT_LIB  := .cache/onnxruntime/libonnxruntime.so.1
 
-.PHONY: run run-fit crawl-to-law screenshots test deps ort browser lint build nocgo worker models bench fuzz vocab clean
+.PHONY: run run-fit crawl-to-law screenshots test deps ort browser lint build nocgo worker models bench gpu-check fuzz vocab clean
 
 ## run: count concepts in the bundled shards (testdata/shards: 1,000 real LAION captions) → ./out, print a summary.
 ## Text only: it needs Go, nothing else (image tagging needs ONNX Runtime: make ort).
@@ -101,6 +101,10 @@ models:
 bench:
 	bash bench/count.sh
 	bash bench/rss.sh
+
+## gpu-check: ONNX Runtime's CUDA build (npm, sha256-checked) and a RAM++-sized graph; on a GPU, counts on the GPU vs the CPU and images/s by batch size (bench/gpu.sh; without a GPU it checks what it can and exits 0)
+gpu-check: ort
+	bash bench/gpu.sh
 
 ## fuzz: a minute of fuzzing each for the WebDataset reader, CLIP's tokenizer, the caption cleaner and the matcher (against its reference path)
 fuzz:

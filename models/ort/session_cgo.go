@@ -178,7 +178,7 @@ func appendCUDA(opts *onnx.SessionOptions) error {
 	}
 	defer cuda.Destroy()
 	if err := opts.AppendExecutionProviderCUDA(cuda); err != nil {
-		return fmt.Errorf("%w: cuda: %v (the CPU build from onnxruntime-node has no CUDA provider; use ONNX Runtime's GPU build, see runners/Dockerfile, or the cpu or auto device)", ErrProviderUnavailable, err)
+		return fmt.Errorf("%w: cuda: %v (libonnxruntime_providers_cuda.so beside the ONNX Runtime library is missing, of another ONNX Runtime version, or cannot find the CUDA and cuDNN libraries it needs: ldd it; make gpu-check says what is missing; or use the cpu or auto device)", ErrProviderUnavailable, err)
 	}
 	return nil
 }
