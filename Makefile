@@ -9,7 +9,7 @@ DUCKDB_NODE_API := @duckdb/node-api@1.5.6-r.1
 DUCKDB_STAMP := $(NODE_DIR)/node_modules/@duckdb/node-api/package.json
 ORT_LIB  := .cache/onnxruntime/libonnxruntime.so.1
 
-.PHONY: run run-fit crawl-to-law screenshots test deps ort browser lint build nocgo worker models bench gpu-check fuzz vocab clean
+.PHONY: run run-fit crawl-to-law screenshots test deps ort browser lint build nocgo worker models bench gpu-check turbojpeg fuzz vocab clean
 
 ## run: count concepts in the bundled shards (testdata/shards: 1,000 real LAION captions) → ./out, print a summary.
 ## Text only: it needs Go, nothing else (image tagging needs ONNX Runtime: make ort).
@@ -55,12 +55,16 @@ screenshots:
 ## test: install test dependencies, check formatting/vet/go.mod/CGO_ENABLED=0 build, run all tests.
 ## Tests that need ../shared/data, DuckDB or ONNX Runtime fail (not skip) here when those are missing.
 test: deps lint
-	CONCEPTFREQ_REQUIRE_SHARED=1 CONCEPTFREQ_REQUIRE_DUCKDB=1 CONCEPTFREQ_REQUIRE_ORT=1 CONCEPTFREQ_REQUIRE_BROWSER=1 CONCEPTFREQ_ORT_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 ./...
-	CGO_ENABLED=0 $(GO) test -count=1 ./models/ort/
+	CONCEPTFREQ_REQUIRE_SHARED=1 CONCEPTFREQ_REQUIRE_DUCKDB=1 CONCEPTFREQ_REQUIRE_ORT=1 CONCEPTFREQ_REQUIRE_BROWSER=1 CONCEPTFREQ_REQUIRE_TURBOJPEG=1 CONCEPTFREQ_ORT_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 ./...
+	CGO_ENABLED=0 $(GO) test -count=1 ./models/ort/ ./models/preprocess/
 
 ## deps: DuckDB for Node (interop test reader), the ONNX Runtime library (cached under .cache/)
 ## and headless Chromium (Debian's chromium, for the report tests)
-deps: $(DUCKDB_STAMP) ort browser
+deps: $(DUCKDB_STAMP) ort browser turbojpeg
+
+## turbojpeg: Debian's libturbojpeg0 (libjpeg-turbo's TurboJPEG library, the native image decoder), when missing (needs root, as on CI)
+turbojpeg:
+	@ldconfig -p | grep -q 'libturbojpeg.so.0 ' || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libturbojpeg0 >/dev/null; }
 
 ## browser: Debian's chromium and Liberation fonts, when missing (needs root, as on CI)
 browser:

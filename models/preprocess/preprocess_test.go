@@ -295,23 +295,49 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// BenchmarkPreprocessRealPhotos is decode + resize + normalise to RAM++'s
+// 384² input, per decoder, over the real photos (or the JPEG/PNG files in
+// $CONCEPTFREQ_BENCH_IMAGES: bench/count.sh points it at img2dataset-size
+// copies of them). Sub-benchmarks: go (Go's decoders), native
+// (libjpeg-turbo, full-size decode), native-shrink (DCT-domain scaling).
 func BenchmarkPreprocessRealPhotos(b *testing.B) {
+	var files []string
+	if dir := os.Getenv("CONCEPTFREQ_BENCH_IMAGES"); dir != "" {
+		files, _ = filepath.Glob(filepath.Join(dir, "*.jpg"))
+		png, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+		files = append(files, png...)
+		if len(files) == 0 {
+			b.Fatalf("no .jpg or .png under CONCEPTFREQ_BENCH_IMAGES=%s", dir)
+		}
+	} else {
+		files = realPhotos(b)
+	}
 	var datas [][]byte
-	for _, f := range realPhotos(b) {
+	for _, f := range files {
 		d, _ := os.ReadFile(f)
 		datas = append(datas, d)
 	}
 	o := preprocess.DefaultOptions()
-	var dst []float32
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		img, _, err := preprocess.Decode(datas[i%len(datas)], 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		dst = preprocess.Tensor(img, o, dst[:0])
+	for _, c := range []struct {
+		name string
+		d    preprocess.Decoding
+	}{{"go", preprocess.Decoding{}}, {"native", preprocess.Decoding{Native: true}}, {"native-shrink", preprocess.Decoding{Native: true, ShrinkOnLoad: true}}} {
+		b.Run(c.name, func(b *testing.B) {
+			if c.d.Native {
+				if err := preprocess.NativeError(); err != nil {
+					b.Skip(err)
+				}
+			}
+			var dst []float32
+			for i := 0; i < b.N; i++ {
+				var err error
+				if dst, _, err = c.d.Tensor(datas[i%len(datas)], o, dst[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
 
 // A 1×1 lossless WebP (VP8L), the smallest valid file.

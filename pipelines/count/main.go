@@ -61,6 +61,8 @@ var (
 	ortLib       = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
 	ortThreads   = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
 	maxPixels    = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
+	decoder      = flag.String("decoder", "auto", "image decoder: native (libjpeg-turbo for JPEGs, dlopened: Debian libturbojpeg0), go (Go's decoders), or auto (native where it loads, else go)")
+	shrinkOnLoad = flag.Bool("shrink_on_load", true, "let the native decoder scale large JPEGs by 1/2, 1/4 or 1/8 while decoding (DCT domain), never below the model's input size; false decodes at full size")
 	emitScores   = flag.Bool("emit_scores", false, "also write image_scores/*.parquet: per-sample scores at or above --score_floor, to recount later with --scores")
 	scoreFloor   = flag.Float64("score_floor", 0.3, "lowest score kept by --emit_scores")
 	scoresDir    = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores/ parts) instead of running a model")
@@ -85,7 +87,7 @@ var command = &cli.Command{
 		{Title: "Vocabulary and rules", Flags: []string{"concepts", "match", "pos"}},
 		{Title: "Image tagging", Flags: []string{"tagger", "model", "tagger_labels", "concept_embeddings", "tagger_output", "threshold",
 			"embedding_scale", "embedding_activation", "embedding_temperature", "device", "batch_size", "input_size", "resize",
-			"mean", "std", "max_pixels", "ort_lib", "ort_threads", "scores"}},
+			"mean", "std", "max_pixels", "decoder", "shrink_on_load", "ort_lib", "ort_threads", "scores"}},
 		{Title: "Output", Flags: []string{"output", "overwrite", "state", "emit_samples", "emit_scores", "score_floor", "max_reject_fraction"}},
 		{Title: "Runner", Flags: []string{"runner", "verbose", "progress", "help_beam", "version"}},
 	},
@@ -187,7 +189,7 @@ func run(ctx context.Context) error {
 		Image: imagetag.Request{Tagger: *tagger, Model: *model, Labels: *labels, ConceptEmbeddings: *conceptEmb,
 			Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
 			Threshold: *threshold, Device: *device, BatchSize: *batchSize, InputSize: *inputSize, Resize: *resize,
-			Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels,
+			Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels, Decoder: *decoder, ShrinkOnLoad: *shrinkOnLoad,
 			EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir}}
 	if req.Image.Enabled() && req.Image.ScoresDir == "" && !ort.Available && runners.Name() != "dataflow" {
 		// (A Dataflow launcher may be cgo-free when --worker_binary is a cgo build.)

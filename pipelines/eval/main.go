@@ -44,33 +44,35 @@ import (
 )
 
 var (
-	input       = flag.String("input", "", "comma-separated labelled WebDataset shards, globs or directories (local or gs://)")
-	classesFile = flag.String("classes", "", "class names, one per line, in class-index order (a cls member is an index into it)")
-	imageModel  = flag.String("image_model", "", "ONNX image encoder: images [N,3,H,W] → embeddings [N,D] (user-supplied weights)")
-	imageInput  = flag.String("image_input", "", "the image encoder's input name (default: its only input)")
-	imageOutput = flag.String("image_output", "", "the image encoder's output name (default: its first output)")
-	textModel   = flag.String("text_model", "", "ONNX text encoder: token ids [N,77] (int64) → embeddings [N,D]")
-	textInput   = flag.String("text_input", "", "the text encoder's input name (default: its only input)")
-	textOutput  = flag.String("text_output", "", "the text encoder's output name (default: its first output)")
-	bpe         = flag.String("bpe", "", "CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz)")
-	prompts     = flag.String("prompts", strings.Join(clip.PromptSets, ","), "comma-separated prompt sets: class, simple, ensemble")
-	modelName   = flag.String("model", "", "model name written in the performance table (e.g. ViT-B-32)")
-	pretraining = flag.String("pretraining", "", "pretraining-dataset name written in the performance table (pipelines/fit fits --counts against the rows of the name --counts_pretraining gives)")
-	dataset     = flag.String("dataset", "", "downstream dataset name written in the performance table (e.g. imagenet)")
-	output      = flag.String("output", "out/eval", "output directory (local or gs://)")
-	overwrite   = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
-	device      = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto")
-	ortLib      = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
-	ortThreads  = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
-	batchSize   = flag.Int("batch_size", 32, "images per model call")
-	inputSize   = flag.Int("input_size", 0, "image input size (default: the image model's metadata, else 224)")
-	resize      = flag.String("resize", "", "crop (CLIP's: shorter side + centre crop) or squash (default: metadata, else crop)")
-	mean        = flag.String("mean", "", "normalisation mean (default: metadata, else CLIP's 0.48145466,0.4578275,0.40821073)")
-	std         = flag.String("std", "", "normalisation std (default: metadata, else CLIP's 0.26862954,0.26130258,0.27577711)")
-	maxPixels   = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
-	verbose     = flag.Bool("verbose", false, "show the runner's INFO logs")
-	task        = flag.String("task", "classification", "classification (labelled images, --classes), retrieval (images with several captions each: recall@1/5/10 both ways per concept), or concepts (write a retrieval set's concepts as a vocabulary file, concepts.txt, for the count job's --concepts; no model needed)")
-	minImages   = flag.Int("min_images", 10, "retrieval: a concept (a noun of the captions) is kept when at least this many images hold it")
+	input        = flag.String("input", "", "comma-separated labelled WebDataset shards, globs or directories (local or gs://)")
+	classesFile  = flag.String("classes", "", "class names, one per line, in class-index order (a cls member is an index into it)")
+	imageModel   = flag.String("image_model", "", "ONNX image encoder: images [N,3,H,W] → embeddings [N,D] (user-supplied weights)")
+	imageInput   = flag.String("image_input", "", "the image encoder's input name (default: its only input)")
+	imageOutput  = flag.String("image_output", "", "the image encoder's output name (default: its first output)")
+	textModel    = flag.String("text_model", "", "ONNX text encoder: token ids [N,77] (int64) → embeddings [N,D]")
+	textInput    = flag.String("text_input", "", "the text encoder's input name (default: its only input)")
+	textOutput   = flag.String("text_output", "", "the text encoder's output name (default: its first output)")
+	bpe          = flag.String("bpe", "", "CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz)")
+	prompts      = flag.String("prompts", strings.Join(clip.PromptSets, ","), "comma-separated prompt sets: class, simple, ensemble")
+	modelName    = flag.String("model", "", "model name written in the performance table (e.g. ViT-B-32)")
+	pretraining  = flag.String("pretraining", "", "pretraining-dataset name written in the performance table (pipelines/fit fits --counts against the rows of the name --counts_pretraining gives)")
+	dataset      = flag.String("dataset", "", "downstream dataset name written in the performance table (e.g. imagenet)")
+	output       = flag.String("output", "out/eval", "output directory (local or gs://)")
+	overwrite    = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
+	device       = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto")
+	ortLib       = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
+	ortThreads   = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
+	batchSize    = flag.Int("batch_size", 32, "images per model call")
+	inputSize    = flag.Int("input_size", 0, "image input size (default: the image model's metadata, else 224)")
+	resize       = flag.String("resize", "", "crop (CLIP's: shorter side + centre crop) or squash (default: metadata, else crop)")
+	mean         = flag.String("mean", "", "normalisation mean (default: metadata, else CLIP's 0.48145466,0.4578275,0.40821073)")
+	std          = flag.String("std", "", "normalisation std (default: metadata, else CLIP's 0.26862954,0.26130258,0.27577711)")
+	maxPixels    = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
+	decoder      = flag.String("decoder", "auto", "image decoder: native (libjpeg-turbo for JPEGs, dlopened: Debian libturbojpeg0), go (Go's decoders), or auto (native where it loads, else go)")
+	shrinkOnLoad = flag.Bool("shrink_on_load", true, "let the native decoder scale large JPEGs by 1/2, 1/4 or 1/8 while decoding (DCT domain), never below the model's input size; false decodes at full size")
+	verbose      = flag.Bool("verbose", false, "show the runner's INFO logs")
+	task         = flag.String("task", "classification", "classification (labelled images, --classes), retrieval (images with several captions each: recall@1/5/10 both ways per concept), or concepts (write a retrieval set's concepts as a vocabulary file, concepts.txt, for the count job's --concepts; no model needed)")
+	minImages    = flag.Int("min_images", 10, "retrieval: a concept (a noun of the captions) is kept when at least this many images hold it")
 )
 
 var command = &cli.Command{
@@ -81,7 +83,7 @@ var command = &cli.Command{
 		"go run ./pipelines/eval --task=retrieval --input='coco5k/*.tar' --image_model=clip_image.onnx --text_model=clip_text.onnx --bpe=FILE --model=ViT-B-32 --pretraining=laion400m --dataset=coco",
 	},
 	Groups: []cli.Group{
-		{Title: "Input", Flags: []string{"task", "input", "classes", "min_images", "max_pixels"}},
+		{Title: "Input", Flags: []string{"task", "input", "classes", "min_images", "max_pixels", "decoder", "shrink_on_load"}},
 		{Title: "Model", Flags: []string{"image_model", "image_input", "image_output", "text_model", "text_input", "text_output", "bpe", "prompts",
 			"device", "batch_size", "input_size", "resize", "mean", "std", "ort_lib", "ort_threads"}},
 		{Title: "Output", Flags: []string{"model", "pretraining", "dataset", "output", "overwrite"}},
@@ -188,8 +190,12 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	decoding, err := imageDecoding()
+	if err != nil {
+		return err
+	}
 	cfg := zeroshot.Config{Classes: classes, Prompts: sets, Embeddings: embs, Model: *imageModel, Input: *imageInput, Output: *imageOutput,
-		Device: *device, OrtLib: *ortLib, Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: *maxPixels, Preprocess: opts}
+		Device: *device, OrtLib: *ortLib, Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: *maxPixels, Decoding: decoding, Preprocess: opts}
 	info := zeroshot.Run{Model: *modelName, Pretraining: *pretraining, Dataset: *dataset, ImageModel: *imageModel, TextModel: *textModel,
 		Inputs: patterns, Files: len(inputs), Classes: len(classes), Prompts: sets, Runner: runners.Name()}
 	p, s := beam.NewPipelineWithRoot()
@@ -207,6 +213,15 @@ func run(ctx context.Context) error {
 
 // imagePreprocess resolves the image model's preprocessing: its metadata,
 // then the flags; and checks the device.
+// imageDecoding resolves --decoder and --shrink_on_load on this machine.
+func imageDecoding() (preprocess.Decoding, error) {
+	native, err := preprocess.ResolveDecoder(*decoder)
+	if err != nil {
+		return preprocess.Decoding{}, fmt.Errorf("--decoder=%s: %w", *decoder, err)
+	}
+	return preprocess.Decoding{Native: native, ShrinkOnLoad: native && *shrinkOnLoad, MaxPixels: *maxPixels}, nil
+}
+
 func imagePreprocess(ctx context.Context) (preprocess.Options, error) {
 	model, err := beamfs.ReadAll(ctx, *imageModel)
 	if err != nil {
@@ -253,9 +268,13 @@ func runRetrieval(ctx context.Context, start time.Time) error {
 	if err != nil {
 		return err
 	}
+	decoding, err := imageDecoding()
+	if err != nil {
+		return err
+	}
 	cfg := zeroshot.RetrievalConfig{ImageModel: *imageModel, ImageInput: *imageInput, ImageOutput: *imageOutput,
 		TextModel: *textModel, TextInput: *textInput, TextOutput: *textOutput, BPE: *bpe, Device: *device, OrtLib: *ortLib,
-		Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: *maxPixels, Preprocess: opts, MinImages: *minImages}
+		Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: *maxPixels, Decoding: decoding, Preprocess: opts, MinImages: *minImages}
 	info := zeroshot.Run{Model: *modelName, Pretraining: *pretraining, Dataset: *dataset, ImageModel: *imageModel, TextModel: *textModel,
 		Inputs: patterns, Files: len(inputs), Runner: runners.Name()}
 	p, s := beam.NewPipelineWithRoot()

@@ -249,7 +249,8 @@ func (r *shardRun) image(key, caption string, text []int, members map[string][]b
 		r.reject(key, reject.ImageMissing, "no image member (text counted)")
 		return nil
 	}
-	img, format, err := preprocess.Decode(data, side.MaxPixels)
+	st := &r.p.img
+	batch, format, err := side.Decoding.Tensor(data, side.Tagger.Options(), st.batch)
 	if err != nil {
 		reason := reject.ImageDecode
 		switch {
@@ -261,8 +262,7 @@ func (r *shardRun) image(key, caption string, text []int, members map[string][]b
 		r.reject(key, reason, fmt.Sprintf("%s image: %v (text counted)", format, err))
 		return nil
 	}
-	st := &r.p.img
-	st.batch = preprocess.Tensor(img, side.Tagger.Options(), st.batch)
+	st.batch = batch
 	st.pending = append(st.pending, ps)
 	if len(st.pending) >= max(side.BatchSize, 1) {
 		return r.flush()

@@ -45,6 +45,8 @@ type Request struct {
 	OrtLib            string
 	IntraOpThreads    int
 	MaxPixels         int64
+	Decoder           string // auto, native, go (preprocess.Decoder*)
+	ShrinkOnLoad      bool   // the native decoder may scale JPEGs in the DCT domain
 	EmitScores        bool
 	ScoreFloor        float64
 	// ScoresDir recounts from a previous run's image_scores/ parts instead
@@ -62,6 +64,23 @@ type Config struct {
 	Preprocess      preprocess.Options
 	UnknownConcepts []string // vocabulary concepts the tagger does not know
 	Recount         *Record  // with ScoresDir: the earlier run's image record
+	// NativeDecoder is Decoder resolved on the launching machine: auto is
+	// native where libjpeg-turbo loads there; workers that cannot load it
+	// fail at setup, saying so.
+	NativeDecoder bool
+}
+
+// Decoding is how the workers decode images.
+func (c Config) Decoding() preprocess.Decoding {
+	return preprocess.Decoding{Native: c.NativeDecoder, ShrinkOnLoad: c.ShrinkOnLoad && c.NativeDecoder, MaxPixels: c.MaxPixels}
+}
+
+// DecoderName is the resolved decoder, as run_stats.json records it.
+func (c Config) DecoderName() string {
+	if c.NativeDecoder {
+		return preprocess.DecoderNative
+	}
+	return preprocess.DecoderGo
 }
 
 // Enabled reports whether the image side runs.
@@ -120,6 +139,9 @@ func (r Request) Resolve(ctx context.Context, v *caption.Vocabulary, read paths.
 	if ic.ScoresDir != "" {
 		ic, err = ic.resolveRecount(ctx, v, read)
 	} else {
+		if ic.NativeDecoder, err = preprocess.ResolveDecoder(ic.Decoder); err != nil {
+			return Config{}, fmt.Errorf("imagetag: --decoder=%s: %w", ic.Decoder, err)
+		}
 		ic, err = ic.resolveTagger(ctx, v, read)
 	}
 	if err != nil {
@@ -326,6 +348,8 @@ type Record struct {
 	Resize          string    `json:"resize"`
 	Mean            []float32 `json:"mean"`
 	Std             []float32 `json:"std"`
+	Decoder         string    `json:"decoder,omitempty"` // native or go (none for a recount)
+	ShrinkOnLoad    bool      `json:"shrink_on_load"`
 	EmitScores      bool      `json:"emit_scores"`
 	ScoreFloor      float64   `json:"score_floor"`
 	UnknownConcepts []string  `json:"unknown_concepts"`
@@ -341,8 +365,12 @@ func (c Config) Record() *Record {
 	im := &Record{Tagger: c.Tagger, Model: c.Model, Threshold: c.Threshold, Device: c.Device,
 		BatchSize: c.BatchSize, InputSize: p.Size, Resize: p.Resize, Mean: slices.Clone(p.Mean[:]), Std: slices.Clone(p.Std[:]),
 		EmitScores: c.EmitScores, ScoreFloor: c.ScoreFloor, UnknownConcepts: c.UnknownConcepts}
+	if c.ScoresDir == "" {
+		im.Decoder, im.ShrinkOnLoad = c.DecoderName(), c.Decoding().ShrinkOnLoad
+	}
 	if c.Recount != nil {
 		im.Tagger, im.Model, im.ScoresDir = c.Recount.Tagger, c.Recount.Model, c.ScoresDir
+		im.Decoder, im.ShrinkOnLoad = c.Recount.Decoder, c.Recount.ShrinkOnLoad
 	}
 	return im
 }

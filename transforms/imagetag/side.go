@@ -42,6 +42,7 @@ type Side struct {
 	Known      []bool  // per concept: the tagger knows it
 	Threshold  float64 // strict: score > Threshold
 	MaxPixels  int64
+	Decoding   preprocess.Decoding
 	BatchSize  int
 	ScoreFloor float64 // scores at or above it are emitted with EmitScores
 	EmitScores bool
@@ -94,6 +95,12 @@ func (c Config) Open(ctx context.Context, v *caption.Vocabulary, read paths.Read
 		}
 		var err error
 		return side, func() error { return nil }, err
+	}
+	side.Decoding = c.Decoding()
+	if side.Decoding.Native {
+		if err := preprocess.NativeError(); err != nil {
+			return nil, nil, fmt.Errorf("imagetag: the run was launched with the native image decoder (--decoder=%s), which this worker cannot load: %w", c.Decoder, err)
+		}
 	}
 	model, err := read(ctx, c.Model)
 	if err != nil {

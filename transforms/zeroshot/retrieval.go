@@ -48,6 +48,7 @@ type RetrievalConfig struct {
 	Device, OrtLib                      string
 	Threads, BatchSize                  int
 	MaxPixels                           int64
+	Decoding                            preprocess.Decoding // MaxPixels is the field above
 	Preprocess                          preprocess.Options
 	MinImages                           int // a concept is kept when at least this many images hold it
 }
@@ -115,6 +116,9 @@ type retrievalShardFn struct {
 }
 
 func (f *retrievalShardFn) Setup(ctx context.Context) error {
+	if err := checkDecoder(f.Config.Decoding); err != nil {
+		return err
+	}
 	open := func(path, in, out string) (*ort.Session, error) {
 		model, err := f.fs.ReadAll(ctx, path)
 		if err != nil {
@@ -171,7 +175,9 @@ func (f *retrievalShardFn) ProcessElement(ctx context.Context, path string, emit
 			rej(s.Key, RejectImageMissing, "no image member")
 			return nil
 		}
-		img, format, err := preprocess.Decode(data, f.Config.MaxPixels)
+		dec := f.Config.Decoding
+		dec.MaxPixels = f.Config.MaxPixels
+		batch, format, err := dec.Tensor(data, f.Config.Preprocess, f.batch)
 		if err != nil {
 			reason := RejectImageDecode
 			if errors.Is(err, preprocess.ErrTooLarge) {
@@ -184,7 +190,7 @@ func (f *retrievalShardFn) ProcessElement(ctx context.Context, path string, emit
 		if err != nil {
 			return fmt.Errorf("zeroshot: %s %s: %w", path, s.Key, err)
 		}
-		f.batch = preprocess.Tensor(img, f.Config.Preprocess, f.batch)
+		f.batch = batch
 		f.pending = append(f.pending, Item{Shard: path, Key: s.Key, Captions: caps, Texts: texts})
 		st.Evaluated++
 		if len(f.pending) >= max(f.Config.BatchSize, 1) {

@@ -65,6 +65,7 @@ type Config struct {
 	Threads    int
 	BatchSize  int
 	MaxPixels  int64
+	Decoding   preprocess.Decoding // MaxPixels is the field above
 	Preprocess preprocess.Options
 	TopK       int // the wider hit (default 5)
 }
@@ -241,7 +242,9 @@ func (c *Classifier) ProcessShard(ctx context.Context, open paths.OpenFunc, path
 			rej(s.Key, RejectImageMissing, "no image member")
 			return nil
 		}
-		img, format, err := preprocess.Decode(data, c.Config.MaxPixels)
+		dec := c.Config.Decoding
+		dec.MaxPixels = c.Config.MaxPixels
+		batch, format, err := dec.Tensor(data, c.Config.Preprocess, c.batch)
 		if err != nil {
 			reason := RejectImageDecode
 			if errors.Is(err, preprocess.ErrTooLarge) {
@@ -250,7 +253,7 @@ func (c *Classifier) ProcessShard(ctx context.Context, open paths.OpenFunc, path
 			rej(s.Key, reason, fmt.Sprintf("%s image: %v", format, err))
 			return nil
 		}
-		c.batch = preprocess.Tensor(img, c.Config.Preprocess, c.batch)
+		c.batch = batch
 		c.labels = append(c.labels, class)
 		st.Evaluated++
 		if len(c.labels) >= max(c.Config.BatchSize, 1) {
@@ -352,6 +355,9 @@ type evalShardFn struct {
 }
 
 func (f *evalShardFn) Setup(ctx context.Context) error {
+	if err := checkDecoder(f.Config.Decoding); err != nil {
+		return err
+	}
 	model, err := f.fs.ReadAll(ctx, f.Config.Model)
 	if err != nil {
 		return fmt.Errorf("zeroshot: image model %s: %w", f.Config.Model, err)
@@ -399,4 +405,16 @@ func (f *evalShardFn) Teardown() error {
 		first = err
 	}
 	return first
+}
+
+// checkDecoder fails a worker that cannot load the native decoder the run
+// was launched with.
+func checkDecoder(d preprocess.Decoding) error {
+	if !d.Native {
+		return nil
+	}
+	if err := preprocess.NativeError(); err != nil {
+		return fmt.Errorf("zeroshot: the run was launched with the native image decoder, which this worker cannot load: %w", err)
+	}
+	return nil
 }
