@@ -108,14 +108,28 @@ line "  CPU use of the run" "$P_CPU" "" "" "" ""
 line "4 Beam overhead, tars (wall ratio)" "${P_WALL} s" "${L_WALL} s plain loop" \
   "$(awk -v a="$P_WALL" -v b="$L_WALL" 'BEGIN{printf "%.2f", a/b}')" "<= 1.3" ""
 
-# 5. Image preprocessing, one core; reference: Pillow doing the same work.
-if ! /usr/bin/python3 -c 'import PIL, numpy' 2>/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pil python3-numpy >/dev/null
+# 5. Image preprocessing (decode + resize to 384² + normalise), one core, on
+# the real photos and on img2dataset-size copies of them (256² JPEGs);
+# references: Pillow and OpenCV doing the same work (Debian python3-pil,
+# python3-opencv). Columns: Go's decoders, the native decoder (libjpeg-turbo).
+if ! /usr/bin/python3 -c 'import PIL, numpy, cv2' 2>/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pil python3-numpy python3-opencv >/dev/null
 fi
-go test -run XXX -bench PreprocessRealPhotos -benchtime=3s -cpu=1 ./models/preprocess >"$RES/pre.txt"
-gopre=$(metric "$RES/pre.txt" PreprocessRealPhotos images/s)
-pil=$(/usr/bin/python3 bench/pillow_preprocess.py "$IMAGES" 3)
-line "5 preprocess 384² (images/s, 1 core)" "$gopre" "$pil Pillow" "$(awk -v a="$gopre" -v b="$pil" 'BEGIN{printf "%.2f", a/b}')" "-" "-"
+make -s turbojpeg
+SMALL=$RES/img2dataset-256
+[ -f "$SMALL/original.jpg" ] || /usr/bin/python3 bench/img2dataset_size.py "$IMAGES" "$SMALL"
+for set in "real photos:$IMAGES" "256² JPEGs:$SMALL"; do
+  name=${set%%:*} dir=$(cd "${set#*:}" && pwd)
+  CONCEPTFREQ_BENCH_IMAGES=$dir go test -run XXX -bench 'PreprocessRealPhotos' -benchtime=3s -cpu=1 ./models/preprocess >"$RES/pre.txt"
+  gopre=$(metric "$RES/pre.txt" PreprocessRealPhotos/go images/s)
+  native=$(metric "$RES/pre.txt" PreprocessRealPhotos/native-shrink images/s)
+  pil=$(/usr/bin/python3 bench/pillow_preprocess.py "$dir" 3)
+  cv=$(/usr/bin/python3 bench/opencv_preprocess.py "$dir" 3)
+  line "5 preprocess, $name (images/s, 1 core)" "$native" "$pil Pillow" "$(awk -v a="$native" -v b="$pil" 'BEGIN{printf "%.2f", a/b}')" ">= 3 × Pillow" "-"
+  line "    vs OpenCV; Go decoders" "$cv OpenCV" "$gopre go" "$(awk -v a="$native" -v b="$cv" 'BEGIN{printf "%.2f", a/b}')" ">= 1 × OpenCV" "-"
+done
+go test -run XXX -bench 'PreprocessAllCores' -benchtime=3s ./models/preprocess >"$RES/pre-all.txt"
+allcores=$(metric "$RES/pre-all.txt" PreprocessAllCores images/s)
 
 # Study fidelity: the tagger against prose, and --match=study / --pos=nouns end to end.
 go test -run XXX -bench TagRatio -benchtime=3s ./transforms/caption >"$RES/tag.txt"
@@ -142,6 +156,7 @@ rm -rf "$RES/out-images"
 timed bin/count --input="$IMGDATA" --output="$RES/out-images" --overwrite --concepts="$RES/colours.txt" --model=testdata/models/colour_tagger.onnx \
   --input_size=384 --ort_lib="$PWD/.cache/onnxruntime/libonnxruntime.so.1"
 n=$(samples_in "$RES/out-images")
-line "8 image tagging e2e (samples/s, 384px)" "$(awk -v n="$n" -v w="$WALL" 'BEGIN{printf "%.0f", n/w}')" "" "" "-" "${RSS} MiB"
+e2e=$(awk -v n="$n" -v w="$WALL" 'BEGIN{printf "%.0f", n/w}')
+line "8 image tagging e2e (samples/s, 384px)" "$e2e" "$allcores preprocess only" "$(awk -v a="$e2e" -v b="$allcores" 'BEGIN{printf "%.2f", a/b}')" ">= 0.8" "${RSS} MiB"
 
 echo "wall = the whole process (start, vocabulary, pipeline, outputs), inputs in the page cache; $(nproc) cores; $(date -u +%F)"

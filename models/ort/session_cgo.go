@@ -93,6 +93,12 @@ func OpenData(modelPath string, data []byte, o Options) (*Session, error) {
 		return nil, fmt.Errorf("ort: %w", err)
 	}
 	defer opts.Destroy()
+	// ONNX Runtime's intra-op threads spin between runs by default; here the
+	// image decoders share the cores with them, so they sleep instead
+	// (make bench row 8: 4,000 samples 6.3 s spinning, see docs/performance.md).
+	if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+		return nil, fmt.Errorf("ort: %w", err)
+	}
 	if o.IntraOpThreads > 0 {
 		if err := opts.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
 			return nil, fmt.Errorf("ort: %w", err)

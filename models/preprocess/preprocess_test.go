@@ -340,6 +340,35 @@ func BenchmarkPreprocessRealPhotos(b *testing.B) {
 	}
 }
 
+// BenchmarkPreprocessAllCores is the native path on every core
+// (GOMAXPROCS goroutines) over the real JPEG photos: the
+// preprocessing-only rate that the whole tagging path (make bench row 8,
+// shards of the same JPEGs) is compared with.
+func BenchmarkPreprocessAllCores(b *testing.B) {
+	var datas [][]byte
+	for _, f := range realPhotos(b) {
+		if !strings.HasSuffix(f, ".jpg") {
+			continue
+		}
+		d, _ := os.ReadFile(f)
+		datas = append(datas, d)
+	}
+	d := preprocess.Decoding{ShrinkOnLoad: true}
+	d.Native = preprocess.NativeError() == nil
+	o := preprocess.DefaultOptions()
+	b.RunParallel(func(pb *testing.PB) {
+		var dst []float32
+		for i := 0; pb.Next(); i++ {
+			var err error
+			if dst, _, err = d.Tensor(datas[i%len(datas)], o, dst[:0]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
 // A 1×1 lossless WebP (VP8L), the smallest valid file.
 var tinyWebP = []byte{0x52, 0x49, 0x46, 0x46, 0x1A, 0, 0, 0, 0x57, 0x45, 0x42, 0x50, 0x56, 0x50, 0x38, 0x4C,
 	0x0D, 0, 0, 0, 0x2F, 0, 0, 0, 0x10, 0x07, 0x10, 0x11, 0x11, 0x88, 0x88, 0xFE, 0x07, 0}

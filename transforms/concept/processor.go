@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/reject"
@@ -185,6 +187,11 @@ func (p *Processor) ProcessShard(ctx context.Context, open paths.OpenFunc, path 
 	if par != nil {
 		par.finish()
 	}
+	if jerr := r.join(); jerr != nil && err == nil {
+		// This shard's batches are tallied before it returns (the filling
+		// batch may go on into the next shard).
+		return r.st, jerr
+	}
 	var f *shard.Failure
 	switch {
 	case err == nil:
@@ -208,11 +215,43 @@ type pendingSample struct {
 	text                []int // vocabulary indices in the caption
 }
 
+// imageState is a Processor's image queue: two batch buffers, one filling
+// (its images decoded by up to GOMAXPROCS goroutines of the process, each
+// into its slot of the batch tensor) while the other is in the model, so
+// decoding runs on every core while the model runs. Memory is bounded by
+// the two batches: 2 × --batch_size tensors and their samples' image
+// bytes.
 type imageState struct {
-	batch   []float32
+	bufs   [2]*batchBuf
+	cur    int
+	scores [][]float64 // the saved-scores replay's row
+	inText []bool
+}
+
+// batchBuf is one batch: its samples, their tensors (slot i at
+// i·stride), and, while the model runs it, the run that flushed it.
+type batchBuf struct {
+	tensor  []float32
+	stride  int
 	pending []pendingSample
-	scores  [][]float64
-	inText  []bool
+	errs    []error  // per slot: the decode error (nil: decoded)
+	formats []string // per slot: the image format, for reject details
+	rows    [][]float64
+	wg      sync.WaitGroup
+	done    chan error
+	r       *shardRun // the run that flushed it, which tallies it
+	n       int       // decoded images sent to the model
+	running bool
+}
+
+// decoders bounds the images decoded at once in the process: one per core.
+var decoders = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+func (st *imageState) buf() *batchBuf {
+	if st.bufs[st.cur] == nil {
+		st.bufs[st.cur] = &batchBuf{done: make(chan error, 1)}
+	}
+	return st.bufs[st.cur]
 }
 
 // image queues a sample's image for tagging (or replays its saved scores).
@@ -249,22 +288,31 @@ func (r *shardRun) image(key, caption string, text []int, members map[string][]b
 		r.reject(key, reject.ImageMissing, "no image member (text counted)")
 		return nil
 	}
-	st := &r.p.img
-	batch, format, err := side.Decoding.Tensor(data, side.Tagger.Options(), st.batch)
-	if err != nil {
-		reason := reject.ImageDecode
-		switch {
-		case errors.Is(err, preprocess.ErrUnsupported):
-			reason = reject.ImageUnsupported
-		case errors.Is(err, preprocess.ErrTooLarge):
-			reason = reject.ImageTooLarge
-		}
-		r.reject(key, reason, fmt.Sprintf("%s image: %v (text counted)", format, err))
-		return nil
+	b := r.p.img.buf()
+	opts := side.Tagger.Options()
+	size := max(side.BatchSize, 1)
+	stride := 3 * opts.Size * opts.Size
+	if len(b.pending) == 0 && (b.stride != stride || len(b.tensor) != size*stride) {
+		b.stride, b.tensor = stride, make([]float32, size*stride)
 	}
-	st.batch = batch
-	st.pending = append(st.pending, ps)
-	if len(st.pending) >= max(side.BatchSize, 1) {
+	if len(b.errs) < size { // fixed while decoders write their slots
+		b.errs, b.formats = make([]error, size), make([]string, size)
+	}
+	i := len(b.pending)
+	b.pending = append(b.pending, ps)
+	errs, formats, tensor := b.errs, b.formats, b.tensor
+	b.wg.Add(1)
+	decoders <- struct{}{}
+	go func() {
+		defer func() { <-decoders; b.wg.Done() }()
+		slot := tensor[i*stride : i*stride : (i+1)*stride]
+		out, format, err := side.Decoding.Tensor(data, opts, slot)
+		formats[i], errs[i] = format, err
+		if err == nil && len(out) == stride && &out[0] != &slot[:1][0] {
+			copy(slot[:stride], out) // (never: the slot has the capacity)
+		}
+	}()
+	if len(b.pending) >= size {
 		return r.flush()
 	}
 	return nil
@@ -286,28 +334,79 @@ func (r *shardRun) scoreRow(i int) []float64 {
 func (p *Processor) Flush(counts *Counts, out Emitters) (Stats, error) {
 	r := &shardRun{p: p, counts: counts, out: out, st: Stats{Rejects: map[string]int64{}}}
 	err := r.flush()
+	if jerr := r.join(); err == nil {
+		err = jerr
+	}
 	return r.st, err
 }
 
-// flush tags the queued images as one batch.
+// flush sends the filling batch to the model, once its images are
+// decoded (those that failed become rejects of their own shard), and
+// starts filling the other buffer; the batch in the model before it is
+// tallied first.
 func (r *shardRun) flush() error {
 	st := &r.p.img
-	n := len(st.pending)
-	if n == 0 || r.p.Image == nil || r.p.Image.Tagger == nil {
+	if r.p.Image == nil || r.p.Image.Tagger == nil || st.bufs[st.cur] == nil || len(st.bufs[st.cur].pending) == 0 {
 		return nil
 	}
-	rows := make([][]float64, n)
-	for i := range rows {
-		rows[i] = r.scoreRow(i)
+	b := st.buf()
+	b.wg.Wait()
+	n := 0
+	for i, ps := range b.pending {
+		if err := b.errs[i]; err != nil {
+			reason := reject.ImageDecode
+			switch {
+			case errors.Is(err, preprocess.ErrUnsupported):
+				reason = reject.ImageUnsupported
+			case errors.Is(err, preprocess.ErrTooLarge):
+				reason = reject.ImageTooLarge
+			}
+			r.st.Rejects[reason]++
+			r.out.Reject(tables.Reject{Shard: ps.shard, Key: ps.key, Reason: reason, Detail: fmt.Sprintf("%s image: %v (text counted)", b.formats[i], err)})
+			continue
+		}
+		if n != i {
+			copy(b.tensor[n*b.stride:(n+1)*b.stride], b.tensor[i*b.stride:(i+1)*b.stride])
+			b.pending[n] = ps
+		}
+		n++
 	}
-	if err := r.p.Image.Tagger.Tag(st.batch, n, rows); err != nil {
+	clear(b.errs)
+	b.pending = b.pending[:n]
+	if err := r.join(); err != nil { // the other buffer: at most one batch in the model
 		return err
 	}
-	for i, ps := range st.pending {
-		r.tally(ps, rows[i])
+	st.cur = 1 - st.cur
+	if n == 0 {
+		return nil
 	}
-	st.batch = st.batch[:0]
-	st.pending = st.pending[:0]
+	for len(b.rows) < n {
+		b.rows = append(b.rows, make([]float64, r.counts.Len()))
+	}
+	b.r, b.n, b.running = r, n, true
+	tagger := r.p.Image.Tagger
+	go func() { b.done <- tagger.Tag(b.tensor[:n*b.stride], n, b.rows[:n]) }()
+	return nil
+}
+
+// join waits for the batch in the model, if any, and tallies it into the
+// run that flushed it.
+func (r *shardRun) join() error {
+	for _, b := range r.p.img.bufs {
+		if b == nil || !b.running {
+			continue
+		}
+		err := <-b.done
+		b.running = false
+		pending := b.pending
+		b.pending = b.pending[:0]
+		if err != nil {
+			return err
+		}
+		for i, ps := range pending[:b.n] {
+			b.r.tally(ps, b.rows[i])
+		}
+	}
 	return nil
 }
 
