@@ -230,6 +230,20 @@ func (s *Session) RunTokens(ids []int64, n, length int) ([]float32, int, error) 
 	return s.run(in, n)
 }
 
+// RunMatrix feeds an [n, d] float32 matrix (row-major; an embedding
+// batch) and returns the output flattened and its second dimension.
+func (s *Session) RunMatrix(x []float32, n, d int) ([]float32, int, error) {
+	if len(x) != n*d {
+		return nil, 0, fmt.Errorf("ort: input has %d values, want %d×%d", len(x), n, d)
+	}
+	in, err := onnx.NewTensor(onnx.NewShape(int64(n), int64(d)), x)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ort: %w", err)
+	}
+	defer in.Destroy()
+	return s.run(in, n)
+}
+
 // run runs one input and returns the [n, C] float output.
 func (s *Session) run(in onnx.Value, n int) ([]float32, int, error) {
 	outs := []onnx.Value{nil}

@@ -35,3 +35,6 @@ func (s *Session) RunTokens(ids []int64, n, length int) ([]float32, int, error) 
 
 // Close does nothing.
 func (s *Session) Close() error { return nil }
+
+// RunMatrix needs cgo.
+func (s *Session) RunMatrix(x []float32, n, d int) ([]float32, int, error) { return nil, 0, ErrNoONNX }
