@@ -118,7 +118,6 @@ func TestShrinkOnLoad(t *testing.T) {
 			switch {
 			case !c.shrunk && worst != 0:
 				t.Errorf("%s %s: smaller than twice the input, yet shrink-on-load changed it (max %.1f levels)", filepath.Base(f), c.name, worst)
-			case !c.shrunk && worst == 0:
 			case c.shrunk && (worst == 0 || mean > 2 || worst > 64):
 				t.Errorf("%s %s: shrink-on-load vs full: max %.1f, mean %.2f levels (want a change, mean ≤ 2, max ≤ 64)", filepath.Base(f), c.name, worst, mean)
 			}
