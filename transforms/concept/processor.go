@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -304,7 +305,15 @@ func (r *shardRun) image(key, caption string, text []int, members map[string][]b
 	b.wg.Add(1)
 	decoders <- struct{}{}
 	go func() {
-		defer func() { <-decoders; b.wg.Done() }()
+		defer func() {
+			// A decoder that panics on a hostile file rejects that image,
+			// instead of taking the worker process down.
+			if p := recover(); p != nil {
+				errs[i] = fmt.Errorf("%w: decoder panic: %v", preprocess.ErrDecode, p)
+			}
+			<-decoders
+			b.wg.Done()
+		}()
 		slot := tensor[i*stride : i*stride : (i+1)*stride]
 		out, format, err := side.Decoding.Tensor(data, opts, slot)
 		formats[i], errs[i] = format, err
@@ -385,7 +394,14 @@ func (r *shardRun) flush() error {
 	}
 	b.r, b.n, b.running = r, n, true
 	tagger := r.p.Image.Tagger
-	go func() { b.done <- tagger.Tag(b.tensor[:n*b.stride], n, b.rows[:n]) }()
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				b.done <- fmt.Errorf("imagetag: tagger panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		b.done <- tagger.Tag(b.tensor[:n*b.stride], n, b.rows[:n])
+	}()
 	return nil
 }
 
