@@ -8,7 +8,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // Column is one column of a small table written with WriteColumns. Exactly
@@ -76,16 +75,5 @@ func WriteColumns(w io.Writer, name string, cols []Column, mem memory.Allocator)
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	fw, err := pqarrow.NewFileWriter(schema, writeOnly{w}, writerProps(mem), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		return fmt.Errorf("tables: %s: %w", name, err)
-	}
-	if err := fw.Write(rec); err != nil {
-		fw.Close()
-		return fmt.Errorf("tables: %s: %w", name, err)
-	}
-	if err := fw.Close(); err != nil {
-		return fmt.Errorf("tables: %s: close: %w", name, err)
-	}
-	return nil
+	return writeRecord(w, schema, rec, mem, name)
 }

@@ -2,16 +2,12 @@ package tables
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // ConceptEmbeddingsSchema is the schema of a concept-embedding file, the
@@ -42,18 +38,7 @@ func WriteConceptEmbeddings(w io.Writer, concepts []string, embeddings [][]float
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	fw, err := pqarrow.NewFileWriter(ConceptEmbeddingsSchema, writeOnly{w}, writerProps(mem), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		return fmt.Errorf("tables: concept embeddings: %w", err)
-	}
-	if err := fw.Write(rec); err != nil {
-		fw.Close()
-		return fmt.Errorf("tables: concept embeddings: %w", err)
-	}
-	if err := fw.Close(); err != nil {
-		return fmt.Errorf("tables: concept embeddings: close: %w", err)
-	}
-	return nil
+	return writeRecord(w, ConceptEmbeddingsSchema, rec, mem, "concept embeddings")
 }
 
 // ReadConceptEmbeddings reads a concept-embedding Parquet file: columns
@@ -63,18 +48,9 @@ func ReadConceptEmbeddings(data []byte, name string, mem memory.Allocator) ([]st
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	pf, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(mem)))
+	tbl, err := wholeTable(bytes.NewReader(data), mem, name, name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tables: %s: %w", name, err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tables: %s: %w", name, err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		return nil, nil, fmt.Errorf("tables: %s: %w", name, err)
+		return nil, nil, err
 	}
 	defer tbl.Release()
 	ci := tbl.Schema().FieldIndices("concept")
@@ -97,19 +73,9 @@ func ReadConceptEmbeddings(data []byte, name string, mem memory.Allocator) ([]st
 			return nil, nil, fmt.Errorf("tables: %s: embedding column is %s, want list<float>", name, rec.Column(ei[0]).DataType())
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
-			start, end := lists.ValueOffsets(i)
-			var v []float32
-			switch vals := lists.ListValues().(type) {
-			case *array.Float32:
-				for k := start; k < end; k++ {
-					v = append(v, vals.Value(int(k)))
-				}
-			case *array.Float64:
-				for k := start; k < end; k++ {
-					v = append(v, float32(vals.Value(int(k))))
-				}
-			default:
-				return nil, nil, fmt.Errorf("tables: %s: embedding values are %s, want float or double", name, vals.DataType())
+			v, err := floatList(lists, i, name, "embedding")
+			if err != nil {
+				return nil, nil, err
 			}
 			concepts = append(concepts, names.Value(i))
 			embs = append(embs, v)

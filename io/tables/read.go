@@ -3,6 +3,7 @@ package tables
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -15,21 +16,9 @@ import (
 // readTable reads a whole (small) Parquet file and checks that it has the
 // named columns.
 func readTable(r parquet.ReaderAtSeeker, mem memory.Allocator, name string, want *arrow.Schema) (arrow.Table, error) {
-	if mem == nil {
-		mem = memory.DefaultAllocator
-	}
-	pf, err := file.NewParquetReader(r, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	tbl, err := wholeTable(r, mem, "not a "+name, name)
 	if err != nil {
-		return nil, fmt.Errorf("tables: not a %s: not a readable Parquet file (%v)", name, err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
-	if err != nil {
-		return nil, fmt.Errorf("tables: %s: %w", name, err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("tables: %s: %w", name, err)
+		return nil, err
 	}
 	for i, f := range want.Fields() {
 		if i >= int(tbl.NumCols()) || tbl.Schema().Field(i).Name != f.Name || !arrow.TypeEqual(tbl.Schema().Field(i).Type, f.Type) {
@@ -103,4 +92,62 @@ func typedNames(s *arrow.Schema) []string {
 		out[i] = f.Name + ":" + f.Type.String()
 	}
 	return out
+}
+
+// wholeTable reads a whole (small) Parquet file, whatever its columns;
+// what names the file in the error when it is not Parquet at all.
+func wholeTable(r parquet.ReaderAtSeeker, mem memory.Allocator, what, name string) (arrow.Table, error) {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	pf, err := file.NewParquetReader(r, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		return nil, fmt.Errorf("tables: %s: not a readable Parquet file (%v)", what, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
+	if err != nil {
+		return nil, fmt.Errorf("tables: %s: %w", name, err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("tables: %s: %w", name, err)
+	}
+	return tbl, nil
+}
+
+// writeRecord writes one record batch as a Parquet file with the outputs'
+// settings; it does not close w.
+func writeRecord(w io.Writer, schema *arrow.Schema, rec arrow.RecordBatch, mem memory.Allocator, name string) error {
+	fw, err := pqarrow.NewFileWriter(schema, writeOnly{w}, writerProps(mem), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
+	if err != nil {
+		return fmt.Errorf("tables: %s: %w", name, err)
+	}
+	if err := fw.Write(rec); err != nil {
+		fw.Close()
+		return fmt.Errorf("tables: %s: %w", name, err)
+	}
+	if err := fw.Close(); err != nil {
+		return fmt.Errorf("tables: %s: close: %w", name, err)
+	}
+	return nil
+}
+
+// floatList is row i of a list<float> or list<double> column.
+func floatList(lists *array.List, i int, name, column string) ([]float32, error) {
+	start, end := lists.ValueOffsets(i)
+	v := make([]float32, 0, end-start)
+	switch vals := lists.ListValues().(type) {
+	case *array.Float32:
+		for k := start; k < end; k++ {
+			v = append(v, vals.Value(int(k)))
+		}
+	case *array.Float64:
+		for k := start; k < end; k++ {
+			v = append(v, float32(vals.Value(int(k))))
+		}
+	default:
+		return nil, fmt.Errorf("tables: %s: %s values are %s, want float or double", name, column, vals.DataType())
+	}
+	return v, nil
 }
