@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/conceptfreq/conceptfreq/io/reject"
 )
 
 // Decoders: how image bytes become pixels.
@@ -13,6 +15,18 @@ const (
 	DecoderNative = "native" // libjpeg-turbo (TurboJPEG, dlopened) for JPEGs; the Go decoders for the other formats
 	DecoderGo     = "go"     // Go's image decoders (the only one in CGO_ENABLED=0 builds)
 )
+
+// RejectReason is the reject reason of an error of Decode or
+// Decoding.Tensor: image_unsupported, image_too_large or image_decode.
+func RejectReason(err error) string {
+	switch {
+	case errors.Is(err, ErrUnsupported):
+		return reject.ImageUnsupported
+	case errors.Is(err, ErrTooLarge):
+		return reject.ImageTooLarge
+	}
+	return reject.ImageDecode
+}
 
 // ErrNoNative says the native decoder cannot be used here.
 var ErrNoNative = errors.New("preprocess: native image decoder unavailable")

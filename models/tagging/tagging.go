@@ -12,6 +12,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
 )
 
@@ -251,6 +252,23 @@ const (
 // MetadataOverrides are the preprocessing hints of a model's metadata.
 func MetadataOverrides(md map[string]string) preprocess.Overrides {
 	return preprocess.Overrides{Size: md[MetaInputSize], Resize: md[MetaResize], Mean: md[MetaMean], Std: md[MetaStd]}
+}
+
+// ImageOptions is an image model's preprocessing: base, then what the
+// model's metadata says, then the user's settings (flags; empty keeps).
+func ImageOptions(model []byte, base preprocess.Options, user preprocess.Overrides) (preprocess.Options, error) {
+	md, err := ort.ReadMetadata(model)
+	if err != nil {
+		return base, err
+	}
+	o, err := base.With(MetadataOverrides(md))
+	if err != nil {
+		return o, fmt.Errorf("metadata: %w", err)
+	}
+	if o, err = o.With(user); err != nil {
+		return o, fmt.Errorf("--input_size/--resize/--mean/--std: %w", err)
+	}
+	return o, nil
 }
 
 // ReadLabels reads a labels file: one label per line in output-column order

@@ -1,4 +1,5 @@
-// Command embed computes concept text embeddings with a CLIP-style ONNX
+// Command embed computes concept text embeddings (or, with --images, a
+// test set's image embeddings for similarity control) with a CLIP-style ONNX
 // text encoder: every concept name of a vocabulary, filled into the
 // templates of a prompt set (class, simple or the 80-template ensemble),
 // tokenised with CLIP's BPE, encoded, normalised and averaged. It writes
@@ -44,7 +45,7 @@ var (
 	output      = flag.String("output", "out/concept_embeddings.parquet", "output Parquet file (local or gs://)")
 	overwrite   = flag.Bool("overwrite", false, "replace an existing --output file")
 	contextLen  = flag.Int("context_length", clip.ContextLength, "tokens per text (longer texts are truncated, ending in <|endoftext|>)")
-	batchSize   = flag.Int("batch_size", 256, "texts per model call")
+	batchSize   = flag.Int("batch_size", 256, "texts (with --images: images) per model call")
 	device      = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto")
 	ortLib      = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
 	printTokens = flag.Bool("print_tokens", false, "print the token ids of every line of --texts (start and end tokens included, no padding or truncation) and exit")
@@ -57,11 +58,14 @@ var command = &cli.Command{
 	Usage: []string{
 		"go run ./pipelines/embed --bpe=testdata/clip/bpe_simple_vocab_16e6.txt.gz --text_model=clip_text.onnx --prompts=ensemble --output=out/concept_embeddings.parquet",
 		"go run ./pipelines/embed --bpe=FILE --print_tokens --texts=lines.txt",
+		"go run ./pipelines/embed --images='imagenet-val/*.tar' --dataset=imagenet --image_model=clip_image.onnx --output=out/test_embeddings.parquet",
 	},
 	Groups: []cli.Group{
 		{Title: "Tokenizer", Flags: []string{"bpe", "context_length", "print_tokens", "texts"}},
 		{Title: "Model", Flags: []string{"text_model", "text_input", "text_output", "device", "ort_lib", "batch_size"}},
 		{Title: "Concepts and prompts", Flags: []string{"concepts", "prompts"}},
+		{Title: "Test images (similarity control)", Flags: []string{"images", "dataset", "label_ext", "image_model", "image_input", "image_output",
+			"input_size", "resize", "mean", "std", "decoder", "shrink_on_load", "max_pixels"}},
 		{Title: "Output", Flags: []string{"output", "overwrite", "version"}},
 	},
 }
@@ -77,6 +81,9 @@ func main() {
 }
 
 func run(ctx context.Context, stdout io.Writer) error {
+	if *images != "" {
+		return runImages(ctx, stdout, time.Now())
+	}
 	if *bpe == "" {
 		return fmt.Errorf("--bpe is required: the CLIP merges file (e.g. testdata/clip/bpe_simple_vocab_16e6.txt.gz)")
 	}

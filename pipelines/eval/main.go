@@ -227,20 +227,13 @@ func imagePreprocess(ctx context.Context) (preprocess.Options, error) {
 	if err != nil {
 		return preprocess.Options{}, fmt.Errorf("--image_model: %w", err)
 	}
-	md, err := ort.ReadMetadata(model)
-	if err != nil {
-		return preprocess.Options{}, fmt.Errorf("--image_model %s: %w", *imageModel, err)
-	}
-	opts, err := preprocess.CLIPOptions().With(tagging.MetadataOverrides(md))
-	if err != nil {
-		return preprocess.Options{}, fmt.Errorf("--image_model %s metadata: %w", *imageModel, err)
-	}
 	size := ""
 	if *inputSize > 0 {
 		size = fmt.Sprint(*inputSize)
 	}
-	if opts, err = opts.With(preprocess.Overrides{Size: size, Resize: *resize, Mean: *mean, Std: *std}); err != nil {
-		return preprocess.Options{}, fmt.Errorf("--input_size/--resize/--mean/--std: %w", err)
+	opts, err := tagging.ImageOptions(model, preprocess.CLIPOptions(), preprocess.Overrides{Size: size, Resize: *resize, Mean: *mean, Std: *std})
+	if err != nil {
+		return preprocess.Options{}, fmt.Errorf("--image_model %s: %w", *imageModel, err)
 	}
 	return opts, runners.CheckGPU(*device)
 }

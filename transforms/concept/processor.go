@@ -363,13 +363,7 @@ func (r *shardRun) flush() error {
 	n := 0
 	for i, ps := range b.pending {
 		if err := b.errs[i]; err != nil {
-			reason := reject.ImageDecode
-			switch {
-			case errors.Is(err, preprocess.ErrUnsupported):
-				reason = reject.ImageUnsupported
-			case errors.Is(err, preprocess.ErrTooLarge):
-				reason = reject.ImageTooLarge
-			}
+			reason := preprocess.RejectReason(err)
 			r.st.Rejects[reason]++
 			r.out.Reject(tables.Reject{Shard: ps.shard, Key: ps.key, Reason: reason, Detail: fmt.Sprintf("%s image: %v (text counted)", b.formats[i], err)})
 			continue
