@@ -137,6 +137,29 @@ type LawTruth struct {
 	Count    map[string]int64
 	Accuracy map[string]float64
 	Samples  int64
+	// Copies are, per class, the crawl samples whose image is an exact
+	// copy of the class's evaluation images (the pure colour): the
+	// near-duplicates similarity control finds; the others show the
+	// class's LawShade.
+	Copies map[string]int64
+}
+
+// LawCopyEvery: every LawCopyEvery-th crawl sample of a class (its first,
+// fourth, …) shows the pure class colour, a copy of the evaluation images
+// of that colour; the others show its LawShade.
+const LawCopyEvery = 3
+
+// LawShades are, per planted colour, a shade that the planted colour CLIP
+// still tags as that colour (cosine ≈ 0.878 with it, above the count job's
+// 0.7) but that is no near-duplicate of any pure planted colour (cosine
+// ≤ 0.878 with every one, below the default --near_threshold 0.95):
+// chosen by a search over the directions at that angle from the colour,
+// and checked by TestLawShades.
+var LawShades = map[string][3]uint8{
+	"red": {255, 66, 96}, "green": {74, 255, 91}, "blue": {78, 88, 255}, "purple": {255, 66, 159},
+	"yellow": {177, 255, 88}, "turquoise": {96, 255, 189}, "orange": {255, 154, 85}, "pink": {174, 163, 255},
+	"lime": {97, 255, 83}, "teal": {0, 191, 99}, "navy": {81, 0, 163}, "maroon": {71, 0, 65},
+	"olive": {61, 111, 0}, "violet": {97, 83, 255},
 }
 
 // LawImagesPerClass is how many evaluation images each class of the
@@ -146,7 +169,8 @@ const LawImagesPerClass = 20
 // ColourLaw writes a planted set for the whole chain (count → eval → fit)
 // with the planted colour "CLIP": dir/crawl/*.tar, a crawl in which class i
 // of the planted colours is shown and named by round(10^(3.5·i/(K−1)))
-// samples (1 to 3,162: several frequency decades), dir/eval/*.tar, an
+// samples (1 to 3,162: several frequency decades; every LawCopyEvery-th a
+// copy of the class's evaluation images, the others its LawShade), dir/eval/*.tar, an
 // evaluation set of LawImagesPerClass images per class of which a number
 // rising linearly with the class's log frequency show its colour (the
 // others another class's), and dir/classes.txt. Fitted against the crawl's
@@ -157,7 +181,7 @@ func ColourLaw(dir string) (*LawTruth, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	tr := &LawTruth{Classes: names, Count: map[string]int64{}, Accuracy: map[string]float64{}}
+	tr := &LawTruth{Classes: names, Count: map[string]int64{}, Accuracy: map[string]float64{}, Copies: map[string]int64{}}
 	for _, sub := range []string{"crawl", "eval"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, err
@@ -179,16 +203,25 @@ func ColourLaw(dir string) (*LawTruth, error) {
 	}
 	rng := rand.New(rand.NewPCG(3, 5))
 	rng.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
-	pngs := map[string][]byte{}
+	pngs, shades := map[string][]byte{}, map[string][]byte{}
 	for _, n := range names {
 		pngs[n] = solidPNG(rgb(n))
+		sh := LawShades[n]
+		shades[n] = solidPNG(color.RGBA{sh[0], sh[1], sh[2], 255})
 	}
+	seen := map[string]int64{}
 	for start := 0; start < len(plan); start += 1000 {
 		var b bytes.Buffer
 		w := wds.NewWriter(&b, false)
 		for i, n := range plan[start:min(start+1000, len(plan))] {
 			text := fmt.Sprintf("a photo of a %s thing", n)
-			if err := w.WriteSample(fmt.Sprintf("%09d", start+i), map[string][]byte{"txt": []byte(text), "png": pngs[n]}); err != nil {
+			img := shades[n]
+			if seen[n]%LawCopyEvery == 0 {
+				img = pngs[n]
+				tr.Copies[n]++
+			}
+			seen[n]++
+			if err := w.WriteSample(fmt.Sprintf("%09d", start+i), map[string][]byte{"txt": []byte(text), "png": img}); err != nil {
 				return nil, err
 			}
 			tr.Samples++

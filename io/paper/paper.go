@@ -61,7 +61,15 @@ const (
 	Matched CountKind = "matched" // concept in caption and image (the study's main result)
 	Text    CountKind = "text"    // concept in caption (lemmatised search)
 	Image   CountKind = "image"   // concept in image (RAM++ tag above threshold)
+	// The same over the samples that are not near-duplicates of a test
+	// image (a count run with similarity control; not in the study's data).
+	MatchedDissimilar CountKind = "matched_dissimilar"
+	TextDissimilar    CountKind = "text_dissimilar"
+	ImageDissimilar   CountKind = "image_dissimilar"
 )
+
+// OurKinds are the count kinds of a conceptfreq concept_counts.parquet.
+var OurKinds = []CountKind{Matched, Text, Image, MatchedDissimilar, TextDissimilar, ImageDissimilar}
 
 // SearchCountsFile is the file name of the study's counts of one dataset,
 // pretraining dataset and kind at a tagger threshold (e.g. "0.7").

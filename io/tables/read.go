@@ -16,11 +16,21 @@ import (
 // readTable reads a whole (small) Parquet file and checks that it has the
 // named columns.
 func readTable(r parquet.ReaderAtSeeker, mem memory.Allocator, name string, want *arrow.Schema) (arrow.Table, error) {
+	return readTableMin(r, mem, name, want, want.NumFields())
+}
+
+// readTableMin is readTable where only want's first required columns must
+// be there (a file of an older version); the rest, when present, must
+// match too.
+func readTableMin(r parquet.ReaderAtSeeker, mem memory.Allocator, name string, want *arrow.Schema, required int) (arrow.Table, error) {
 	tbl, err := wholeTable(r, mem, "not a "+name, name)
 	if err != nil {
 		return nil, err
 	}
 	for i, f := range want.Fields() {
+		if i >= required && i >= int(tbl.NumCols()) {
+			break
+		}
 		if i >= int(tbl.NumCols()) || tbl.Schema().Field(i).Name != f.Name || !arrow.TypeEqual(tbl.Schema().Field(i).Type, f.Type) {
 			tbl.Release()
 			return nil, fmt.Errorf("tables: not a %s: its columns are %v, want %v", name, typedNames(tbl.Schema()), typedNames(want))
@@ -31,7 +41,7 @@ func readTable(r parquet.ReaderAtSeeker, mem memory.Allocator, name string, want
 
 // ReadConceptCounts reads a concept_counts.parquet file.
 func ReadConceptCounts(r parquet.ReaderAtSeeker, mem memory.Allocator) ([]ConceptCount, error) {
-	tbl, err := readTable(r, mem, ConceptCountsFile, ConceptCountsSchema)
+	tbl, err := readTableMin(r, mem, ConceptCountsFile, ConceptCountsSchema, conceptCountsRequired)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +70,12 @@ func ReadConceptCounts(r parquet.ReaderAtSeeker, mem memory.Allocator) ([]Concep
 				TextOnlyCount:  opt(rec.Column(4), i),
 				ImageOnlyCount: opt(rec.Column(5), i),
 			})
+			if rec.NumCols() > 8 {
+				r := &out[len(out)-1]
+				r.TextCountDissimilar = opt(rec.Column(6), i)
+				r.ImageCountDissimilar = opt(rec.Column(7), i)
+				r.MatchedCountDissimilar = opt(rec.Column(8), i)
+			}
 		}
 	}
 	return out, tr.Err()

@@ -36,11 +36,12 @@ const (
 	RejectsDir        = "rejects"
 	ImageScoresDir    = "image_scores"
 	SampleConceptsDir = "sample_concepts"
+	NearDuplicatesDir = "near_duplicates"
 	SchemaPart        = "part-schema.parquet"
 )
 
 // RowDirs are the row output directories, in the order a run lists them.
-var RowDirs = []string{RejectsDir, ImageScoresDir, SampleConceptsDir}
+var RowDirs = []string{RejectsDir, ImageScoresDir, SampleConceptsDir, NearDuplicatesDir}
 
 // PartName is the name of the part holding an input shard's rows: the
 // shard's base name (for people) and a hash of its full path (so that
@@ -67,13 +68,20 @@ const RowGroupRows = 64 * 1024
 
 // ConceptCount is one row of concept_counts.parquet. Image-side counts are
 // nil when no image tagging ran (or the tagger does not know the concept).
+// The _dissimilar counts are the same counts over the samples that are not
+// near-duplicates of a test image (similarity control,
+// --near_duplicates); nil when the run had no similarity control (and,
+// for the image and matched ones, for concepts the tagger does not know).
 type ConceptCount struct {
-	Concept        string
-	TextCount      int64
-	ImageCount     *int64
-	MatchedCount   *int64
-	TextOnlyCount  *int64
-	ImageOnlyCount *int64
+	Concept                string
+	TextCount              int64
+	ImageCount             *int64
+	MatchedCount           *int64
+	TextOnlyCount          *int64
+	ImageOnlyCount         *int64
+	TextCountDissimilar    *int64
+	ImageCountDissimilar   *int64
+	MatchedCountDissimilar *int64
 }
 
 // ConceptCountsSchema is the Arrow schema of concept_counts.parquet.
@@ -84,7 +92,15 @@ var ConceptCountsSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "matched_count", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 	{Name: "text_only_count", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 	{Name: "image_only_count", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "text_count_dissimilar", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "image_count_dissimilar", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "matched_count_dissimilar", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 }, nil)
+
+// conceptCountsRequired is how many of ConceptCountsSchema's columns a
+// concept_counts.parquet must have: files of runs before similarity
+// control end at image_only_count (their _dissimilar counts read as nil).
+const conceptCountsRequired = 6
 
 // Reject is one row of rejects.parquet: a sample (or, with an empty key, a
 // whole shard) that could not be counted, and why.
@@ -144,6 +160,9 @@ func WriteConceptCounts(w io.Writer, rows []ConceptCount, mem memory.Allocator) 
 		opt(3, r.MatchedCount)
 		opt(4, r.TextOnlyCount)
 		opt(5, r.ImageOnlyCount)
+		opt(6, r.TextCountDissimilar)
+		opt(7, r.ImageCountDissimilar)
+		opt(8, r.MatchedCountDissimilar)
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()

@@ -66,6 +66,9 @@ var (
 	emitScores   = flag.Bool("emit_scores", false, "also write image_scores/*.parquet: per-sample scores at or above --score_floor, to recount later with --scores")
 	scoreFloor   = flag.Float64("score_floor", 0.3, "lowest score kept by --emit_scores")
 	scoresDir    = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores/ parts) instead of running a model")
+	nearDups     = flag.String("near_duplicates", "", "similarity control (embedding tagger): comma-separated test_embeddings.parquet files (pipelines/embed --images, the same image encoder); each tagged image is compared with every test image and the _dissimilar counts leave out the near-duplicates")
+	nearThresh   = flag.Float64("near_threshold", imagetag.DefaultNearThreshold, "similarity control: a sample whose image has cosine similarity at or above this to a test image is a near-duplicate")
+	nearFloor    = flag.Float64("near_floor", imagetag.DefaultNearFloor, "similarity control: samples at or above this similarity are listed in near_duplicates/ (at most --near_threshold)")
 
 	verbose           = flag.Bool("verbose", false, "show the runner's INFO logs")
 	progress          = flag.Bool("progress", stderrIsTerminal(), "show progress on stderr (shards, samples, samples/s, rejects, ETA); default on when stderr is a terminal")
@@ -190,7 +193,8 @@ func run(ctx context.Context) error {
 			Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
 			Threshold: *threshold, Device: *device, BatchSize: *batchSize, InputSize: *inputSize, Resize: *resize,
 			Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels, Decoder: *decoder, ShrinkOnLoad: *shrinkOnLoad,
-			EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir}}
+			EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir,
+			NearDuplicates: *nearDups, NearThreshold: *nearThresh, NearFloor: *nearFloor}}
 	if req.Image.Enabled() && req.Image.ScoresDir == "" && !ort.Available && runners.Name() != "dataflow" {
 		// (A Dataflow launcher may be cgo-free when --worker_binary is a cgo build.)
 		return ort.ErrNoONNX

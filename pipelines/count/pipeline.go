@@ -120,6 +120,18 @@ func PrintSummary(w io.Writer, dir string, rs *count.RunStats) {
 		fmt.Fprintf(w, "misalignment: %s of %s considered samples (%.1f%%; %.1f%% of all samples)\n",
 			report.Thousands(rs.Misaligned), report.Thousands(rs.MisalignmentConsidered), 100*rs.MisalignmentDegreeConsidered, 100*rs.MisalignmentDegree)
 	}
+	if nc := rs.NearDuplicateControl; nc != nil {
+		var sets []string
+		for _, t := range nc.ByTestSet {
+			sets = append(sets, fmt.Sprintf("%s %s", t.Dataset, report.Thousands(t.NearDuplicates)))
+		}
+		fmt.Fprintf(w, "similarity control: %s of %s images are near-duplicates of a test image (cosine ≥ %g: %s), left out of the _dissimilar counts; %s listed in %s/\n",
+			report.Thousands(nc.NearDuplicates), report.Thousands(nc.ImagesSearched), nc.Threshold, strings.Join(sets, ", "),
+			report.Plural(nc.Listed, "sample"), "near_duplicates")
+		for _, a := range nc.MostAffected[:min(5, len(nc.MostAffected))] {
+			fmt.Fprintf(w, "  %-30s %s_count %d → %d without them (−%.1f%%)\n", a.Concept, a.Kind, a.Count, a.CountDissimilar, 100*a.RemovedFraction)
+		}
+	}
 	fmt.Fprintf(w, "throughput: %.0f samples/s over %.1f s wall (%s runner)\n", rs.SamplesPerSecond, rs.WallSeconds, rs.Config.Runner)
 	fmt.Fprintf(w, "outputs in %s: %s\n", dir, strings.Join(rs.OutputFiles, ", "))
 }

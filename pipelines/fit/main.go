@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,7 +34,7 @@ import (
 var (
 	paperDir    = flag.String("paper", "", "the study's released data directory (search_counts/, zero_shot_evaluations/)")
 	counts      = flag.String("counts", "", "a concept_counts.parquet written by pipelines/count (local or gs://): fitted as its own rows, beside the study's")
-	countKind   = flag.String("count_kind", "", "column of --counts to fit: text, image or matched (default: matched when the counts file has image-side counts, else text)")
+	countKind   = flag.String("count_kind", "", "column of --counts to fit: text, image or matched, or with similarity control text_dissimilar, image_dissimilar or matched_dissimilar (the counts without the near-duplicates of test images); default: matched when the counts file has image-side counts, else text")
 	countsPre   = flag.String("counts_pretraining", "", "fit --counts against the performance rows of the models with this pretraining name (default: the one pretraining name of --performance)")
 	countsName  = flag.String("counts_name", "", "name of --counts' rows in the outputs (default: the counts file's directory, e.g. mycrawl for out/mycrawl/concept_counts.parquet)")
 	performance = flag.String("performance", "", "generic performance table (CSV or Parquet): model, pretraining, dataset, concept, metric[, prompt]")
@@ -140,10 +141,8 @@ func ParseFlags() (scalinglaw.Config, error) {
 			return cfg, fmt.Errorf("--count_kinds: unknown kind %q (want matched, text, image)", k)
 		}
 	}
-	switch cfg.CountKind {
-	case "", paper.Matched, paper.Text, paper.Image:
-	default:
-		return cfg, fmt.Errorf("--count_kind: unknown kind %q (want matched, text, image)", cfg.CountKind)
+	if cfg.CountKind != "" && !slices.Contains(paper.OurKinds, cfg.CountKind) {
+		return cfg, fmt.Errorf("--count_kind: unknown kind %q (want one of %v)", cfg.CountKind, paper.OurKinds)
 	}
 	if cfg.Zeros != fitstats.ZerosExclude && cfg.Zeros != fitstats.ZerosPlusOne {
 		return cfg, fmt.Errorf("--zeros: %q (want exclude or plus1)", cfg.Zeros)

@@ -23,18 +23,20 @@ import (
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
+	"github.com/conceptfreq/conceptfreq/transforms/neardup"
 )
 
 // IsImageReason reports whether a reject reason is image-side (the sample's
 // text was counted).
 func IsImageReason(reason string) bool { return strings.HasPrefix(reason, "image_") }
 
-// Emitters receive what ProcessShard produces besides counts. Score and
-// Sample may be nil.
+// Emitters receive what ProcessShard produces besides counts. Score,
+// Sample and Near may be nil.
 type Emitters struct {
 	Reject func(tables.Reject)
 	Score  func(tables.ScoreRow)
 	Sample func(tables.SampleRow)
+	Near   func(tables.NearRow)
 }
 
 // Processor counts the concepts in one shard at a time. It holds
@@ -238,6 +240,8 @@ type batchBuf struct {
 	errs    []error  // per slot: the decode error (nil: decoded)
 	formats []string // per slot: the image format, for reject details
 	rows    [][]float64
+	emb     []float32       // similarity control: the batch's image embeddings
+	near    []neardup.Match // and each one's most similar test image
 	wg      sync.WaitGroup
 	done    chan error
 	r       *shardRun // the run that flushed it, which tallies it
@@ -275,7 +279,7 @@ func (r *shardRun) image(key, caption string, text []int, members map[string][]b
 		for _, cs := range saved {
 			scores[cs.Concept] = float64(cs.Score)
 		}
-		r.tally(ps, scores)
+		r.tally(ps, scores, nil)
 		return nil
 	}
 	var data []byte
@@ -387,15 +391,45 @@ func (r *shardRun) flush() error {
 		b.rows = append(b.rows, make([]float64, r.counts.Len()))
 	}
 	b.r, b.n, b.running = r, n, true
-	tagger := r.p.Image.Tagger
+	side := r.p.Image
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
 				b.done <- fmt.Errorf("imagetag: tagger panic: %v\n%s", p, debug.Stack())
 			}
 		}()
-		b.done <- tagger.Tag(b.tensor[:n*b.stride], n, b.rows[:n])
+		b.done <- b.run(side, n)
 	}()
+	return nil
+}
+
+// run tags the batch's n images and, with similarity control, finds each
+// one's most similar test image.
+func (b *batchBuf) run(side *imagetag.Side, n int) error {
+	if side.Near == nil {
+		return side.Tagger.Tag(b.tensor[:n*b.stride], n, b.rows[:n])
+	}
+	e, ok := side.Tagger.(imagetag.Embedder)
+	if !ok {
+		return fmt.Errorf("imagetag: similarity control needs a tagger that gives image embeddings")
+	}
+	if b.emb == nil {
+		b.emb = []float32{}
+	}
+	var err error
+	var dim int
+	if b.emb, dim, err = e.TagEmbed(b.tensor[:n*b.stride], n, b.rows[:n], b.emb[:0]); err != nil {
+		return err
+	}
+	if dim != side.NearIndex.Dim {
+		return fmt.Errorf("imagetag: the model gives %d-dimensional image embeddings, the test embeddings have %d", dim, side.NearIndex.Dim)
+	}
+	if len(b.near) < n {
+		b.near = make([]neardup.Match, n)
+	}
+	if err := side.Near.Nearest(b.emb, n, b.near[:n]); err != nil {
+		return fmt.Errorf("imagetag: near-duplicate search: %w", err)
+	}
 	return nil
 }
 
@@ -414,15 +448,20 @@ func (r *shardRun) join() error {
 			return err
 		}
 		for i, ps := range pending[:b.n] {
-			b.r.tally(ps, b.rows[i])
+			var near *neardup.Match
+			if r.p.Image.Near != nil {
+				near = &b.near[i]
+			}
+			b.r.tally(ps, b.rows[i], near)
 		}
 	}
 	return nil
 }
 
 // tally counts one tagged sample: image, matched, text-only and image-only
-// counts, misalignment, and the optional rows.
-func (r *shardRun) tally(ps pendingSample, scores []float64) {
+// counts, misalignment, the optional rows and, with similarity control
+// (near: its most similar test image), its near-duplicate status.
+func (r *shardRun) tally(ps pendingSample, scores []float64, near *neardup.Match) {
 	side := r.p.Image
 	st := &r.p.img
 	if len(st.inText) != r.counts.Len() {
@@ -432,6 +471,7 @@ func (r *shardRun) tally(ps pendingSample, scores []float64) {
 		st.inText[c] = true
 	}
 	r.st.ImagesTagged++
+	isNear := near != nil && r.nearDuplicate(ps, *near)
 	var imageConcepts []string
 	var row tables.ScoreRow
 	imageAny, textKnown, overlap := false, false, false
@@ -448,6 +488,12 @@ func (r *shardRun) tally(ps pendingSample, scores []float64) {
 			continue
 		}
 		t := r.counts.At(c)
+		if isNear && inImage {
+			t.NearImage++
+			if st.inText[c] {
+				t.NearMatched++
+			}
+		}
 		switch {
 		case inImage && st.inText[c]:
 			t.Image++
@@ -496,5 +542,33 @@ func (r *shardRun) tally(ps pendingSample, scores []float64) {
 	}
 	for _, c := range ps.text {
 		st.inText[c] = false
+		if isNear {
+			r.counts.At(c).NearText++
+		}
 	}
+}
+
+// nearDuplicate records a tagged sample's most similar test image: a
+// near_duplicates/ row from the floor, a near-duplicate from the
+// threshold.
+func (r *shardRun) nearDuplicate(ps pendingSample, m neardup.Match) bool {
+	side := r.p.Image
+	r.st.NearSearched++
+	if m.Index < 0 || m.Similarity < side.NearFloor {
+		return false
+	}
+	x := side.NearIndex
+	isNear := m.Similarity >= side.NearThreshold
+	r.st.NearListed++
+	if isNear {
+		if r.st.NearDuplicates == nil {
+			r.st.NearDuplicates = map[string]int64{}
+		}
+		r.st.NearDuplicates[x.Dataset[m.Index]]++
+	}
+	if r.out.Near != nil {
+		r.out.Near(tables.NearRow{Shard: ps.shard, Key: ps.key, Dataset: x.Dataset[m.Index], TestKey: x.Key[m.Index],
+			TestLabel: x.Label[m.Index], Similarity: m.Similarity, NearDuplicate: isNear})
+	}
+	return isNear
 }

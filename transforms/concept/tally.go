@@ -27,6 +27,13 @@ type Stats struct {
 	PartialsDamaged   int64    `json:"partials_damaged"`
 	DamagedPartials   []string `json:"partials_damaged_paths,omitempty"`
 	PartialsNotStored int64    `json:"partials_not_stored"`
+	// Similarity control: tagged images compared with the test sets, those
+	// listed in near_duplicates/ (at or above the floor), and the
+	// near-duplicates (at or above the threshold) by the test set of their
+	// most similar test image.
+	NearSearched   int64            `json:"near_searched,omitempty"`
+	NearListed     int64            `json:"near_listed,omitempty"`
+	NearDuplicates map[string]int64 `json:"near_duplicates,omitempty"`
 }
 
 // MaxDamagedListed bounds Stats.DamagedPartials; every damaged partial is
@@ -49,6 +56,14 @@ func (s *Stats) Merge(o Stats) {
 	s.Misaligned += o.Misaligned
 	s.PartialsDamaged += o.PartialsDamaged
 	s.PartialsNotStored += o.PartialsNotStored
+	s.NearSearched += o.NearSearched
+	s.NearListed += o.NearListed
+	for k, v := range o.NearDuplicates {
+		if s.NearDuplicates == nil {
+			s.NearDuplicates = map[string]int64{}
+		}
+		s.NearDuplicates[k] += v
+	}
 	for _, d := range o.DamagedPartials {
 		if len(s.DamagedPartials) < MaxDamagedListed {
 			s.DamagedPartials = append(s.DamagedPartials, d)
@@ -70,6 +85,10 @@ type Tally struct {
 	Matched   int64 // both
 	TextOnly  int64 // caption, not image (tagged samples only)
 	ImageOnly int64 // image, not caption
+	// With similarity control: the text, image and matched counts of the
+	// near-duplicate samples only (the _dissimilar counts are the totals
+	// less these).
+	NearText, NearImage, NearMatched int64
 	// With the study rule: the histogram of the concept's piece masks over
 	// samples holding at least one piece (parallel, sorted by mask). It
 	// composes by addition; caption.StudyCount resolves it.
@@ -84,6 +103,9 @@ func (t *Tally) Add(o Tally) {
 	t.Matched += o.Matched
 	t.TextOnly += o.TextOnly
 	t.ImageOnly += o.ImageOnly
+	t.NearText += o.NearText
+	t.NearImage += o.NearImage
+	t.NearMatched += o.NearMatched
 	if len(o.StudyMasks) > 0 {
 		h := t.StudyHist()
 		for i, m := range o.StudyMasks {
@@ -116,5 +138,6 @@ func (t *Tally) SetStudyHist(h map[uint64]int64) {
 
 // IsZero reports whether every count is zero.
 func (t Tally) IsZero() bool {
-	return t.Text == 0 && t.Image == 0 && t.Matched == 0 && t.TextOnly == 0 && t.ImageOnly == 0 && len(t.StudyMasks) == 0
+	return t.Text == 0 && t.Image == 0 && t.Matched == 0 && t.TextOnly == 0 && t.ImageOnly == 0 && len(t.StudyMasks) == 0 &&
+		t.NearText == 0 && t.NearImage == 0 && t.NearMatched == 0
 }

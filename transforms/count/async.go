@@ -88,7 +88,7 @@ func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(s
 			count: func(name string, t concept.Tally) { res.counts = append(res.counts, namedTally{name, t}) },
 			stats: func(concept.Stats) {}, // res.stats, emitted by emitResult
 			out: concept.Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
-				Score: func(tables.ScoreRow) {}, Sample: func(tables.SampleRow) {}},
+				Score: func(tables.ScoreRow) {}, Sample: func(tables.SampleRow) {}, Near: func(tables.NearRow) {}},
 		}
 		f.runShard(ctx, slot.proc, slot.counts, path, sink, res)
 		f.done <- res

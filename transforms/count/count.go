@@ -27,14 +27,16 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*tables.Reject)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*tables.ScoreRow)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*tables.SampleRow)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*tables.NearRow)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*concept.Stats)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*concept.Tally)(nil)).Elem())
-	register.DoFn7x1[context.Context, string, func(string, concept.Tally), func(tables.Reject), func(concept.Stats), func(tables.ScoreRow), func(tables.SampleRow), error](&countShardFn{})
+	register.DoFn8x1[context.Context, string, func(string, concept.Tally), func(tables.Reject), func(concept.Stats), func(tables.ScoreRow), func(tables.SampleRow), func(tables.NearRow), error](&countShardFn{})
 	register.Emitter2[string, concept.Tally]()
 	register.Emitter1[tables.Reject]()
 	register.Emitter1[concept.Stats]()
 	register.Emitter1[tables.ScoreRow]()
 	register.Emitter1[tables.SampleRow]()
+	register.Emitter1[tables.NearRow]()
 	register.Function2x1[concept.Stats, concept.Stats, concept.Stats](mergeStats)
 	register.Function2x1[concept.Tally, concept.Tally, concept.Tally](mergeTally)
 }
@@ -46,6 +48,7 @@ type Outputs struct {
 	Stats   beam.PCollection // concept.Stats, one merged element (absent when there are no files)
 	Scores  beam.PCollection // tables.ScoreRow, with Image.EmitScores
 	Samples beam.PCollection // tables.SampleRow, with EmitSamples
+	Near    beam.PCollection // tables.NearRow, with similarity control
 }
 
 // Captions reads every shard named in files (a PCollection<string> of
@@ -56,13 +59,14 @@ type Outputs struct {
 func Captions(s beam.Scope, files beam.PCollection, cfg Config) Outputs {
 	s = s.Scope("count.Captions")
 	shards := beam.Reshuffle(s, files)
-	perShard, rej, st, scores, samples := beam.ParDo5(s, &countShardFn{Config: cfg}, shards)
+	perShard, rej, st, scores, samples, near := beam.ParDo6(s, &countShardFn{Config: cfg}, shards)
 	return Outputs{
 		Counts:  beam.CombinePerKey(s, mergeTally, perShard),
 		Rejects: rej,
 		Stats:   beam.Combine(s, mergeStats, st),
 		Scores:  scores,
 		Samples: samples,
+		Near:    near,
 	}
 }
 
@@ -146,13 +150,13 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 }
 
 func (f *countShardFn) ProcessElement(ctx context.Context, path string, emitCount func(string, concept.Tally), emitReject func(tables.Reject),
-	emitStats func(concept.Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
+	emitStats func(concept.Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow), emitNear func(tables.NearRow)) error {
 	if f.idle != nil {
 		return f.submit(ctx, path, emitCount, emitReject, emitStats)
 	}
 	res := &shardResult{}
 	f.runShard(ctx, f.proc, f.counts, path, shardSink{count: emitCount, stats: emitStats,
-		out: concept.Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample}}, res)
+		out: concept.Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample, Near: emitNear}}, res)
 	return f.finishShard(ctx, res)
 }
 
@@ -202,6 +206,7 @@ func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, co
 				Reject: func(r tables.Reject) { keep.Rejects = append(keep.Rejects, r); sink.out.Reject(r) },
 				Score:  func(r tables.ScoreRow) { keep.Scores = append(keep.Scores, r); sink.out.Score(r) },
 				Sample: func(r tables.SampleRow) { keep.Samples = append(keep.Samples, r); sink.out.Sample(r) },
+				Near:   func(r tables.NearRow) { keep.Near = append(keep.Near, r); sink.out.Near(r) },
 			}
 		}
 		// A shard without an identity (missing, unreadable) is processed
@@ -279,6 +284,9 @@ func (f *countShardFn) reuse(p *partial, sink shardSink) concept.Stats {
 	for _, r := range p.Samples {
 		sink.out.Sample(r)
 	}
+	for _, r := range p.Near {
+		sink.out.Near(r)
+	}
 	st := p.Stats
 	st.ShardsReused = 1
 	sink.stats(st)
@@ -302,7 +310,7 @@ func (f *countShardFn) account(ctx context.Context, st concept.Stats) {
 // FinishBundle tags the images still queued by the bundle's shards, so
 // batches fill across shards and nothing waits past the bundle.
 func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, concept.Tally), emitReject func(tables.Reject),
-	emitStats func(concept.Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow)) error {
+	emitStats func(concept.Stats), emitScore func(tables.ScoreRow), emitSample func(tables.SampleRow), emitNear func(tables.NearRow)) error {
 	if f.idle != nil {
 		return f.drain(ctx, emitCount, emitReject, emitStats)
 	}
@@ -310,7 +318,7 @@ func (f *countShardFn) FinishBundle(ctx context.Context, emitCount func(string, 
 		return nil
 	}
 	f.counts.Reset()
-	st, err := f.proc.Flush(f.counts, concept.Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample})
+	st, err := f.proc.Flush(f.counts, concept.Emitters{Reject: emitReject, Score: emitScore, Sample: emitSample, Near: emitNear})
 	if err != nil {
 		return err
 	}

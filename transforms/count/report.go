@@ -63,6 +63,14 @@ var countReportTmpl = template.Must(template.New("count").Funcs(template.FuncMap
 Misalignment (the study's App. K: image and caption concepts both found and disjoint): {{n .S.Misaligned}} of {{n .S.MisalignmentConsidered}} samples considered
 ({{pct .S.MisalignmentDegreeConsidered}}; {{pct .S.MisalignmentDegree}} of all samples read; {{pct .S.MisalignmentDegreeExtracted}} of the larger of the samples with an image concept and with a caption concept, the study's second denominator).</p>
 {{with .Scatter}}<figure><img src="{{png .}}" alt="image vs text counts"><figcaption>Per concept: samples whose image shows it vs samples whose caption mentions it (log scales, +1). Points on the diagonal agree.</figcaption></figure>{{end}}{{end}}
+{{with .S.NearDuplicateControl}}<h2 id="similarity">Similarity control</h2>
+<p>{{n .ImagesSearched}} tagged images compared with every test image; {{n .NearDuplicates}} are near-duplicates (cosine similarity to their most similar test image ≥ {{.Threshold}}) and are left out of the <code>_dissimilar</code> counts; {{n .Listed}} at or above {{.ReportFloor}} are listed in <code>near_duplicates/</code>.</p>
+<table id="near-sets"><thead><tr><th class="l">test set</th><th>test images</th><th>near-duplicates in the crawl</th></tr></thead>
+<tbody>{{range .ByTestSet}}<tr><td class="l">{{.Dataset}}</td><td>{{n .TestImages}}</td><td>{{n .NearDuplicates}}</td></tr>{{end}}</tbody></table>
+{{if .MostAffected}}<h3>Concepts most affected</h3>
+<table class="sortable" id="near-affected"><thead><tr><th class="l">concept</th><th class="l">count</th><th>with</th><th>without near-duplicates</th><th>removed</th></tr></thead>
+<tbody>{{range .MostAffected}}<tr><td class="l">{{.Concept}}</td><td class="l">{{.Kind}}</td><td>{{n .Count}}</td><td>{{n .CountDissimilar}}</td><td>{{pct .RemovedFraction}}</td></tr>{{end}}</tbody></table>
+{{else}}<p>No concept's count changes without the near-duplicates.</p>{{end}}{{end}}
 <h2>Long tail</h2>
 <p>{{.TailSentence}}</p>
 <figure><img src="{{png .RankPlot}}" alt="rank-frequency plot"><figcaption>Concepts ranked by count, both axes logarithmic: a straight line is a power law (Zipf).</figcaption></figure>

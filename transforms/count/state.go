@@ -39,8 +39,9 @@ const partialMagic = "conceptfreq partial v2\n"
 // Fingerprint hashes what changes counts: the run record without the
 // inputs and runner (vocabulary hash, match rule, POS mode, lemmatiser,
 // caption ext/column, image tagger, model, labels, threshold,
-// preprocessing, emitted outputs) and what the image side reads: the
-// sha256 of the model, labels and concept embeddings, and the identity
+// preprocessing, emitted outputs, similarity control's threshold and
+// floor and its test embeddings' sha256) and what the image side reads:
+// the sha256 of the model, labels and concept embeddings, and the identity
 // (path, size, time) of the saved scores' run_stats.json.
 func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
 	rc := c.Record("")
@@ -100,6 +101,7 @@ type partial struct {
 	Rejects []tables.Reject
 	Scores  []tables.ScoreRow
 	Samples []tables.SampleRow
+	Near    []tables.NearRow
 }
 
 // partialPath is where the partial of a shard version lives in dir (the

@@ -28,12 +28,15 @@ func init() {
 	register.Iter1[tables.Reject]()
 	register.Iter1[tables.ScoreRow]()
 	register.Iter1[tables.SampleRow]()
+	register.Iter1[tables.NearRow]()
 	register.Function1x2[tables.Reject, string, tables.Reject](keyReject)
 	register.Function1x2[tables.ScoreRow, string, tables.ScoreRow](keyScore)
 	register.Function1x2[tables.SampleRow, string, tables.SampleRow](keySample)
+	register.Function1x2[tables.NearRow, string, tables.NearRow](keyNear)
 	register.DoFn4x1[context.Context, string, func(*tables.Reject) bool, func(int64), error](&writeRejectPartFn{})
 	register.DoFn4x1[context.Context, string, func(*tables.ScoreRow) bool, func(int64), error](&writeScorePartFn{})
 	register.DoFn4x1[context.Context, string, func(*tables.SampleRow) bool, func(int64), error](&writeSamplePartFn{})
+	register.DoFn4x1[context.Context, string, func(*tables.NearRow) bool, func(int64), error](&writeNearPartFn{})
 	register.Emitter1[int64]()
 	register.Function2x1[int64, int64, int64](sumRows)
 }
@@ -66,7 +69,10 @@ type RunStats struct {
 	ImageTaggingRan              bool           `json:"image_tagging"`
 	OutputFiles                  []string       `json:"output_files"`
 	ShardsProcessed              int64          `json:"shards_processed"` // read in this run (the others were reused from --state)
-	RowsInParts                  int64          `json:"rows_in_parts"`    // rows written to the rejects/, image_scores/ and sample_concepts/ parts
+	RowsInParts                  int64          `json:"rows_in_parts"`    // rows written to the rejects/, image_scores/, sample_concepts/ and near_duplicates/ parts
+	// NearDuplicateControl is similarity control's summary (absent without
+	// --near_duplicates).
+	NearDuplicateControl *NearSummary `json:"similarity_control,omitempty"`
 }
 
 // WriteOutputs writes concept_counts.parquet (one row per concept of cfg,
@@ -92,6 +98,10 @@ func WriteOutputs(s beam.Scope, cfg Config, record RunConfig, start time.Time, o
 		written = append(written, beam.ParDo(s, &writeSamplePartFn{Dir: paths.Join(cfg.Output, tables.SampleConceptsDir)},
 			beam.GroupByKey(s, beam.ParDo(s, keySample, out.Samples))))
 	}
+	if record.Image != nil && record.Image.NearDuplicates != nil {
+		written = append(written, beam.ParDo(s, &writeNearPartFn{Dir: paths.Join(cfg.Output, tables.NearDuplicatesDir)},
+			beam.GroupByKey(s, beam.ParDo(s, keyNear, out.Near))))
+	}
 	rows := beam.Combine(s, sumRows, beam.Flatten(s, written...))
 	imp := beam.Impulse(s)
 	beam.ParDo0(s, &writeOutputsFn{Dir: cfg.Output, Concepts: cfg.Names(), Config: record, StartUnixNano: start.UnixNano()}, imp,
@@ -101,6 +111,7 @@ func WriteOutputs(s beam.Scope, cfg Config, record RunConfig, start time.Time, o
 func keyReject(r tables.Reject) (string, tables.Reject)       { return r.Shard, r }
 func keyScore(r tables.ScoreRow) (string, tables.ScoreRow)    { return r.Shard, r }
 func keySample(r tables.SampleRow) (string, tables.SampleRow) { return r.Shard, r }
+func keyNear(r tables.NearRow) (string, tables.NearRow)       { return r.Shard, r }
 func sumRows(a, b int64) int64                                { return a + b }
 
 // writeRejectPartFn writes one input shard's reject rows as a part of
@@ -123,6 +134,14 @@ type writeSamplePartFn struct{ Dir string }
 
 func (f *writeSamplePartFn) ProcessElement(ctx context.Context, shard string, rows func(*tables.SampleRow) bool, emit func(int64)) error {
 	return writePart(ctx, f.Dir, shard, tables.NewSampleWriter, rows, (*tables.RowWriter).WriteSample, emit)
+}
+
+// writeNearPartFn writes one input shard's near_duplicates rows as a part
+// of Dir.
+type writeNearPartFn struct{ Dir string }
+
+func (f *writeNearPartFn) ProcessElement(ctx context.Context, shard string, rows func(*tables.NearRow) bool, emit func(int64)) error {
+	return writePart(ctx, f.Dir, shard, tables.NewNearWriter, rows, (*tables.RowWriter).WriteNear, emit)
 }
 
 // writePart streams a shard's grouped rows into Dir/PartName(shard),
@@ -251,6 +270,7 @@ func (f *writeOutputsFn) conceptRows(counts func(*string, *concept.Tally) bool) 
 		}
 	}
 	ptr := func(v int64) *int64 { return &v }
+	near := f.Config.Image != nil && f.Config.Image.NearDuplicates != nil
 	rows := make([]tables.ConceptCount, len(f.Concepts))
 	for i, c := range f.Concepts {
 		t := byName[c]
@@ -261,6 +281,13 @@ func (f *writeOutputsFn) conceptRows(counts func(*string, *concept.Tally) bool) 
 		if f.Config.Image != nil && !unknown[c] {
 			rows[i].ImageCount, rows[i].MatchedCount = ptr(t.Image), ptr(t.Matched)
 			rows[i].TextOnlyCount, rows[i].ImageOnlyCount = ptr(t.TextOnly), ptr(t.ImageOnly)
+		}
+		if near {
+			// Similarity control: the counts less the near-duplicates'.
+			rows[i].TextCountDissimilar = ptr(rows[i].TextCount - t.NearText)
+			if rows[i].ImageCount != nil {
+				rows[i].ImageCountDissimilar, rows[i].MatchedCountDissimilar = ptr(t.Image-t.NearImage), ptr(t.Matched-t.NearMatched)
+			}
 		}
 		delete(byName, c)
 	}
@@ -283,6 +310,7 @@ func (f *writeOutputsFn) writeSchemaParts(ctx context.Context) ([]string, error)
 		{tables.RejectsDir, tables.NewRejectWriter, true},
 		{tables.ImageScoresDir, tables.NewScoreWriter, f.Config.Image != nil && f.Config.Image.EmitScores},
 		{tables.SampleConceptsDir, tables.NewSampleWriter, f.Config.EmitSamples},
+		{tables.NearDuplicatesDir, tables.NewNearWriter, f.Config.Image != nil && f.Config.Image.NearDuplicates != nil},
 	}
 	for _, d := range dirs {
 		if !d.on {
@@ -338,6 +366,9 @@ func (f *writeOutputsFn) runStats(total concept.Stats, rows []tables.ConceptCoun
 		if r.TextCount > 0 {
 			rs.TopConcepts = append(rs.TopConcepts, ConceptTotal{Concept: r.Concept, TextCount: r.TextCount, ImageCount: r.ImageCount, MatchedCount: r.MatchedCount})
 		}
+	}
+	if f.Config.Image != nil && f.Config.Image.NearDuplicates != nil {
+		rs.NearDuplicateControl = nearSummary(f.Config.Image.NearDuplicates, total, rows)
 	}
 	rs.FinishedAt = time.Now().UTC()
 	rs.WallSeconds = rs.FinishedAt.Sub(rs.StartedAt).Seconds()

@@ -52,6 +52,13 @@ type Request struct {
 	// ScoresDir recounts from a previous run's image_scores/ parts instead
 	// of running a model.
 	ScoresDir string
+	// Similarity control: test-embeddings files (comma-separated, as
+	// pipelines/embed --images writes them), the cosine similarity from
+	// which a sample is a near-duplicate, and the floor from which it is
+	// listed in near_duplicates/.
+	NearDuplicates string
+	NearThreshold  float64
+	NearFloor      float64
 }
 
 // Config is image tagging as resolved at launch, what workers run with and
@@ -68,6 +75,9 @@ type Config struct {
 	// native where libjpeg-turbo loads there; workers that cannot load it
 	// fail at setup, saying so.
 	NativeDecoder bool
+	// Near is similarity control as resolved (nil: none): the test
+	// embeddings' files with their hashes, the threshold and floor.
+	Near *NearRecord
 }
 
 // Decoding is how the workers decode images.
@@ -137,6 +147,9 @@ func (r Request) Resolve(ctx context.Context, v *caption.Vocabulary, read paths.
 	}
 	var err error
 	if ic.ScoresDir != "" {
+		if len(NearFiles(ic.NearDuplicates)) > 0 {
+			return Config{}, fmt.Errorf("imagetag: --near_duplicates with a recount from saved scores (%s): the saved scores hold no image embeddings; run the embedding tagger", ic.ScoresDir)
+		}
 		ic, err = ic.resolveRecount(ctx, v, read)
 	} else {
 		if ic.NativeDecoder, err = preprocess.ResolveDecoder(ic.Decoder); err != nil {
@@ -204,9 +217,11 @@ func (ic Config) resolveTagger(ctx context.Context, v *caption.Vocabulary, read 
 	}
 	notRead := func() (Config, error) {
 		var err error
-		ic.Preprocess, err = ic.preprocessing(map[string]string{})
+		if ic.Preprocess, err = ic.preprocessing(map[string]string{}); err != nil {
+			return ic, err
+		}
 		ic.UnknownConcepts = []string{}
-		return ic, err
+		return ic.resolveNear(ctx, read, 0)
 	}
 	model, err := read(ctx, ic.Model)
 	if errors.Is(err, ErrNotRead) {
@@ -241,7 +256,7 @@ func (ic Config) resolveTagger(ctx context.Context, v *caption.Vocabulary, read 
 	if ic.UnknownConcepts == nil {
 		ic.UnknownConcepts = []string{}
 	}
-	return ic, nil
+	return ic.resolveNear(ctx, read, head.OutputDim)
 }
 
 // head loads what maps the model's outputs to the vocabulary: labels (file
@@ -353,6 +368,8 @@ type Record struct {
 	EmitScores      bool      `json:"emit_scores"`
 	ScoreFloor      float64   `json:"score_floor"`
 	UnknownConcepts []string  `json:"unknown_concepts"`
+	// NearDuplicates is similarity control (absent: none).
+	NearDuplicates *NearRecord `json:"near_duplicates,omitempty"`
 }
 
 // Record is what run_stats.json records about the image side of a run of
@@ -364,7 +381,7 @@ func (c Config) Record() *Record {
 	p := c.Preprocess
 	im := &Record{Tagger: c.Tagger, Model: c.Model, Threshold: c.Threshold, Device: c.Device,
 		BatchSize: c.BatchSize, InputSize: p.Size, Resize: p.Resize, Mean: slices.Clone(p.Mean[:]), Std: slices.Clone(p.Std[:]),
-		EmitScores: c.EmitScores, ScoreFloor: c.ScoreFloor, UnknownConcepts: c.UnknownConcepts}
+		EmitScores: c.EmitScores, ScoreFloor: c.ScoreFloor, UnknownConcepts: c.UnknownConcepts, NearDuplicates: c.Near}
 	if c.ScoresDir == "" {
 		im.Decoder, im.ShrinkOnLoad = c.DecoderName(), c.Decoding().ShrinkOnLoad
 	}

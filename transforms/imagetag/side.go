@@ -13,6 +13,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
 	"github.com/conceptfreq/conceptfreq/models/tagging"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
+	"github.com/conceptfreq/conceptfreq/transforms/neardup"
 )
 
 // Tagger scores preprocessed images. Implementations run a model
@@ -46,6 +47,19 @@ type Side struct {
 	BatchSize  int
 	ScoreFloor float64 // scores at or above it are emitted with EmitScores
 	EmitScores bool
+	// Similarity control (nil Near: none): each tagged image's embedding
+	// (the Tagger is an Embedder) searched against the test embeddings.
+	Near          neardup.Searcher
+	NearIndex     *neardup.Index
+	NearThreshold float32 // similarity ≥ it: a near-duplicate
+	NearFloor     float32 // similarity ≥ it: listed in near_duplicates/
+}
+
+// Embedder is a Tagger whose model gives image embeddings (the embedding
+// tagger): TagEmbed is Tag that also appends the n images' embeddings,
+// row-major, to emb, and returns them and their dimension.
+type Embedder interface {
+	TagEmbed(batch []float32, n int, scores [][]float64, emb []float32) ([]float32, int, error)
 }
 
 // Open builds a worker's image side from a resolved configuration: an ONNX
@@ -116,7 +130,27 @@ func (c Config) Open(ctx context.Context, v *caption.Vocabulary, read paths.Read
 		return nil, nil, err
 	}
 	side.Tagger = &onnxTagger{s: s, head: head, opts: c.Preprocess}
-	return side, s.Close, nil
+	if c.Near == nil {
+		return side, s.Close, nil
+	}
+	if head.Kind != tagging.Embedding {
+		s.Close()
+		return nil, nil, fmt.Errorf("imagetag: --near_duplicates needs the embedding tagger, not %s", head.Kind)
+	}
+	x, searcher, release, err := c.openNear(ctx, read)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	side.Near, side.NearIndex = searcher, x
+	side.NearThreshold, side.NearFloor = float32(c.Near.Threshold), float32(c.Near.Floor)
+	return side, func() error {
+		err := s.Close()
+		if rerr := release(); err == nil {
+			err = rerr
+		}
+		return err
+	}, nil
 }
 
 // onnxTagger runs the model and maps its outputs through the head.
@@ -129,10 +163,25 @@ type onnxTagger struct {
 func (t *onnxTagger) Options() preprocess.Options { return t.opts }
 
 func (t *onnxTagger) Tag(batch []float32, n int, scores [][]float64) error {
+	_, _, err := t.TagEmbed(batch, n, scores, nil)
+	return err
+}
+
+// TagEmbed implements Embedder (meaningful for the embedding head, whose
+// model output is the image embedding).
+func (t *onnxTagger) TagEmbed(batch []float32, n int, scores [][]float64, emb []float32) ([]float32, int, error) {
 	out, c, err := t.s.Run(batch, n, t.opts.Size, t.opts.Size)
 	if err != nil {
-		return err
+		return emb, 0, err
 	}
+	if emb != nil {
+		emb = append(emb[:0], out[:n*c]...)
+	}
+	err = t.scores(out, c, n, scores)
+	return emb, c, err
+}
+
+func (t *onnxTagger) scores(out []float32, c, n int, scores [][]float64) error {
 	for i := 0; i < n; i++ {
 		if err := t.head.Scores(out[i*c:(i+1)*c], scores[i]); err != nil {
 			return err

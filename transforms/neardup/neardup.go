@@ -6,7 +6,8 @@
 // (GoSearcher, the reference) or through ONNX Runtime (ORTSearcher: its
 // GEMM on the CPU, or the GPU with the run's device).
 //
-// Not yet wired into the count job: see docs/similarity.md.
+// The count job's embedding tagger runs it on every tagged image
+// (--near_duplicates): see docs/similarity.md.
 package neardup
 
 import (

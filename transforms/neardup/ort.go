@@ -20,7 +20,6 @@ type ORTSearcher struct {
 	Block    int // test rows per session (default 65,536)
 	sessions []*ort.Session
 	offsets  []int
-	q        []float32
 }
 
 // NewORTSearcher opens the sessions for x with o (LibPath, Device, threads).
@@ -57,17 +56,18 @@ func NewORTSearcher(x *Index, block int, o ort.Options) (*ORTSearcher, error) {
 	return s, nil
 }
 
-// Nearest implements Searcher.
+// Nearest implements Searcher. It is safe for concurrent use (ONNX
+// Runtime's Run is), so one searcher serves a worker process.
 func (s *ORTSearcher) Nearest(queries []float32, n int, out []Match) error {
-	var err error
-	if s.q, err = normalised(queries, n, s.Index.Dim, s.q); err != nil {
+	q, err := normalised(queries, n, s.Index.Dim, nil)
+	if err != nil {
 		return err
 	}
 	for i := range out[:n] {
 		out[i] = Match{Index: -1}
 	}
 	for b, sess := range s.sessions {
-		sim, rows, err := sess.RunMatrix(s.q, n, s.Index.Dim)
+		sim, rows, err := sess.RunMatrix(q, n, s.Index.Dim)
 		if err != nil {
 			return fmt.Errorf("neardup: %w", err)
 		}

@@ -499,8 +499,18 @@ func readOurCounts(ctx context.Context, path string, kind paper.CountKind) (pape
 			kind = paper.Matched
 		}
 	}
-	if kind != paper.Text && !tagged {
+	controlled := false
+	for _, r := range rows {
+		if r.TextCountDissimilar != nil {
+			controlled = true
+			break
+		}
+	}
+	switch {
+	case (kind == paper.Image || kind == paper.Matched || kind == paper.ImageDissimilar || kind == paper.MatchedDissimilar) && !tagged:
 		return "", nil, fmt.Errorf("--counts %s has no %s counts (its run tagged no images); fit its caption counts with --count_kind=text", path, kind)
+	case (kind == paper.TextDissimilar || kind == paper.ImageDissimilar || kind == paper.MatchedDissimilar) && !controlled:
+		return "", nil, fmt.Errorf("--counts %s has no %s counts (its run had no similarity control: count with --near_duplicates)", path, kind)
 	}
 	c := &paper.Counts{Values: map[string]float64{}}
 	for _, r := range rows {
@@ -510,6 +520,12 @@ func readOurCounts(ctx context.Context, path string, kind paper.CountKind) (pape
 			v = r.ImageCount
 		case paper.Matched:
 			v = r.MatchedCount
+		case paper.TextDissimilar:
+			v = r.TextCountDissimilar
+		case paper.ImageDissimilar:
+			v = r.ImageCountDissimilar
+		case paper.MatchedDissimilar:
+			v = r.MatchedCountDissimilar
 		}
 		if v == nil {
 			continue
