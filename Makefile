@@ -22,20 +22,27 @@ run-fit:
 	$(GO) run $(LDFLAGS) ./pipelines/fit --paper=$(PAPER) --output=out/fit --overwrite
 
 ## crawl-to-law: synth → embed → count → eval → fit on the planted colour set and the planted colour "CLIP" → out/chain;
+## the count under similarity control (the eval images embedded, the crawl's copies of them left out of the _dissimilar
+## counts) and the fit refitted on them → out/chain/fit-dissimilar;
 ## then retrieval: concepts → count → eval --task=retrieval → fit → out/chain/fit-retrieval
 BPE ?= testdata/clip/bpe_simple_vocab_16e6.txt.gz
 crawl-to-law: ort
 	$(GO) run $(LDFLAGS) ./pipelines/synth --colour_law --output=out/chain/data --overwrite
 	$(GO) run $(LDFLAGS) ./pipelines/embed --bpe=$(BPE) --text_model=testdata/models/colour_text.onnx \
 	    --concepts=out/chain/data/classes.txt --prompts=class --output=out/chain/concept_embeddings.parquet --overwrite
+	$(GO) run $(LDFLAGS) ./pipelines/embed --images=out/chain/data/eval --dataset=colours \
+	    --image_model=testdata/models/colour_embedder.onnx --output=out/chain/test_embeddings.parquet --overwrite
 	$(GO) run $(LDFLAGS) ./pipelines/count --input=out/chain/data/crawl --concepts=out/chain/data/classes.txt --tagger=embedding \
 	    --model=testdata/models/colour_embedder.onnx --concept_embeddings=out/chain/concept_embeddings.parquet \
-	    --output=out/chain/counts --overwrite
+	    --near_duplicates=out/chain/test_embeddings.parquet --output=out/chain/counts --overwrite
 	$(GO) run $(LDFLAGS) ./pipelines/eval --input=out/chain/data/eval --classes=out/chain/data/classes.txt \
 	    --image_model=testdata/models/colour_embedder.onnx --text_model=testdata/models/colour_text.onnx --bpe=$(BPE) \
 	    --model=colourCLIP --pretraining=colourcrawl --dataset=colours --output=out/chain/eval --overwrite
 	$(GO) run $(LDFLAGS) ./pipelines/fit --counts=out/chain/counts/concept_counts.parquet \
 	    --performance=out/chain/eval/performance.parquet --output=out/chain/fit --overwrite
+	# the same fit without the crawl's near-duplicates of the evaluation images
+	$(GO) run $(LDFLAGS) ./pipelines/fit --counts=out/chain/counts/concept_counts.parquet --count_kind=matched_dissimilar \
+	    --performance=out/chain/eval/performance.parquet --output=out/chain/fit-dissimilar --overwrite
 	# retrieval: the planted retrieval set's concepts counted in the bundled LAION shards, its recall, the fit
 	$(GO) run $(LDFLAGS) ./pipelines/synth --colour_retrieval --output=out/chain/retrieval-set --overwrite
 	$(GO) run $(LDFLAGS) ./pipelines/eval --task=concepts --input=out/chain/retrieval-set --min_images=2 \

@@ -14,10 +14,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conceptfreq/conceptfreq/internal/synth"
 	"github.com/conceptfreq/conceptfreq/io/reject"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
+	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
 	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
+	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
 	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 )
@@ -361,5 +364,62 @@ func TestSimilarityControlPlanted(t *testing.T) {
 	third := runJob(t, "", other)
 	if third.stats.ShardsReused != 0 || third.stats.Config.PartialsDir == first.stats.Config.PartialsDir {
 		t.Errorf("another threshold reused %d shards (state %s, first %s): want a new fingerprint", third.stats.ShardsReused, third.stats.Config.PartialsDir, first.stats.Config.PartialsDir)
+	}
+}
+
+// The crawl-to-law set (make crawl-to-law) under similarity control with
+// the planted colour CLIP: every class's matched count is its planted
+// count, and without the near-duplicates (the crawl's copies of the
+// evaluation images) it is the planted count less the copies.
+func TestColourLawSimilarityControl(t *testing.T) {
+	lib := orttest.Lib(t)
+	data := t.TempDir()
+	tr, err := synth.ColourLaw(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var testEmb []tables.TestEmbedding
+	var names []string
+	var vecs [][]float32
+	for _, n := range tr.Classes {
+		v := onnxbuild.ColourVector(onnxbuild.PlantedColours[n])
+		names, vecs = append(names, n), append(vecs, v[:])
+		testEmb = append(testEmb, tables.TestEmbedding{Dataset: "colours", Key: "eval/" + n, Label: n, Vector: v[:]})
+	}
+	var cb, eb bytes.Buffer
+	if err := tables.WriteConceptEmbeddings(&cb, names, vecs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tables.WriteTestEmbeddings(&eb, testEmb, nil); err != nil {
+		t.Fatal(err)
+	}
+	cpath, epath := filepath.Join(data, "concept_embeddings.parquet"), filepath.Join(data, "test_embeddings.parquet")
+	if err := os.WriteFile(cpath, cb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(epath, eb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lem, _ := caption.English()
+	v, err := caption.ParseVocabulary(strings.NewReader(strings.Join(tr.Classes, "\n")+"\n"), "classes", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := baseImageConfig(lib)
+	ic.Tagger, ic.Model, ic.ConceptEmbeddings, ic.BatchSize = "embedding", modelsDir+"/colour_embedder.onnx", cpath, 64
+	ic.NearDuplicates, ic.NearThreshold, ic.NearFloor = epath, imagetag.DefaultNearThreshold, imagetag.DefaultNearFloor
+	res := runJob(t, "", count.Request{Inputs: []string{filepath.Join(data, "crawl", "*.tar")}, Image: ic, Vocabulary: v})
+	var copies int64
+	for _, n := range tr.Classes {
+		r := res.byConcept[n]
+		copies += tr.Copies[n]
+		if deref(r.MatchedCount) != any(tr.Count[n]) || deref(r.MatchedCountDissimilar) != any(tr.Count[n]-tr.Copies[n]) ||
+			deref(r.TextCountDissimilar) != any(tr.Count[n]-tr.Copies[n]) {
+			t.Errorf("%s: matched %v, matched_dissimilar %v, text_dissimilar %v; want %d, %d, %d", n,
+				deref(r.MatchedCount), deref(r.MatchedCountDissimilar), deref(r.TextCountDissimilar), tr.Count[n], tr.Count[n]-tr.Copies[n], tr.Count[n]-tr.Copies[n])
+		}
+	}
+	if nc := res.stats.NearDuplicateControl; nc == nil || nc.NearDuplicates != copies || nc.ImagesSearched != tr.Samples {
+		t.Errorf("similarity_control %+v; want %d near-duplicates of %d searched", nc, copies, tr.Samples)
 	}
 }

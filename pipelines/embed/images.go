@@ -28,7 +28,7 @@ import (
 // the input of similarity control (docs/similarity.md). Test sets are
 // bounded (≈ 100,000 images), so this is plain Go on one machine too.
 var (
-	images       = flag.String("images", "", "embed a test set's images instead of concept names: WebDataset shards (comma-separated patterns, local or gs://) or a local folder of images (labels: their folders' names); writes dataset, key, label, vector rows to --output (default out/test_embeddings.parquet) and the rejects beside it")
+	images       = flag.String("images", "", "embed a test set's images instead of concept names: WebDataset shards (comma-separated patterns, or a folder holding them; local or gs://) or a local folder of images (labels: their folders' names); writes dataset, key, label, vector rows to --output (default out/test_embeddings.parquet) and the rejects beside it")
 	imageModel   = flag.String("image_model", "", "with --images: ONNX image encoder [N,3,H,W] → [N,D] (user-supplied weights)")
 	imageInput   = flag.String("image_input", "", "the image encoder's input name (default: its only input)")
 	imageOutput  = flag.String("image_output", "", "the image encoder's output name (default: its first output)")
@@ -134,7 +134,7 @@ func runImages(ctx context.Context, stdout io.Writer, start time.Time) error {
 	}
 	read := 0
 	count := func(im testImage) error { read++; return each(im) }
-	if fi, err := os.Stat(*images); err == nil && fi.IsDir() {
+	if fi, err := os.Stat(*images); err == nil && fi.IsDir() && !holdsShards(*images) {
 		err = folderImages(*images, count)
 	} else {
 		err = shardImages(ctx, strings.Split(*images, ","), count, func(r tables.Reject) { read++; rejects = append(rejects, r) })
@@ -173,6 +173,22 @@ func runImages(ctx context.Context, stdout io.Writer, start time.Time) error {
 
 // imageExts are the members or file extensions taken as images, in order.
 var imageExts = []string{"jpg", "jpeg", "png", "webp", "gif"}
+
+// holdsShards reports whether a local folder holds WebDataset shards at
+// its top (then --images reads them as shards, as count's --input does).
+func holdsShards(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		n := strings.ToLower(e.Name())
+		if !e.IsDir() && (strings.HasSuffix(n, ".tar") || strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".tgz")) {
+			return true
+		}
+	}
+	return false
+}
 
 // folderImages walks dir: every image file, keyed by its path under dir
 // without the extension, labelled by its folder's name (none at the top).

@@ -125,4 +125,19 @@ func TestEmbedTestImages(t *testing.T) {
 	if x.Label[match[0].Index] != "red" || match[0].Similarity < 0.999 || x.Label[match[1].Index] != "blue" || match[1].Similarity < 0.999 {
 		t.Errorf("nearest: %+v", match)
 	}
+
+	// A folder holding shards reads as those shards (as count's --input),
+	// not as a folder of image files.
+	out2 := filepath.Join(t.TempDir(), "from_folder.parquet")
+	flagtest.Set(t, "--images="+dir, "--dataset=planted", "--image_model=../../testdata/models/colour_embedder.onnx", "--output="+out2)
+	if err := run(context.Background(), &stdout); err != nil {
+		t.Fatal(err)
+	}
+	data2, err := os.ReadFile(out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows2, err := tables.ReadTestEmbeddings(data2, out2, nil); err != nil || len(rows2) != 5 || rows2[0].Key != "s0" || rows2[0].Label != "red" {
+		t.Errorf("--images=<folder of shards>: %d rows, %v", len(rows2), err)
+	}
 }
