@@ -347,6 +347,15 @@ func TestSimilarityControlPlanted(t *testing.T) {
 	if first.stats.Rejects[reject.ImageDecode] == 0 || first.stats.Rejects[reject.ImageMissing] == 0 {
 		t.Errorf("rejects %v: want image_decode and image_missing", first.stats.Rejects)
 	}
+	page, err := os.ReadFile(filepath.Join(first.dir, count.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="similarity"`, `<td class="l">setA</td>`, `<td class="l">setB</td>`, `id="near-affected"`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %s", want)
+		}
+	}
 	if im := first.stats.Config.Image.NearDuplicates; im == nil || len(im.Files) != 1 || im.Files[0].SHA256 == "" || im.Files[0].Images != 3 || im.Dim != 3 {
 		t.Errorf("config.image.near_duplicates %+v", im)
 	}
