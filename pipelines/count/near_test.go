@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/conceptfreq/conceptfreq/internal/synth"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/reject"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
@@ -374,6 +376,24 @@ func TestSimilarityControlPlanted(t *testing.T) {
 	if third.stats.ShardsReused != 0 || third.stats.Config.PartialsDir == first.stats.Config.PartialsDir {
 		t.Errorf("another threshold reused %d shards (state %s, first %s): want a new fingerprint", third.stats.ShardsReused, third.stats.Config.PartialsDir, first.stats.Config.PartialsDir)
 	}
+
+	// DuckDB reads the new columns and the near_duplicates/ parts.
+	var dis []struct {
+		Concept string  `json:"concept"`
+		Matched *string `json:"matched_count_dissimilar"`
+	}
+	duckdb(t, fmt.Sprintf("select concept, matched_count_dissimilar from '%s/%s' where concept = 'red'", first.dir, tables.ConceptCountsFile), &dis)
+	if len(dis) != 1 || dis[0].Matched == nil || *dis[0].Matched != fmt.Sprint(tr.matchedDis["red"]) {
+		t.Errorf("duckdb: red matched_count_dissimilar %+v, want %d", dis, tr.matchedDis["red"])
+	}
+	var bySet []struct {
+		Set string `json:"test_dataset"`
+		N   string `json:"n"`
+	}
+	duckdb(t, fmt.Sprintf("select test_dataset, count(*) as n from '%s/%s/*.parquet' where near_duplicate group by all order by 1", first.dir, tables.NearDuplicatesDir), &bySet)
+	if len(bySet) != 2 || bySet[0].Set != "setA" || bySet[0].N != fmt.Sprint(tr.dupsBySet["setA"]) || bySet[1].N != fmt.Sprint(tr.dupsBySet["setB"]) {
+		t.Errorf("duckdb: near-duplicates by test set %+v, want setA %d, setB %d", bySet, tr.dupsBySet["setA"], tr.dupsBySet["setB"])
+	}
 }
 
 // The crawl-to-law set (make crawl-to-law) under similarity control with
@@ -430,5 +450,54 @@ func TestColourLawSimilarityControl(t *testing.T) {
 	}
 	if nc := res.stats.NearDuplicateControl; nc == nil || nc.NearDuplicates != copies || nc.ImagesSearched != tr.Samples {
 		t.Errorf("similarity_control %+v; want %d near-duplicates of %d searched", nc, copies, tr.Samples)
+	}
+}
+
+// Similarity control refused where it cannot work, at launch, saying why.
+func TestNearConfigErrors(t *testing.T) {
+	ctx := context.Background()
+	v := colourVocab(t)
+	dir := t.TempDir()
+	write := func(name string, rows []tables.TestEmbedding) string {
+		var b bytes.Buffer
+		if err := tables.WriteTestEmbeddings(&b, rows, nil); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.parquet", []tables.TestEmbedding{{Dataset: "d", Key: "k", Vector: []float32{1, 0, 0}}})
+	wide := write("wide.parquet", []tables.TestEmbedding{{Dataset: "d", Key: "k", Vector: []float32{1, 0, 0, 0}}})
+	mixed := write("mixed.parquet", []tables.TestEmbedding{{Dataset: "d", Key: "a", Vector: []float32{1, 0, 0}}, {Dataset: "d", Key: "b", Vector: []float32{1, 0}}})
+	empty := write("empty.parquet", nil)
+	emb := func(near string, threshold, floor float64) imagetag.Request {
+		return imagetag.Request{Tagger: "embedding", Model: modelsDir + "/colour_embedder.onnx", ConceptEmbeddings: modelsDir + "/colour_concepts.parquet",
+			Threshold: 0.7, BatchSize: 1, Device: "cpu", NearDuplicates: near, NearThreshold: threshold, NearFloor: floor}
+	}
+	multilabel := imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu",
+		NearDuplicates: good, NearThreshold: 0.95, NearFloor: 0.9}
+	for _, tc := range []struct {
+		name string
+		ic   imagetag.Request
+		want string
+	}{
+		{"multilabel tagger", multilabel, "needs --tagger=embedding"},
+		{"recount", imagetag.Request{ScoresDir: dir, Threshold: 0.7, BatchSize: 1, Device: "cpu", NearDuplicates: good}, "saved scores hold no image embeddings"},
+		{"missing file", emb(filepath.Join(dir, "nope.parquet"), 0.95, 0.9), "nope.parquet"},
+		{"not test embeddings", emb(modelsDir+"/colour_concepts.parquet", 0.95, 0.9), "colour_concepts.parquet"},
+		{"empty", emb(empty, 0.95, 0.9), "holds no test embeddings"},
+		{"dimensions vs model", emb(wide, 0.95, 0.9), "gives 3-dimensional image embeddings but the test embeddings have 4"},
+		{"files disagree", emb(good+","+wide, 0.95, 0.9), "has 4 dimensions, the test embeddings before it 3"},
+		{"mixed dimensions", emb(mixed, 0.95, 0.9), "d b has 2 dimensions"},
+		{"threshold", emb(good, 1.5, 0.9), "--near_threshold=1.5"},
+		{"floor above threshold", emb(good, 0.9, 0.95), "--near_floor=0.95"},
+	} {
+		_, err := count.Request{Output: t.TempDir(), Image: tc.ic, Vocabulary: v}.Resolve(ctx, beamfs.ReadAll)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
+		}
 	}
 }

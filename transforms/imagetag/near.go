@@ -125,10 +125,13 @@ type nearEntry struct {
 	searcher *neardup.ORTSearcher
 }
 
-var nearShared struct {
+// nearCache is the process's test-embedding indexes and searchers.
+type nearCache struct {
 	mu      sync.Mutex
 	entries map[string]*nearEntry
 }
+
+var nearShared = &nearCache{entries: map[string]*nearEntry{}}
 
 // openNear loads the test embeddings named in c.Near into an index and
 // opens its searcher, or takes the process's for the same files (by hash)
@@ -139,51 +142,64 @@ func (c Config) openNear(ctx context.Context, read paths.ReadFunc) (*neardup.Ind
 		hashes = append(hashes, f.Path+"@"+f.SHA256)
 	}
 	key := strings.Join(hashes, ",") + "|" + c.Device + "|" + c.OrtLib
-	nearShared.mu.Lock()
-	defer nearShared.mu.Unlock()
-	if nearShared.entries == nil {
-		nearShared.entries = map[string]*nearEntry{}
-	}
-	e := nearShared.entries[key]
+	return nearShared.get(key, func() (*nearEntry, error) { return c.loadNear(ctx, read) })
+}
+
+// get returns the entry for key, built by load when the process has none,
+// and the function that gives it back (the last one closes its searcher).
+func (nc *nearCache) get(key string, load func() (*nearEntry, error)) (*neardup.Index, neardup.Searcher, func() error, error) {
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	e := nc.entries[key]
 	if e == nil {
-		x := &neardup.Index{}
-		for _, f := range c.Near.Files {
-			b, err := read(ctx, f.Path)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("imagetag: --near_duplicates: %w", err)
-			}
-			if f.SHA256 != "" {
-				if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != f.SHA256 {
-					return nil, nil, nil, fmt.Errorf("imagetag: --near_duplicates: %s changed since the run was launched (sha256 %x, launched with %s)", f.Path, sum, f.SHA256)
-				}
-			}
-			rows, err := tables.ReadTestEmbeddings(b, f.Path, nil)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("imagetag: --near_duplicates: %w", err)
-			}
-			for _, r := range rows {
-				if err := x.Add(r.Dataset, r.Key, r.Label, r.Vector); err != nil {
-					return nil, nil, nil, fmt.Errorf("imagetag: --near_duplicates: %s: %w", f.Path, err)
-				}
-			}
-		}
-		s, err := neardup.NewORTSearcher(x, 0, ort.Options{LibPath: ort.ResolveLib(c.OrtLib), Device: c.Device, IntraOpThreads: c.IntraOpThreads})
-		if err != nil {
+		var err error
+		if e, err = load(); err != nil {
 			return nil, nil, nil, err
 		}
-		e = &nearEntry{key: key, index: x, searcher: s}
-		nearShared.entries[key] = e
+		e.key = key
+		nc.entries[key] = e
 	}
 	e.refs++
 	release := sync.OnceValue(func() error {
-		nearShared.mu.Lock()
-		defer nearShared.mu.Unlock()
+		nc.mu.Lock()
+		defer nc.mu.Unlock()
 		e.refs--
 		if e.refs > 0 {
 			return nil
 		}
-		delete(nearShared.entries, e.key)
+		delete(nc.entries, e.key)
 		return e.searcher.Close()
 	})
 	return e.index, e.searcher, release, nil
+}
+
+// loadNear reads the test embeddings named in c.Near into an index and
+// opens its searcher.
+func (c Config) loadNear(ctx context.Context, read paths.ReadFunc) (*nearEntry, error) {
+	x := &neardup.Index{}
+	for _, f := range c.Near.Files {
+		b, err := read(ctx, f.Path)
+		if err != nil {
+			return nil, fmt.Errorf("imagetag: --near_duplicates: %w", err)
+		}
+		if f.SHA256 != "" {
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != f.SHA256 {
+				return nil, fmt.Errorf("imagetag: --near_duplicates: %s changed since the run was launched (sha256 %x, launched with %s)", f.Path, sum, f.SHA256)
+			}
+		}
+		rows, err := tables.ReadTestEmbeddings(b, f.Path, nil)
+		if err != nil {
+			return nil, fmt.Errorf("imagetag: --near_duplicates: %w", err)
+		}
+		for _, r := range rows {
+			if err := x.Add(r.Dataset, r.Key, r.Label, r.Vector); err != nil {
+				return nil, fmt.Errorf("imagetag: --near_duplicates: %s: %w", f.Path, err)
+			}
+		}
+	}
+	s, err := neardup.NewORTSearcher(x, 0, ort.Options{LibPath: ort.ResolveLib(c.OrtLib), Device: c.Device, IntraOpThreads: c.IntraOpThreads})
+	if err != nil {
+		return nil, err
+	}
+	return &nearEntry{index: x, searcher: s}, nil
 }
