@@ -111,6 +111,7 @@ models:
 ## bench: the README's Performance table, every row beside its reference (see bench/README.md)
 bench:
 	bash bench/count.sh
+	bash bench/near.sh
 	bash bench/rss.sh
 
 ## gpu-check: ONNX Runtime's CUDA build (npm, sha256-checked) and a RAM++-sized graph; on a GPU, counts on the GPU vs the CPU and images/s by batch size (bench/gpu.sh; without a GPU it checks what it can and exits 0)
