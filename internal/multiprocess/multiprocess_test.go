@@ -16,6 +16,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/container/pool"
 
 	"github.com/conceptfreq/conceptfreq/internal/synth"
+	"github.com/conceptfreq/conceptfreq/io/tables"
+	"github.com/conceptfreq/conceptfreq/models/onnxbuild"
 )
 
 // bins are the commands and Beam's two servers, built once for the tests.
@@ -264,12 +266,29 @@ func needORT(t *testing.T) {
 // The count job's outputs are the same whether its workers run in the
 // launcher (prism over loopback) or in a separate worker process started
 // by a worker pool from the staged binary: text only, with image tagging
-// (ONNX Runtime in the worker), and with --state (a second run reusing
-// every partial), and the eval job's too, classification and retrieval.
+// (ONNX Runtime in the worker), with similarity control (the test
+// embeddings' searcher in the worker), and with --state (a second run
+// reusing every partial), and the eval job's too, classification and
+// retrieval.
 func TestJobsInASeparateWorkerProcess(t *testing.T) {
 	c := startCluster(t)
 	retrievalSet := t.TempDir()
 	if err := synth.ColourRetrieval(retrievalSet); err != nil {
+		t.Fatal(err)
+	}
+	// Test embeddings for similarity control: the red and green of the
+	// tagging demo's images.
+	var tests []tables.TestEmbedding
+	for _, n := range []string{"red", "green"} {
+		v := onnxbuild.ColourVector(onnxbuild.PlantedColours[n])
+		tests = append(tests, tables.TestEmbedding{Dataset: "colours", Key: n, Label: n, Vector: v[:]})
+	}
+	var eb bytes.Buffer
+	if err := tables.WriteTestEmbeddings(&eb, tests, nil); err != nil {
+		t.Fatal(err)
+	}
+	testEmbeddings := filepath.Join(t.TempDir(), "test_embeddings.parquet")
+	if err := os.WriteFile(testEmbeddings, eb.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -281,6 +300,9 @@ func TestJobsInASeparateWorkerProcess(t *testing.T) {
 		{"count text", bins.count, []string{"--progress=false", "--input=" + abs("testdata/shards"), "--emit_samples"}, false},
 		{"count image", bins.count, []string{"--progress=false", "--input=" + abs("testdata/tagging"), "--concepts=" + abs("testdata/tagging/vocabulary.txt"),
 			"--model=" + abs("testdata/models/colour_tagger.onnx"), "--emit_scores", "--emit_samples"}, true},
+		{"count similarity control", bins.count, []string{"--progress=false", "--input=" + abs("testdata/tagging"), "--concepts=" + abs("testdata/tagging/vocabulary.txt"),
+			"--tagger=embedding", "--model=" + abs("testdata/models/colour_embedder.onnx"), "--concept_embeddings=" + abs("testdata/models/colour_concepts.parquet"),
+			"--near_duplicates=" + testEmbeddings}, true},
 		{"eval", bins.eval, []string{"--input=" + abs("testdata/eval"), "--classes=" + abs("testdata/eval/classes.txt"),
 			"--image_model=" + abs("testdata/models/colour_embedder.onnx"), "--text_model=" + abs("testdata/models/colour_text.onnx"),
 			"--bpe=" + abs("testdata/clip/bpe_simple_vocab_16e6.txt.gz"), "--model=colourCLIP", "--pretraining=colourcrawl", "--dataset=colours"}, true},
