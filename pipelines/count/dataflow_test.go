@@ -142,16 +142,22 @@ func TestDataflowDryRunTagging(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "--sdk_container_image") {
 		t.Errorf("GPU job without the worker container: %v\n%s", err, out)
 	}
-	// gs:// model, labels and embeddings are not read by a dry run (no
+	// gs:// model, labels, embeddings and test embeddings are not read by a dry run (no
 	// cloud service is touched: these buckets do not exist), and a worker
 	// binary that is not there is an error naming it.
 	for _, args := range [][]string{
 		{"--model=gs://no-such-bucket-conceptfreq/ram.onnx", "--tagger_labels=gs://no-such-bucket-conceptfreq/tags.txt"},
 		{"--tagger=embedding", "--model=gs://no-such-bucket-conceptfreq/clip.onnx", "--concept_embeddings=gs://no-such-bucket-conceptfreq/e.parquet"},
+		{"--tagger=embedding", "--model=gs://no-such-bucket-conceptfreq/clip.onnx", "--concept_embeddings=gs://no-such-bucket-conceptfreq/e.parquet",
+			"--near_duplicates=gs://no-such-bucket-conceptfreq/imagenet_test.parquet,gs://no-such-bucket-conceptfreq/coco_test.parquet"},
 	} {
 		_, steps, _ := dryRun(t, bin, append([]string{"--concepts=" + vocab, "--input=gs://B/laion/{0..1}.tar", "--output=gs://B/counts"}, args...)...)
 		if len(steps) == 0 {
 			t.Errorf("%v: no steps", args)
+		}
+		near := strings.HasPrefix(args[len(args)-1], "--near_duplicates=")
+		if _, ok := stepNames(steps)["count.WriteOutputs/count.writeNearPartFn"]; ok != near {
+			t.Errorf("%v: a near_duplicates/ part writer step: %v, want %v", args, ok, near)
 		}
 	}
 	out, err = exec.Command(bin, "--runner=dataflow", "--dry_run", "--project=P", "--region=R", "--staging_location=gs://B/s",
