@@ -9,13 +9,11 @@ models/preprocess does with DefaultOptions. One core (cv2.setNumThreads(1)).
     /usr/bin/python3 bench/opencv_preprocess.py FOLDER SECONDS
 prints one line: images/s.
 """
-import glob
-import os
-import sys
-import time
 
 import cv2
 import numpy as np
+
+from preprocess_rate import rate
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -34,14 +32,7 @@ def tensor(data):
 
 def main():
     cv2.setNumThreads(1)
-    folder, seconds = sys.argv[1], float(sys.argv[2])
-    files = sorted(glob.glob(os.path.join(folder, "*.jpg")) + glob.glob(os.path.join(folder, "*.png")))
-    datas = [open(f, "rb").read() for f in files]
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        tensor(datas[n % len(datas)])
-        n += 1
-    print(f"{n / (time.perf_counter() - start):.1f}")
+    rate(tensor)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,12 @@ benchmark row runs with -cpu=1.
     /usr/bin/python3 bench/pillow_preprocess.py ../shared/data/images 3
 prints one line: images/s.
 """
-import glob
 import io
-import os
-import sys
-import time
 
 import numpy as np
 from PIL import Image
+
+from preprocess_rate import rate
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -29,14 +27,7 @@ def tensor(data):
 
 
 def main():
-    folder, seconds = sys.argv[1], float(sys.argv[2])
-    files = sorted(glob.glob(os.path.join(folder, "*.jpg")) + glob.glob(os.path.join(folder, "*.png")))
-    datas = [open(f, "rb").read() for f in files]
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        tensor(datas[n % len(datas)])
-        n += 1
-    print(f"{n / (time.perf_counter() - start):.1f}")
+    rate(tensor)
 
 
 if __name__ == "__main__":

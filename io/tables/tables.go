@@ -7,7 +7,6 @@ package tables
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"strings"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // File names written into a run's output directory.
@@ -166,18 +164,7 @@ func WriteConceptCounts(w io.Writer, rows []ConceptCount, mem memory.Allocator) 
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	fw, err := pqarrow.NewFileWriter(ConceptCountsSchema, writeOnly{w}, writerProps(mem), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		return fmt.Errorf("tables: %s: %w", ConceptCountsFile, err)
-	}
-	if err := fw.Write(rec); err != nil {
-		fw.Close()
-		return fmt.Errorf("tables: %s: %w", ConceptCountsFile, err)
-	}
-	if err := fw.Close(); err != nil {
-		return fmt.Errorf("tables: %s: close: %w", ConceptCountsFile, err)
-	}
-	return nil
+	return writeRecord(w, ConceptCountsSchema, rec, mem, ConceptCountsFile)
 }
 
 // NewRejectWriter starts rejects.parquet on w; add rows with WriteReject.

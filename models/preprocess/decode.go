@@ -127,36 +127,47 @@ func tiffOrientation(t []byte) int {
 	return 0
 }
 
+// orientedSize is the size of a w×h image after EXIF orientation o.
+func orientedSize(w, h, o int) (int, int) {
+	if o >= 5 {
+		return h, w
+	}
+	return w, h
+}
+
+// oriented is where pixel (x, y) of a w×h image goes under EXIF
+// orientation o (2–8; others keep it).
+func oriented(x, y, w, h, o int) (int, int) {
+	switch o {
+	case 2: // mirror horizontal
+		return w - 1 - x, y
+	case 3: // rotate 180
+		return w - 1 - x, h - 1 - y
+	case 4: // mirror vertical
+		return x, h - 1 - y
+	case 5: // transpose
+		return y, x
+	case 6: // rotate 90 clockwise
+		return h - 1 - y, x
+	case 7: // transverse
+		return h - 1 - y, w - 1 - x
+	case 8: // rotate 90 counter-clockwise
+		return y, w - 1 - x
+	}
+	return x, y
+}
+
 // orient applies EXIF orientation o (2–8) so the image displays upright.
 func orient(src image.Image, o int) image.Image {
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
 	rgba := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(rgba, rgba.Bounds(), src, b.Min, draw.Src)
-	dw, dh := w, h
-	if o >= 5 {
-		dw, dh = h, w
-	}
+	dw, dh := orientedSize(w, h, o)
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			var dx, dy int
-			switch o {
-			case 2: // mirror horizontal
-				dx, dy = w-1-x, y
-			case 3: // rotate 180
-				dx, dy = w-1-x, h-1-y
-			case 4: // mirror vertical
-				dx, dy = x, h-1-y
-			case 5: // transpose
-				dx, dy = y, x
-			case 6: // rotate 90 clockwise
-				dx, dy = h-1-y, x
-			case 7: // transverse
-				dx, dy = h-1-y, w-1-x
-			case 8: // rotate 90 counter-clockwise
-				dx, dy = y, w-1-x
-			}
+			dx, dy := oriented(x, y, w, h, o)
 			si := rgba.PixOffset(x, y)
 			di := dst.PixOffset(dx, dy)
 			copy(dst.Pix[di:di+4], rgba.Pix[si:si+4])

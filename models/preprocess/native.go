@@ -52,6 +52,16 @@ func ResolveDecoder(name string) (native bool, err error) {
 	return false, fmt.Errorf("preprocess: decoder %q (want %s, %s or %s)", name, DecoderAuto, DecoderNative, DecoderGo)
 }
 
+// ResolveDecoding is the Decoding of a --decoder value (ResolveDecoder)
+// on this machine: shrink-on-load applies to the native decoder only.
+func ResolveDecoding(decoder string, shrinkOnLoad bool, maxPixels int64) (Decoding, error) {
+	native, err := ResolveDecoder(decoder)
+	if err != nil {
+		return Decoding{}, err
+	}
+	return Decoding{Native: native, ShrinkOnLoad: native && shrinkOnLoad, MaxPixels: maxPixels}, nil
+}
+
 // Decoding says how a run turns image bytes into tensors.
 type Decoding struct {
 	// Native decodes JPEGs with libjpeg-turbo (resolved by ResolveDecoder)
@@ -190,29 +200,10 @@ func flatten(t taps, in int) flatTaps {
 // orientRGB applies EXIF orientation o (2–8) to interleaved RGB w×h into
 // dst, returning the new size (the same mapping as orient).
 func orientRGB(src []byte, w, h, o int, dst []byte) (int, int) {
-	dw, dh := w, h
-	if o >= 5 {
-		dw, dh = h, w
-	}
+	dw, dh := orientedSize(w, h, o)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			var dx, dy int
-			switch o {
-			case 2:
-				dx, dy = w-1-x, y
-			case 3:
-				dx, dy = w-1-x, h-1-y
-			case 4:
-				dx, dy = x, h-1-y
-			case 5:
-				dx, dy = y, x
-			case 6:
-				dx, dy = h-1-y, x
-			case 7:
-				dx, dy = h-1-y, w-1-x
-			case 8:
-				dx, dy = y, w-1-x
-			}
+			dx, dy := oriented(x, y, w, h, o)
 			copy(dst[3*(dy*dw+dx):3*(dy*dw+dx)+3], src[3*(y*w+x):3*(y*w+x)+3])
 		}
 	}

@@ -85,13 +85,17 @@ func TestSimilarityControlRealPhotos(t *testing.T) {
 		t.Fatal(err)
 	}
 	testPath := filepath.Join(dir, "test_embeddings.parquet")
-	os.WriteFile(testPath, b.Bytes(), 0o644)
+	if err := os.WriteFile(testPath, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	b.Reset()
 	if err := tables.WriteConceptEmbeddings(&b, []string{"motel"}, [][]float32{emb}, nil); err != nil {
 		t.Fatal(err)
 	}
 	conceptPath := filepath.Join(dir, "concepts.parquet")
-	os.WriteFile(conceptPath, b.Bytes(), 0o644)
+	if err := os.WriteFile(conceptPath, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// The crawl: every real photo but the original, and three edits of it.
 	img, _, err := image.Decode(bytes.NewReader(original))
@@ -134,8 +138,12 @@ func TestSimilarityControlRealPhotos(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w.Close()
-	os.WriteFile(filepath.Join(dir, "crawl-00000.tar"), shardBuf.Bytes(), 0o644)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "crawl-00000.tar"), shardBuf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	lem, _ := caption.English()
 	v, err := caption.ParseVocabulary(strings.NewReader("motel\nsign\n"), "motel", lem)
@@ -148,7 +156,9 @@ func TestSimilarityControlRealPhotos(t *testing.T) {
 	res := runJob(t, "", count.Request{Inputs: []string{filepath.Join(dir, "*.tar")}, Image: ic, Vocabulary: v})
 	got := map[string]tables.NearRow{}
 	for _, p := range readParts(t, res.dir, tables.NearDuplicatesDir) {
-		tables.ReadNearDuplicates(p.data, func(r tables.NearRow) error { got[r.Key] = r; return nil })
+		if err := tables.ReadNearDuplicates(p.data, func(r tables.NearRow) error { got[r.Key] = r; return nil }); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var report []string
 	for key := range members {

@@ -73,11 +73,10 @@ func runImages(ctx context.Context, stdout io.Writer, start time.Time) error {
 	if err != nil {
 		return fmt.Errorf("--image_model %s: %w", *imageModel, err)
 	}
-	native, err := preprocess.ResolveDecoder(*decoder)
+	dec, err := preprocess.ResolveDecoding(*decoder, *shrinkOnLoad, *maxPixels)
 	if err != nil {
 		return fmt.Errorf("--decoder=%s: %w", *decoder, err)
 	}
-	dec := preprocess.Decoding{Native: native, ShrinkOnLoad: native && *shrinkOnLoad, MaxPixels: *maxPixels}
 	s, err := ort.OpenData(*imageModel, model, ort.Options{LibPath: ort.ResolveLib(*ortLib), Device: *device, Input: *imageInput, Output: *imageOutput})
 	if err != nil {
 		return err

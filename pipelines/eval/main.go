@@ -211,17 +211,17 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-// imagePreprocess resolves the image model's preprocessing: its metadata,
-// then the flags; and checks the device.
 // imageDecoding resolves --decoder and --shrink_on_load on this machine.
 func imageDecoding() (preprocess.Decoding, error) {
-	native, err := preprocess.ResolveDecoder(*decoder)
+	d, err := preprocess.ResolveDecoding(*decoder, *shrinkOnLoad, *maxPixels)
 	if err != nil {
-		return preprocess.Decoding{}, fmt.Errorf("--decoder=%s: %w", *decoder, err)
+		return d, fmt.Errorf("--decoder=%s: %w", *decoder, err)
 	}
-	return preprocess.Decoding{Native: native, ShrinkOnLoad: native && *shrinkOnLoad, MaxPixels: *maxPixels}, nil
+	return d, nil
 }
 
+// imagePreprocess resolves the image model's preprocessing: its metadata,
+// then the flags; and checks the device.
 func imagePreprocess(ctx context.Context) (preprocess.Options, error) {
 	model, err := beamfs.ReadAll(ctx, *imageModel)
 	if err != nil {

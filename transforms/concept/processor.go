@@ -417,12 +417,10 @@ func (b *batchBuf) run(side *imagetag.Side, n int) error {
 		b.emb = []float32{}
 	}
 	var err error
-	var dim int
-	if b.emb, dim, err = e.TagEmbed(b.tensor[:n*b.stride], n, b.rows[:n], b.emb[:0]); err != nil {
+	// (The embeddings' width was checked against the test embeddings' at
+	// launch; Nearest checks it again.)
+	if b.emb, err = e.TagEmbed(b.tensor[:n*b.stride], n, b.rows[:n], b.emb[:0]); err != nil {
 		return err
-	}
-	if dim != side.NearIndex.Dim {
-		return fmt.Errorf("imagetag: the model gives %d-dimensional image embeddings, the test embeddings have %d", dim, side.NearIndex.Dim)
 	}
 	if len(b.near) < n {
 		b.near = make([]neardup.Match, n)

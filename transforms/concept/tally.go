@@ -30,10 +30,11 @@ type Stats struct {
 	// Similarity control: tagged images compared with the test sets, those
 	// listed in near_duplicates/ (at or above the floor), and the
 	// near-duplicates (at or above the threshold) by the test set of their
-	// most similar test image.
-	NearSearched   int64            `json:"near_searched,omitempty"`
-	NearListed     int64            `json:"near_listed,omitempty"`
-	NearDuplicates map[string]int64 `json:"near_duplicates,omitempty"`
+	// most similar test image. run_stats.json gives them once, in its
+	// similarity_control summary.
+	NearSearched   int64            `json:"-"`
+	NearListed     int64            `json:"-"`
+	NearDuplicates map[string]int64 `json:"-"`
 }
 
 // MaxDamagedListed bounds Stats.DamagedPartials; every damaged partial is

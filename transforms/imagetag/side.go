@@ -57,9 +57,9 @@ type Side struct {
 
 // Embedder is a Tagger whose model gives image embeddings (the embedding
 // tagger): TagEmbed is Tag that also appends the n images' embeddings,
-// row-major, to emb, and returns them and their dimension.
+// row-major, to emb and returns them.
 type Embedder interface {
-	TagEmbed(batch []float32, n int, scores [][]float64, emb []float32) ([]float32, int, error)
+	TagEmbed(batch []float32, n int, scores [][]float64, emb []float32) ([]float32, error)
 }
 
 // Open builds a worker's image side from a resolved configuration: an ONNX
@@ -163,22 +163,21 @@ type onnxTagger struct {
 func (t *onnxTagger) Options() preprocess.Options { return t.opts }
 
 func (t *onnxTagger) Tag(batch []float32, n int, scores [][]float64) error {
-	_, _, err := t.TagEmbed(batch, n, scores, nil)
+	_, err := t.TagEmbed(batch, n, scores, nil)
 	return err
 }
 
 // TagEmbed implements Embedder (meaningful for the embedding head, whose
-// model output is the image embedding).
-func (t *onnxTagger) TagEmbed(batch []float32, n int, scores [][]float64, emb []float32) ([]float32, int, error) {
+// model output is the image embedding); a nil emb keeps none.
+func (t *onnxTagger) TagEmbed(batch []float32, n int, scores [][]float64, emb []float32) ([]float32, error) {
 	out, c, err := t.s.Run(batch, n, t.opts.Size, t.opts.Size)
 	if err != nil {
-		return emb, 0, err
+		return emb, err
 	}
 	if emb != nil {
 		emb = append(emb[:0], out[:n*c]...)
 	}
-	err = t.scores(out, c, n, scores)
-	return emb, c, err
+	return emb, t.scores(out, c, n, scores)
 }
 
 func (t *onnxTagger) scores(out []float32, c, n int, scores [][]float64) error {
