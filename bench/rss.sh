@@ -3,7 +3,7 @@
 # memory must stay flat (nothing that grows with the crawl is held), and many
 # small shards must cost about what few big ones do.
 #
-#   bash bench/rss.sh                  # the table below, about 2 minutes
+#   bash bench/rss.sh                  # the table below, about 5 minutes
 #   PARQUET_FILES="1 10 60" ROWS=600000 bash bench/rss.sh
 #
 # Inputs nobody here wrote by hand:
@@ -16,12 +16,14 @@
 #   - WebDataset tar shards of real captions (pipelines/synth): 5,000 shards
 #     of 5 samples and 50 shards of 500, the same 25,000 samples.
 # Each run: /usr/bin/time -v, default vocabulary and rule, prism in-process
-# (the job's workers share the launcher's memory), --progress=false. Prints a
-# table; inputs and outputs go to bench/results/ (ignored by git).
+# (the job's workers share the launcher's memory), --progress=false, REPEATS
+# times (3; the median of each column is printed: single runs spread ±7 MiB).
+# Prints a table; inputs and outputs go to bench/results/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PARQUET_FILES=${PARQUET_FILES:-"1 2 10 60"}
 ROWS=${ROWS:-600000}
+REPEATS=${REPEATS:-3}
 CAPTIONS=${CAPTIONS:-../shared/data/laion-captions/test_10000.parquet}
 RES=bench/results
 [ -x /usr/bin/time ] || { echo "bench/rss.sh needs GNU time (/usr/bin/time; apt-get install time)"; exit 1; }
@@ -37,16 +39,23 @@ if [ ! -f "$pq" ]; then
   (cd .cache/node && node duckdb_parquet.mjs "$OLDPWD/$CAPTIONS" "$OLDPWD/$pq.tmp" "$ROWS") && mv "$pq.tmp" "$pq"
 fi
 
-run() { # name label count-flags...: one measured run, one table row
+secs() { # GNU time's h:mm:ss or m:ss.ss as seconds
+  awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }' <<<"$1"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+run() { # name label count-flags...: REPEATS measured runs, one table row of their medians
   local name=$1 label=$2; shift 2
-  local out=$RES/rss/out-$name
-  /usr/bin/time -v -o "$RES/rss/time-$name.txt" bin/count "$@" --output="$out" --overwrite --progress=false \
-    >/dev/null 2>"$RES/rss/stderr-$name.txt" || { cat "$RES/rss/stderr-$name.txt"; exit 1; }
-  local rss wall samples
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$RES/rss/time-$name.txt")
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$RES/rss/time-$name.txt")
+  local out=$RES/rss/out-$name rsss="" walls="" samples r
+  for r in $(seq 1 "$REPEATS"); do
+    /usr/bin/time -v -o "$RES/rss/time-$name.txt" bin/count "$@" --output="$out" --overwrite --progress=false \
+      >/dev/null 2>"$RES/rss/stderr-$name.txt" || { cat "$RES/rss/stderr-$name.txt"; exit 1; }
+    rsss+="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$RES/rss/time-$name.txt")"$'\n'
+    walls+="$(secs "$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$RES/rss/time-$name.txt")")"$'\n'
+  done
   samples=$(grep -m1 '"samples_read"' "$out/run_stats.json" | tr -dc 0-9)
-  printf "%-34s %12d %10s %14d\n" "$label" "$samples" "$wall" "$(( rss / 1024 ))"
+  printf "%-34s %12d %9ss %14d\n" "$label" "$samples" "$(median <<<"$walls")" "$(( $(median <<<"$rsss") / 1024 ))"
 }
 
 printf "%-34s %12s %10s %14s\n" input samples wall peak_rss_MiB

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/conceptfreq/conceptfreq/internal/arrowpool"
 )
 
 // CaptionColumns are tried in order when no caption column is given.
@@ -43,9 +46,17 @@ type Options struct {
 	// group's batches hold BatchBytes / (the group's uncompressed bytes per
 	// row in the columns read) rows, at least one, at most BatchSize.
 	BatchBytes int64
-	// Mem allocates Arrow buffers (default memory.DefaultAllocator).
+	// Mem allocates Arrow buffers (default: one process-wide
+	// arrowpool.Allocator, which reuses the buffers of finished batches and
+	// keeps at most 4 MiB per core of them, at least 16 MiB).
 	Mem memory.Allocator
 }
+
+// defaultMem is the readers' allocator when Options.Mem is nil. It keeps
+// at most 4 MiB of freed buffers per core (about a reader's batch buffers
+// at the default batch bounds; a process reads at most one shard per
+// core), at least 16 MiB.
+var defaultMem = arrowpool.New(max(16<<20, runtime.GOMAXPROCS(0)*4<<20))
 
 // Default batch bounds.
 const (
@@ -76,7 +87,7 @@ type Reader struct {
 func NewReader(ctx context.Context, r parquet.ReaderAtSeeker, name string, opts Options) (*Reader, error) {
 	mem := opts.Mem
 	if mem == nil {
-		mem = memory.DefaultAllocator
+		mem = defaultMem
 	}
 	props := parquet.NewReaderProperties(mem)
 	// Pages are read as streams and PLAIN values decoded a buffer (1 MiB)

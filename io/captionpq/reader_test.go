@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
 	"github.com/conceptfreq/conceptfreq/internal/pqtest"
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
 )
 
@@ -211,4 +212,47 @@ func TestHugeCaptionsDecodedInBoundedMemory(t *testing.T) {
 		t.Errorf("the decoder held %d MiB at once; want the batch bound (%d MiB) and a stream buffer, not the page", mem.peak>>20, captionpq.DefaultBatchBytes>>20)
 	}
 	mem.AssertSize(t, 0)
+}
+
+// The default allocator reuses the buffers of finished batches: four
+// readers at once, in small batches so buffers are freed and handed out
+// again thousands of times, read the 10,000 real LAION captions exactly as
+// readers on arrow's GoAllocator (which never reuses) do.
+func TestPooledBuffersReadLikeFreshOnes(t *testing.T) {
+	data, err := os.ReadFile(shareddata.Path(t, "laion-captions/test_10000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := readAll(t, data, captionpq.Options{BatchSize: 97, Mem: memory.NewGoAllocator()})
+	if err != nil || len(want) != 10000 {
+		t.Fatalf("GoAllocator read %d rows, err %v; want 10000", len(want), err)
+	}
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for round := 0; round < 3; round++ {
+				got, _, err := readAll(t, data, captionpq.Options{BatchSize: 97 + int64(g)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(got) != len(want) {
+					errs <- fmt.Errorf("reader %d: %d rows, want %d", g, len(got), len(want))
+					return
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						errs <- fmt.Errorf("reader %d round %d: row %d = %+v, want %+v", g, round, i, got[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/conceptfreq/conceptfreq/io/captionpq"
@@ -148,7 +149,9 @@ type Options struct {
 // from the name (.tar, .tar.gz, .tgz, .parquet), else from the content
 // (Parquet's PAR1 magic, else tar).
 func Open(ctx context.Context, r io.Reader, path string, opts Options) (Source, error) {
-	br := bufio.NewReaderSize(r, 256<<10) // room to sniff the format
+	br := readBufs.Get().(*bufio.Reader)
+	br.Reset(r)
+	release := func() { br.Reset(nil); readBufs.Put(br) }
 	format := FormatOf(path)
 	if format == FormatUnknown {
 		if head, _ := br.Peek(4); string(head) == "PAR1" {
@@ -158,6 +161,8 @@ func Open(ctx context.Context, r io.Reader, path string, opts Options) (Source, 
 		}
 	}
 	if format == FormatParquet {
+		// br is only read while spooling: it is free once open.
+		defer release()
 		return openParquet(ctx, r, br, path, opts)
 	}
 	ext := opts.CaptionExt
@@ -178,13 +183,19 @@ func Open(ctx context.Context, r io.Reader, path string, opts Options) (Source, 
 	}
 	wr, err := wds.NewReader(br, path, wopts)
 	if err != nil {
+		release()
 		if errors.Is(err, wds.ErrTruncated) {
 			return nil, err
 		}
 		return nil, formatError{err}
 	}
-	return &wdsSource{r: wr, ext: ext}, nil
+	return &wdsSource{r: wr, ext: ext, release: release}, nil
 }
+
+// readBufs holds the 256 KiB read buffers of the shards not open now
+// (room to sniff the format, and the tar reader's buffer): a shard of a
+// few samples should not cost a fresh quarter megabyte of garbage.
+var readBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
 
 // formatError keeps the message of err and is ErrFormat.
 type formatError struct{ err error }
@@ -274,11 +285,15 @@ func (s *parquetSource) Close() error {
 }
 
 type wdsSource struct {
-	r   *wds.Reader
-	ext string
+	r       *wds.Reader
+	ext     string
+	release func() // gives the read buffer back; nil once closed
 }
 
 func (s *wdsSource) Next() (*Sample, error) {
+	if s.release == nil {
+		return nil, errors.New("shard: Next after Close")
+	}
 	ws, err := s.r.Next()
 	if err != nil {
 		return nil, err
@@ -296,7 +311,13 @@ func (s *wdsSource) Next() (*Sample, error) {
 	return &Sample{Key: ws.Key, Caption: text, Reject: reason, Detail: detail, Members: ws.Members}, nil
 }
 
-func (s *wdsSource) Close() error { return nil }
+func (s *wdsSource) Close() error {
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+	return nil
+}
 
 // CaptionOf returns the caption of a WebDataset sample: the trimmed UTF-8
 // text of its ext member, else the "caption" field of its json member. When

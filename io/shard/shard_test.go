@@ -12,12 +12,14 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/conceptfreq/conceptfreq/internal/pqtest"
+	"github.com/conceptfreq/conceptfreq/internal/shareddata"
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/wds"
 )
@@ -304,5 +306,72 @@ func TestCaptionMemberBombBounded(t *testing.T) {
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
 		t.Errorf("reading allocated %d MiB; a caption member must stop inflating at the 1 MiB caption limit", alloc>>20)
+	}
+}
+
+// Read buffers come from a pool: shards read at once never share one, a
+// closed source gives its buffer back and reads no more, and a shard of a
+// few samples does not allocate a fresh 256 KiB buffer.
+func TestReadBuffersPooled(t *testing.T) {
+	var shards [][]byte
+	for _, name := range []string{"tendata.tar", "sample.tgz", "mpdata.tar", "testgz.tar"} {
+		b, err := os.ReadFile(shareddata.Path(t, "webdataset-shards/"+name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards = append(shards, b)
+	}
+	names := []string{"tendata.tar", "sample.tgz", "mpdata.tar", "testgz.tar"}
+	want := make([][]sample, len(shards))
+	for i, b := range shards {
+		want[i] = readSource(t, b, names[i])
+		if len(want[i]) == 0 {
+			t.Fatalf("%s: no samples", names[i])
+		}
+	}
+	var wg sync.WaitGroup
+	got := make([][][]sample, 8)
+	for g := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; round < 5; round++ {
+				for i := range shards {
+					j := (i + g) % len(shards)
+					got[g] = append(got[g], readSource(t, shards[j], names[j]))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for g := range got {
+		for k, s := range got[g] {
+			j := (k%len(shards) + g) % len(shards)
+			if !reflect.DeepEqual(s, want[j]) {
+				t.Fatalf("reader %d, read %d of %s differs from a lone read", g, k, names[j])
+			}
+		}
+	}
+
+	src, err := shard.Open(context.Background(), bytes.NewReader(shards[0]), names[0], shard.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+	if _, err := src.Next(); err == nil {
+		t.Error("Next after Close: got a sample, want an error")
+	}
+
+	tiny := wdsShard(t, false, func(text string) (string, []byte) { return "txt", []byte(text) })
+	const n = 200
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n; i++ {
+		readSource(t, tiny, "tiny.tar")
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 128<<10 {
+		t.Errorf("a %d-byte shard allocated %d KiB to read; its 256 KiB read buffer should come from the pool", len(tiny), per>>10)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"runtime"
 	"runtime/debug"
+	"sync"
 
 	"github.com/conceptfreq/conceptfreq/io/tables"
 )
@@ -23,10 +24,25 @@ import (
 // Every output of a shard is buffered until the shard is done; runs that
 // emit a row per sample (--emit_samples) or tag images stay synchronous.
 
-// shardSlot is one shard reader: its concept.Processor and tallies.
+// shardSlot is one shard reader: its concept.Processor.
 type shardSlot struct {
-	proc   *concept.Processor
-	counts *concept.Counts
+	proc *concept.Processor
+}
+
+// countsFree holds the tallies of finished asynchronous shards for the
+// next shard, over all of the process's DoFn instances: runShard takes
+// them once the shard may be read (shardsOpen), so a runner that keeps
+// many instances, each with shards waiting (prism makes an instance per
+// bundle split, and keeps it), holds a vocabulary's tallies per shard
+// being read, not per shard submitted.
+var countsFree sync.Pool
+
+// takeCounts returns tallies for n concepts (runShard resets them).
+func takeCounts(n int) *concept.Counts {
+	if c, ok := countsFree.Get().(*concept.Counts); ok && c.Len() == n {
+		return c
+	}
+	return concept.NewCounts(n)
 }
 
 // shardResult is a shard's figures and, for an asynchronous shard, its
@@ -54,7 +70,7 @@ func (f *countShardFn) startAsync() {
 	for i := 0; i < n; i++ {
 		p := *f.proc // shares the matchers and the pool; its own scratch
 		p.ResetScratch()
-		f.idle <- &shardSlot{proc: &p, counts: concept.NewCounts(len(f.Config.Concepts))}
+		f.idle <- &shardSlot{proc: &p}
 	}
 }
 
@@ -90,7 +106,7 @@ func (f *countShardFn) submit(ctx context.Context, path string, emitCount func(s
 			out: concept.Emitters{Reject: func(r tables.Reject) { res.rejects = append(res.rejects, r) },
 				Score: func(tables.ScoreRow) {}, Sample: func(tables.SampleRow) {}, Near: func(tables.NearRow) {}},
 		}
-		f.runShard(ctx, slot.proc, slot.counts, path, sink, res)
+		f.runShard(ctx, slot.proc, nil, path, sink, res)
 		f.done <- res
 	}()
 	return nil

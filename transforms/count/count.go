@@ -130,7 +130,6 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 		}
 		f.proc.Image, f.closeFn = side, closeFn
 	}
-	f.counts = concept.NewCounts(len(f.Config.Concepts))
 	if f.proc.Image == nil {
 		// Captions are matched on every core, also for a bundle of one
 		// big shard, by one pool for the DoFn's lifetime.
@@ -138,6 +137,9 @@ func (f *countShardFn) Setup(ctx context.Context) error {
 		if !f.Config.EmitSamples {
 			f.startAsync()
 		}
+	}
+	if f.idle == nil {
+		f.counts = concept.NewCounts(len(f.Config.Concepts))
 	}
 	f.samplesRead = beam.NewCounter("count", "samplesRead")
 	f.samplesCounted = beam.NewCounter("count", "samplesWithCaption")
@@ -169,12 +171,17 @@ type shardSink struct {
 }
 
 // runShard counts one shard (or reuses its --state partial) with proc and
-// counts, sending every output to sink and its figures to res. It touches
+// counts (nil: tallies from countsFree, once the shard may be read),
+// sending every output to sink and its figures to res. It touches
 // no Beam metric: the caller accounts for res (finishShard) on the DoFn's
 // goroutine.
 func (f *countShardFn) runShard(ctx context.Context, proc *concept.Processor, counts *concept.Counts, path string, sink shardSink, res *shardResult) {
 	shardsOpen <- struct{}{}
 	defer func() { <-shardsOpen }()
+	if counts == nil {
+		counts = takeCounts(len(f.Config.Concepts))
+		defer countsFree.Put(counts)
+	}
 	counts.Reset()
 	began := time.Now()
 	out := sink.out
