@@ -9,9 +9,8 @@
 // what the readers hold at once. Allocator keeps freed buffers of 4 KiB
 // and more in power-of-two classes, up to a bound on the bytes kept, and
 // hands them out again zeroed; smaller and larger requests go to arrow's
-// GoAllocator. On the count job's text-only runs over DuckDB-written
-// caption files (bench/rss.sh) it lowers peak RSS with 60 files by about
-// 13 % and the wall time by about 13 % (docs/performance.md, Memory).
+// GoAllocator. What it saves on the count job's text-only runs over
+// DuckDB-written caption files: docs/performance.md, Memory.
 //
 // Arrow frees a buffer (Allocator.Free) when its reference count drops to
 // zero; a buffer freed twice is kept once.

@@ -46,9 +46,8 @@ type Options struct {
 	// group's batches hold BatchBytes / (the group's uncompressed bytes per
 	// row in the columns read) rows, at least one, at most BatchSize.
 	BatchBytes int64
-	// Mem allocates Arrow buffers (default: one process-wide
-	// arrowpool.Allocator, which reuses the buffers of finished batches and
-	// keeps at most 4 MiB per core of them, at least 16 MiB).
+	// Mem allocates Arrow buffers (default: defaultMem, one process-wide
+	// arrowpool.Allocator reusing the buffers of finished batches).
 	Mem memory.Allocator
 }
 

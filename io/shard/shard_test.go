@@ -313,15 +313,15 @@ func TestCaptionMemberBombBounded(t *testing.T) {
 // closed source gives its buffer back and reads no more, and a shard of a
 // few samples does not allocate a fresh 256 KiB buffer.
 func TestReadBuffersPooled(t *testing.T) {
+	names := []string{"tendata.tar", "sample.tgz", "mpdata.tar", "testgz.tar"}
 	var shards [][]byte
-	for _, name := range []string{"tendata.tar", "sample.tgz", "mpdata.tar", "testgz.tar"} {
+	for _, name := range names {
 		b, err := os.ReadFile(shareddata.Path(t, "webdataset-shards/"+name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		shards = append(shards, b)
 	}
-	names := []string{"tendata.tar", "sample.tgz", "mpdata.tar", "testgz.tar"}
 	want := make([][]sample, len(shards))
 	for i, b := range shards {
 		want[i] = readSource(t, b, names[i])
