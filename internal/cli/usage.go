@@ -226,3 +226,9 @@ func PrintVersions(w io.Writer, rows [][2]string) {
 		fmt.Fprintf(w, "%-*s  %s\n", width, r[0], r[1])
 	}
 }
+
+// Version is conceptfreq's version and commit, as --version prints it
+// first: what every output records as having made it.
+func Version() string {
+	return Versions()[0][1]
+}

@@ -284,7 +284,7 @@ func TestJobsInASeparateWorkerProcess(t *testing.T) {
 		tests = append(tests, tables.TestEmbedding{Dataset: "colours", Key: n, Label: n, Vector: v[:]})
 	}
 	var eb bytes.Buffer
-	if err := tables.WriteTestEmbeddings(&eb, tests, nil); err != nil {
+	if err := tables.WriteTestEmbeddings(&eb, tests, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	testEmbeddings := filepath.Join(t.TempDir(), "test_embeddings.parquet")

@@ -29,6 +29,12 @@ func (c Column) len() int {
 // other outputs). All columns must have the same length. name is used in
 // error messages.
 func WriteColumns(w io.Writer, name string, cols []Column, mem memory.Allocator) error {
+	return WriteColumnsWith(w, name, cols, nil, mem)
+}
+
+// WriteColumnsWith is WriteColumns with prov as the file's key-value
+// metadata.
+func WriteColumnsWith(w io.Writer, name string, cols []Column, prov Provenance, mem memory.Allocator) error {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
@@ -75,5 +81,5 @@ func WriteColumns(w io.Writer, name string, cols []Column, mem memory.Allocator)
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	return writeRecord(w, schema, rec, mem, name)
+	return writeRecord(w, prov.schema(schema), rec, mem, name)
 }

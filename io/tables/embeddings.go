@@ -18,8 +18,9 @@ var ConceptEmbeddingsSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 // WriteConceptEmbeddings writes (concept, embedding list<float>) rows to w
-// with the same Parquet settings as the other outputs. It does not close w.
-func WriteConceptEmbeddings(w io.Writer, concepts []string, embeddings [][]float32, mem memory.Allocator) error {
+// with the same Parquet settings as the other outputs and prov as its
+// key-value metadata. It does not close w.
+func WriteConceptEmbeddings(w io.Writer, concepts []string, embeddings [][]float32, prov Provenance, mem memory.Allocator) error {
 	if len(concepts) != len(embeddings) {
 		return fmt.Errorf("tables: concept embeddings: %d concepts, %d embeddings", len(concepts), len(embeddings))
 	}
@@ -38,7 +39,7 @@ func WriteConceptEmbeddings(w io.Writer, concepts []string, embeddings [][]float
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	return writeRecord(w, ConceptEmbeddingsSchema, rec, mem, "concept embeddings")
+	return writeRecord(w, prov.schema(ConceptEmbeddingsSchema), rec, mem, "concept embeddings")
 }
 
 // ReadConceptEmbeddings reads a concept-embedding Parquet file: columns

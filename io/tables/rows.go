@@ -15,6 +15,11 @@ import (
 // appended after the tagged ones (for columns whose names depend on the
 // run). The column types are known from T even when rows is empty.
 func WriteRows[T any](w io.Writer, name string, rows []T, mem memory.Allocator, extra ...Column) error {
+	return WriteRowsWith(w, name, rows, nil, mem, extra...)
+}
+
+// WriteRowsWith is WriteRows with prov as the file's key-value metadata.
+func WriteRowsWith[T any](w io.Writer, name string, rows []T, prov Provenance, mem memory.Allocator, extra ...Column) error {
 	rt := reflect.TypeFor[T]()
 	if rt.Kind() != reflect.Struct {
 		return fmt.Errorf("tables: %s: rows of %v, want a struct", name, rt)
@@ -60,5 +65,5 @@ func WriteRows[T any](w io.Writer, name string, rows []T, mem memory.Allocator, 
 			}
 		}
 	}
-	return WriteColumns(w, name, append(cols, extra...), mem)
+	return WriteColumnsWith(w, name, append(cols, extra...), prov, mem)
 }

@@ -173,7 +173,7 @@ func TestConceptEmbeddingsRoundTrip(t *testing.T) {
 	var b bytes.Buffer
 	names := []string{"a", "b"}
 	embs := [][]float32{{1, 2}, {3, 4}}
-	if err := tables.WriteConceptEmbeddings(&b, names, embs, mem); err != nil {
+	if err := tables.WriteConceptEmbeddings(&b, names, embs, nil, mem); err != nil {
 		t.Fatal(err)
 	}
 	gotNames, gotEmbs, err := tables.ReadConceptEmbeddings(b.Bytes(), "x", mem)
@@ -183,7 +183,7 @@ func TestConceptEmbeddingsRoundTrip(t *testing.T) {
 	if _, _, err := tables.ReadConceptEmbeddings([]byte("nope"), "x", mem); err == nil || !strings.Contains(err.Error(), "tables: x:") {
 		t.Errorf("garbage: got %v, want an error naming the file", err)
 	}
-	if err := tables.WriteConceptEmbeddings(&b, names, embs[:1], mem); err == nil {
+	if err := tables.WriteConceptEmbeddings(&b, names, embs[:1], nil, mem); err == nil {
 		t.Error("mismatched lengths accepted")
 	}
 }

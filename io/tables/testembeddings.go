@@ -31,8 +31,10 @@ var TestEmbeddingsSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 // WriteTestEmbeddings writes rows to w with the other outputs' Parquet
-// settings. It does not close w.
-func WriteTestEmbeddings(w io.Writer, rows []TestEmbedding, mem memory.Allocator) error {
+// settings and prov as its key-value metadata (the image encoder's sha256
+// and its preprocessing, which the count job's similarity control checks).
+// It does not close w.
+func WriteTestEmbeddings(w io.Writer, rows []TestEmbedding, prov Provenance, mem memory.Allocator) error {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
@@ -54,7 +56,7 @@ func WriteTestEmbeddings(w io.Writer, rows []TestEmbedding, mem memory.Allocator
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	return writeRecord(w, TestEmbeddingsSchema, rec, mem, "test embeddings")
+	return writeRecord(w, prov.schema(TestEmbeddingsSchema), rec, mem, "test embeddings")
 }
 
 // ReadTestEmbeddings reads a test-embeddings file (columns dataset, key,

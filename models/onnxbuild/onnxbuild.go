@@ -303,3 +303,24 @@ func ColourVector(c [3]uint8) [3]float32 {
 	}
 	return v
 }
+
+// TinyImageEncoder is a "tiny image" encoder built in Go, the classic
+// near-duplicate descriptor: the 32×32 input (mean and std 0.5) averaged
+// over a 4×4 grid of 8×8 cells, 48 values, centred on their mean, so
+// cosine similarity is the correlation of two images' coarse layouts.
+// Unlike the colour embedder (one mean colour) it tells apart photos of
+// the same colours.
+func TinyImageEncoder() *Model {
+	return &Model{
+		Name:     "tiny_image_encoder",
+		Inputs:   []Value{{Name: "image", Dims: []Dim{{Param: "batch"}, {Value: 3}, {Value: 32}, {Value: 32}}}},
+		Outputs:  []Value{{Name: "embedding", Dims: []Dim{{Param: "batch"}, {Value: 48}}}},
+		Metadata: map[string]string{"conceptfreq.input_size": "32", "conceptfreq.mean": "0.5,0.5,0.5", "conceptfreq.std": "0.5,0.5,0.5"},
+		Nodes: []Node{
+			{Op: "AveragePool", Inputs: []string{"image"}, Outputs: []string{"grid"}, IntsAttr: map[string][]int64{"kernel_shape": {8, 8}, "strides": {8, 8}}},
+			{Op: "Flatten", Inputs: []string{"grid"}, Outputs: []string{"flat"}, IntAttr: map[string]int64{"axis": 1}},
+			{Op: "ReduceMean", Inputs: []string{"flat"}, Outputs: []string{"mean"}, IntsAttr: map[string][]int64{"axes": {1}}, IntAttr: map[string]int64{"keepdims": 1}},
+			{Op: "Sub", Inputs: []string{"flat", "mean"}, Outputs: []string{"embedding"}},
+		},
+	}
+}

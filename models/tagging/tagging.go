@@ -254,21 +254,17 @@ func MetadataOverrides(md map[string]string) preprocess.Overrides {
 	return preprocess.Overrides{Size: md[MetaInputSize], Resize: md[MetaResize], Mean: md[MetaMean], Std: md[MetaStd]}
 }
 
-// ImageOptions is an image model's preprocessing: base, then what the
-// model's metadata says, then the user's settings (flags; empty keeps).
-func ImageOptions(model []byte, base preprocess.Options, user preprocess.Overrides) (preprocess.Options, error) {
+// ImageOptions is the input of an image model of kind (preprocess.KindTagger
+// or KindEncoder): preprocess.Defaults(kind), then what the model's
+// metadata says, then the user's flags. Every command resolves its model's
+// input here, so two commands given one model and the same flags feed it
+// the same tensors.
+func ImageOptions(model []byte, kind string, f preprocess.Flags) (preprocess.Options, error) {
 	md, err := ort.ReadMetadata(model)
 	if err != nil {
-		return base, err
+		return preprocess.Options{}, err
 	}
-	o, err := base.With(MetadataOverrides(md))
-	if err != nil {
-		return o, fmt.Errorf("metadata: %w", err)
-	}
-	if o, err = o.With(user); err != nil {
-		return o, fmt.Errorf("--input_size/--resize/--mean/--std: %w", err)
-	}
-	return o, nil
+	return f.Options(kind, MetadataOverrides(md))
 }
 
 // ReadLabels reads a labels file: one label per line in output-column order

@@ -25,6 +25,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/io/wds"
 	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
 )
@@ -196,7 +197,7 @@ func imageJob(t *testing.T, dir string, ic imagetag.Request, emitSamples bool) *
 
 func baseImageConfig(lib string) imagetag.Request {
 	return imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, Device: "cpu",
-		BatchSize: 7, OrtLib: lib, MaxPixels: 50_000_000, ScoreFloor: 0.3, EmbedScale: 1, EmbedActivation: "none", EmbedTemperature: 1}
+		BatchSize: 7, OrtLib: lib, Image: preprocess.Flags{MaxPixels: 50_000_000}, ScoreFloor: 0.3, EmbedScale: 1, EmbedActivation: "none", EmbedTemperature: 1}
 }
 
 func checkColourTruth(t *testing.T, name string, res *result, tr *plantedTruth) {

@@ -10,7 +10,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 	"io"
 	"os"
 	"sort"
@@ -26,9 +25,11 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
 	"github.com/conceptfreq/conceptfreq/runners"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
 	"github.com/conceptfreq/conceptfreq/transforms/count"
+	"github.com/conceptfreq/conceptfreq/transforms/imagetag"
 )
 
 var (
@@ -43,32 +44,30 @@ var (
 	emitSamples   = flag.Bool("emit_samples", false, "also write sample_concepts/*.parquet (shard, key, caption, text_concepts, image_concepts)")
 
 	// Image side.
-	tagger       = flag.String("tagger", "", "image tagger: none, multilabel (RAM++-style) or embedding (CLIP-style); default multilabel when --model is given, else none")
-	model        = flag.String("model", "", "ONNX image model (local or gs://); user-supplied weights")
-	labels       = flag.String("tagger_labels", "", "multilabel: labels file, one concept per line in output-column order (default: the model's conceptfreq.labels metadata)")
-	conceptEmb   = flag.String("concept_embeddings", "", "embedding: Parquet of concept (string), embedding (list<float>)")
-	taggerOutput = flag.String("tagger_output", "", "multilabel: probabilities or logits (logits get a sigmoid); default from metadata, else probabilities")
-	embScale     = flag.Float64("embedding_scale", 1, "embedding: score = scale × cosine before the activation")
-	embAct       = flag.String("embedding_activation", "none", "embedding: none, sigmoid or softmax (over the vocabulary)")
-	embTemp      = flag.Float64("embedding_temperature", 1, "embedding: temperature of sigmoid/softmax")
-	threshold    = flag.Float64("threshold", 0.7, "a concept is in the image when its score is strictly above this (the study: 0.7)")
-	device       = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto (cuda if available, else cpu)")
-	batchSize    = flag.Int("batch_size", 32, "images per model call")
-	inputSize    = flag.Int("input_size", 0, "model input size in pixels (default: model metadata, else 384)")
-	resize       = flag.String("resize", "", "squash (the study's Resize((s,s))) or crop (shorter side + centre crop); default metadata, else squash")
-	mean         = flag.String("mean", "", "normalisation mean, comma-separated (default: metadata, else ImageNet 0.485,0.456,0.406)")
-	std          = flag.String("std", "", "normalisation std, comma-separated (default: metadata, else ImageNet 0.229,0.224,0.225)")
-	ortLib       = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
-	ortThreads   = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
-	maxPixels    = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
-	decoder      = flag.String("decoder", "auto", "image decoder: native (libjpeg-turbo for JPEGs, dlopened: Debian libturbojpeg0), go (Go's decoders), or auto (native where it loads, else go)")
-	shrinkOnLoad = flag.Bool("shrink_on_load", true, "let the native decoder scale large JPEGs by 1/2, 1/4 or 1/8 while decoding (DCT domain), never below the model's input size; false decodes at full size")
-	emitScores   = flag.Bool("emit_scores", false, "also write image_scores/*.parquet: per-sample scores at or above --score_floor, to recount later with --scores")
-	scoreFloor   = flag.Float64("score_floor", 0.3, "lowest score kept by --emit_scores")
-	scoresDir    = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores/ parts) instead of running a model")
-	nearDups     = flag.String("near_duplicates", "", "similarity control (embedding tagger): comma-separated test_embeddings.parquet files (pipelines/embed --images, the same image encoder); each tagged image is compared with every test image and the _dissimilar counts leave out the near-duplicates")
-	nearThresh   = flag.Float64("near_threshold", imagetag.DefaultNearThreshold, "similarity control: a sample whose image has cosine similarity at or above this to a test image is a near-duplicate")
-	nearFloor    = flag.Float64("near_floor", imagetag.DefaultNearFloor, "similarity control: samples at or above this similarity are listed in near_duplicates/ (at most --near_threshold)")
+	tagger        = flag.String("tagger", "", "image tagger: none, multilabel (RAM++-style) or embedding (CLIP-style); default multilabel when --model is given, else none")
+	model         = flag.String("model", "", "ONNX image model (local or gs://); user-supplied weights")
+	labels        = flag.String("tagger_labels", "", "multilabel: labels file, one concept per line in output-column order (default: the model's conceptfreq.labels metadata)")
+	conceptEmb    = flag.String("concept_embeddings", "", "embedding: Parquet of concept (string), embedding (list<float>)")
+	taggerOutput  = flag.String("tagger_output", "", "multilabel: probabilities or logits (logits get a sigmoid); default from metadata, else probabilities")
+	embScale      = flag.Float64("embedding_scale", 1, "embedding: score = scale × cosine before the activation")
+	embAct        = flag.String("embedding_activation", "none", "embedding: none, sigmoid or softmax (over the vocabulary)")
+	embTemp       = flag.Float64("embedding_temperature", 1, "embedding: temperature of sigmoid/softmax")
+	threshold     = flag.Float64("threshold", 0.7, "a concept is in the image when its score is strictly above this (the study: 0.7)")
+	device        = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto (cuda if available, else cpu)")
+	batchSize     = flag.Int("batch_size", 32, "images per model call")
+	ortLib        = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
+	ortThreads    = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
+	emitScores    = flag.Bool("emit_scores", false, "also write image_scores/*.parquet: per-sample scores at or above --score_floor, to recount later with --scores")
+	scoreFloor    = flag.Float64("score_floor", 0.3, "lowest score kept by --emit_scores")
+	scoresDir     = flag.String("scores", "", "recount image and matched counts from a previous run's output directory (its image_scores/ parts) instead of running a model")
+	nearDups      = flag.String("near_duplicates", "", "similarity control (embedding tagger): comma-separated test_embeddings.parquet files (pipelines/embed --images, the same image encoder); each tagged image is compared with every test image and the _dissimilar counts leave out the near-duplicates")
+	nearThresh    = flag.Float64("near_threshold", imagetag.DefaultNearThreshold, "similarity control: a sample whose image has cosine similarity at or above this to a test image is a near-duplicate")
+	allowMismatch = flag.Bool("allow_mismatch", false, "run on (with a warning per difference, recorded in run_stats.json) when --near_duplicates or --concept_embeddings record another image encoder or preprocessing than this run's; without it that is an error at launch")
+	nearFloor     = flag.Float64("near_floor", imagetag.DefaultNearFloor, "similarity control: samples at or above this similarity are listed in near_duplicates/ (at most --near_threshold)")
+
+	// imageFlags are the image preprocessing flags every image command
+	// shares (preprocess.Flags.Register).
+	imageFlags = preprocess.DefaultFlags()
 
 	verbose           = flag.Bool("verbose", false, "show the runner's INFO logs")
 	progress          = flag.Bool("progress", stderrIsTerminal(), "show progress on stderr (shards, samples, samples/s, rejects, ETA); default on when stderr is a terminal")
@@ -91,6 +90,7 @@ var command = &cli.Command{
 		{Title: "Image tagging", Flags: []string{"tagger", "model", "tagger_labels", "concept_embeddings", "tagger_output", "threshold",
 			"embedding_scale", "embedding_activation", "embedding_temperature", "device", "batch_size", "input_size", "resize",
 			"mean", "std", "max_pixels", "decoder", "shrink_on_load", "ort_lib", "ort_threads", "scores"}},
+		{Title: "Similarity control", Flags: []string{"near_duplicates", "near_threshold", "near_floor", "allow_mismatch"}},
 		{Title: "Output", Flags: []string{"output", "overwrite", "state", "emit_samples", "emit_scores", "score_floor", "max_reject_fraction"}},
 		{Title: "Runner", Flags: []string{"runner", "verbose", "progress", "help_beam", "version"}},
 	},
@@ -107,6 +107,10 @@ func printVersion(w io.Writer) {
 		rows = append(rows, [2]string{"vocabulary", fmt.Sprintf("%s, %d concepts, sha256 %s", v.Source, len(v.Concepts), v.Hash())})
 	}
 	cli.PrintVersions(w, rows)
+}
+
+func init() {
+	imageFlags.Register(flag.CommandLine)
 }
 
 func main() {
@@ -185,16 +189,16 @@ func run(ctx context.Context) error {
 		return err
 	}
 	for _, d := range vocab.Dropped {
-		fmt.Fprintf(os.Stderr, "count: warning: --concepts %s: %s; dropped\n", vocab.Source, d)
+		fmt.Fprintf(os.Stderr, "count: warning: --concepts %s: %s\n", vocab.Source, d)
 	}
 	req := count.Request{Inputs: patterns, Output: *output, Vocabulary: vocab, Rule: rule, POS: posMode,
 		CaptionExt: *captionExt, CaptionColumn: *captionColumn, EmitSamples: *emitSamples,
 		Image: imagetag.Request{Tagger: *tagger, Model: *model, Labels: *labels, ConceptEmbeddings: *conceptEmb,
 			Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
-			Threshold: *threshold, Device: *device, BatchSize: *batchSize, InputSize: *inputSize, Resize: *resize,
-			Mean: *mean, Std: *std, OrtLib: *ortLib, IntraOpThreads: *ortThreads, MaxPixels: *maxPixels, Decoder: *decoder, ShrinkOnLoad: *shrinkOnLoad,
+			Threshold: *threshold, Device: *device, BatchSize: *batchSize, Image: imageFlags,
+			OrtLib: *ortLib, IntraOpThreads: *ortThreads,
 			EmitScores: *emitScores, ScoreFloor: *scoreFloor, ScoresDir: *scoresDir,
-			NearDuplicates: *nearDups, NearThreshold: *nearThresh, NearFloor: *nearFloor}}
+			NearDuplicates: *nearDups, NearThreshold: *nearThresh, NearFloor: *nearFloor, AllowMismatch: *allowMismatch}}
 	if req.Image.Enabled() && req.Image.ScoresDir == "" && !ort.Available && runners.Name() != "dataflow" {
 		// (A Dataflow launcher may be cgo-free when --worker_binary is a cgo build.)
 		return ort.ErrNoONNX
@@ -214,6 +218,9 @@ func run(ctx context.Context) error {
 	cfg, err := req.Resolve(ctx, read)
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Image.Warnings {
+		fmt.Fprintln(os.Stderr, "count: WARNING:", w)
 	}
 	if cfg.Image.Enabled() && cfg.Image.ScoresDir == "" {
 		if err := runners.CheckGPU(cfg.Image.Device); err != nil {

@@ -123,7 +123,7 @@ func nearDataset(t *testing.T, dir string) (string, *nearTruth) {
 	}
 	embPath := filepath.Join(dir, "test_embeddings.parquet")
 	var eb bytes.Buffer
-	if err := tables.WriteTestEmbeddings(&eb, embs, nil); err != nil {
+	if err := tables.WriteTestEmbeddings(&eb, embs, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(embPath, eb.Bytes(), 0o644); err != nil {
@@ -416,10 +416,10 @@ func TestColourLawSimilarityControl(t *testing.T) {
 		testEmb = append(testEmb, tables.TestEmbedding{Dataset: "colours", Key: "eval/" + n, Label: n, Vector: v[:]})
 	}
 	var cb, eb bytes.Buffer
-	if err := tables.WriteConceptEmbeddings(&cb, names, vecs, nil); err != nil {
+	if err := tables.WriteConceptEmbeddings(&cb, names, vecs, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := tables.WriteTestEmbeddings(&eb, testEmb, nil); err != nil {
+	if err := tables.WriteTestEmbeddings(&eb, testEmb, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	cpath, epath := filepath.Join(data, "concept_embeddings.parquet"), filepath.Join(data, "test_embeddings.parquet")
@@ -454,13 +454,27 @@ func TestColourLawSimilarityControl(t *testing.T) {
 }
 
 // Similarity control refused where it cannot work, at launch, saying why.
+// write2 writes the Parquet file fill makes as dir/name.
+func write2(t *testing.T, dir, name string, fill func(*bytes.Buffer) error) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := fill(&b); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestNearConfigErrors(t *testing.T) {
 	ctx := context.Background()
 	v := colourVocab(t)
 	dir := t.TempDir()
 	write := func(name string, rows []tables.TestEmbedding) string {
 		var b bytes.Buffer
-		if err := tables.WriteTestEmbeddings(&b, rows, nil); err != nil {
+		if err := tables.WriteTestEmbeddings(&b, rows, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		p := filepath.Join(dir, name)
@@ -479,6 +493,25 @@ func TestNearConfigErrors(t *testing.T) {
 	}
 	multilabel := imagetag.Request{Tagger: "multilabel", Model: modelsDir + "/colour_tagger.onnx", Threshold: 0.7, BatchSize: 1, Device: "cpu",
 		NearDuplicates: good, NearThreshold: 0.95, NearFloor: 0.9}
+	// Test embeddings of another image encoder, and concept embeddings
+	// paired with another one.
+	otherModel := write2(t, dir, "other-model.parquet", func(w *bytes.Buffer) error {
+		return tables.WriteTestEmbeddings(w, []tables.TestEmbedding{{Dataset: "d", Key: "k", Vector: []float32{1, 0, 0}}},
+			tables.Provenance{tables.MetaImageModelSHA256: strings.Repeat("ab", 32)}, nil)
+	})
+	concepts, err := os.ReadFile(modelsDir + "/colour_concepts.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, vecs, err := tables.ReadConceptEmbeddings(concepts, "colour_concepts.parquet", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paired := write2(t, dir, "paired.parquet", func(w *bytes.Buffer) error {
+		return tables.WriteConceptEmbeddings(w, names, vecs, tables.Provenance{tables.MetaPairedImageModelSHA256: strings.Repeat("cd", 32)}, nil)
+	})
+	pairedReq := emb(good, 0.95, 0.9)
+	pairedReq.ConceptEmbeddings = paired
 	for _, tc := range []struct {
 		name string
 		ic   imagetag.Request
@@ -494,6 +527,8 @@ func TestNearConfigErrors(t *testing.T) {
 		{"mixed dimensions", emb(mixed, 0.95, 0.9), "d b has 2 dimensions"},
 		{"threshold", emb(good, 1.5, 0.9), "--near_threshold=1.5"},
 		{"floor above threshold", emb(good, 0.9, 0.95), "--near_floor=0.95"},
+		{"another image encoder", emb(otherModel, 0.95, 0.9), "image encoder sha256 abababababab (--model"},
+		{"concepts for another encoder", pairedReq, "were made for the image encoder with sha256 cdcdcdcdcdcd"},
 	} {
 		_, err := count.Request{Output: t.TempDir(), Image: tc.ic, Vocabulary: v}.Resolve(ctx, beamfs.ReadAll)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

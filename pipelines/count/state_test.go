@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/conceptfreq/conceptfreq/internal/shareddata"
+	"github.com/conceptfreq/conceptfreq/io/beamfs"
+	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort/orttest"
 	"github.com/conceptfreq/conceptfreq/transforms/caption"
@@ -409,4 +413,65 @@ func TestConcurrentRunsShareState(t *testing.T) {
 			t.Errorf("round %d: the third run reused %d of 30 shards", round, got.stats.ShardsReused)
 		}
 	}
+}
+
+// A vocabulary naming a concept twice ("cat", "dog", "cat<TAB>feline") on
+// the bundled real shards: one cat row, whose count is the samples
+// mentioning cat or feline (a brute force over the captions says how
+// many), and a --state rerun gives exactly the fresh run's outputs.
+func TestRepeatedConceptNamesOneRow(t *testing.T) {
+	lem, err := caption.English()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := caption.ParseVocabulary(strings.NewReader("cat\ndog\ncat\tfeline\n"), "twice.txt", lem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for _, p := range DefaultInputs() {
+		m, err := filepath.Glob(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, m...)
+	}
+	if len(inputs) == 0 {
+		t.Fatalf("no bundled shards match %v", DefaultInputs())
+	}
+	want := map[string]int64{}
+	for _, in := range inputs {
+		err := shard.ForEach(context.Background(), beamfs.Open, in, shard.Options{TextOnly: true}, func(s *shard.Sample) error {
+			lemmas := lem.Lemmas(s.Caption)
+			if slices.Contains(lemmas, "cat") || slices.Contains(lemmas, "feline") {
+				want["cat"]++
+			}
+			if slices.Contains(lemmas, "dog") {
+				want["dog"]++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want["cat"] == 0 || want["dog"] == 0 {
+		t.Fatalf("the bundled shards mention cat %d and dog %d times; the test needs both", want["cat"], want["dog"])
+	}
+	state := t.TempDir()
+	fresh := runJob(t, "", count.Request{Inputs: inputs, Vocabulary: v})
+	first := runJob(t, "", count.Request{Inputs: inputs, Vocabulary: v, StateDir: state})
+	again := runJob(t, "", count.Request{Inputs: inputs, Vocabulary: v, StateDir: state})
+	reuse(t, again, int64(len(inputs)), 0)
+	for name, res := range map[string]*result{"fresh": fresh, "first with --state": first, "rerun from --state": again} {
+		if len(res.rows) != 2 {
+			t.Errorf("%s: %d rows, want one per concept name (2): %+v", name, len(res.rows), res.rows)
+		}
+		for _, r := range res.rows {
+			if r.TextCount != want[r.Concept] {
+				t.Errorf("%s: %s text_count %d, want %d", name, r.Concept, r.TextCount, want[r.Concept])
+			}
+		}
+	}
+	sameOutputs(t, "rerun from --state vs fresh", again, fresh)
 }

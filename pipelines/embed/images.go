@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/internal/report"
 	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/reject"
@@ -28,20 +31,22 @@ import (
 // the input of similarity control (docs/similarity.md). Test sets are
 // bounded (≈ 100,000 images), so this is plain Go on one machine too.
 var (
-	images       = flag.String("images", "", "embed a test set's images instead of concept names: WebDataset shards (comma-separated patterns, or a folder holding them; local or gs://) or a local folder of images (labels: their folders' names); writes dataset, key, label, vector rows to --output (default out/test_embeddings.parquet) and the rejects beside it")
-	imageModel   = flag.String("image_model", "", "with --images: ONNX image encoder [N,3,H,W] → [N,D] (user-supplied weights)")
-	imageInput   = flag.String("image_input", "", "the image encoder's input name (default: its only input)")
-	imageOutput  = flag.String("image_output", "", "the image encoder's output name (default: its first output)")
-	dataset      = flag.String("dataset", "", "with --images: the test set's name, written in every row (required)")
-	labelExt     = flag.String("label_ext", "cls", "with --images on shards: the member holding an image's label (its text, trimmed; absent: null)")
-	inputSize    = flag.Int("input_size", 0, "with --images: input size (default: the model's metadata, else 224)")
-	resize       = flag.String("resize", "", "with --images: crop or squash (default: metadata, else crop)")
-	mean         = flag.String("mean", "", "with --images: normalisation mean (default: metadata, else CLIP's)")
-	std          = flag.String("std", "", "with --images: normalisation std (default: metadata, else CLIP's)")
-	decoder      = flag.String("decoder", "auto", "with --images: image decoder, native (libjpeg-turbo), go, or auto")
-	shrinkOnLoad = flag.Bool("shrink_on_load", true, "with --images: let the native decoder scale large JPEGs in the DCT domain")
-	maxPixels    = flag.Int64("max_pixels", 50_000_000, "with --images: images whose header declares more pixels are rejected undecoded")
+	images      = flag.String("images", "", "embed a test set's images instead of concept names: WebDataset shards (comma-separated patterns, or a folder holding them; local or gs://) or a local folder of images (labels: their folders' names); writes dataset, key, label, vector rows to --output (default out/test_embeddings.parquet) and the rejects beside it")
+	imageModel  = flag.String("image_model", "", "with --images: ONNX image encoder [N,3,H,W] → [N,D] (user-supplied weights); with --concepts: the image encoder the concept embeddings are for (its sha256 is recorded, and the count job's embedding tagger refuses another model)")
+	imageInput  = flag.String("image_input", "", "the image encoder's input name (default: its only input)")
+	imageOutput = flag.String("image_output", "", "the image encoder's output name (default: its first output)")
+	dataset     = flag.String("dataset", "", "with --images: the test set's name, written in every row (required)")
+	labelExt    = flag.String("label_ext", "cls", "with --images on shards: the member holding an image's label (its text, trimmed; absent: null)")
 )
+
+// imageFlags are the image preprocessing flags every image command shares
+// (preprocess.Flags.Register), so that embed --images feeds the encoder
+// what count --tagger=embedding and eval feed it.
+var imageFlags = preprocess.DefaultFlags()
+
+func init() {
+	imageFlags.Register(flag.CommandLine)
+}
 
 // testImage is one image to embed.
 type testImage struct {
@@ -65,18 +70,16 @@ func runImages(ctx context.Context, stdout io.Writer, start time.Time) error {
 	if err != nil {
 		return fmt.Errorf("--image_model: %w", err)
 	}
-	size := ""
-	if *inputSize > 0 {
-		size = fmt.Sprint(*inputSize)
-	}
-	opts, err := tagging.ImageOptions(model, preprocess.CLIPOptions(), preprocess.Overrides{Size: size, Resize: *resize, Mean: *mean, Std: *std})
+	opts, err := tagging.ImageOptions(model, preprocess.KindEncoder, imageFlags)
 	if err != nil {
 		return fmt.Errorf("--image_model %s: %w", *imageModel, err)
 	}
-	dec, err := preprocess.ResolveDecoding(*decoder, *shrinkOnLoad, *maxPixels)
+	dec, err := imageFlags.Decoding()
 	if err != nil {
-		return fmt.Errorf("--decoder=%s: %w", *decoder, err)
+		return err
 	}
+	prov := tables.Provenance{tables.MetaVersion: cli.Version(), tables.MetaImageModelSHA256: sha256Hex(model),
+		tables.MetaImageSpec: preprocess.NewSpec(opts, dec).String()}
 	s, err := ort.OpenData(*imageModel, model, ort.Options{LibPath: ort.ResolveLib(*ortLib), Device: *device, Input: *imageInput, Output: *imageOutput})
 	if err != nil {
 		return err
@@ -133,7 +136,7 @@ func runImages(ctx context.Context, stdout io.Writer, start time.Time) error {
 	}
 	read := 0
 	count := func(im testImage) error { read++; return each(im) }
-	if fi, err := os.Stat(*images); err == nil && fi.IsDir() && !holdsShards(*images) {
+	if fi, serr := os.Stat(*images); serr == nil && fi.IsDir() && !holdsShards(*images) {
 		err = folderImages(*images, count)
 	} else {
 		err = shardImages(ctx, strings.Split(*images, ","), count, func(r tables.Reject) { read++; rejects = append(rejects, r) })
@@ -147,7 +150,7 @@ func runImages(ctx context.Context, stdout io.Writer, start time.Time) error {
 	if len(rows) == 0 {
 		return fmt.Errorf("--images %s: no image embedded (%s)", *images, report.Plural(int64(len(rejects)), "reject"))
 	}
-	if err := beamfs.Write(ctx, out, func(w io.Writer) error { return tables.WriteTestEmbeddings(w, rows, nil) }); err != nil {
+	if err := beamfs.Write(ctx, out, func(w io.Writer) error { return tables.WriteTestEmbeddings(w, rows, prov, nil) }); err != nil {
 		return err
 	}
 	if err := beamfs.Write(ctx, rejectsPath, func(w io.Writer) error {
@@ -259,4 +262,10 @@ func flagSet(name string) bool {
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// sha256Hex is the hex sha256 of b, as outputs record their inputs.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -20,13 +20,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/conceptfreq/conceptfreq/internal/report"
 	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/conceptfreq/conceptfreq/internal/cli"
+	"github.com/conceptfreq/conceptfreq/internal/report"
 	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/clip"
@@ -131,8 +131,17 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	prov := tables.Provenance{tables.MetaVersion: cli.Version(), tables.MetaTextModelSHA256: sha256Hex(model),
+		tables.MetaPrompts: *prompts, tables.MetaBPESHA256: sha256Hex(b)}
+	if *imageModel != "" {
+		im, err := beamfs.ReadAll(ctx, *imageModel)
+		if err != nil {
+			return fmt.Errorf("--image_model: %w", err)
+		}
+		prov[tables.MetaPairedImageModelSHA256] = sha256Hex(im)
+	}
 	if err := beamfs.Write(ctx, *output, func(w io.Writer) error {
-		return tables.WriteConceptEmbeddings(w, names, embs, nil)
+		return tables.WriteConceptEmbeddings(w, names, embs, prov, nil)
 	}); err != nil {
 		return err
 	}

@@ -17,10 +17,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/conceptfreq/conceptfreq/internal/report"
 	"io"
 	"os"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/conceptfreq/conceptfreq/internal/cli"
+	"github.com/conceptfreq/conceptfreq/internal/report"
 	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/shard"
@@ -44,35 +46,28 @@ import (
 )
 
 var (
-	input        = flag.String("input", "", "comma-separated labelled WebDataset shards, globs or directories (local or gs://)")
-	classesFile  = flag.String("classes", "", "class names, one per line, in class-index order (a cls member is an index into it)")
-	imageModel   = flag.String("image_model", "", "ONNX image encoder: images [N,3,H,W] → embeddings [N,D] (user-supplied weights)")
-	imageInput   = flag.String("image_input", "", "the image encoder's input name (default: its only input)")
-	imageOutput  = flag.String("image_output", "", "the image encoder's output name (default: its first output)")
-	textModel    = flag.String("text_model", "", "ONNX text encoder: token ids [N,77] (int64) → embeddings [N,D]")
-	textInput    = flag.String("text_input", "", "the text encoder's input name (default: its only input)")
-	textOutput   = flag.String("text_output", "", "the text encoder's output name (default: its first output)")
-	bpe          = flag.String("bpe", "", "CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz)")
-	prompts      = flag.String("prompts", strings.Join(clip.PromptSets, ","), "comma-separated prompt sets: class, simple, ensemble")
-	modelName    = flag.String("model", "", "model name written in the performance table (e.g. ViT-B-32)")
-	pretraining  = flag.String("pretraining", "", "pretraining-dataset name written in the performance table (pipelines/fit fits --counts against the rows of the name --counts_pretraining gives)")
-	dataset      = flag.String("dataset", "", "downstream dataset name written in the performance table (e.g. imagenet)")
-	output       = flag.String("output", "out/eval", "output directory (local or gs://)")
-	overwrite    = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
-	device       = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto")
-	ortLib       = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
-	ortThreads   = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
-	batchSize    = flag.Int("batch_size", 32, "images per model call")
-	inputSize    = flag.Int("input_size", 0, "image input size (default: the image model's metadata, else 224)")
-	resize       = flag.String("resize", "", "crop (CLIP's: shorter side + centre crop) or squash (default: metadata, else crop)")
-	mean         = flag.String("mean", "", "normalisation mean (default: metadata, else CLIP's 0.48145466,0.4578275,0.40821073)")
-	std          = flag.String("std", "", "normalisation std (default: metadata, else CLIP's 0.26862954,0.26130258,0.27577711)")
-	maxPixels    = flag.Int64("max_pixels", 50_000_000, "images whose header declares more pixels are rejected undecoded")
-	decoder      = flag.String("decoder", "auto", "image decoder: native (libjpeg-turbo for JPEGs, dlopened: Debian libturbojpeg0), go (Go's decoders), or auto (native where it loads, else go)")
-	shrinkOnLoad = flag.Bool("shrink_on_load", true, "let the native decoder scale large JPEGs by 1/2, 1/4 or 1/8 while decoding (DCT domain), never below the model's input size; false decodes at full size")
-	verbose      = flag.Bool("verbose", false, "show the runner's INFO logs")
-	task         = flag.String("task", "classification", "classification (labelled images, --classes), retrieval (images with several captions each: recall@1/5/10 both ways per concept), or concepts (write a retrieval set's concepts as a vocabulary file, concepts.txt, for the count job's --concepts; no model needed)")
-	minImages    = flag.Int("min_images", 10, "retrieval: a concept (a noun of the captions) is kept when at least this many images hold it")
+	input       = flag.String("input", "", "comma-separated labelled WebDataset shards, globs or directories (local or gs://)")
+	classesFile = flag.String("classes", "", "class names, one per line, in class-index order (a cls member is an index into it)")
+	imageModel  = flag.String("image_model", "", "ONNX image encoder: images [N,3,H,W] → embeddings [N,D] (user-supplied weights)")
+	imageInput  = flag.String("image_input", "", "the image encoder's input name (default: its only input)")
+	imageOutput = flag.String("image_output", "", "the image encoder's output name (default: its first output)")
+	textModel   = flag.String("text_model", "", "ONNX text encoder: token ids [N,77] (int64) → embeddings [N,D]")
+	textInput   = flag.String("text_input", "", "the text encoder's input name (default: its only input)")
+	textOutput  = flag.String("text_output", "", "the text encoder's output name (default: its first output)")
+	bpe         = flag.String("bpe", "", "CLIP BPE merges file (bpe_simple_vocab_16e6.txt.gz)")
+	prompts     = flag.String("prompts", strings.Join(clip.PromptSets, ","), "comma-separated prompt sets: class, simple, ensemble")
+	modelName   = flag.String("model", "", "model name written in the performance table (e.g. ViT-B-32)")
+	pretraining = flag.String("pretraining", "", "pretraining-dataset name written in the performance table (pipelines/fit fits --counts against the rows of the name --counts_pretraining gives)")
+	dataset     = flag.String("dataset", "", "downstream dataset name written in the performance table (e.g. imagenet)")
+	output      = flag.String("output", "out/eval", "output directory (local or gs://)")
+	overwrite   = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
+	device      = flag.String("device", "cpu", "execution provider: cpu, cuda, tensorrt, or auto")
+	ortLib      = flag.String("ort_lib", "", "ONNX Runtime shared library (default: $CONCEPTFREQ_ORT_LIB, else .cache/onnxruntime/libonnxruntime.so.1)")
+	ortThreads  = flag.Int("ort_threads", 0, "ONNX Runtime intra-op threads per worker (0: its default)")
+	batchSize   = flag.Int("batch_size", 32, "images per model call")
+	verbose     = flag.Bool("verbose", false, "show the runner's INFO logs")
+	task        = flag.String("task", "classification", "classification (labelled images, --classes), retrieval (images with several captions each: recall@1/5/10 both ways per concept), or concepts (write a retrieval set's concepts as a vocabulary file, concepts.txt, for the count job's --concepts; no model needed)")
+	minImages   = flag.Int("min_images", 10, "retrieval: a concept (a noun of the captions) is kept when at least this many images hold it")
 )
 
 var command = &cli.Command{
@@ -186,18 +181,18 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts, err := imagePreprocess(ctx)
-	if err != nil {
-		return err
-	}
 	decoding, err := imageDecoding()
 	if err != nil {
 		return err
 	}
-	cfg := zeroshot.Config{Classes: classes, Prompts: sets, Embeddings: embs, Model: *imageModel, Input: *imageInput, Output: *imageOutput,
-		Device: *device, OrtLib: *ortLib, Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: *maxPixels, Decoding: decoding, Preprocess: opts}
 	info := zeroshot.Run{Model: *modelName, Pretraining: *pretraining, Dataset: *dataset, ImageModel: *imageModel, TextModel: *textModel,
 		Inputs: patterns, Files: len(inputs), Classes: len(classes), Prompts: sets, Runner: runners.Name()}
+	opts, err := imagePreprocess(ctx, &info, decoding)
+	if err != nil {
+		return err
+	}
+	cfg := zeroshot.Config{Classes: classes, Prompts: sets, Embeddings: embs, Model: *imageModel, Input: *imageInput, Output: *imageOutput,
+		Device: *device, OrtLib: *ortLib, Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: imageFlags.MaxPixels, Decoding: decoding, Preprocess: opts}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, info, inputs, *output, start)
 	if _, err := runners.Execute(ctx, p, *verbose); err != nil {
@@ -211,31 +206,53 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-// imageDecoding resolves --decoder and --shrink_on_load on this machine.
-func imageDecoding() (preprocess.Decoding, error) {
-	d, err := preprocess.ResolveDecoding(*decoder, *shrinkOnLoad, *maxPixels)
-	if err != nil {
-		return d, fmt.Errorf("--decoder=%s: %w", *decoder, err)
-	}
-	return d, nil
+// imageFlags are the image preprocessing flags every image command shares
+// (preprocess.Flags.Register), so that eval feeds the encoder what embed
+// --images and count --tagger=embedding feed it.
+var imageFlags = preprocess.DefaultFlags()
+
+func init() {
+	imageFlags.Register(flag.CommandLine)
 }
 
-// imagePreprocess resolves the image model's preprocessing: its metadata,
-// then the flags; and checks the device.
-func imagePreprocess(ctx context.Context) (preprocess.Options, error) {
+// imageDecoding resolves --decoder and --shrink_on_load on this machine.
+func imageDecoding() (preprocess.Decoding, error) {
+	return imageFlags.Decoding()
+}
+
+// imagePreprocess resolves the image model's preprocessing as every image
+// command does (tagging.ImageOptions), checks the device and fills in
+// what made the run: the version, the models' sha256 and the spec.
+func imagePreprocess(ctx context.Context, run *zeroshot.Run, dec preprocess.Decoding) (preprocess.Options, error) {
 	model, err := beamfs.ReadAll(ctx, *imageModel)
 	if err != nil {
 		return preprocess.Options{}, fmt.Errorf("--image_model: %w", err)
 	}
-	size := ""
-	if *inputSize > 0 {
-		size = fmt.Sprint(*inputSize)
-	}
-	opts, err := tagging.ImageOptions(model, preprocess.CLIPOptions(), preprocess.Overrides{Size: size, Resize: *resize, Mean: *mean, Std: *std})
+	opts, err := tagging.ImageOptions(model, preprocess.KindEncoder, imageFlags)
 	if err != nil {
 		return preprocess.Options{}, fmt.Errorf("--image_model %s: %w", *imageModel, err)
 	}
+	run.Version, run.ImageModelSHA256, run.ImageSpec = cli.Version(), sha256Hex(model), preprocess.NewSpec(opts, dec).String()
+	for _, f := range []struct {
+		path string
+		dst  *string
+	}{{*textModel, &run.TextModelSHA256}, {*bpe, &run.BPESHA256}} {
+		if f.path == "" {
+			continue
+		}
+		b, err := beamfs.ReadAll(ctx, f.path)
+		if err != nil {
+			return opts, err
+		}
+		*f.dst = sha256Hex(b)
+	}
 	return opts, runners.CheckGPU(*device)
+}
+
+// sha256Hex is the hex sha256 of b, as outputs record their inputs.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // runRetrieval evaluates retrieval: every sample's image and captions
@@ -257,19 +274,19 @@ func runRetrieval(ctx context.Context, start time.Time) error {
 		return err
 	}
 	defer release()
-	opts, err := imagePreprocess(ctx)
+	decoding, err := imageDecoding()
 	if err != nil {
 		return err
 	}
-	decoding, err := imageDecoding()
+	info := zeroshot.Run{Model: *modelName, Pretraining: *pretraining, Dataset: *dataset, ImageModel: *imageModel, TextModel: *textModel,
+		Inputs: patterns, Files: len(inputs), Runner: runners.Name()}
+	opts, err := imagePreprocess(ctx, &info, decoding)
 	if err != nil {
 		return err
 	}
 	cfg := zeroshot.RetrievalConfig{ImageModel: *imageModel, ImageInput: *imageInput, ImageOutput: *imageOutput,
 		TextModel: *textModel, TextInput: *textInput, TextOutput: *textOutput, BPE: *bpe, Device: *device, OrtLib: *ortLib,
-		Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: *maxPixels, Decoding: decoding, Preprocess: opts, MinImages: *minImages}
-	info := zeroshot.Run{Model: *modelName, Pretraining: *pretraining, Dataset: *dataset, ImageModel: *imageModel, TextModel: *textModel,
-		Inputs: patterns, Files: len(inputs), Runner: runners.Name()}
+		Threads: *ortThreads, BatchSize: *batchSize, MaxPixels: imageFlags.MaxPixels, Decoding: decoding, Preprocess: opts, MinImages: *minImages}
 	p, s := beam.NewPipelineWithRoot()
 	items, rejects, stats := zeroshot.EvaluateRetrieval(s, beam.CreateList(s, inputs), cfg)
 	zeroshot.WriteRetrieval(s, *output, cfg, info, start, items, rejects, stats)

@@ -38,6 +38,7 @@ var (
 	countsPre   = flag.String("counts_pretraining", "", "fit --counts against the performance rows of the models with this pretraining name (default: the one pretraining name of --performance)")
 	countsName  = flag.String("counts_name", "", "name of --counts' rows in the outputs (default: the counts file's directory, e.g. mycrawl for out/mycrawl/concept_counts.parquet)")
 	performance = flag.String("performance", "", "generic performance table (CSV or Parquet): model, pretraining, dataset, concept, metric[, prompt]")
+	duplicates  = flag.String("duplicates", scalinglaw.DuplicatesError, "performance rows that repeat a key (task, model, pretraining, prompt, dataset, concept): error (refuse the table, naming them), first (fit the first; the others go to dropped.parquet) or mean (fit their finite mean)")
 	output      = flag.String("output", "out/fit", "output directory (local or gs://)")
 	overwrite   = flag.Bool("overwrite", false, "replace outputs in a non-empty --output directory")
 	pairs       = flag.String("pairs", pairsString(paper.Pairs), "pretraining:model pairs read from --paper")
@@ -85,7 +86,7 @@ var command = &cli.Command{
 		"go run ./pipelines/fit --paper=DATA --counts=out/laion/concept_counts.parquet --counts_pretraining=laion400m --output=out/fit-laion",
 	},
 	Groups: []cli.Group{
-		{Title: "Inputs", Flags: []string{"paper", "counts", "count_kind", "counts_pretraining", "counts_name", "performance", "alias"}},
+		{Title: "Inputs", Flags: []string{"paper", "counts", "count_kind", "counts_pretraining", "counts_name", "performance", "duplicates", "alias"}},
 		{Title: "The study's data", Flags: []string{"pairs", "prompts", "datasets", "count_kinds", "threshold"}},
 		{Title: "Fits", Flags: []string{"bins", "bin_slice", "zeros", "bootstrap", "seed", "tail_k", "share_below"}},
 		{Title: "Retrieval", Flags: []string{"retrieval", "retrieval_bins", "retrieval_bin_slice"}},
@@ -106,7 +107,7 @@ func main() {
 // ParseFlags turns the flag values into the fit's configuration.
 func ParseFlags() (scalinglaw.Config, error) {
 	cfg := scalinglaw.Config{PaperDir: *paperDir, CountsPath: *counts, CountKind: paper.CountKind(*countKind), CountsName: *countsName, CountsPretraining: *countsPre,
-		PerformancePath: *performance, Output: *output, Prompts: list(*prompts), Datasets: list(*datasets),
+		PerformancePath: *performance, Duplicates: *duplicates, Output: *output, Prompts: list(*prompts), Datasets: list(*datasets),
 		Threshold: *threshold, NBins: *nbins, Zeros: fitstats.ZeroMode(*zeros), Bootstrap: *bootstrap, Seed: *seed,
 		TailK: *tailK, Slices: map[string]fitstats.Slice{}, Aliases: map[string]map[string]string{},
 		Retrieval: *retrieval && *paperDir != "", RetrievalBins: *retBins, RetrievalKind: paper.Matched}

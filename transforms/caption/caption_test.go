@@ -179,6 +179,35 @@ func TestPOSNouns(t *testing.T) {
 	}
 }
 
+// A name is a key: a line naming an earlier concept again, with other
+// aliases, merges them into it (one row, the union of spellings), and one
+// with no new alias is dropped; either is listed with its line.
+func TestRepeatedNamesMerge(t *testing.T) {
+	v := vocab(t, "cat\ndog\ncat\tfeline|kitty\ndog\tdog\ncat\tkitty\n")
+	if got := v.Names(); !reflect.DeepEqual(got, []string{"cat", "dog"}) {
+		t.Fatalf("names: got %q, want cat and dog once each", got)
+	}
+	if got := v.Concepts[0].Aliases; !reflect.DeepEqual(got, []string{"feline", "kitty"}) {
+		t.Errorf("cat's aliases: got %q, want feline and kitty", got)
+	}
+	var lines []string
+	for _, d := range v.Dropped {
+		lines = append(lines, d.String())
+	}
+	want := []string{`line 3 names the concept "cat" of line 1 again; its aliases feline|kitty are merged into it`,
+		`line 4 repeats the concept "dog" of line 2; dropped`, `line 5 repeats the concept "cat" of line 1; dropped`}
+	if !reflect.DeepEqual(lines, want) {
+		t.Errorf("dropped: got %q, want %q", lines, want)
+	}
+	m, err := caption.NewMatcher(v, lem(t), caption.AllWords, caption.POSNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := matchNames(t, m, v, "a feline on the sofa"); !reflect.DeepEqual(got, []string{"cat"}) {
+		t.Errorf("a merged alias: got %q, want cat", got)
+	}
+}
+
 // Spellings that normalise to one key each keep their row, listed as a
 // group; an exact duplicate line is dropped; both match the same captions.
 func TestSharedKeysKeepTheirRows(t *testing.T) {
@@ -190,7 +219,7 @@ func TestSharedKeysKeepTheirRows(t *testing.T) {
 	if !reflect.DeepEqual(v.SharedKeys, want) {
 		t.Errorf("shared keys: got %q, want %q", v.SharedKeys, want)
 	}
-	if len(v.Dropped) != 1 || v.Dropped[0].Line != 6 || v.Dropped[0].First != 2 || v.Dropped[0].String() != `line 6 repeats line 2 ("dog")` {
+	if len(v.Dropped) != 1 || v.Dropped[0].Line != 6 || v.Dropped[0].First != 2 || v.Dropped[0].String() != `line 6 repeats the concept "dog" of line 2; dropped` {
 		t.Errorf("dropped: got %+v", v.Dropped)
 	}
 	for _, rule := range []caption.Rule{caption.AllWords, caption.Phrase} {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -36,18 +37,25 @@ type Vocabulary struct {
 	// spellings normalise to the same match key, e.g. "American coot" and
 	// "American_Coot": each keeps its own row and the same count.
 	SharedKeys [][]string
-	// Dropped are exact duplicate lines, left out (a warning, not an error).
+	// Dropped are lines that name a concept an earlier line named (a
+	// warning, not an error): a name is a key, so such a line adds its
+	// aliases to the earlier concept, or nothing when it has none new.
 	Dropped []DroppedLine
 }
 
-// DroppedLine is a vocabulary line that repeats an earlier one exactly.
+// DroppedLine is a vocabulary line that names an earlier line's concept
+// again: Merged lists the aliases it added to it.
 type DroppedLine struct {
 	Line, First int
 	Name        string
+	Merged      []string
 }
 
 func (d DroppedLine) String() string {
-	return fmt.Sprintf("line %d repeats line %d (%q)", d.Line, d.First, d.Name)
+	if len(d.Merged) > 0 {
+		return fmt.Sprintf("line %d names the concept %q of line %d again; its aliases %s are merged into it", d.Line, d.Name, d.First, strings.Join(d.Merged, "|"))
+	}
+	return fmt.Sprintf("line %d repeats the concept %q of line %d; dropped", d.Line, d.Name, d.First)
 }
 
 //go:embed default_concepts.txt
@@ -115,15 +123,17 @@ func LoadVocabulary(ctx context.Context, read paths.ReadFunc, path string) (*Voc
 
 // ParseVocabulary reads a vocabulary: one concept per line, "#" starts a
 // comment line, blank lines are ignored. A line may be "concept<TAB>a1|a2"
-// to give aliases. Every spelling keeps its own row: concepts that normalise
-// to the same lemma sequence are listed in SharedKeys (they count the same
-// samples); a line repeating an earlier one exactly is dropped and listed in
-// Dropped. A concept with no words is an error.
+// to give aliases. A name is a key: a line naming an earlier line's concept
+// again (the same spelling) adds its aliases to it and is listed in
+// Dropped, so every concept has one row. Distinct spellings keep their own
+// rows: concepts that normalise to the same lemma sequence ("T-shirt" and
+// "t-shirt") are listed in SharedKeys (they count the same samples). A
+// concept with no words is an error.
 func ParseVocabulary(r io.Reader, source string, lem *Lemmatizer) (*Vocabulary, error) {
 	v := &Vocabulary{Source: source}
-	byKey := map[string]int{} // normalised key → index into groups
-	var groups [][]string     // names by key, in order of first appearance
-	lines := map[string]int{} // exact line → first line number
+	byKey := map[string]int{}  // normalised key → index into groups
+	var groups [][]string      // names by key, in order of first appearance
+	byName := map[string]int{} // name → index into v.Concepts
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	line := 0
@@ -162,12 +172,19 @@ func ParseVocabulary(r io.Reader, source string, lem *Lemmatizer) (*Vocabulary, 
 				return nil, fmt.Errorf("%w: %s:%d: alias %q of %q has no words to match", ErrVocabulary, source, line, a, name)
 			}
 		}
-		exact := name + "\t" + strings.Join(c.Aliases, "|")
-		if first, dup := lines[exact]; dup {
-			v.Dropped = append(v.Dropped, DroppedLine{Line: line, First: first, Name: name})
+		if first, dup := byName[name]; dup {
+			prev := &v.Concepts[first]
+			d := DroppedLine{Line: line, First: prev.Line, Name: name}
+			for _, a := range c.Aliases {
+				if a != name && !slices.Contains(prev.Aliases, a) {
+					prev.Aliases = append(prev.Aliases, a)
+					d.Merged = append(d.Merged, a)
+				}
+			}
+			v.Dropped = append(v.Dropped, d)
 			continue
 		}
-		lines[exact] = line
+		byName[name] = len(v.Concepts)
 		if g, ok := byKey[key]; ok {
 			groups[g] = append(groups[g], name)
 		} else {

@@ -10,11 +10,12 @@ package imagetag
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/conceptfreq/conceptfreq/internal/report"
 	"github.com/conceptfreq/conceptfreq/io/paths"
@@ -39,16 +40,15 @@ type Request struct {
 	Threshold         float64 // strict >
 	Device            string  // cpu, cuda, tensorrt, auto
 	BatchSize         int
-	InputSize         int    // 0: from the model's metadata, else 384
-	Resize            string // "": from metadata, else squash
-	Mean, Std         string // "": from metadata, else ImageNet's
-	OrtLib            string
-	IntraOpThreads    int
-	MaxPixels         int64
-	Decoder           string // auto, native, go (preprocess.Decoder*)
-	ShrinkOnLoad      bool   // the native decoder may scale JPEGs in the DCT domain
-	EmitScores        bool
-	ScoreFloor        float64
+	// Image is the preprocessing the user asked for (the flags every
+	// image command shares); the defaults are the model kind's
+	// (preprocess.Defaults: a multilabel tagger RAM++'s, the embedding
+	// tagger CLIP's, as embed and eval).
+	Image          preprocess.Flags
+	OrtLib         string
+	IntraOpThreads int
+	EmitScores     bool
+	ScoreFloor     float64
 	// ScoresDir recounts from a previous run's image_scores/ parts instead
 	// of running a model.
 	ScoresDir string
@@ -59,6 +59,11 @@ type Request struct {
 	NearDuplicates string
 	NearThreshold  float64
 	NearFloor      float64
+	// AllowMismatch runs on when the test embeddings or concept
+	// embeddings record another image encoder or preprocessing than the
+	// run's (each difference a warning, and recorded); without it that is
+	// an error at launch.
+	AllowMismatch bool
 }
 
 // Config is image tagging as resolved at launch, what workers run with and
@@ -78,11 +83,17 @@ type Config struct {
 	// Near is similarity control as resolved (nil: none): the test
 	// embeddings' files with their hashes, the threshold and floor.
 	Near *NearRecord
+	// ModelSHA256 is the sha256 of the image model (empty when not read:
+	// a dry run's remote model, a recount).
+	ModelSHA256 string
+	// Warnings are what the launch should say on stderr: the mismatches
+	// AllowMismatch let through.
+	Warnings []string
 }
 
 // Decoding is how the workers decode images.
 func (c Config) Decoding() preprocess.Decoding {
-	return preprocess.Decoding{Native: c.NativeDecoder, ShrinkOnLoad: c.ShrinkOnLoad && c.NativeDecoder, MaxPixels: c.MaxPixels}
+	return preprocess.Decoding{Native: c.NativeDecoder, ShrinkOnLoad: c.Image.ShrinkOnLoad && c.NativeDecoder, MaxPixels: c.Image.MaxPixels}
 }
 
 // DecoderName is the resolved decoder, as run_stats.json records it.
@@ -152,8 +163,8 @@ func (r Request) Resolve(ctx context.Context, v *caption.Vocabulary, read paths.
 		}
 		ic, err = ic.resolveRecount(ctx, v, read)
 	} else {
-		if ic.NativeDecoder, err = preprocess.ResolveDecoder(ic.Decoder); err != nil {
-			return Config{}, fmt.Errorf("imagetag: --decoder=%s: %w", ic.Decoder, err)
+		if ic.NativeDecoder, err = preprocess.ResolveDecoder(ic.Image.Decoder); err != nil {
+			return Config{}, fmt.Errorf("imagetag: --decoder=%s: %w", ic.Image.Decoder, err)
 		}
 		ic, err = ic.resolveTagger(ctx, v, read)
 	}
@@ -230,7 +241,9 @@ func (ic Config) resolveTagger(ctx context.Context, v *caption.Vocabulary, read 
 	if err != nil {
 		return ic, fmt.Errorf("imagetag: model %s: %w", ic.Model, err)
 	}
-	head, md, err := ic.head(ctx, v, model, read)
+	sum := sha256.Sum256(model)
+	ic.ModelSHA256 = hex.EncodeToString(sum[:])
+	head, md, err := (&ic).head(ctx, v, model, read)
 	if errors.Is(err, ErrNotRead) {
 		return notRead()
 	}
@@ -259,10 +272,39 @@ func (ic Config) resolveTagger(ctx context.Context, v *caption.Vocabulary, read 
 	return ic.resolveNear(ctx, read, head.OutputDim)
 }
 
+// checkPaired refuses concept embeddings made for another image encoder
+// (embed --concepts --image_model records its sha256), unless
+// AllowMismatch, which records a warning instead.
+func (c *Config) checkPaired(data []byte) error {
+	prov, err := tables.ReadProvenance(data, c.ConceptEmbeddings)
+	if err != nil {
+		return err
+	}
+	paired := prov[tables.MetaPairedImageModelSHA256]
+	if paired == "" || paired == c.ModelSHA256 {
+		return nil
+	}
+	msg := fmt.Sprintf("--concept_embeddings %s were made for the image encoder with sha256 %s, but --model %s has sha256 %s",
+		c.ConceptEmbeddings, short(paired), c.Model, short(c.ModelSHA256))
+	if !c.AllowMismatch {
+		return fmt.Errorf("imagetag: %s: embed the concepts for this model (pipelines/embed --image_model=%s), or pass --allow_mismatch", msg, c.Model)
+	}
+	c.Warnings = append(c.Warnings, msg+" (--allow_mismatch)")
+	return nil
+}
+
+// short is a sha256 cut to the 12 digits people compare.
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
 // head loads what maps the model's outputs to the vocabulary: labels (file
 // or model metadata) or concept embeddings. It also returns the model's
 // metadata.
-func (c Config) head(ctx context.Context, v *caption.Vocabulary, model []byte, read paths.ReadFunc) (*tagging.Head, map[string]string, error) {
+func (c *Config) head(ctx context.Context, v *caption.Vocabulary, model []byte, read paths.ReadFunc) (*tagging.Head, map[string]string, error) {
 	lem, err := caption.English()
 	if err != nil {
 		return nil, nil, err
@@ -310,6 +352,9 @@ func (c Config) head(ctx context.Context, v *caption.Vocabulary, model []byte, r
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := c.checkPaired(b); err != nil {
+			return nil, nil, err
+		}
 		if w, ok := ort.OutputWidth(model); ok && len(embs) > 0 && w != int64(len(embs[0])) {
 			return nil, nil, fmt.Errorf("imagetag: model %s gives %d-dimensional embeddings but the concept embeddings %s have %d", c.Model, w, c.ConceptEmbeddings, len(embs[0]))
 		}
@@ -336,18 +381,30 @@ func (c Config) head(ctx context.Context, v *caption.Vocabulary, model []byte, r
 	return nil, nil, fmt.Errorf("imagetag: tagger %q: want none, multilabel or embedding", c.Tagger)
 }
 
-// preprocessing resolves the input options from the requested fields, else
-// the model's metadata, else RAM++'s defaults.
+// preprocessing resolves the input options as every image command does
+// (tagging.ImageOptions): the model kind's defaults, then its metadata,
+// then the flags.
 func (c Config) preprocessing(md map[string]string) (preprocess.Options, error) {
-	o, err := preprocess.DefaultOptions().With(tagging.MetadataOverrides(md))
+	o, err := c.Image.Options(c.modelKind(), tagging.MetadataOverrides(md))
 	if err != nil {
-		return o, fmt.Errorf("imagetag: model metadata: %w", err)
+		return o, fmt.Errorf("imagetag: %w", err)
 	}
-	size := ""
-	if c.InputSize > 0 {
-		size = strconv.Itoa(c.InputSize)
+	return o, nil
+}
+
+// modelKind is the kind of model the tagger runs, for its preprocessing
+// defaults.
+func (c Config) modelKind() string {
+	if c.Tagger == tagging.Embedding {
+		return preprocess.KindEncoder
 	}
-	return o.With(preprocess.Overrides{Size: size, Resize: c.Resize, Mean: c.Mean, Std: c.Std})
+	return preprocess.KindTagger
+}
+
+// Spec is the image preprocessing the run feeds its model (nil for a
+// recount, which feeds none).
+func (c Config) Spec() preprocess.Spec {
+	return preprocess.NewSpec(c.Preprocess, c.Decoding())
 }
 
 // Record is what run_stats.json records about image tagging (its
@@ -355,6 +412,7 @@ func (c Config) preprocessing(md map[string]string) (preprocess.Options, error) 
 type Record struct {
 	Tagger          string    `json:"tagger"`
 	Model           string    `json:"model,omitempty"`
+	ModelSHA256     string    `json:"model_sha256,omitempty"`
 	ScoresDir       string    `json:"recounted_from,omitempty"`
 	Threshold       float64   `json:"threshold"`
 	Device          string    `json:"device"`
@@ -370,6 +428,8 @@ type Record struct {
 	UnknownConcepts []string  `json:"unknown_concepts"`
 	// NearDuplicates is similarity control (absent: none).
 	NearDuplicates *NearRecord `json:"near_duplicates,omitempty"`
+	// Warnings are the mismatches --allow_mismatch let through.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Record is what run_stats.json records about the image side of a run of
@@ -379,14 +439,14 @@ func (c Config) Record() *Record {
 		return nil
 	}
 	p := c.Preprocess
-	im := &Record{Tagger: c.Tagger, Model: c.Model, Threshold: c.Threshold, Device: c.Device,
+	im := &Record{Tagger: c.Tagger, Model: c.Model, ModelSHA256: c.ModelSHA256, Threshold: c.Threshold, Device: c.Device,
 		BatchSize: c.BatchSize, InputSize: p.Size, Resize: p.Resize, Mean: slices.Clone(p.Mean[:]), Std: slices.Clone(p.Std[:]),
-		EmitScores: c.EmitScores, ScoreFloor: c.ScoreFloor, UnknownConcepts: c.UnknownConcepts, NearDuplicates: c.Near}
+		EmitScores: c.EmitScores, ScoreFloor: c.ScoreFloor, UnknownConcepts: c.UnknownConcepts, NearDuplicates: c.Near, Warnings: c.Warnings}
 	if c.ScoresDir == "" {
 		im.Decoder, im.ShrinkOnLoad = c.DecoderName(), c.Decoding().ShrinkOnLoad
 	}
 	if c.Recount != nil {
-		im.Tagger, im.Model, im.ScoresDir = c.Recount.Tagger, c.Recount.Model, c.ScoresDir
+		im.Tagger, im.Model, im.ModelSHA256, im.ScoresDir = c.Recount.Tagger, c.Recount.Model, c.Recount.ModelSHA256, c.ScoresDir
 		im.Decoder, im.ShrinkOnLoad = c.Recount.Decoder, c.Recount.ShrinkOnLoad
 	}
 	return im

@@ -12,6 +12,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/io/paths"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
+	"github.com/conceptfreq/conceptfreq/models/preprocess"
 	"github.com/conceptfreq/conceptfreq/models/tagging"
 	"github.com/conceptfreq/conceptfreq/transforms/neardup"
 )
@@ -35,6 +36,11 @@ type NearFile struct {
 	SHA256   string           `json:"sha256"`
 	Images   int              `json:"test_images"`
 	Datasets map[string]int64 `json:"datasets"` // test images per dataset
+	// Provenance is what the file says made it: same (the run's image
+	// encoder and preprocessing), unrecorded (a file without conceptfreq's
+	// metadata, such as one another tool wrote: not checked), or the
+	// differences --allow_mismatch let through.
+	Provenance string `json:"provenance"`
 }
 
 // NearRecord is what run_stats.json records about similarity control
@@ -97,6 +103,9 @@ func (ic Config) resolveNear(ctx context.Context, read paths.ReadFunc, outputDim
 		}
 		sum := sha256.Sum256(b)
 		nf.SHA256, nf.Images = hex.EncodeToString(sum[:]), len(rows)
+		if nf.Provenance, err = ic.checkTestProvenance(b, f); err != nil {
+			return ic, err
+		}
 		for _, r := range rows {
 			nf.Datasets[r.Dataset]++
 			if rec.Dim == 0 {
@@ -113,6 +122,44 @@ func (ic Config) resolveNear(ctx context.Context, read paths.ReadFunc, outputDim
 	}
 	ic.Near = rec
 	return ic, nil
+}
+
+// checkTestProvenance compares what a test-embeddings file records about
+// its image encoder and preprocessing (embed --images writes both) with
+// the run's: a difference means a test image and its exact copy in the
+// crawl get different embeddings, so it is an error naming both sides,
+// unless AllowMismatch (then a warning, recorded).
+func (ic *Config) checkTestProvenance(data []byte, path string) (string, error) {
+	prov, err := tables.ReadProvenance(data, path)
+	if err != nil {
+		return "", fmt.Errorf("imagetag: --near_duplicates: %w", err)
+	}
+	model, specText := prov[tables.MetaImageModelSHA256], prov[tables.MetaImageSpec]
+	if model == "" && specText == "" {
+		ic.Warnings = append(ic.Warnings, fmt.Sprintf("--near_duplicates %s records no image encoder or preprocessing (not written by pipelines/embed --images): not checked against --model", path))
+		return "unrecorded", nil
+	}
+	var diffs []string
+	if model != "" && ic.ModelSHA256 != "" && model != ic.ModelSHA256 {
+		diffs = append(diffs, fmt.Sprintf("image encoder sha256 %s (--model %s: %s)", short(model), ic.Model, short(ic.ModelSHA256)))
+	}
+	if specText != "" {
+		spec, err := preprocess.ParseSpec(specText)
+		if err != nil {
+			return "", fmt.Errorf("imagetag: --near_duplicates %s: %w", path, err)
+		}
+		diffs = append(diffs, spec.Diff(ic.Spec())...)
+	}
+	if len(diffs) == 0 {
+		return "same", nil
+	}
+	msg := fmt.Sprintf("--near_duplicates %s was embedded with %s than this run (file ≠ run: %s)", path,
+		"another image encoder or preprocessing", strings.Join(diffs, "; "))
+	if !ic.AllowMismatch {
+		return "", fmt.Errorf("imagetag: %s: exact copies of test images would not be found; embed the test set with the same --model and preprocessing flags, or pass --allow_mismatch", msg)
+	}
+	ic.Warnings = append(ic.Warnings, msg+" (--allow_mismatch)")
+	return "mismatch allowed: " + strings.Join(diffs, "; "), nil
 }
 
 // nearEntry is a process's index and searcher of one set of test

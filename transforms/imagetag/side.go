@@ -66,7 +66,7 @@ type Embedder interface {
 // Runtime session (or the saved scores to replay) and the function that
 // releases it.
 func (c Config) Open(ctx context.Context, v *caption.Vocabulary, read paths.ReadFunc) (*Side, func() error, error) {
-	side := &Side{Threshold: c.Threshold, MaxPixels: c.MaxPixels, BatchSize: c.BatchSize,
+	side := &Side{Threshold: c.Threshold, MaxPixels: c.Image.MaxPixels, BatchSize: c.BatchSize,
 		ScoreFloor: c.ScoreFloor, EmitScores: c.EmitScores, Known: make([]bool, len(v.Concepts))}
 	if c.ScoresDir != "" {
 		unknown := map[string]bool{}
@@ -113,7 +113,7 @@ func (c Config) Open(ctx context.Context, v *caption.Vocabulary, read paths.Read
 	side.Decoding = c.Decoding()
 	if side.Decoding.Native {
 		if err := preprocess.NativeError(); err != nil {
-			return nil, nil, fmt.Errorf("imagetag: the run was launched with the native image decoder (--decoder=%s), which this worker cannot load: %w", c.Decoder, err)
+			return nil, nil, fmt.Errorf("imagetag: the run was launched with the native image decoder (--decoder=%s), which this worker cannot load: %w", c.Image.Decoder, err)
 		}
 	}
 	model, err := read(ctx, c.Model)

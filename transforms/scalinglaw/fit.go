@@ -77,7 +77,20 @@ type Config struct {
 	RetrievalBins  int
 	RetrievalSlice fitstats.Slice
 	RetrievalKind  paper.CountKind
+	// Duplicates says what a performance table's rows that share a key
+	// (task, model, pretraining, prompt, dataset, concept) become:
+	// DuplicatesError (the default, "") refuses the table naming them,
+	// DuplicatesFirst keeps the first and drops the others, DuplicatesMean
+	// fits their finite mean; rows not fitted are listed in Dropped.
+	Duplicates string
 }
+
+// Duplicate rules (Config.Duplicates).
+const (
+	DuplicatesError = "error"
+	DuplicatesFirst = "first"
+	DuplicatesMean  = "mean"
+)
 
 // Point is one concept of one downstream dataset: its frequency and metric.
 type Point struct {
@@ -317,7 +330,10 @@ func LoadAndFit(ctx context.Context, cfg Config) (*Results, error) {
 		if err != nil {
 			return nil, err
 		}
-		tableSets := groupPerformance(rows)
+		tableSets, err := res.groupPerformance(rows, cfg.Duplicates)
+		if err != nil {
+			return nil, fmt.Errorf("--performance %s: %w", cfg.PerformancePath, err)
+		}
 		sets = append(sets, tableSets...)
 		if own != nil && cfg.CountsPretraining == "" {
 			names := pretrainingNames(tableSets)
@@ -513,6 +529,13 @@ func readOurCounts(ctx context.Context, path string, kind paper.CountKind) (pape
 		return "", nil, fmt.Errorf("--counts %s has no %s counts (its run had no similarity control: count with --near_duplicates)", path, kind)
 	}
 	c := &paper.Counts{Values: map[string]float64{}}
+	at := map[string]int{}
+	for i, r := range rows {
+		if j, dup := at[r.Concept]; dup {
+			return "", nil, fmt.Errorf("--counts %s: the concept %q has two rows (%d and %d): a counts file has one row per concept", path, r.Concept, j+1, i+1)
+		}
+		at[r.Concept] = i
+	}
 	for _, r := range rows {
 		v := &r.TextCount
 		switch kind {
@@ -582,15 +605,80 @@ func loadPaperPerformance(ctx context.Context, cfg Config) ([]perfSet, []string,
 	return sets, missing, nil
 }
 
-func groupPerformance(rows []paper.PerfRow) []perfSet {
+// groupPerformance groups a performance table's rows into sets, applying
+// the duplicate rule to rows that share a key; the rows it leaves out are
+// listed in res.Dropped.
+func (res *Results) groupPerformance(rows []paper.PerfRow, rule string) ([]perfSet, error) {
+	type seen struct {
+		row   int // 1-based data row of the first
+		n     int
+		sum   float64
+		count int
+	}
+	first := map[string]*seen{}
+	var dups []string
+	for i, r := range rows {
+		k := strings.Join([]string{r.Task, r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept}, "\x1f")
+		f, ok := first[k]
+		if !ok {
+			first[k] = &seen{row: i + 1, n: 1}
+			continue
+		}
+		f.n++
+		if len(dups) < 5 {
+			dups = append(dups, fmt.Sprintf("rows %d and %d (model %s, pretraining %s, dataset %s, concept %q, prompt %q: metrics %v and %v)",
+				f.row, i+1, r.Model, r.Pretraining, r.Dataset, r.Concept, r.Prompt, rows[f.row-1].Metric, r.Metric))
+		}
+	}
+	ndup := 0
+	for _, f := range first {
+		ndup += f.n - 1
+	}
+	switch rule {
+	case "", DuplicatesError:
+		if ndup > 0 {
+			return nil, fmt.Errorf("%d performance rows repeat an earlier row's key (task, model, pretraining, prompt, dataset, concept): %s; "+
+				"remove them, or say which to fit with --duplicates=first or --duplicates=mean", ndup, strings.Join(dups, "; "))
+		}
+	case DuplicatesFirst, DuplicatesMean:
+	default:
+		return nil, fmt.Errorf("duplicate rule %q: want %s, %s or %s", rule, DuplicatesError, DuplicatesFirst, DuplicatesMean)
+	}
+	// With mean: the finite mean of each key's rows; non-finite rows are
+	// dropped (listed) and the rest averaged.
+	means := map[string]*seen{}
 	idx := map[string]int{}
 	var sets []perfSet
-	for _, r := range rows {
-		k := r.Task + "|" + r.Pretraining + "|" + r.Model + "|" + r.Prompt
-		i, ok := idx[k]
+	for i, r := range rows {
+		k := strings.Join([]string{r.Task, r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept}, "\x1f")
+		f := first[k]
+		if f.n > 1 {
+			switch {
+			case rule == DuplicatesFirst && f.row != i+1:
+				res.Dropped = append(res.Dropped, Dropped{r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept, fmt.Sprint(r.Metric),
+					fmt.Sprintf("duplicate of row %d (--duplicates=first keeps it)", f.row)})
+				continue
+			case rule == DuplicatesMean:
+				if math.IsNaN(r.Metric) || math.IsInf(r.Metric, 0) {
+					res.Dropped = append(res.Dropped, Dropped{r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept, fmt.Sprint(r.Metric),
+						fmt.Sprintf("non-finite duplicate of row %d, left out of --duplicates=mean", f.row)})
+					continue
+				}
+				m := means[k]
+				if m == nil {
+					m = &seen{}
+					means[k] = m
+				}
+				m.sum += r.Metric
+				m.count++
+				r.Metric = m.sum / float64(m.count)
+			}
+		}
+		sk := r.Task + "|" + r.Pretraining + "|" + r.Model + "|" + r.Prompt
+		i, ok := idx[sk]
 		if !ok {
 			i = len(sets)
-			idx[k] = i
+			idx[sk] = i
 			set := perfSet{Pretraining: r.Pretraining, Model: r.Model, Prompt: r.Prompt, ByDataset: map[string]map[string]float64{}}
 			if r.Task == TaskRetrieval {
 				// A retrieval evaluation's rows: the prompt column names
@@ -604,7 +692,7 @@ func groupPerformance(rows []paper.PerfRow) []perfSet {
 		}
 		sets[i].ByDataset[r.Dataset][r.Concept] = r.Metric
 	}
-	return sets
+	return sets, nil
 }
 
 // dropNonFinite removes NaN and ±Inf metrics from the performance sets,
@@ -718,7 +806,32 @@ func fitBoth(cfg Config, set perfSet, kind paper.CountKind, pts []Point, unmatch
 		pc.Err = err.Error()
 		pc.Rho, pc.P = math.NaN(), math.NaN()
 	}
+	for _, f := range []*Fit{&pb, &pc} {
+		f.checkFinite(metric)
+	}
 	return []*Fit{&pb, &pc}
+}
+
+// checkFinite gives a fit that computed without an error but whose
+// figures overflowed (finite but absurd metrics, 1e308) an error saying
+// so, so that no row with an empty error holds a non-finite figure.
+func (f *Fit) checkFinite(metric []float64) {
+	if f.Err != "" {
+		return
+	}
+	bad := !finite(f.SlopePerDecade) || !finite(f.Intercept) || math.IsInf(f.Rho, 0)
+	for _, b := range f.Bins {
+		bad = bad || b.N > 0 && math.IsInf(b.Mean, 0)
+	}
+	if !bad {
+		return
+	}
+	largest := 0.0
+	for _, m := range metric {
+		largest = math.Max(largest, math.Abs(m))
+	}
+	f.Err = fmt.Sprintf("the fit overflowed: metrics up to %g in magnitude give non-finite figures (check the performance table's metric column)", largest)
+	f.Rho, f.P, f.SlopePerDecade, f.Intercept = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 }
 
 // longTail describes each (pretraining, kind) frequency distribution over

@@ -106,8 +106,8 @@ func metricPlot(title, kind, ylabel string, fits []*Fit, colours map[string]int)
 				ymin, ymax = math.Min(ymin, pt.Y), math.Max(ymax, pt.Y)
 			}
 		}
-		if len(used) == 0 {
-			continue
+		if len(used) == 0 || f.Err != "" || !finite(f.SlopePerDecade) || !finite(f.Intercept) {
+			continue // a failed fit draws no line (its error is in the tables and the report)
 		}
 		sc, err := plotter.NewScatter(used)
 		if err != nil {
@@ -150,14 +150,17 @@ func metricPlot(title, kind, ylabel string, fits []*Fit, colours map[string]int)
 	return p, nil
 }
 
+// finite reports whether v is neither NaN nor ±Inf.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
 // splitBins returns a fit's non-empty bins as (bin edge, mean) points:
 // those in the fit, and those outside it (drawn hollow).
 func splitBins(f *Fit) (used, unused plotter.XYs) {
 	for _, b := range f.Bins {
-		if b.N == 0 || math.IsNaN(b.Mean) {
-			continue
-		}
 		pt := plotter.XY{X: math.Exp(b.Hi), Y: b.Mean}
+		if b.N == 0 || !finite(pt.X) || !finite(pt.Y) || pt.X <= 0 {
+			continue // nothing to draw (the fit's error says why)
+		}
 		if b.Used {
 			used = append(used, pt)
 		} else {

@@ -498,7 +498,7 @@ func writeOwnInputs(t *testing.T, dir string, n, per int, extra string) Config {
 // NaN, ±Inf and empty metrics are dropped and accounted for, and every
 // output is written (the plotter used to crash on them half-way).
 func TestNonFiniteMetricsAreDropped(t *testing.T) {
-	cfg := writeOwnInputs(t, t.TempDir(), 30, 6, "m1,mycrawl,ds,concept01,NaN,simple\nm1,mycrawl,ds,concept02,+Inf,simple\nm1,mycrawl,ds,concept03,,simple\nm1,mycrawl,ds,concept04,-inf,class\n")
+	cfg := writeOwnInputs(t, t.TempDir(), 30, 6, "m1,mycrawl,ds,concept01,NaN,simple\nm1,mycrawl,ds,concept02,+Inf,simple\nm1,mycrawl,ds,concept03,,simple\nm1,mycrawl,ds,concept04,-inf,ensemble\n")
 	res, err := fitAndWrite(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -507,8 +507,11 @@ func TestNonFiniteMetricsAreDropped(t *testing.T) {
 		t.Fatalf("dropped %d rows, want 4: %+v", len(res.Dropped), res.Dropped)
 	}
 	for _, f := range res.Fits {
-		if f.Prompt == "class" && f.Mode == ModePerConcept && (f.N != 29 || math.Abs(f.SlopePerDecade-4) > 1e-9) {
-			t.Errorf("class fit: n=%d slope=%v, want 29 concepts (one infinite dropped), slope 4", f.N, f.SlopePerDecade)
+		if f.Prompt == "class" && f.Mode == ModePerConcept && (f.N != 30 || math.Abs(f.SlopePerDecade-4) > 1e-9) {
+			t.Errorf("class fit: n=%d slope=%v, want 30 concepts, slope 4", f.N, f.SlopePerDecade)
+		}
+		if f.Prompt == "ensemble" {
+			t.Errorf("a fit of the ensemble prompt, whose only row is -Inf: %+v", f)
 		}
 	}
 	for _, name := range []string{FitsFile, DroppedFile, ReportFile, UnmatchedFile} {
@@ -918,5 +921,123 @@ func TestRetrievalPerformanceRows(t *testing.T) {
 		"retrieval/t2i_recall@1/paper-bins": 1, "retrieval/t2i_recall@1/per-concept": 1}
 	if !reflect.DeepEqual(tasks, want) {
 		t.Errorf("fits by task/metric/mode: %v, want %v", tasks, want)
+	}
+}
+
+// A performance row repeated with another metric is an error naming both
+// rows; --duplicates=first fits the first and lists the other in
+// dropped.parquet, --duplicates=mean fits the mean; a NaN duplicate never
+// vanishes (an error, or a dropped row). A concept with two rows in a
+// counts file is an error too.
+func TestDuplicateRowsAreNeverSilent(t *testing.T) {
+	extra := "m1,mycrawl,ds,concept05,99,class\nm1,mycrawl,ds,concept07,NaN,class\n"
+	cfg := writeOwnInputs(t, t.TempDir(), 30, 6, extra)
+	_, err := LoadAndFit(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "rows 6 and 31") || !strings.Contains(err.Error(), `concept "concept05"`) ||
+		!strings.Contains(err.Error(), "rows 8 and 32") || !strings.Contains(err.Error(), "--duplicates=first") {
+		t.Fatalf("duplicated performance rows: %v; want an error naming rows 6 and 31, 8 and 32 and the flag", err)
+	}
+	metricOf := func(res *Results, concept string) float64 {
+		rows, err := paper.ReadPerformance(ctx, cfg.PerformancePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets, err := (&Results{}).groupPerformance(rows, cfg.Duplicates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, set := range sets {
+			if set.Prompt == "class" {
+				return set.ByDataset["ds"][concept]
+			}
+		}
+		return math.NaN()
+	}
+	clean := 10 + 4*math.Log10(float64(int64(math.Pow(10, 5.0/6))))
+	for _, tc := range []struct {
+		rule    string
+		want    float64
+		dropped int
+	}{{DuplicatesFirst, clean, 2}, {DuplicatesMean, (clean + 99) / 2, 1}} {
+		cfg.Duplicates = tc.rule
+		res, err := LoadAndFit(ctx, cfg)
+		if err != nil {
+			t.Fatalf("--duplicates=%s: %v", tc.rule, err)
+		}
+		if got := metricOf(res, "concept05"); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("--duplicates=%s: concept05 fitted at %v, want %v", tc.rule, got, tc.want)
+		}
+		if len(res.Dropped) != tc.dropped {
+			t.Errorf("--duplicates=%s: %d rows dropped, want %d: %+v", tc.rule, len(res.Dropped), tc.dropped, res.Dropped)
+		}
+		nan := false
+		for _, d := range res.Dropped {
+			nan = nan || d.Concept == "concept07" && d.Metric == "NaN"
+		}
+		if !nan {
+			t.Errorf("--duplicates=%s: the NaN duplicate of concept07 is not in dropped: %+v", tc.rule, res.Dropped)
+		}
+	}
+	cfg.Duplicates = "last"
+	if _, err := LoadAndFit(ctx, cfg); err == nil || !strings.Contains(err.Error(), `"last"`) {
+		t.Errorf("--duplicates=last: %v; want an error naming the rule", err)
+	}
+
+	var b bytes.Buffer
+	if err := tables.WriteConceptCounts(&b, []tables.ConceptCount{{Concept: "concept01", TextCount: 3}, {Concept: "concept02", TextCount: 4}, {Concept: "concept01", TextCount: 9}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg.CountsPath, b.Bytes(), 0o644)
+	cfg.Duplicates = ""
+	if _, err := LoadAndFit(ctx, writeOwnInputsAt(cfg)); err == nil || !strings.Contains(err.Error(), `"concept01" has two rows (1 and 3)`) {
+		t.Errorf("a counts file with a concept twice: %v; want an error naming it and its rows", err)
+	}
+}
+
+// writeOwnInputsAt is cfg with the performance table's duplicates gone
+// (the first 30 rows), so that only the counts file is at fault.
+func writeOwnInputsAt(cfg Config) Config {
+	b, _ := os.ReadFile(cfg.PerformancePath)
+	lines := strings.SplitAfter(string(b), "\n")
+	p := filepath.Join(filepath.Dir(cfg.PerformancePath), "perf-clean.csv")
+	os.WriteFile(p, []byte(strings.Join(lines[:31], "")), 0o644)
+	cfg.PerformancePath = p
+	return cfg
+}
+
+// Finite but absurd metrics (1e308) overflow the fit: every fit they enter
+// says so in its error (never a row with an empty error and non-finite
+// figures), and the plots and report are still written.
+func TestAbsurdMetricsFailTheirFitsNotTheRun(t *testing.T) {
+	var extra strings.Builder
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&extra, "m1,mycrawl,ds,concept%02d,%g,simple\n", i, 1e308*float64(i%2))
+	}
+	cfg := writeOwnInputs(t, t.TempDir(), 30, 6, extra.String())
+	res, err := fitAndWrite(t, cfg)
+	if err != nil {
+		t.Fatalf("absurd metrics failed the run: %v", err)
+	}
+	seen := 0
+	for _, f := range res.Fits {
+		finiteFigures := finite(f.SlopePerDecade) && finite(f.Intercept)
+		if f.Err == "" && !finiteFigures {
+			t.Errorf("%s: non-finite figures (slope %v) with an empty error", f.ID(), f.SlopePerDecade)
+		}
+		if f.Prompt == "simple" && f.Mode == ModePaperBins {
+			seen++
+			if !strings.Contains(f.Err, "overflowed") {
+				t.Errorf("%s: error %q, want one saying the fit overflowed", f.ID(), f.Err)
+			}
+		}
+		if f.Prompt == "class" && f.Err != "" {
+			t.Errorf("%s: the clean fit failed: %s", f.ID(), f.Err)
+		}
+	}
+	if seen == 0 {
+		t.Errorf("no paper-bins fit of the absurd prompt: %d fits", len(res.Fits))
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Output, ReportFile)); err != nil {
+		t.Errorf("report not written: %v", err)
 	}
 }

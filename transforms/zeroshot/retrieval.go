@@ -352,7 +352,7 @@ func (f *writeRetrievalFn) ProcessElement(ctx context.Context, _ []byte, items f
 		rs.Images, rs.Captions, rs.Concepts, rs.Recall = len(images), len(texts), len(kept), overall
 	}
 	var b bytes.Buffer
-	if err := tables.WriteRows(&b, PerformanceFile, rows, nil); err != nil {
+	if err := tables.WriteRowsWith(&b, PerformanceFile, rows, f.Run.Provenance(), nil); err != nil {
 		return err
 	}
 	if err := beamfs.WriteBytes(ctx, paths.Join(f.Dir, PerformanceFile), b.Bytes()); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -44,6 +45,27 @@ type Run struct {
 	Classes     int      `json:"classes"`
 	Prompts     []string `json:"prompts"`
 	Runner      string   `json:"runner"`
+	// What made the figures: the tool's version and commit, the models'
+	// sha256 and the image preprocessing (preprocess.Spec), also written
+	// as performance.parquet's key-value metadata.
+	Version          string `json:"version"`
+	ImageModelSHA256 string `json:"image_model_sha256"`
+	TextModelSHA256  string `json:"text_model_sha256"`
+	BPESHA256        string `json:"bpe_sha256,omitempty"`
+	ImageSpec        string `json:"image_spec"`
+}
+
+// Provenance is performance.parquet's key-value metadata.
+func (r Run) Provenance() tables.Provenance {
+	p := tables.Provenance{tables.MetaVersion: r.Version, tables.MetaImageModelSHA256: r.ImageModelSHA256,
+		tables.MetaTextModelSHA256: r.TextModelSHA256, tables.MetaImageSpec: r.ImageSpec}
+	if r.BPESHA256 != "" {
+		p[tables.MetaBPESHA256] = r.BPESHA256
+	}
+	if len(r.Prompts) > 0 {
+		p[tables.MetaPrompts] = strings.Join(r.Prompts, ",")
+	}
+	return p
 }
 
 // PerformanceRow is one row of performance.parquet: the per-class top-1
@@ -138,7 +160,7 @@ func (f *writeFn) ProcessElement(ctx context.Context, _ []byte, scores func(*str
 		es.Accuracy = append(es.Accuracy, acc)
 	}
 	var b bytes.Buffer
-	if err := tables.WriteRows(&b, PerformanceFile, rows, nil); err != nil {
+	if err := tables.WriteRowsWith(&b, PerformanceFile, rows, f.Run.Provenance(), nil); err != nil {
 		return err
 	}
 	if err := beamfs.WriteBytes(ctx, paths.Join(f.Dir, PerformanceFile), b.Bytes()); err != nil {

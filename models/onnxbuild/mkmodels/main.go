@@ -77,7 +77,7 @@ func main() {
 		concepts, embs = append(concepts, name), append(embs, e)
 	}
 	var b bytes.Buffer
-	if err := tables.WriteConceptEmbeddings(&b, concepts, embs, nil); err != nil {
+	if err := tables.WriteConceptEmbeddings(&b, concepts, embs, nil, nil); err != nil {
 		log.Fatal(err)
 	}
 	write(*out, "colour_concepts.parquet", b.Bytes())
