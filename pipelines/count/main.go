@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/conceptfreq/conceptfreq/internal/cli"
 	"github.com/conceptfreq/conceptfreq/io/beamfs"
 	"github.com/conceptfreq/conceptfreq/io/paths"
-	"github.com/conceptfreq/conceptfreq/io/shard"
 	"github.com/conceptfreq/conceptfreq/io/tables"
 	"github.com/conceptfreq/conceptfreq/models/ort"
 	"github.com/conceptfreq/conceptfreq/models/preprocess"
@@ -193,6 +191,7 @@ func run(ctx context.Context) error {
 	}
 	req := count.Request{Inputs: patterns, Output: *output, Vocabulary: vocab, Rule: rule, POS: posMode,
 		CaptionExt: *captionExt, CaptionColumn: *captionColumn, EmitSamples: *emitSamples,
+		MaxRejectFraction: maxRejectFraction, Version: cli.Version(),
 		Image: imagetag.Request{Tagger: *tagger, Model: *model, Labels: *labels, ConceptEmbeddings: *conceptEmb,
 			Output: *taggerOutput, EmbedScale: *embScale, EmbedActivation: *embAct, EmbedTemperature: *embTemp,
 			Threshold: *threshold, Device: *device, BatchSize: *batchSize, Image: imageFlags,
@@ -270,7 +269,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	PrintSummary(os.Stdout, *output, rs)
-	return Verdict(rs, *maxRejectFraction)
+	if rs.Status != count.StatusComplete {
+		return fmt.Errorf("%s (run_stats.json: status %s)", rs.StatusReason, rs.Status)
+	}
+	return nil
 }
 
 // stderrIsTerminal reports whether stderr is a terminal.
@@ -279,32 +281,7 @@ func stderrIsTerminal() bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// Verdict fails a run that counted nothing it should have: no sample could
-// be read, every shard failed, or more than maxReject of the samples read
-// were rejected. The outputs are written either way.
+// Verdict fails a run that counted nothing it should have (count.Verdict).
 func Verdict(rs *count.RunStats, maxReject float64) error {
-	switch {
-	case rs.ShardsRead == 0 && rs.ShardsFailed > 0 && rs.SamplesRead == 0:
-		return fmt.Errorf("every input shard failed and no sample could be read (%s; see rejects/)", reasons(rs))
-	case rs.SamplesRead == 0:
-		return fmt.Errorf("no sample could be read from %d shard(s)", rs.ShardsRead+rs.ShardsFailed)
-	case rs.ShardsRead == 0 && rs.ShardsFailed > 0:
-		return fmt.Errorf("every input shard failed (%s); the %d samples read before the damage are counted", reasons(rs), rs.SamplesRead)
-	}
-	if f := float64(rs.SampleRejects) / float64(rs.SamplesRead); f > maxReject {
-		return fmt.Errorf("%d of %d samples rejected (%.1f%%), more than --max_reject_fraction=%g; outputs and rejects are written", rs.SampleRejects, rs.SamplesRead, 100*f, maxReject)
-	}
-	return nil
-}
-
-// reasons lists the shard-level reject reasons of a run.
-func reasons(rs *count.RunStats) string {
-	var out []string
-	for r, n := range rs.Rejects {
-		if shard.IsShardReason(r) {
-			out = append(out, fmt.Sprintf("%s: %d", r, n))
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
+	return count.Verdict(rs, maxReject)
 }

@@ -843,6 +843,51 @@ func TestVerdict(t *testing.T) {
 	}
 }
 
+// run_stats.json says whether the run is complete: a run past
+// --max_reject_fraction, or one whose every shard failed, writes its
+// outputs with status failed and the reason (and the limit it was judged
+// by in config); a clean run says complete and names the version.
+func TestRunStatsStatus(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	w := wds.NewWriter(&b, false)
+	w.WriteSample("k1", map[string][]byte{"txt": []byte("a dog on a bench")})
+	w.WriteSample("k2", map[string][]byte{"jpg": []byte("x")}) // no caption
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "00000.tar")
+	if err := os.WriteFile(good, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.tar")
+	if err := os.WriteFile(bad, []byte("not a tar at all, just text"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	limit := func(f float64) *float64 { return &f }
+	for _, tc := range []struct {
+		name   string
+		req    count.Request
+		status string
+		reason string
+		limit  float64
+	}{
+		{"clean", count.Request{Inputs: []string{good}, Version: "v-test"}, count.StatusComplete, "", 1},
+		{"past the reject limit", count.Request{Inputs: []string{good}, MaxRejectFraction: limit(0.25), Version: "v-test"}, count.StatusFailed,
+			"1 of 2 samples rejected (50.0%), more than --max_reject_fraction=0.25", 0.25},
+		{"every shard failed", count.Request{Inputs: []string{bad}, Version: "v-test"}, count.StatusFailed, "every input shard failed", 1},
+	} {
+		res := runJob(t, "", tc.req)
+		rs := res.stats
+		if rs.Status != tc.status || !strings.Contains(rs.StatusReason, tc.reason) || (tc.reason == "") != (rs.StatusReason == "") {
+			t.Errorf("%s: status %q (%q), want %q (%q)", tc.name, rs.Status, rs.StatusReason, tc.status, tc.reason)
+		}
+		if rs.Version != "v-test" || rs.Config.MaxRejectFraction != tc.limit {
+			t.Errorf("%s: version %q, max_reject_fraction %v; want v-test and %v", tc.name, rs.Version, rs.Config.MaxRejectFraction, tc.limit)
+		}
+	}
+}
+
 // A shard whose file and member names are not valid UTF-8 still gives
 // tables DuckDB reads: the names are written with \xNN escapes.
 func TestInvalidUTF8NamesReadByDuckDB(t *testing.T) {

@@ -80,6 +80,17 @@ func TestPlantedColourEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if es.Status != zeroshot.StatusComplete || es.Run.Version == "" || len(es.Run.ImageModelSHA256) != 64 || len(es.Run.TextModelSHA256) != 64 ||
+		!strings.Contains(es.Run.ImageSpec, `"resize":"crop"`) {
+		t.Errorf("eval_stats.json: status %q, version %q, run %+v; want complete, the version, both models' sha256 and the spec (crop)", es.Status, es.Run.Version, es.Run)
+	}
+	perf, err := os.ReadFile(filepath.Join(out, zeroshot.PerformanceFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prov, err := tables.ReadProvenance(perf, zeroshot.PerformanceFile); err != nil || prov[tables.MetaImageModelSHA256] != es.Run.ImageModelSHA256 || prov[tables.MetaImageSpec] != es.Run.ImageSpec {
+		t.Errorf("performance.parquet provenance %v (%v); want the image model's sha256 and spec of eval_stats.json", prov, err)
+	}
 	var labelled, correct int64
 	for c, n := range tr.Images {
 		labelled += n

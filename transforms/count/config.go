@@ -27,6 +27,12 @@ type Request struct {
 	// StateDir is the --state directory ("": none); Resolve picks the
 	// folder of the configuration's fingerprint in it (Config.PartialsDir).
 	StateDir string
+	// MaxRejectFraction fails the run (status failed in run_stats.json)
+	// when more than this fraction of the samples read are rejected; nil
+	// is no limit.
+	MaxRejectFraction *float64
+	// Version is the tool's version and commit, recorded in run_stats.json.
+	Version string
 }
 
 // Config is the count job as resolved at launch: what the workers get (it
@@ -51,6 +57,9 @@ type Config struct {
 	// ProgressID names the launcher's Progress (NewProgress), for workers
 	// in its process; it changes no count and is not recorded.
 	ProgressID string
+	// MaxRejectFraction and Version: as in Request.
+	MaxRejectFraction *float64
+	Version           string
 }
 
 // Vocabulary returns the configuration's vocabulary.
@@ -77,7 +86,7 @@ func (r Request) Resolve(ctx context.Context, read paths.ReadFunc) (Config, erro
 	}
 	c := Config{Inputs: r.Inputs, Output: r.Output, Concepts: v.Concepts, VocabularySource: v.Source, VocabularyHash: v.Hash(),
 		SharedKeys: v.SharedKeys, Rule: r.Rule, POS: r.POS, CaptionExt: r.CaptionExt, CaptionColumn: r.CaptionColumn,
-		EmitSamples: r.EmitSamples}
+		EmitSamples: r.EmitSamples, MaxRejectFraction: r.MaxRejectFraction, Version: r.Version}
 	for _, d := range v.Dropped {
 		c.DroppedLines = append(c.DroppedLines, d.String())
 	}
@@ -122,26 +131,32 @@ type RunConfig struct {
 	EmitSamples      bool             `json:"emit_samples"`
 	PartialsDir      string           `json:"state,omitempty"` // --state: the fingerprint folder of the partials
 	Image            *imagetag.Record `json:"image,omitempty"`
+	// MaxRejectFraction is the reject limit the run's status is judged by.
+	MaxRejectFraction float64 `json:"max_reject_fraction"`
 }
 
 // Record is what run_stats.json says about a run of c on the named runner.
 // Its Files, the number of input files, is filled in when the run ends.
 func (c Config) Record(runner string) RunConfig {
 	rc := RunConfig{
-		Inputs:           c.Inputs,
-		VocabularySource: c.VocabularySource,
-		VocabularySize:   len(c.Concepts),
-		VocabularyHash:   c.VocabularyHash,
-		SharedKeys:       c.SharedKeys,
-		DroppedLines:     c.DroppedLines,
-		Match:            string(c.Rule),
-		POS:              string(c.POS),
-		Lemmatizer:       caption.LemmatizerName,
-		CaptionExt:       c.CaptionExt,
-		CaptionColumn:    c.CaptionColumn,
-		Runner:           runner,
-		EmitSamples:      c.EmitSamples,
-		PartialsDir:      c.PartialsDir,
+		Inputs:            c.Inputs,
+		VocabularySource:  c.VocabularySource,
+		VocabularySize:    len(c.Concepts),
+		VocabularyHash:    c.VocabularyHash,
+		SharedKeys:        c.SharedKeys,
+		DroppedLines:      c.DroppedLines,
+		Match:             string(c.Rule),
+		POS:               string(c.POS),
+		Lemmatizer:        caption.LemmatizerName,
+		CaptionExt:        c.CaptionExt,
+		CaptionColumn:     c.CaptionColumn,
+		Runner:            runner,
+		EmitSamples:       c.EmitSamples,
+		PartialsDir:       c.PartialsDir,
+		MaxRejectFraction: 1,
+	}
+	if c.MaxRejectFraction != nil {
+		rc.MaxRejectFraction = *c.MaxRejectFraction
 	}
 	rc.Image = c.Image.Record()
 	return rc

@@ -45,7 +45,7 @@ const partialMagic = "conceptfreq partial v2\n"
 // (path, size, time) of the saved scores' run_stats.json.
 func (c Config) Fingerprint(ctx context.Context) (string, []byte, error) {
 	rc := c.Record("")
-	rc.Inputs, rc.Runner, rc.PartialsDir = nil, "", ""
+	rc.Inputs, rc.Runner, rc.PartialsDir, rc.MaxRejectFraction = nil, "", "", 0 // the limit judges a run, it changes no count
 	doc := struct {
 		Version int               `json:"partial_version"`
 		Record  RunConfig         `json:"config"`

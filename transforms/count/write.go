@@ -7,6 +7,7 @@ import (
 	"github.com/conceptfreq/conceptfreq/transforms/concept"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -53,6 +54,12 @@ type ConceptTotal struct {
 
 // RunStats is the content of run_stats.json.
 type RunStats struct {
+	// Status is complete, or failed with StatusReason: a scheduler takes
+	// a directory as complete when its run_stats.json says complete.
+	Status       string `json:"status"`
+	StatusReason string `json:"status_reason,omitempty"`
+	// Version is the tool's version and commit that made the outputs.
+	Version string `json:"version"`
 	concept.Stats
 	SampleRejects                int64          `json:"sample_rejects"`
 	ImageRejects                 int64          `json:"image_rejects"`
@@ -73,6 +80,43 @@ type RunStats struct {
 	// NearDuplicateControl is similarity control's summary (absent without
 	// --near_duplicates).
 	NearDuplicateControl *NearSummary `json:"similarity_control,omitempty"`
+}
+
+// Run statuses (run_stats.json's status).
+const (
+	StatusComplete = "complete"
+	StatusFailed   = "failed"
+)
+
+// Verdict fails a run that counted nothing it should have: no sample could
+// be read, every shard failed, or more than maxReject of the samples read
+// were rejected. The outputs are written either way; run_stats.json then
+// says failed, with this reason.
+func Verdict(rs *RunStats, maxReject float64) error {
+	switch {
+	case rs.ShardsRead == 0 && rs.ShardsFailed > 0 && rs.SamplesRead == 0:
+		return fmt.Errorf("every input shard failed and no sample could be read (%s; see rejects/)", shardReasons(rs))
+	case rs.SamplesRead == 0:
+		return fmt.Errorf("no sample could be read from %d shard(s)", rs.ShardsRead+rs.ShardsFailed)
+	case rs.ShardsRead == 0 && rs.ShardsFailed > 0:
+		return fmt.Errorf("every input shard failed (%s); the %d samples read before the damage are counted", shardReasons(rs), rs.SamplesRead)
+	}
+	if f := float64(rs.SampleRejects) / float64(rs.SamplesRead); f > maxReject {
+		return fmt.Errorf("%d of %d samples rejected (%.1f%%), more than --max_reject_fraction=%g; outputs and rejects are written", rs.SampleRejects, rs.SamplesRead, 100*f, maxReject)
+	}
+	return nil
+}
+
+// shardReasons lists the shard-level reject reasons of a run.
+func shardReasons(rs *RunStats) string {
+	var out []string
+	for r, n := range rs.Rejects {
+		if shard.IsShardReason(r) {
+			out = append(out, fmt.Sprintf("%s: %d", r, n))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
 
 // WriteOutputs writes concept_counts.parquet (one row per concept of cfg,
@@ -104,7 +148,7 @@ func WriteOutputs(s beam.Scope, cfg Config, record RunConfig, start time.Time, o
 	}
 	rows := beam.Combine(s, sumRows, beam.Flatten(s, written...))
 	imp := beam.Impulse(s)
-	beam.ParDo0(s, &writeOutputsFn{Dir: cfg.Output, Concepts: cfg.Names(), Config: record, StartUnixNano: start.UnixNano()}, imp,
+	beam.ParDo0(s, &writeOutputsFn{Dir: cfg.Output, Version: cfg.Version, Concepts: cfg.Names(), Config: record, StartUnixNano: start.UnixNano()}, imp,
 		beam.SideInput{Input: out.Counts}, beam.SideInput{Input: out.Stats}, beam.SideInput{Input: rows})
 }
 
@@ -203,6 +247,7 @@ func ClearRowOutputs(ctx context.Context, dir string) error {
 
 type writeOutputsFn struct {
 	Dir           string
+	Version       string
 	Concepts      []string
 	Config        RunConfig
 	StartUnixNano int64
@@ -236,6 +281,10 @@ func (f *writeOutputsFn) ProcessElement(ctx context.Context, _ []byte, counts fu
 		partRowsTotal += k
 	}
 	rs := f.runStats(total, rows, partRowsTotal)
+	rs.Status, rs.Version = StatusComplete, f.Version
+	if err := Verdict(&rs, f.Config.MaxRejectFraction); err != nil {
+		rs.Status, rs.StatusReason = StatusFailed, err.Error()
+	}
 	rs.OutputFiles = append(append([]string{tables.ConceptCountsFile}, outputs...), ReportFile, tables.RunStatsFile)
 	page, err := renderCountReport(rs, rows)
 	if err != nil {

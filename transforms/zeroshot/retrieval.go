@@ -256,6 +256,9 @@ func (f *retrievalShardFn) Teardown() error {
 
 // RetrievalStats is eval_stats.json of a retrieval evaluation.
 type RetrievalStats struct {
+	// Status is complete: the job writes the summary last, once every
+	// output is in place (a directory without it is incomplete).
+	Status string `json:"status"`
 	Stats
 	Task     string             `json:"task"`
 	Images   int                `json:"images"`
@@ -314,7 +317,7 @@ func (f *writeRetrievalFn) ProcessElement(ctx context.Context, _ []byte, items f
 		}
 		return all[i].Key < all[j].Key
 	})
-	rs := RetrievalStats{Task: "retrieval", Run: f.Run, MinImages: f.MinImages, StartedAt: time.Unix(0, f.StartUnixNano).UTC(), Recall: map[string]float64{}}
+	rs := RetrievalStats{Status: StatusComplete, Task: "retrieval", Run: f.Run, MinImages: f.MinImages, StartedAt: time.Unix(0, f.StartUnixNano).UTC(), Recall: map[string]float64{}}
 	var st Stats
 	for stats(&st) {
 		rs.Stats = mergeStats(rs.Stats, st)

@@ -25,6 +25,9 @@ func init() {
 	register.Iter1[tables.Reject]()
 }
 
+// StatusComplete is the status of a finished evaluation's summary.
+const StatusComplete = "complete"
+
 // Output file names.
 const (
 	PerformanceFile = "performance.parquet"
@@ -93,6 +96,9 @@ type Accuracy struct {
 
 // EvalStats is the content of eval_stats.json.
 type EvalStats struct {
+	// Status is complete: the job writes the summary last, once every
+	// output is in place (a directory without it is incomplete).
+	Status string `json:"status"`
 	Stats
 	Accuracy      []Accuracy `json:"accuracy"`
 	ClassesNoData []string   `json:"classes_without_images"`
@@ -125,7 +131,7 @@ func (f *writeFn) ProcessElement(ctx context.Context, _ []byte, scores func(*str
 	for scores(&k, &sc) {
 		byKey[k] = mergeScore(byKey[k], sc)
 	}
-	es := EvalStats{Run: f.Run, StartedAt: time.Unix(0, f.StartUnixNano).UTC(), ClassesNoData: []string{}}
+	es := EvalStats{Status: StatusComplete, Run: f.Run, StartedAt: time.Unix(0, f.StartUnixNano).UTC(), ClassesNoData: []string{}}
 	var st Stats
 	for stats(&st) {
 		es.Stats = mergeStats(es.Stats, st)
