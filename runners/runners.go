@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -29,23 +30,31 @@ const Default = "prism"
 // Supported lists the runners conceptfreq documents and tests.
 var Supported = []string{"prism", "direct", "dataflow", "universal"}
 
-// Name is the runner selected by --runner, or Default.
+// Name is the runner selected by --runner, or Default, in the short form
+// conceptfreq uses: Beam's own names (DataflowRunner, PrismRunner,
+// DirectRunner, any case) are taken as Beam takes them.
 func Name() string {
-	if r := strings.TrimSpace(*beamrunners.Runner); r != "" {
-		return r
+	r := strings.ToLower(strings.TrimSpace(*beamrunners.Runner))
+	if r == "" {
+		return Default
 	}
-	return Default
+	if short := strings.TrimSuffix(r, "runner"); short != "" {
+		r = short
+	}
+	return r
 }
 
-// Validate checks the --runner value before any work starts.
+// Validate checks the --runner value, and what the runner cannot start
+// without, before any work starts.
 func Validate() error {
 	name := Name()
-	for _, s := range Supported {
-		if name == s {
-			return nil
-		}
+	if !slices.Contains(Supported, name) {
+		return fmt.Errorf("unknown --runner=%q (want one of %s, or Beam's names: DataflowRunner, PrismRunner, DirectRunner)", *beamrunners.Runner, strings.Join(Supported, ", "))
 	}
-	return fmt.Errorf("unknown --runner=%q (want one of %s)", name, strings.Join(Supported, ", "))
+	if name == "dataflow" && strings.TrimSpace(flagValue("project")) == "" {
+		return fmt.Errorf("missing --project: --runner=dataflow needs the Google Cloud project to run in (also --region and --staging_location=gs://BUCKET/staging)")
+	}
+	return nil
 }
 
 // CheckWorkerBinary checks that --worker_binary, when given, is a file
@@ -70,9 +79,7 @@ func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 	if err := Validate(); err != nil {
 		return nil, err
 	}
-	if *beamrunners.Runner == "" {
-		*beamrunners.Runner = Default
-	}
+	*beamrunners.Runner = Name()
 	if Name() == "prism" {
 		// Beam's loopback submission leaves an empty placeholder for the
 		// worker binary (beamloopbackworker-*) in the temporary directory

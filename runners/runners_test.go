@@ -1,6 +1,7 @@
 package runners_test
 
 import (
+	"flag"
 	"strings"
 	"testing"
 
@@ -12,17 +13,24 @@ import (
 func TestRunnerChoice(t *testing.T) {
 	old := *beamrunners.Runner
 	defer func() { *beamrunners.Runner = old }()
+	oldProject := flag.Lookup("project").Value.String()
+	defer flag.Set("project", oldProject)
 	tests := []struct {
-		flag, name string
-		ok         bool
+		flag, name, project string
+		ok                  bool
 	}{
-		{"", "prism", true},
-		{"direct", "direct", true},
-		{"dataflow", "dataflow", true},
-		{"sparkle", "sparkle", false},
+		{"", "prism", "", true},
+		{"direct", "direct", "", true},
+		{"DirectRunner", "direct", "", true},
+		{"PrismRunner", "prism", "", true},
+		{"dataflow", "dataflow", "P", true},
+		{"DataflowRunner", "dataflow", "P", true},
+		{"sparkle", "sparkle", "", false},
+		{"runner", "runner", "", false},
 	}
 	for _, tt := range tests {
 		*beamrunners.Runner = tt.flag
+		flag.Set("project", tt.project)
 		if got := runners.Name(); got != tt.name {
 			t.Errorf("--runner=%q: Name() = %q, want %q", tt.flag, got, tt.name)
 		}
@@ -33,6 +41,17 @@ func TestRunnerChoice(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "prism") {
 			t.Errorf("error does not list the supported runners: %v", err)
 		}
+	}
+}
+
+// Dataflow without --project says so first, before any storage is touched.
+func TestDataflowNeedsProject(t *testing.T) {
+	old, oldProject := *beamrunners.Runner, flag.Lookup("project").Value.String()
+	defer func() { *beamrunners.Runner = old; flag.Set("project", oldProject) }()
+	*beamrunners.Runner = "dataflow"
+	flag.Set("project", "")
+	if err := runners.Validate(); err == nil || !strings.HasPrefix(err.Error(), "missing --project") {
+		t.Errorf("--runner=dataflow without --project: %v; want an error starting with missing --project", err)
 	}
 }
 
