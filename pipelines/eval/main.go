@@ -181,7 +181,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	decoding, err := imageDecoding()
+	decoding, err := imageFlags.Decoding()
 	if err != nil {
 		return err
 	}
@@ -213,11 +213,6 @@ var imageFlags = preprocess.DefaultFlags()
 
 func init() {
 	imageFlags.Register(flag.CommandLine)
-}
-
-// imageDecoding resolves --decoder and --shrink_on_load on this machine.
-func imageDecoding() (preprocess.Decoding, error) {
-	return imageFlags.Decoding()
 }
 
 // imagePreprocess resolves the image model's preprocessing as every image
@@ -274,7 +269,7 @@ func runRetrieval(ctx context.Context, start time.Time) error {
 		return err
 	}
 	defer release()
-	decoding, err := imageDecoding()
+	decoding, err := imageFlags.Decoding()
 	if err != nil {
 		return err
 	}

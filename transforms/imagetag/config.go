@@ -401,8 +401,7 @@ func (c Config) modelKind() string {
 	return preprocess.KindTagger
 }
 
-// Spec is the image preprocessing the run feeds its model (nil for a
-// recount, which feeds none).
+// Spec is the image preprocessing the run feeds its model.
 func (c Config) Spec() preprocess.Spec {
 	return preprocess.NewSpec(c.Preprocess, c.Decoding())
 }

@@ -153,8 +153,8 @@ func (ic *Config) checkTestProvenance(data []byte, path string) (string, error) 
 	if len(diffs) == 0 {
 		return "same", nil
 	}
-	msg := fmt.Sprintf("--near_duplicates %s was embedded with %s than this run (file ≠ run: %s)", path,
-		"another image encoder or preprocessing", strings.Join(diffs, "; "))
+	msg := fmt.Sprintf("--near_duplicates %s was embedded with another image encoder or preprocessing than this run (file ≠ run: %s)",
+		path, strings.Join(diffs, "; "))
 	if !ic.AllowMismatch {
 		return "", fmt.Errorf("imagetag: %s: exact copies of test images would not be found; embed the test set with the same --model and preprocessing flags, or pass --allow_mismatch", msg)
 	}

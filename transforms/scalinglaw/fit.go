@@ -609,69 +609,61 @@ func loadPaperPerformance(ctx context.Context, cfg Config) ([]perfSet, []string,
 // the duplicate rule to rows that share a key; the rows it leaves out are
 // listed in res.Dropped.
 func (res *Results) groupPerformance(rows []paper.PerfRow, rule string) ([]perfSet, error) {
-	type seen struct {
-		row   int // 1-based data row of the first
-		n     int
-		sum   float64
-		count int
-	}
-	first := map[string]*seen{}
+	first := map[string]int{} // key → 0-based index of its first row
+	count := map[string]int{}
 	var dups []string
 	for i, r := range rows {
-		k := strings.Join([]string{r.Task, r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept}, "\x1f")
+		k := perfKey(r)
+		count[k]++
 		f, ok := first[k]
 		if !ok {
-			first[k] = &seen{row: i + 1, n: 1}
+			first[k] = i
 			continue
 		}
-		f.n++
 		if len(dups) < 5 {
 			dups = append(dups, fmt.Sprintf("rows %d and %d (model %s, pretraining %s, dataset %s, concept %q, prompt %q: metrics %v and %v)",
-				f.row, i+1, r.Model, r.Pretraining, r.Dataset, r.Concept, r.Prompt, rows[f.row-1].Metric, r.Metric))
+				f+1, i+1, r.Model, r.Pretraining, r.Dataset, r.Concept, r.Prompt, rows[f].Metric, r.Metric))
 		}
-	}
-	ndup := 0
-	for _, f := range first {
-		ndup += f.n - 1
 	}
 	switch rule {
 	case "", DuplicatesError:
-		if ndup > 0 {
+		if n := len(rows) - len(first); n > 0 {
 			return nil, fmt.Errorf("%d performance rows repeat an earlier row's key (task, model, pretraining, prompt, dataset, concept): %s; "+
-				"remove them, or say which to fit with --duplicates=first or --duplicates=mean", ndup, strings.Join(dups, "; "))
+				"remove them, or say which to fit with --duplicates=first or --duplicates=mean", n, strings.Join(dups, "; "))
 		}
 	case DuplicatesFirst, DuplicatesMean:
 	default:
 		return nil, fmt.Errorf("duplicate rule %q: want %s, %s or %s", rule, DuplicatesError, DuplicatesFirst, DuplicatesMean)
 	}
-	// With mean: the finite mean of each key's rows; non-finite rows are
-	// dropped (listed) and the rest averaged.
-	means := map[string]*seen{}
+	type mean struct {
+		sum float64
+		n   int
+	}
+	means := map[string]*mean{} // with mean: the running finite mean of a key's rows
 	idx := map[string]int{}
 	var sets []perfSet
 	for i, r := range rows {
-		k := strings.Join([]string{r.Task, r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept}, "\x1f")
-		f := first[k]
-		if f.n > 1 {
+		k := perfKey(r)
+		if f := first[k]; count[k] > 1 {
 			switch {
-			case rule == DuplicatesFirst && f.row != i+1:
+			case rule == DuplicatesFirst && f != i:
 				res.Dropped = append(res.Dropped, Dropped{r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept, fmt.Sprint(r.Metric),
-					fmt.Sprintf("duplicate of row %d (--duplicates=first keeps it)", f.row)})
+					fmt.Sprintf("duplicate of row %d (--duplicates=first keeps it)", f+1)})
 				continue
 			case rule == DuplicatesMean:
 				if math.IsNaN(r.Metric) || math.IsInf(r.Metric, 0) {
 					res.Dropped = append(res.Dropped, Dropped{r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept, fmt.Sprint(r.Metric),
-						fmt.Sprintf("non-finite duplicate of row %d, left out of --duplicates=mean", f.row)})
+						fmt.Sprintf("non-finite duplicate of row %d, left out of --duplicates=mean", f+1)})
 					continue
 				}
 				m := means[k]
 				if m == nil {
-					m = &seen{}
+					m = &mean{}
 					means[k] = m
 				}
 				m.sum += r.Metric
-				m.count++
-				r.Metric = m.sum / float64(m.count)
+				m.n++
+				r.Metric = m.sum / float64(m.n)
 			}
 		}
 		sk := r.Task + "|" + r.Pretraining + "|" + r.Model + "|" + r.Prompt
@@ -693,6 +685,11 @@ func (res *Results) groupPerformance(rows []paper.PerfRow, rule string) ([]perfS
 		sets[i].ByDataset[r.Dataset][r.Concept] = r.Metric
 	}
 	return sets, nil
+}
+
+// perfKey is a performance row's key: one row per key is fitted.
+func perfKey(r paper.PerfRow) string {
+	return strings.Join([]string{r.Task, r.Pretraining, r.Model, r.Prompt, r.Dataset, r.Concept}, "\x1f")
 }
 
 // dropNonFinite removes NaN and ±Inf metrics from the performance sets,
